@@ -1,0 +1,133 @@
+/**
+ * The one place environment variables are read. Everything is validated with zod at start-up; an invalid value stops
+ * the process with a message naming every offending variable. The result is a typed, frozen `Config`.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: intIn(0, 65535).default(4000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATABASE_POOL_MAX: intIn(1, 200).default(10),
+  MIGRATE_ON_START: bool.default(true),
+  INCOMING_SECRET_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$|^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes as 64 hex chars or base64')
+    .optional(),
+  INCOMING_API_KEY: z.string().min(8, 'must be at least 8 characters').max(128).optional(),
+  INCOMING_API_SECRET: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
+  RATE_LIMIT_PER_MINUTE: intIn(1, 1_000_000).default(60),
+  RATE_LIMIT_PER_HOUR: intIn(1, 10_000_000).default(1000),
+  BODY_LIMIT_BYTES: intIn(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  GRAPHQL_MAX_DEPTH: intIn(2, 100).default(12),
+  GRAPHQL_MAX_COST: intIn(100, 1_000_000).default(5000),
+  GRAPHQL_INTROSPECTION: bool.optional(),
+  WS_MAX_PAYLOAD_BYTES: intIn(1024, 16 * 1024 * 1024).default(1024 * 1024),
+  IMAP_CONNECT_TIMEOUT_MS: intIn(500, 120_000).default(10_000),
+  IMAP_GREETING_TIMEOUT_MS: intIn(500, 120_000).default(10_000),
+  IMAP_SOCKET_TIMEOUT_MS: intIn(1000, 3_600_000).default(300_000),
+  IMAP_TLS_REJECT_UNAUTHORIZED: bool.default(true),
+  SHUTDOWN_TIMEOUT_MS: intIn(100, 600_000).default(15_000),
+});
+
+type Env = z.infer<typeof EnvSchema>;
+
+export interface Config {
+  readonly env: Env['NODE_ENV'];
+  readonly host: string;
+  readonly port: number;
+  readonly logLevel: Env['LOG_LEVEL'];
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  readonly databasePoolMax: number;
+  readonly migrateOnStart: boolean;
+  readonly secretKey: string | undefined;
+  readonly bootstrapKey: { readonly key: string; readonly secret: string } | undefined;
+  readonly rateLimit: { readonly perMinute: number; readonly perHour: number };
+  readonly bodyLimitBytes: number;
+  readonly graphql: { readonly maxDepth: number; readonly maxCost: number; readonly introspection: boolean };
+  readonly wsMaxPayloadBytes: number;
+  readonly imap: {
+    readonly connectTimeoutMs: number;
+    readonly greetingTimeoutMs: number;
+    readonly socketTimeoutMs: number;
+    readonly tlsRejectUnauthorized: boolean;
+  };
+  readonly shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Supports `NAME_FILE=/path` for every variable (Docker/Kubernetes secrets): the file's content wins. */
+function resolveFileVariables(source: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const key of Object.keys(EnvSchema.shape)) {
+    const fileVar = source[`${key}_FILE`];
+    const raw = fileVar ? readFileSync(fileVar, 'utf8').trim() : source[key];
+    out[key] = raw === '' ? undefined : raw;
+  }
+  return out;
+}
+
+/** Reads and validates configuration from the given environment (default `process.env`). Throws `ConfigError`. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(resolveFileVariables(source));
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if ((e.INCOMING_API_KEY === undefined) !== (e.INCOMING_API_SECRET === undefined)) {
+    problems.push('INCOMING_API_KEY / INCOMING_API_SECRET: set both or neither');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    dataDir: path.resolve(e.DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    migrateOnStart: e.MIGRATE_ON_START,
+    secretKey: e.INCOMING_SECRET_KEY,
+    bootstrapKey:
+      e.INCOMING_API_KEY && e.INCOMING_API_SECRET
+        ? Object.freeze({ key: e.INCOMING_API_KEY, secret: e.INCOMING_API_SECRET })
+        : undefined,
+    rateLimit: Object.freeze({ perMinute: e.RATE_LIMIT_PER_MINUTE, perHour: e.RATE_LIMIT_PER_HOUR }),
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    graphql: Object.freeze({
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxCost: e.GRAPHQL_MAX_COST,
+      introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
+    }),
+    wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+    imap: Object.freeze({
+      connectTimeoutMs: e.IMAP_CONNECT_TIMEOUT_MS,
+      greetingTimeoutMs: e.IMAP_GREETING_TIMEOUT_MS,
+      socketTimeoutMs: e.IMAP_SOCKET_TIMEOUT_MS,
+      tlsRejectUnauthorized: e.IMAP_TLS_REJECT_UNAUTHORIZED,
+    }),
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  });
+}

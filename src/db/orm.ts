@@ -1,0 +1,68 @@
+/**
+ * MikroORM setup: the PostgreSQL driver, entities passed in by the caller (db/ knows no modules), migrations in
+ * ../migrations run from TypeScript sources.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MikroORM, type EntityManager, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import type { EntitySchema } from '@mikro-orm/core';
+import type { Logger } from '../shared/logger.js';
+
+export type { EntityManager };
+export type Orm = MikroORM;
+
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+
+export interface OrmOptions {
+  url: string;
+  entities: EntitySchema[];
+  poolMax?: number;
+  logger?: Logger;
+  debug?: boolean;
+}
+
+/** Builds the MikroORM options (also used by the migration generator). */
+export function ormOptions(opts: OrmOptions): Options {
+  return {
+    clientUrl: opts.url,
+    entities: opts.entities,
+    extensions: [Migrator],
+    pool: { min: 0, max: opts.poolMax ?? 10 },
+    debug: opts.debug ?? false,
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    ignoreUndefinedInQuery: true,
+    logger: (msg) => opts.logger?.debug({ orm: msg }, 'mikro-orm'),
+    migrations: {
+      path: MIGRATIONS_DIR,
+      pathTs: MIGRATIONS_DIR,
+      glob: 'Migration*.ts',
+      tableName: 'mikro_orm_migrations',
+      transactional: true,
+      allOrNothing: true,
+      snapshot: true,
+      snapshotOnMigrate: false,
+      snapshotName: '.snapshot',
+      emit: 'ts',
+      silent: true,
+    },
+    preferTs: true,
+  };
+}
+
+/** Connects to the database. */
+export async function initOrm(opts: OrmOptions): Promise<Orm> {
+  return MikroORM.init(ormOptions(opts));
+}
+
+/** Applies pending migrations; returns their names. */
+export async function migrateUp(orm: Orm): Promise<string[]> {
+  const done = await orm.migrator.up();
+  return done.map((m) => m.name);
+}
+
+/** Names of migrations not yet applied (readiness: an instance with pending migrations is not ready). */
+export async function pendingMigrations(orm: Orm): Promise<string[]> {
+  return (await orm.migrator.getPending()).map((m) => m.name);
+}

@@ -1,0 +1,39 @@
+/** Apollo Server over the schema, with graphql-armor limits and the error formatter. */
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { GraphQLSchema, ValidationRule } from 'graphql';
+import type { Config } from '../config.js';
+import type { AppContext } from '../modules/context.js';
+import type { Logger } from '../shared/logger.js';
+import { formatGraphQLError } from './errors.js';
+
+export interface Protection {
+  readonly validationRules: ValidationRule[];
+  readonly plugins: ApolloServerPlugin[];
+}
+
+/** Depth, cost, alias, directive and token limits; field suggestions off with introspection. Shared with graphql-ws. */
+export function protection(config: Config['graphql']): Protection {
+  const armor = new ApolloArmor({
+    maxDepth: { n: config.maxDepth },
+    costLimit: { maxCost: config.maxCost },
+    maxAliases: { n: 30 },
+    maxDirectives: { n: 50 },
+    maxTokens: { n: 5000 },
+    blockFieldSuggestion: { enabled: !config.introspection },
+  });
+  const p = armor.protect();
+  return { validationRules: p.validationRules as ValidationRule[], plugins: p.plugins as ApolloServerPlugin[] };
+}
+
+export function createApollo(schema: GraphQLSchema, config: Config, log: Logger, extraPlugins: ApolloServerPlugin<AppContext>[]): ApolloServer<AppContext> {
+  const guard = protection(config.graphql);
+  return new ApolloServer<AppContext>({
+    schema,
+    introspection: config.graphql.introspection,
+    includeStacktraceInErrorResponses: false,
+    validationRules: guard.validationRules,
+    plugins: [...(guard.plugins as ApolloServerPlugin<AppContext>[]), ...extraPlugins],
+    formatError: (formatted, error) => formatGraphQLError(formatted, error, log),
+  });
+}

@@ -1,0 +1,30 @@
+/**
+ * Maps errors to GraphQL: AppError → its code in `extensions.code`; GraphQL validation/parse errors keep their codes;
+ * anything else is logged and masked as INTERNAL_SERVER_ERROR (no stack traces, no SQL).
+ */
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { AppError, ErrorCode, isErrorCode } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+
+function originalOf(error: unknown): unknown {
+  return error instanceof GraphQLError && error.originalError ? originalOf(error.originalError) ?? error.originalError : undefined;
+}
+
+/** Formats one error for the response; `log` receives real faults. */
+export function formatGraphQLError(formatted: GraphQLFormattedError, error: unknown, log: Logger): GraphQLFormattedError {
+  const original = originalOf(error);
+  if (original instanceof AppError) {
+    return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code } };
+  }
+  // type-graphql's argument validation and graphql-js's own coercion errors are user input problems.
+  if (original && (original as { name?: string }).name === 'ArgumentValidationError') {
+    return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+  }
+  const code = formatted.extensions?.code;
+  if (!original && typeof code === 'string') return formatted;
+  if (!original && error instanceof GraphQLError) {
+    return { ...formatted, extensions: { ...formatted.extensions, code: isErrorCode(code) ? code : 'GRAPHQL_VALIDATION_FAILED' } };
+  }
+  log.error({ err: original ?? error, path: formatted.path }, 'unhandled error in GraphQL resolver');
+  return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+}

@@ -1,0 +1,117 @@
+/**
+ * graphql-ws on the same port and path as HTTP GraphQL. Authentication happens in `connection_init`
+ * (`{ apiKey, apiSecret }`): missing or invalid credentials close the socket with 4401, a key without `read` with
+ * 4403. Every operation gets its own context, DataLoaders and ORM unit of work, the same validation limits as HTTP,
+ * counts against the key's rate limit, and has its errors masked like HTTP.
+ */
+import type { Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { RequestContext, type MikroORM } from '@mikro-orm/postgresql';
+import { execute, GraphQLError, parse, specifiedRules, subscribe, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { CloseCode, type ExecutionResult } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Config } from '../config.js';
+import { AppError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { hasPermissions, type Principal } from '../modules/auth/index.js';
+import { createContext } from '../modules/context.js';
+import type { Services } from '../modules/services.js';
+import { protection } from './apollo.js';
+import { formatGraphQLError } from './errors.js';
+
+interface Extra extends Record<PropertyKey, unknown> {
+  principal?: Principal;
+}
+
+export interface WsDeps {
+  server: Server;
+  path: string;
+  schema: GraphQLSchema;
+  services: Services;
+  orm: MikroORM;
+  config: Config;
+  log: Logger;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Attaches graphql-ws to the HTTP server; returns a function that closes every socket. */
+export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
+  const { server, schema, services, orm, config, log } = deps;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.wsMaxPayloadBytes });
+  const rules = [...specifiedRules, ...protection(config.graphql).validationRules];
+  const format = (e: GraphQLError) => formatGraphQLError(e.toJSON(), e, log);
+  const inContext = <T>(fn: () => T): T => RequestContext.create(orm.em, fn);
+
+  const handle = useServer<Record<string, unknown> | undefined, Extra>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const socket = (ctx.extra as unknown as { socket: { close(code: number, reason: string): void } }).socket;
+        try {
+          const principal = await inContext(() => services.auth.authenticate(str(params.apiKey), str(params.apiSecret)));
+          if (!hasPermissions(principal, ['read'])) {
+            socket.close(CloseCode.Forbidden, 'Forbidden: the API key lacks the read permission');
+            return false;
+          }
+          (ctx.extra as Extra).principal = principal;
+          return true;
+        } catch (err) {
+          if (!(err instanceof AppError)) log.error({ err }, 'WebSocket authentication failed');
+          socket.close(4401, 'Unauthorized');
+          return false;
+        }
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const principal = (ctx.extra as Extra).principal!;
+        const decision = await inContext(() => services.rateLimit.hit(principal));
+        if (!decision.allowed) {
+          return [new GraphQLError(`Rate limit exceeded; retry in ${decision.retryAfter} s`, { extensions: { code: 'RATE_LIMITED' } })];
+        }
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (err) {
+          return [err instanceof GraphQLError ? err : new GraphQLError('Syntax error')];
+        }
+        const errors = validate(schema, document, rules);
+        if (errors.length > 0) return [...errors];
+        const args: ExecutionArgs = {
+          schema,
+          document,
+          variableValues: payload.variables ?? undefined,
+          operationName: payload.operationName ?? undefined,
+          contextValue: createContext(services, principal, randomUUID()),
+        };
+        return args;
+      },
+      execute: (args: ExecutionArgs) => inContext(() => execute(args)),
+      subscribe: (args: ExecutionArgs) => inContext(() => subscribe(args)),
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        const r = result as ExecutionResult;
+        if (!r.errors) return undefined;
+        return { ...r, errors: r.errors.map((e) => format(e as GraphQLError)) } as unknown as ExecutionResult;
+      },
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => format(e as GraphQLError)) as unknown as readonly GraphQLError[],
+    },
+    wss,
+  );
+
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== deps.path) {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+
+  return async () => {
+    await handle.dispose();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  };
+}

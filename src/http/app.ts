@@ -1,0 +1,88 @@
+/**
+ * The one HTTP server: GraphQL (Apollo) and graphql-ws at /graphql, the REST compatibility layer at /api, health at
+ * /healthz and /readyz. Auth and rate limits run in one hook for every non-public route.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import { RequestContext, type MikroORM } from '@mikro-orm/postgresql';
+import type { GraphQLSchema } from 'graphql';
+import type { Logger as PinoLogger } from 'pino';
+import type { Config } from '../config.js';
+import { createApollo } from '../graphql/apollo.js';
+import { attachGraphQLWs } from '../graphql/ws.js';
+import { restRoutes } from '../rest/routes/index.js';
+import { registerRestRoutes } from '../rest/register.js';
+import { createContext, type AppContext } from '../modules/context.js';
+import type { Services } from '../modules/services.js';
+import { registerAuthHook } from './auth-hook.js';
+import { registerErrorHandling } from './errors.js';
+
+export interface HttpDeps {
+  config: Config;
+  log: PinoLogger;
+  orm: MikroORM;
+  schema: GraphQLSchema;
+  services: Services;
+  /** Readiness: database reachable and no pending migrations. */
+  ready: () => Promise<{ ok: boolean; reason?: string }>;
+}
+
+export interface HttpApp {
+  app: FastifyInstance;
+  /** Stops accepting, closes WebSockets, waits for in-flight requests. */
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
+  const { config, log, orm, schema, services } = deps;
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: config.bodyLimitBytes,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  // One MikroORM unit of work per request (services use orm.em, which resolves to this fork).
+  app.addHook('onRequest', (_req, _reply, done) => RequestContext.create(orm.em, done));
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('X-Request-Id', req.id);
+  });
+  registerErrorHandling(app);
+  registerAuthHook(app, services);
+
+  app.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { public: true } }, async (_req, reply) => {
+    const r = await deps.ready();
+    reply.status(r.ok ? 200 : 503);
+    return r.ok ? { status: 'ready' } : { status: 'not ready', reason: r.reason };
+  });
+
+  const apollo = createApollo(schema, config, log, [fastifyApolloDrainPlugin(app)]);
+  await apollo.start();
+  app.route({
+    url: '/graphql',
+    method: ['GET', 'POST', 'OPTIONS'],
+    handler: fastifyApolloHandler<AppContext>(apollo, {
+      context: async (req) => createContext(services, req.principal, String(req.id)),
+    }),
+  });
+
+  registerRestRoutes(app, restRoutes, schema, services);
+
+  const closeWs = attachGraphQLWs({ server: app.server, path: '/graphql', schema, services, orm, config, log });
+  return {
+    app,
+    close: async () => {
+      await closeWs();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * Authentication and rate limiting for every route except those marked `config: { public: true }` (health). Runs
+ * once per request: resolves the principal from X-API-Key / X-API-Secret, counts the request against the key's
+ * per-minute and per-hour budget in PostgreSQL, and sets the X-RateLimit-* headers on every authenticated response.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../shared/errors.js';
+import type { Principal } from '../modules/auth/index.js';
+import type { Services } from '../modules/services.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    public?: boolean;
+  }
+}
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function registerAuthHook(app: FastifyInstance, services: Services): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.routeOptions.config?.public) return;
+    // Unknown routes answer 404 without touching credentials or the budget.
+    if (!req.routeOptions.url) return;
+    const principal = await services.auth.authenticate(header(req, 'x-api-key'), header(req, 'x-api-secret'));
+    const rl = await services.rateLimit.hit(principal);
+    reply.header('X-RateLimit-Limit', rl.limit);
+    reply.header('X-RateLimit-Remaining', rl.remaining);
+    reply.header('X-RateLimit-Reset', rl.resetAt);
+    if (!rl.allowed) {
+      reply.header('Retry-After', rl.retryAfter);
+      throw new AppError('RATE_LIMITED', `Rate limit exceeded: ${rl.limit} requests; retry in ${rl.retryAfter} seconds`);
+    }
+    req.principal = principal;
+  });
+}

@@ -1,0 +1,51 @@
+/**
+ * The error envelope for every non-GraphQL response: `{"success": false, "error": "…"}` with the right status.
+ * GraphQL-over-HTTP requests rejected before GraphQL runs (auth, rate limit, body) get `{"errors": [...]}` instead.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, ErrorCode, httpStatusFor, type ErrorCode as Code } from '../shared/errors.js';
+
+const FASTIFY_CODES: Record<string, Code> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: ErrorCode.BAD_USER_INPUT,
+  FST_ERR_CTP_EMPTY_JSON_BODY: ErrorCode.BAD_USER_INPUT,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ErrorCode.BAD_USER_INPUT,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ErrorCode.BAD_USER_INPUT,
+  FST_ERR_CTP_BODY_TOO_LARGE: ErrorCode.PAYLOAD_TOO_LARGE,
+  FST_ERR_VALIDATION: ErrorCode.BAD_USER_INPUT,
+};
+
+export function toAppError(err: unknown): AppError | null {
+  if (err instanceof AppError) return err;
+  const fe = err as Partial<FastifyError>;
+  if (fe.code && FASTIFY_CODES[fe.code]) {
+    const message = fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? 'Malformed JSON in request body' : (fe.message ?? 'Bad request');
+    return new AppError(FASTIFY_CODES[fe.code]!, message);
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new AppError(ErrorCode.BAD_USER_INPUT, fe.message ?? 'Bad request');
+  }
+  return null;
+}
+
+function isGraphQL(req: FastifyRequest): boolean {
+  return req.url.startsWith('/graphql');
+}
+
+/** Sends an error in the right envelope. */
+export function sendError(req: FastifyRequest, reply: FastifyReply, err: AppError): FastifyReply {
+  reply.status(httpStatusFor(err.code));
+  if (isGraphQL(req)) return reply.send({ errors: [{ message: err.message, extensions: { code: err.code } }] });
+  return reply.send({ success: false, error: err.message });
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err, req, reply) => {
+    const app_ = toAppError(err);
+    if (app_) return sendError(req, reply, app_);
+    req.log.error({ err }, 'unhandled error');
+    return sendError(req, reply, new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error'));
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendError(req, reply, new AppError(ErrorCode.NOT_FOUND, `No route ${req.method} ${req.url.split('?')[0]}`)),
+  );
+}

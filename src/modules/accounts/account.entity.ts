@@ -1,0 +1,29 @@
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+
+export const ENCRYPTIONS = ['ssl', 'tls', 'none'] as const;
+export type Encryption = (typeof ENCRYPTIONS)[number];
+
+/** An IMAP mail account. The password is sealed with AES-256-GCM (bound to the row id) and never leaves the service. */
+export const Account = defineEntity({
+  name: 'Account',
+  tableName: 'accounts',
+  uniques: [{ properties: ['email', 'host', 'username'] }],
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    name: p.string().length(100),
+    email: p.string().length(320),
+    host: p.string().length(255),
+    port: p.integer(),
+    username: p.string().length(320),
+    passwordSealed: p.text(),
+    encryption: p.enum(ENCRYPTIONS).default('ssl'),
+    isActive: p.boolean().default(false),
+    syncFolders: p.json<string[]>(),
+    connected: p.boolean().default(false),
+    lastSyncAt: p.datetime().nullable(),
+    lastError: p.text().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  },
+});
+export type Account = InferEntity<typeof Account>;

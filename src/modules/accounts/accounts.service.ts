@@ -1,0 +1,200 @@
+/** Mail accounts: CRUD with sealed passwords, connection tests and folder listing against the IMAP server. */
+import { UniqueConstraintViolationException, type MikroORM } from '@mikro-orm/postgresql';
+import { AppError } from '../../shared/errors.js';
+import { open, seal } from '../../shared/crypto.js';
+import type { Logger } from '../../shared/logger.js';
+import { parseInput } from '../../shared/validation.js';
+import type { Principal } from '../auth/index.js';
+import { Account } from './account.entity.js';
+import {
+  CreateAccountSchema,
+  UpdateAccountSchema,
+  type CreateAccountInput,
+  type UpdateAccountInput,
+} from './accounts.validation.js';
+import { ImapConnectError, listFolders, withImap, type FolderInfo, type ImapSettings, type ImapTimeouts } from './imap-client.js';
+
+export interface ConnectionTestResult {
+  connected: boolean;
+  folders: string[];
+  message: string;
+}
+
+export interface AccountStats {
+  totalEmails: number;
+  unreadEmails: number;
+  withAttachments: number;
+  byFolder: { folder: string; count: number }[];
+  latestEmailAt: Date | null;
+  oldestEmailAt: Date | null;
+}
+
+/** Source of per-account email statistics; the emails module provides the real one once mail is synced. */
+export interface AccountStatsSource {
+  statsFor(accountIds: number[]): Promise<Map<number, AccountStats>>;
+}
+
+export const EMPTY_STATS: AccountStats = Object.freeze({
+  totalEmails: 0,
+  unreadEmails: 0,
+  withAttachments: 0,
+  byFolder: [],
+  latestEmailAt: null,
+  oldestEmailAt: null,
+});
+
+export interface AccountsServiceDeps {
+  orm: MikroORM;
+  secretKey: Buffer;
+  imapTimeouts: ImapTimeouts;
+  log: Logger;
+  stats?: AccountStatsSource;
+}
+
+const aad = (id: number) => `accounts:${id}:password`;
+
+/** Whether the principal may see the account (null scope = every account). */
+export function canSeeAccount(principal: Principal, accountId: number): boolean {
+  return principal.accountIds === null || principal.accountIds.includes(accountId);
+}
+
+export type AccountDeleteHook = (accountId: number, opts: { deleteEmails: boolean }) => Promise<void>;
+
+export class AccountsService {
+  private readonly deleteHooks: AccountDeleteHook[] = [];
+
+  constructor(private readonly deps: AccountsServiceDeps) {}
+
+  private get em() {
+    return this.deps.orm.em;
+  }
+
+  /** Accounts visible to the principal, oldest first. */
+  async list(principal: Principal): Promise<Account[]> {
+    const scope = principal.accountIds === null ? {} : { id: { $in: [...principal.accountIds] } };
+    return this.em.find(Account, scope, { orderBy: { id: 'asc' } });
+  }
+
+  /** One account, or NOT_FOUND (also when outside the principal's scope: no existence leak). */
+  async get(principal: Principal, id: number): Promise<Account> {
+    const account = canSeeAccount(principal, id) ? await this.em.findOne(Account, { id }) : null;
+    if (!account) throw AppError.notFound('Account', id);
+    return account;
+  }
+
+  async create(principal: Principal, raw: CreateAccountInput): Promise<Account> {
+    if (principal.accountIds !== null) throw AppError.forbidden('This API key is limited to specific accounts and cannot create new ones');
+    const input = parseInput(CreateAccountSchema, raw);
+    if (input.testConnection) await this.requireConnection(input);
+    return this.em.transactional(async (em) => {
+      const { testConnection: _t, password, ...fields } = input;
+      const account = em.create(Account, { ...fields, passwordSealed: 'pending', connected: false });
+      await this.flushOrConflict();
+      account.passwordSealed = seal(this.deps.secretKey, password, aad(account.id));
+      await em.flush();
+      return account;
+    });
+  }
+
+  /** Updates the given fields; the password changes only when one is given. */
+  async update(principal: Principal, id: number, raw: UpdateAccountInput): Promise<Account> {
+    const input = parseInput(UpdateAccountSchema, raw);
+    const account = await this.get(principal, id);
+    const { testConnection, password, ...fields } = input;
+    const next: ImapSettings = {
+      host: fields.host ?? account.host,
+      port: fields.port ?? account.port,
+      username: fields.username ?? account.username,
+      encryption: fields.encryption ?? account.encryption,
+      password: password ?? this.password(account),
+    };
+    if (testConnection) await this.requireConnection(next);
+    const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+    this.em.assign(account, defined);
+    if (password !== undefined) account.passwordSealed = seal(this.deps.secretKey, password, aad(account.id));
+    // New settings or credentials: the last error no longer describes them.
+    if (password !== undefined || fields.host || fields.port || fields.username || fields.encryption) account.lastError = null;
+    await this.flushOrConflict();
+    return account;
+  }
+
+  /**
+   * Deletes the account. `deleteEmails` is passed to the `beforeDelete` hook of the emails module (its mail is removed
+   * or kept detached); until mail is synced there is nothing else to remove.
+   */
+  async delete(principal: Principal, id: number, opts: { deleteEmails: boolean }): Promise<void> {
+    const account = await this.get(principal, id);
+    await this.em.transactional(async (em) => {
+      for (const hook of this.deleteHooks) await hook(account.id, opts);
+      em.remove(account);
+    });
+  }
+
+  /** Lets other modules (emails) act in the same transaction before an account row is deleted. */
+  onBeforeDelete(hook: AccountDeleteHook): void {
+    this.deleteHooks.push(hook);
+  }
+
+  /** Logs in and lists folders; a failure is a result (`connected: false` with the reason), not an error. */
+  async testConnection(principal: Principal, id: number): Promise<ConnectionTestResult> {
+    const account = await this.get(principal, id);
+    const result = await this.probe(this.settings(account));
+    account.connected = result.connected;
+    if (!result.connected) account.lastError = result.message;
+    await this.em.flush();
+    return result;
+  }
+
+  /** Folders with message/unseen counts from IMAP STATUS. A connection failure is a 502 with the reason. */
+  async folders(principal: Principal, id: number): Promise<FolderInfo[]> {
+    const account = await this.get(principal, id);
+    try {
+      return await withImap(this.settings(account), this.deps.imapTimeouts, listFolders);
+    } catch (err) {
+      if (err instanceof ImapConnectError) throw new AppError('UPSTREAM_ERROR', err.message);
+      throw err;
+    }
+  }
+
+  /** Email statistics for accounts (zeros until mail is synced). */
+  async stats(accountIds: number[]): Promise<Map<number, AccountStats>> {
+    const found = (await this.deps.stats?.statsFor(accountIds)) ?? new Map<number, AccountStats>();
+    return new Map(accountIds.map((id) => [id, found.get(id) ?? EMPTY_STATS]));
+  }
+
+  /** Decrypted IMAP settings, for the sync engine. */
+  settings(account: Account): ImapSettings {
+    return { host: account.host, port: account.port, username: account.username, encryption: account.encryption, password: this.password(account) };
+  }
+
+  private password(account: Account): string {
+    return open(this.deps.secretKey, account.passwordSealed, aad(account.id));
+  }
+
+  private async probe(settings: ImapSettings): Promise<ConnectionTestResult> {
+    try {
+      const folders = await withImap(settings, this.deps.imapTimeouts, listFolders);
+      return { connected: true, folders: folders.map((f) => f.path), message: 'Connection successful' };
+    } catch (err) {
+      if (!(err instanceof ImapConnectError)) throw err;
+      this.deps.log.info({ host: settings.host, port: settings.port, kind: err.classified.kind }, 'IMAP connection test failed');
+      return { connected: false, folders: [], message: err.message };
+    }
+  }
+
+  private async requireConnection(settings: ImapSettings): Promise<void> {
+    const r = await this.probe(settings);
+    if (!r.connected) throw new AppError('UNPROCESSABLE', `Connection test failed: ${r.message}`);
+  }
+
+  private async flushOrConflict(): Promise<void> {
+    try {
+      await this.em.flush();
+    } catch (err) {
+      if (err instanceof UniqueConstraintViolationException) {
+        throw AppError.conflict('An account with this email, host and username already exists');
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,47 @@
+/** Input rules for accounts (seed 000 "Mail Accounts"); errors name the field. */
+import { z } from 'zod';
+import { ENCRYPTIONS } from './account.entity.js';
+
+const hostname = z
+  .string()
+  .trim()
+  .min(1)
+  .max(255)
+  .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$|^\[?[0-9A-Fa-f:.]+\]?$/, 'must be a host name or IP address');
+
+const folder = z.string().min(1, 'folder names must not be empty').max(255).refine((s) => !/[\r\n\0]/.test(s), 'folder names must not contain control characters');
+
+const fields = {
+  name: z.string().trim().min(2, 'must be 2–100 characters').max(100, 'must be 2–100 characters'),
+  email: z.string().trim().max(320).email('must be an e-mail address'),
+  host: hostname,
+  port: z.number().int('must be an integer').min(1, 'must be 1–65535').max(65535, 'must be 1–65535'),
+  username: z.string().min(1, 'is required').max(320),
+  password: z.string().min(1, 'is required').max(1024),
+  encryption: z.enum(ENCRYPTIONS, { message: `must be one of ${ENCRYPTIONS.join(', ')}` }),
+  isActive: z.boolean(),
+  syncFolders: z.array(folder).min(1, 'needs at least one folder').max(200),
+};
+
+export const CreateAccountSchema = z.object({
+  ...fields,
+  encryption: fields.encryption.default('ssl'),
+  isActive: fields.isActive.default(false),
+  syncFolders: fields.syncFolders.default(['INBOX']),
+  testConnection: z.boolean().default(false),
+});
+export type CreateAccountInput = z.input<typeof CreateAccountSchema>;
+
+export const UpdateAccountSchema = z.object({
+  name: fields.name.optional(),
+  email: fields.email.optional(),
+  host: fields.host.optional(),
+  port: fields.port.optional(),
+  username: fields.username.optional(),
+  password: fields.password.optional(),
+  encryption: fields.encryption.optional(),
+  isActive: fields.isActive.optional(),
+  syncFolders: fields.syncFolders.optional(),
+  testConnection: z.boolean().default(false),
+});
+export type UpdateAccountInput = z.input<typeof UpdateAccountSchema>;

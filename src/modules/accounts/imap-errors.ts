@@ -1,0 +1,72 @@
+/**
+ * Classifies imapflow / socket errors into a few kinds with a message a user can act on. Pure, unit-tested; the sync
+ * engine uses the kind to decide between retrying with backoff and parking the account.
+ */
+export type ImapErrorKind = 'auth' | 'dns' | 'refused' | 'tls' | 'timeout' | 'network' | 'protocol';
+
+export interface ClassifiedImapError {
+  readonly kind: ImapErrorKind;
+  readonly message: string;
+  /** Worth retrying later without a configuration change. */
+  readonly retryable: boolean;
+}
+
+interface ErrorLike {
+  message?: unknown;
+  code?: unknown;
+  authenticationFailed?: unknown;
+  tlsFailed?: unknown;
+  responseText?: unknown;
+  response?: unknown;
+  serverResponseCode?: unknown;
+  cause?: unknown;
+  _err?: unknown;
+}
+
+const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|EPROTO$|ERR_OSSL)/;
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/** Walks `cause` / `_err` to the innermost error carrying a code. */
+function codes(err: ErrorLike): string[] {
+  const out: string[] = [];
+  let cur: unknown = err;
+  for (let i = 0; i < 5 && cur && typeof cur === 'object'; i++) {
+    const e = cur as ErrorLike;
+    if (str(e.code)) out.push(e.code as string);
+    cur = e._err ?? e.cause;
+  }
+  return out;
+}
+
+/** Turns anything thrown by an IMAP connect/login/command into a classified, human-readable error. */
+export function classifyImapError(error: unknown, target?: { host: string; port: number }): ClassifiedImapError {
+  const err = (error && typeof error === 'object' ? error : { message: String(error) }) as ErrorLike;
+  const where = target ? `${target.host}:${target.port}` : 'the IMAP server';
+  const all = codes(err);
+  const has = (...c: string[]) => all.some((x) => c.includes(x));
+  const serverText = str(err.responseText) ?? (typeof err.response === 'string' ? err.response : undefined);
+  if (err.authenticationFailed === true || err.serverResponseCode === 'AUTHENTICATIONFAILED') {
+    return { kind: 'auth', retryable: false, message: `Authentication failed: ${serverText ?? 'the server rejected the credentials'}` };
+  }
+  if (has('ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL')) {
+    return { kind: 'dns', retryable: has('EAI_AGAIN'), message: `DNS lookup failed for ${target?.host ?? 'the host'}` };
+  }
+  if (has('ECONNREFUSED')) return { kind: 'refused', retryable: true, message: `Connection refused by ${where}` };
+  if (err.tlsFailed === true || all.some((c) => TLS_CODE.test(c))) {
+    return { kind: 'tls', retryable: false, message: `TLS negotiation with ${where} failed: ${str(err.message) ?? all.join(', ')}` };
+  }
+  if (has('ETIMEDOUT', 'CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'ETIMEOUT', 'UPGRADE_TIMEOUT')) {
+    return { kind: 'timeout', retryable: true, message: `Connection to ${where} timed out` };
+  }
+  if (has('ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'NoConnection', 'EConnectionClosed', 'ClosedAfterConnectTLS')) {
+    return { kind: 'network', retryable: true, message: `Network error talking to ${where}: ${str(err.message) ?? all[0]}` };
+  }
+  return {
+    kind: 'protocol',
+    retryable: true,
+    message: `IMAP error from ${where}: ${serverText ?? str(err.message) ?? 'unknown error'}`,
+  };
+}

@@ -1,0 +1,14 @@
+export { Account, ENCRYPTIONS, type Encryption } from './account.entity.js';
+export {
+  AccountsService,
+  canSeeAccount,
+  EMPTY_STATS,
+  type AccountStats,
+  type AccountStatsSource,
+  type AccountDeleteHook,
+  type ConnectionTestResult,
+} from './accounts.service.js';
+export { createAccountLoaders, type AccountLoaders } from './accounts.loaders.js';
+export { classifyImapError, type ClassifiedImapError, type ImapErrorKind } from './imap-errors.js';
+export { connectImap, withImap, imapOptions, listFolders, ImapConnectError, type ImapSettings, type ImapTimeouts, type FolderInfo } from './imap-client.js';
+export { AccountsResolver } from './accounts.resolver.js';

@@ -1,0 +1,147 @@
+/** API keys: authentication (constant-time secret check), creation, listing, revocation and the bootstrap key. */
+import { randomBytes } from 'node:crypto';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { AppError } from '../../shared/errors.js';
+import { digestsEqual, hashSecret, randomToken } from '../../shared/crypto.js';
+import type { Logger } from '../../shared/logger.js';
+import { ApiKey, PERMISSIONS, type Permission } from './api-key.entity.js';
+
+/** Who is calling: the authenticated key, with what it may do and see. */
+export interface Principal {
+  readonly keyId: number;
+  readonly name: string;
+  readonly permissions: readonly Permission[];
+  /** Accounts the key may see; null = all accounts. */
+  readonly accountIds: readonly number[] | null;
+  readonly limits: { readonly perMinute: number; readonly perHour: number };
+}
+
+export interface CreateKeyInput {
+  name: string;
+  permissions: Permission[];
+  accountIds?: number[] | null;
+  requestsPerMinute?: number;
+  requestsPerHour?: number;
+  /** Given only for the bootstrap key; otherwise generated. */
+  publicKey?: string;
+  secret?: string;
+}
+
+export interface CreatedKey {
+  key: ApiKey;
+  /** The plain secret: shown once, never stored. */
+  secret: string;
+}
+
+export interface AuthServiceDeps {
+  orm: MikroORM;
+  log: Logger;
+  defaults: { perMinute: number; perHour: number };
+}
+
+// A hash to compare against when the key id is unknown, so unknown ids and wrong secrets take the same time.
+const DUMMY_SALT = randomBytes(16).toString('hex');
+const DUMMY_HASH = hashSecret('dummy', DUMMY_SALT);
+
+export function toPrincipal(key: ApiKey): Principal {
+  return {
+    keyId: key.id,
+    name: key.name,
+    permissions: [...key.permissions],
+    accountIds: key.accountIds ? [...key.accountIds] : null,
+    limits: { perMinute: key.requestsPerMinute, perHour: key.requestsPerHour },
+  };
+}
+
+/** Validates and normalises a permission list (`read,write` or an array). */
+export function parsePermissions(input: readonly string[]): Permission[] {
+  const unknown = input.filter((p) => !(PERMISSIONS as readonly string[]).includes(p));
+  if (unknown.length > 0) {
+    throw AppError.badInput(`permissions: unknown permission(s) ${unknown.join(', ')}; allowed: ${PERMISSIONS.join(', ')}`);
+  }
+  if (input.length === 0) throw AppError.badInput('permissions: at least one permission is required');
+  return [...new Set(input as Permission[])];
+}
+
+export class AuthService {
+  constructor(private readonly deps: AuthServiceDeps) {}
+
+  private get em() {
+    return this.deps.orm.em;
+  }
+
+  /** Resolves the headers `X-API-Key` / `X-API-Secret` to a principal, or throws UNAUTHENTICATED. */
+  async authenticate(publicKey: string | undefined, secret: string | undefined): Promise<Principal> {
+    if (!publicKey || !secret) throw AppError.unauthenticated('Missing API credentials: send X-API-Key and X-API-Secret');
+    const key = publicKey.length <= 128 ? await this.em.findOne(ApiKey, { publicKey }) : null;
+    const ok = digestsEqual(hashSecret(secret, key?.secretSalt ?? DUMMY_SALT), key?.secretHash ?? DUMMY_HASH);
+    if (!key || !ok || key.revokedAt) throw AppError.unauthenticated('Invalid API key or secret');
+    return toPrincipal(key);
+  }
+
+  /** Creates a key. The secret is returned once and stored only as a hash. */
+  async createKey(input: CreateKeyInput): Promise<CreatedKey> {
+    const name = input.name.trim();
+    if (name.length < 1 || name.length > 100) throw AppError.badInput('name: must be 1–100 characters');
+    const permissions = parsePermissions(input.permissions);
+    const perMinute = input.requestsPerMinute ?? this.deps.defaults.perMinute;
+    const perHour = input.requestsPerHour ?? this.deps.defaults.perHour;
+    if (!Number.isInteger(perMinute) || perMinute < 1) throw AppError.badInput('requests_per_minute: must be ≥ 1');
+    if (!Number.isInteger(perHour) || perHour < 1) throw AppError.badInput('requests_per_hour: must be ≥ 1');
+    const publicKey = input.publicKey ?? randomToken('ink_', 12);
+    const secret = input.secret ?? randomToken('ins_', 32);
+    if (await this.em.count(ApiKey, { publicKey })) throw AppError.conflict('An API key with this id already exists');
+    const salt = randomBytes(16).toString('hex');
+    const key = this.em.create(ApiKey, {
+      name,
+      publicKey,
+      secretHash: hashSecret(secret, salt),
+      secretSalt: salt,
+      permissions,
+      accountIds: input.accountIds ?? null,
+      requestsPerMinute: perMinute,
+      requestsPerHour: perHour,
+    });
+    await this.em.flush();
+    return { key, secret };
+  }
+
+  /** Every key, newest first (secrets are never readable). */
+  async listKeys(): Promise<ApiKey[]> {
+    return this.em.find(ApiKey, {}, { orderBy: { id: 'desc' } });
+  }
+
+  /** Revokes a key by id; a revoked key authenticates no more. */
+  async revokeKey(id: number): Promise<ApiKey> {
+    const key = await this.em.findOne(ApiKey, { id });
+    if (!key) throw AppError.notFound('API key', id);
+    key.revokedAt ??= new Date();
+    await this.em.flush();
+    return key;
+  }
+
+  /**
+   * Start-up bootstrap. With INCOMING_API_KEY/SECRET set, makes sure that key exists with all permissions (the secret
+   * is re-hashed if it changed). With none given and no key at all, creates one and returns it so it can be printed once.
+   */
+  async ensureBootstrapKey(given: { key: string; secret: string } | undefined): Promise<CreatedKey | null> {
+    if (given) {
+      const existing = await this.em.findOne(ApiKey, { publicKey: given.key });
+      if (!existing) {
+        await this.createKey({ name: 'Bootstrap key', permissions: [...PERMISSIONS], publicKey: given.key, secret: given.secret });
+        this.deps.log.info({ keyId: given.key }, 'bootstrap API key created from INCOMING_API_KEY');
+        return null;
+      }
+      if (!digestsEqual(hashSecret(given.secret, existing.secretSalt), existing.secretHash) || existing.revokedAt) {
+        existing.secretSalt = randomBytes(16).toString('hex');
+        existing.secretHash = hashSecret(given.secret, existing.secretSalt);
+        existing.revokedAt = null;
+      }
+      existing.permissions = [...PERMISSIONS];
+      await this.em.flush();
+      return null;
+    }
+    if ((await this.em.count(ApiKey, {})) > 0) return null;
+    return this.createKey({ name: 'Initial admin key', permissions: [...PERMISSIONS] });
+  }
+}

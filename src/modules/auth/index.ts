@@ -1,0 +1,6 @@
+export { ApiKey, RateLimitCounter, PERMISSIONS, type Permission } from './api-key.entity.js';
+export { AuthService, parsePermissions, toPrincipal, type Principal, type CreatedKey, type CreateKeyInput } from './auth.service.js';
+export { RateLimitService, type RateLimitDecision } from './rate-limit.service.js';
+export { hasPermissions, requirePrincipal, assertPermissions } from './auth.guard.js';
+export { presentKey } from './auth.presenter.js';
+export { AuthResolver } from './auth.resolver.js';

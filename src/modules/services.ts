@@ -1,0 +1,27 @@
+/** Builds the service singletons from their dependencies (plain constructor injection, no container). */
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Config } from '../config.js';
+import type { Logger } from '../shared/logger.js';
+import { AccountsService } from './accounts/index.js';
+import { AuthService, RateLimitService } from './auth/index.js';
+
+export interface Services {
+  readonly auth: AuthService;
+  readonly rateLimit: RateLimitService;
+  readonly accounts: AccountsService;
+}
+
+export interface ServiceDeps {
+  orm: MikroORM;
+  config: Config;
+  log: Logger;
+  secretKey: Buffer;
+}
+
+export function createServices({ orm, config, log, secretKey }: ServiceDeps): Services {
+  return {
+    auth: new AuthService({ orm, log: log.child({ module: 'auth' }), defaults: config.rateLimit }),
+    rateLimit: new RateLimitService(orm),
+    accounts: new AccountsService({ orm, secretKey, imapTimeouts: config.imap, log: log.child({ module: 'accounts' }) }),
+  };
+}

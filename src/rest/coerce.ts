@@ -1,0 +1,69 @@
+/**
+ * Coercion of REST inputs the way seed 000 documents them: booleans as 0/1 (true/false accepted too), dates as
+ * Y-m-d, integers with bounds, per_page capped at 100. Failures are 400s naming the parameter.
+ */
+import { AppError } from '../shared/errors.js';
+
+type Raw = unknown;
+
+/** `0`/`1`/`true`/`false` (query strings) or a JSON boolean; undefined when absent. */
+export function bool(value: Raw, field: string): boolean | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'boolean') return value;
+  if (value === 1 || value === '1' || value === 'true') return true;
+  if (value === 0 || value === '0' || value === 'false') return false;
+  throw AppError.badInput(`${field}: must be a boolean (0 or 1)`);
+}
+
+/** An integer within bounds; undefined when absent. */
+export function int(value: Raw, field: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d{1,15}$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isInteger(n)) throw AppError.badInput(`${field}: must be an integer`);
+  if (n < min || n > max) throw AppError.badInput(`${field}: must be between ${min} and ${max}`);
+  return n;
+}
+
+/** Page size: default 50, values over 100 clamped to 100 (as documented), below 1 rejected. */
+export function perPage(value: Raw, fallback = 50, cap = 100): number {
+  const n = int(value, 'per_page', 1, Number.MAX_SAFE_INTEGER) ?? fallback;
+  return Math.min(n, cap);
+}
+
+/** A calendar date `Y-m-d`, validated (2024-02-30 is refused); returned as the same string. */
+export function date(value: Raw, field: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const m = typeof value === 'string' ? /^(\d{4})-(\d{2})-(\d{2})$/.exec(value) : null;
+  const d = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : null;
+  if (!m || !d || d.getUTCMonth() !== Number(m[2]) - 1 || d.getUTCDate() !== Number(m[3])) {
+    throw AppError.badInput(`${field}: must be a date in Y-m-d format`);
+  }
+  return value as string;
+}
+
+/** A string, or undefined; numbers are not silently accepted as strings for required text. */
+export function text(value: Raw, field: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw AppError.badInput(`${field}: must be a string`);
+  return value;
+}
+
+/** An array of strings (JSON body). */
+export function stringArray(value: Raw, field: string): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw AppError.badInput(`${field}: must be an array of strings`);
+  return value as string[];
+}
+
+/** The JSON body as an object (a missing body is `{}`; an array or scalar is a 400). */
+export function body(value: Raw): Record<string, unknown> {
+  if (value === undefined || value === null || value === '') return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw AppError.badInput('Request body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/** Rejects body fields that the route does not know, naming them (catches typos like `is_actve`). */
+export function onlyKnown(input: Record<string, unknown>, known: readonly string[]): void {
+  const unknown = Object.keys(input).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw AppError.badInput(`Unknown field(s): ${unknown.join(', ')}`);
+}

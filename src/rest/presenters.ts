@@ -1,0 +1,38 @@
+/**
+ * GraphQL results → the documented REST shapes (snake_case, integer ids). One mapper per resource, shared by every
+ * route that returns it.
+ */
+import type { AccountFieldsFragment, AccountStatsFieldsFragment } from '../graphql/generated/operations.js';
+
+export const restId = (id: string): number => Number(id);
+
+export function restAccountStats(s: AccountStatsFieldsFragment) {
+  return {
+    total_emails: s.totalEmails,
+    unread_emails: s.unreadEmails,
+    with_attachments: s.withAttachments,
+    by_folder: s.byFolder.map((f) => ({ folder: f.folder, count: f.count })),
+    latest_email_at: s.latestEmailAt ?? null,
+    oldest_email_at: s.oldestEmailAt ?? null,
+  };
+}
+
+export function restAccount(a: AccountFieldsFragment & { stats?: AccountStatsFieldsFragment | null }) {
+  return {
+    id: restId(a.id),
+    name: a.name,
+    email: a.email,
+    host: a.host,
+    port: a.port,
+    username: a.username,
+    encryption: a.encryption,
+    is_active: a.isActive,
+    sync_folders: a.syncFolders,
+    connected: a.connected,
+    last_sync_at: a.lastSyncAt ?? null,
+    last_error: a.lastError ?? null,
+    created_at: a.createdAt,
+    updated_at: a.updatedAt,
+    ...(a.stats ? { stats: restAccountStats(a.stats) } : {}),
+  };
+}

@@ -1,0 +1,34 @@
+/** The shape of one REST route: a documented /api path mapped to a GraphQL operation. */
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RestRequest {
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: Readonly<Record<string, unknown>>;
+  readonly body: unknown;
+}
+
+/** What a route answers inside `{"success": true, ...}`. */
+export interface RestResult {
+  data?: unknown;
+  message?: string;
+  meta?: unknown;
+}
+
+export interface RestRoute<TData = unknown, TVars = Record<string, unknown>> {
+  readonly method: HttpMethod;
+  /** Fastify path syntax: `/api/accounts/:id`. */
+  readonly path: string;
+  readonly operation: TypedDocumentNode<TData, TVars>;
+  /** Coerces params/query/body into operation variables (throws 400s naming the field). */
+  readonly variables: (req: RestRequest) => TVars;
+  /** Maps the operation result to the documented response. */
+  readonly respond: (data: TData) => RestResult;
+  readonly status?: number;
+}
+
+/** Keeps each route's data/variables types tied to its document while the table holds mixed routes. */
+export function route<TData, TVars>(r: RestRoute<TData, TVars>): RestRoute {
+  return r as unknown as RestRoute;
+}

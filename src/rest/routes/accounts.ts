@@ -1,0 +1,100 @@
+/** Seed 000 "Mail Accounts": every documented path. */
+import {
+  AccountFoldersDocument,
+  AccountStatsDocument,
+  CreateAccountDocument,
+  DeleteAccountDocument,
+  GetAccountDocument,
+  ListAccountsDocument,
+  TestAccountConnectionDocument,
+  UpdateAccountDocument,
+  type CreateAccountInput,
+  type UpdateAccountInput,
+} from '../../graphql/generated/operations.js';
+import { body, bool, int, onlyKnown, stringArray, text } from '../coerce.js';
+import { restAccount, restAccountStats } from '../presenters.js';
+import { route, type RestRequest } from '../route.js';
+
+const ACCOUNT_FIELDS = ['name', 'email', 'host', 'port', 'username', 'password', 'encryption', 'is_active', 'sync_folders', 'test_connection'] as const;
+
+function accountInput(req: RestRequest): UpdateAccountInput {
+  const b = body(req.body);
+  onlyKnown(b, ACCOUNT_FIELDS);
+  return {
+    name: text(b.name, 'name'),
+    email: text(b.email, 'email'),
+    host: text(b.host, 'host'),
+    port: int(b.port, 'port', 1, 65535),
+    username: text(b.username, 'username'),
+    password: text(b.password, 'password'),
+    encryption: text(b.encryption, 'encryption') as UpdateAccountInput['encryption'],
+    isActive: bool(b.is_active, 'is_active'),
+    syncFolders: stringArray(b.sync_folders, 'sync_folders'),
+    testConnection: bool(b.test_connection, 'test_connection'),
+  };
+}
+
+const id = (req: RestRequest) => req.params.id!;
+
+export const accountRoutes = [
+  route({
+    method: 'GET',
+    path: '/api/accounts',
+    operation: ListAccountsDocument,
+    variables: (req) => ({ includeStats: bool(req.query.include_stats, 'include_stats') ?? false }),
+    respond: (d) => ({ data: d.accounts.map(restAccount) }),
+  }),
+  route({
+    method: 'POST',
+    path: '/api/accounts',
+    operation: CreateAccountDocument,
+    status: 201,
+    variables: (req) => ({ input: accountInput(req) as CreateAccountInput }),
+    respond: (d) => ({ data: restAccount(d.createAccount) }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/accounts/:id',
+    operation: GetAccountDocument,
+    variables: (req) => ({ id: id(req) }),
+    respond: (d) => ({ data: restAccount(d.account) }),
+  }),
+  route({
+    method: 'PUT',
+    path: '/api/accounts/:id',
+    operation: UpdateAccountDocument,
+    variables: (req) => ({ id: id(req), input: accountInput(req) }),
+    respond: (d) => ({ data: restAccount(d.updateAccount) }),
+  }),
+  route({
+    method: 'DELETE',
+    path: '/api/accounts/:id',
+    operation: DeleteAccountDocument,
+    variables: (req) => ({
+      id: id(req),
+      deleteEmails: bool(req.query.delete_emails ?? body(req.body).delete_emails, 'delete_emails') ?? false,
+    }),
+    respond: () => ({ message: 'Account deleted' }),
+  }),
+  route({
+    method: 'POST',
+    path: '/api/accounts/:id/test',
+    operation: TestAccountConnectionDocument,
+    variables: (req) => ({ id: id(req) }),
+    respond: (d) => ({ data: d.testAccountConnection }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/accounts/:id/folders',
+    operation: AccountFoldersDocument,
+    variables: (req) => ({ id: id(req) }),
+    respond: (d) => ({ data: d.accountFolders }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/accounts/:id/stats',
+    operation: AccountStatsDocument,
+    variables: (req) => ({ id: id(req) }),
+    respond: (d) => ({ data: restAccountStats(d.account.stats) }),
+  }),
+];

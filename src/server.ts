@@ -1,0 +1,68 @@
+/**
+ * Starts the whole service in this process: database (embedded or DATABASE_URL) → migrations → services → bootstrap
+ * key → HTTP/GraphQL/WebSocket server. `close()` shuts down in reverse: stop accepting, finish in-flight requests,
+ * close sessions, close the ORM, stop the embedded database.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Logger as PinoLogger } from 'pino';
+import type { Config } from './config.js';
+import { openDatabase } from './db/database.js';
+import { initOrm, migrateUp, pendingMigrations } from './db/orm.js';
+import { getSchema } from './graphql/schema.js';
+import { buildHttpApp } from './http/app.js';
+import { entities } from './modules/entities.js';
+import { createServices } from './modules/services.js';
+import { loadSecretKey } from './storage/secret-key.js';
+import type { CreatedKey } from './modules/auth/index.js';
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  /** Set when this start created the first API key (to be shown once). */
+  readonly bootstrapKey: CreatedKey | null;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: Config, log: PinoLogger): Promise<RunningServer> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'error during shutdown'));
+  };
+  try {
+    const db = await openDatabase(config, log);
+    cleanups.push(() => db.close());
+    const orm = await initOrm({ url: db.url, entities, poolMax: config.databasePoolMax, logger: log });
+    cleanups.push(() => orm.close());
+    if (config.migrateOnStart) {
+      const applied = await migrateUp(orm);
+      if (applied.length > 0) log.info({ applied }, 'migrations applied');
+    }
+    const secretKey = await loadSecretKey(config.secretKey, config.dataDir);
+    const services = createServices({ orm, config, log, secretKey });
+    const bootstrapKey = await orm.em.fork().transactional(async (em) => {
+      // One instance at a time, so two first starts never both create "the first key".
+      await em.getConnection().execute('SELECT pg_advisory_xact_lock(7001)');
+      return services.auth.ensureBootstrapKey(config.bootstrapKey);
+    });
+    const schema = await getSchema();
+    const ready = async () => {
+      try {
+        await orm.em.fork().getConnection().execute('SELECT 1');
+        const pending = await pendingMigrations(orm);
+        return pending.length === 0 ? { ok: true } : { ok: false, reason: `pending migrations: ${pending.join(', ')}` };
+      } catch (err) {
+        return { ok: false, reason: `database unreachable: ${(err as Error).message}` };
+      }
+    };
+    const http = await buildHttpApp({ config, log, orm, schema, services, ready });
+    await http.app.listen({ host: config.host, port: config.port });
+    cleanups.push(() => http.close());
+    const port = (http.app.server.address() as AddressInfo).port;
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    log.info({ port, embeddedDatabase: db.embedded }, 'Incoming is listening');
+    return { url: `http://${host}:${port}`, port, bootstrapKey, close: cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

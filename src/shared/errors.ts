@@ -1,0 +1,72 @@
+/**
+ * The one error model. Domain code throws `AppError(code, message)`; each edge maps the code: GraphQL to
+ * `extensions.code`, REST to an HTTP status inside `{"success": false, "error": "…"}`. Anything that is not an
+ * AppError is an internal fault: logged with its cause, shown to clients only as a generic message.
+ */
+export const ErrorCode = {
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNPROCESSABLE: 'UNPROCESSABLE',
+  UPSTREAM_ERROR: 'UPSTREAM_ERROR',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const STATUS: Record<ErrorCode, number> = {
+  BAD_USER_INPUT: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNPROCESSABLE: 422,
+  RATE_LIMITED: 429,
+  UPSTREAM_ERROR: 502,
+  INTERNAL_SERVER_ERROR: 500,
+};
+
+/** HTTP status for an error code (REST envelope and GraphQL-over-HTTP auth failures). */
+export function httpStatusFor(code: ErrorCode): number {
+  return STATUS[code];
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && value in STATUS;
+}
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Readonly<Record<string, unknown>>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'AppError';
+  }
+
+  static badInput(message: string, details?: Record<string, unknown>): AppError {
+    return new AppError(ErrorCode.BAD_USER_INPUT, message, details);
+  }
+
+  static notFound(what: string, id: string | number): AppError {
+    return new AppError(ErrorCode.NOT_FOUND, `${what} ${id} not found`);
+  }
+
+  static conflict(message: string): AppError {
+    return new AppError(ErrorCode.CONFLICT, message);
+  }
+
+  static forbidden(message: string): AppError {
+    return new AppError(ErrorCode.FORBIDDEN, message);
+  }
+
+  static unauthenticated(message: string): AppError {
+    return new AppError(ErrorCode.UNAUTHENTICATED, message);
+  }
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { body, bool, date, int, onlyKnown, perPage } from '../../src/rest/coerce.js';
+import { parseId } from '../../src/shared/ids.js';
+
+describe('REST coercion', () => {
+  it('booleans as 0/1', () => {
+    expect(bool('1', 'x')).toBe(true);
+    expect(bool('0', 'x')).toBe(false);
+    expect(bool('true', 'x')).toBe(true);
+    expect(bool(false, 'x')).toBe(false);
+    expect(bool(undefined, 'x')).toBeUndefined();
+    expect(() => bool('yes please', 'is_read')).toThrow(/is_read/);
+  });
+
+  it('dates as Y-m-d, real calendar dates only', () => {
+    expect(date('2024-01-15', 'since')).toBe('2024-01-15');
+    expect(() => date('2024-02-30', 'since')).toThrow(/since/);
+    expect(() => date('15/01/2024', 'until')).toThrow(/until.*Y-m-d/);
+  });
+
+  it('per_page defaults to 50 and is clamped to 100', () => {
+    expect(perPage(undefined)).toBe(50);
+    expect(perPage('500')).toBe(100);
+    expect(perPage('20')).toBe(20);
+    expect(() => perPage('0')).toThrow(/per_page/);
+    expect(() => perPage('ten')).toThrow(/per_page/);
+  });
+
+  it('integers with bounds', () => {
+    expect(int('993', 'port', 1, 65535)).toBe(993);
+    expect(() => int('70000', 'port', 1, 65535)).toThrow(/port/);
+    expect(() => int('1.5', 'port')).toThrow(/port/);
+  });
+
+  it('bodies must be objects; unknown fields are named', () => {
+    expect(body(undefined)).toEqual({});
+    expect(() => body([1])).toThrow(/JSON object/);
+    expect(() => onlyKnown({ nme: 1 }, ['name'])).toThrow(/nme/);
+  });
+
+  it('ids', () => {
+    expect(parseId('42')).toBe(42);
+    expect(() => parseId('abc')).toThrow(/id/);
+    expect(() => parseId('0')).toThrow();
+    expect(() => parseId('99999999999')).toThrow();
+  });
+});
