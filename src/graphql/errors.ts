@@ -6,8 +6,11 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { AppError, ErrorCode, isErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
+/** The non-GraphQL error behind a GraphQLError (a resolver's throw), or undefined for GraphQL's own errors. */
 function originalOf(error: unknown): unknown {
-  return error instanceof GraphQLError && error.originalError ? originalOf(error.originalError) ?? error.originalError : undefined;
+  let cur: unknown = error;
+  while (cur instanceof GraphQLError && cur.originalError) cur = cur.originalError;
+  return cur instanceof GraphQLError ? undefined : cur;
 }
 
 /** Formats one error for the response; `log` receives real faults. */

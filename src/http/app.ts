@@ -11,6 +11,7 @@ import type { Logger as PinoLogger } from 'pino';
 import type { Config } from '../config.js';
 import { createApollo } from '../graphql/apollo.js';
 import { attachGraphQLWs } from '../graphql/ws.js';
+import { createOperationRunner } from '../graphql/operation-runner.js';
 import { restRoutes } from '../rest/routes/index.js';
 import { registerRestRoutes } from '../rest/register.js';
 import { createContext, type AppContext } from '../modules/context.js';
@@ -75,7 +76,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     }),
   });
 
-  registerRestRoutes(app, restRoutes, schema, services);
+  registerRestRoutes(app, restRoutes, createOperationRunner(schema, services));
 
   const closeWs = attachGraphQLWs({ server: app.server, path: '/graphql', schema, services, orm, config, log });
   return {

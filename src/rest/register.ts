@@ -3,13 +3,11 @@
  * in-process with the caller's context (same schema, same resolvers, same rules as /graphql), and wraps the result in
  * `{"success": true, ...}`; GraphQL errors become `{"success": false, "error": "…"}` with the matching status.
  */
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { execute, GraphQLError, validate, type GraphQLSchema } from 'graphql';
+import { GraphQLError } from 'graphql';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { createContext } from '../modules/context.js';
-import type { Services } from '../modules/services.js';
+import type { OperationRunner } from '../graphql/operation-runner.js';
 import type { RestRoute } from './route.js';
 
 const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -39,25 +37,24 @@ function errorOf(errors: readonly GraphQLError[], log: Logger): AppError {
   return new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
 }
 
-export function registerRestRoutes(app: FastifyInstance, routes: readonly RestRoute[], schema: GraphQLSchema, services: Services): void {
+export function registerRestRoutes(app: FastifyInstance, routes: readonly RestRoute[], runner: OperationRunner): void {
   for (const r of routes) {
-    const problems = validate(schema, r.operation);
-    if (problems.length > 0) throw new Error(`REST route ${r.method} ${r.path}: invalid operation: ${problems[0]!.message}`);
+    try {
+      runner.check(r.operation);
+    } catch (err) {
+      throw new Error(`REST route ${r.method} ${r.path}: ${(err as Error).message}`);
+    }
     app.route({
       method: r.method,
       url: r.path,
       handler: async (req, reply) => {
+        runner.authorize(req.principal, r.operation);
         const variables = r.variables({
           params: req.params as Record<string, string>,
           query: (req.query ?? {}) as Record<string, unknown>,
           body: req.body,
         });
-        const result = await execute({
-          schema,
-          document: r.operation,
-          variableValues: variables as Record<string, unknown>,
-          contextValue: createContext(services, req.principal, String(req.id ?? randomUUID())),
-        });
+        const result = await runner.run(r.operation, variables as Record<string, unknown>, req.principal, String(req.id));
         if (result.errors && result.errors.length > 0) throw errorOf(result.errors, req.log);
         const out = r.respond(result.data);
         reply.status(r.status ?? 200);

@@ -1,0 +1,178 @@
+/** Authentication, permissions, rate limits and error envelopes over real HTTP. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { apiRequest, startTestServer, type Credentials, type TestServer } from '../support/server.js';
+
+let db: TestDatabase;
+let srv: TestServer;
+
+async function createKey(input: Record<string, unknown>): Promise<Credentials & { id: number }> {
+  const r = await srv.api('/graphql', {
+    method: 'POST',
+    json: {
+      query: 'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret key { id publicKey } } }',
+      variables: { i: input },
+    },
+  });
+  expect(r.body.errors).toBeUndefined();
+  const c = r.body.data.createApiKey;
+  return { id: Number(c.key.id), key: c.key.publicKey, secret: c.secret };
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  srv = await startTestServer(db.url);
+});
+afterAll(async () => {
+  await srv?.close();
+  await db?.drop();
+});
+
+describe('POST /api/auth/validate', () => {
+  it('returns exactly the documented shape', async () => {
+    const r = await srv.api('/api/auth/validate', { method: 'POST' });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({
+      success: true,
+      data: {
+        valid: true,
+        key: {
+          id: expect.any(Number),
+          name: 'Bootstrap key',
+          permissions: ['read', 'write', 'send', 'admin'],
+          rate_limit: { requests_per_minute: 60, requests_per_hour: 1000 },
+        },
+      },
+    });
+  });
+
+  it('401 in the envelope without or with wrong credentials', async () => {
+    const none = await srv.api('/api/auth/validate', { method: 'POST', auth: false });
+    expect(none.status).toBe(401);
+    expect(none.body).toEqual({ success: false, error: expect.stringContaining('X-API-Key') });
+    const wrong = await srv.api('/api/auth/validate', { method: 'POST', auth: { key: srv.key, secret: `${srv.secret}x` } });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.success).toBe(false);
+    const unknown = await srv.api('/api/accounts', { auth: { key: 'ink_nope', secret: 'whatever-secret' } });
+    expect(unknown.status).toBe(401);
+  });
+
+  it('a revoked key no longer authenticates', async () => {
+    const k = await createKey({ name: 'temp', permissions: ['read'] });
+    expect((await srv.api('/api/accounts', { auth: k })).status).toBe(200);
+    const r = await srv.api('/graphql', { method: 'POST', json: { query: `mutation { revokeApiKey(id: "${k.id}") { revokedAt } }` } });
+    expect(r.body.data.revokeApiKey.revokedAt).toBeTruthy();
+    expect((await srv.api('/api/accounts', { auth: k })).status).toBe(401);
+  });
+
+  it('GraphQL offers the same (viewer / validateKey)', async () => {
+    const r = await srv.api('/graphql', { method: 'POST', json: { query: '{ viewer { name permissions rateLimit { requestsPerMinute } } }' } });
+    expect(r.body.data.viewer).toEqual({ name: 'Bootstrap key', permissions: ['read', 'write', 'send', 'admin'], rateLimit: { requestsPerMinute: 60 } });
+    const anon = await srv.api('/graphql', { method: 'POST', json: { query: '{ viewer { name } }' }, auth: false });
+    expect(anon.status).toBe(401);
+    expect(anon.body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('permissions', () => {
+  it('missing permission → 403 (REST) and FORBIDDEN (GraphQL)', async () => {
+    const reader = await createKey({ name: 'reader', permissions: ['read'] });
+    const rest = await srv.api('/api/accounts', { method: 'POST', auth: reader, json: { name: 'x' } });
+    expect(rest.status).toBe(403);
+    expect(rest.body).toEqual({ success: false, error: expect.stringContaining('write') });
+    const gql = await srv.api('/graphql', { method: 'POST', auth: reader, json: { query: '{ apiKeys { id } }' } });
+    expect(gql.body.errors[0].extensions.code).toBe('FORBIDDEN');
+  });
+
+  it('unknown permissions are refused naming them', async () => {
+    const r = await srv.api('/graphql', {
+      method: 'POST',
+      json: { query: 'mutation { createApiKey(input: {name: "x", permissions: ["read", "root"]}) { secret } }' },
+    });
+    expect(r.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(r.body.errors[0].message).toContain('root');
+  });
+});
+
+describe('rate limits', () => {
+  it('the 61st request in a minute is 429 with Retry-After; headers on every response', async () => {
+    // Stay clear of a minute boundary so all 61 requests fall in one window.
+    const s = new Date().getUTCSeconds();
+    if (s > 45) await new Promise((r) => setTimeout(r, (61 - s) * 1000));
+    const k = await createKey({ name: 'limited', permissions: ['read'], requestsPerMinute: 60 });
+    for (let i = 1; i <= 60; i++) {
+      const r = await apiRequest(srv.url, k, '/api/accounts');
+      expect(r.status).toBe(200);
+      expect(r.headers.get('x-ratelimit-limit')).toBe('60');
+      expect(r.headers.get('x-ratelimit-remaining')).toBe(String(60 - i));
+      expect(Number(r.headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000);
+    }
+    const over = await apiRequest(srv.url, k, '/api/accounts');
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(over.body).toEqual({ success: false, error: expect.stringContaining('Rate limit') });
+    // Another key has its own budget.
+    expect((await srv.api('/api/accounts')).status).toBe(200);
+  });
+
+  it('the hourly limit holds too', async () => {
+    const k = await createKey({ name: 'hourly', permissions: ['read'], requestsPerMinute: 100, requestsPerHour: 3 });
+    for (let i = 0; i < 3; i++) expect((await apiRequest(srv.url, k, '/api/accounts')).status).toBe(200);
+    const over = await apiRequest(srv.url, k, '/api/accounts');
+    expect(over.status).toBe(429);
+    expect(over.headers.get('x-ratelimit-limit')).toBe('3');
+  });
+});
+
+describe('errors and bad input', () => {
+  it('malformed JSON → 400 envelope', async () => {
+    const r = await srv.api('/api/accounts', { method: 'POST', body: '{"name": "x', headers: { 'content-type': 'application/json' } });
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({ success: false, error: 'Malformed JSON in request body' });
+  });
+
+  it('body over the limit → 413 envelope', async () => {
+    const r = await srv.api('/api/accounts', { method: 'POST', json: { name: 'x'.repeat(2 * 1024 * 1024) } });
+    expect(r.status).toBe(413);
+    expect(r.body.success).toBe(false);
+  });
+
+  it('unknown path → 404 envelope; unknown account id → 404; bad id → 400', async () => {
+    const r = await srv.api('/api/nothing-here');
+    expect(r.status).toBe(404);
+    expect(r.body.success).toBe(false);
+    expect((await srv.api('/api/accounts/999999')).status).toBe(404);
+    const bad = await srv.api('/api/accounts/abc');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toContain('id');
+  });
+
+  it('GraphQL: depth limit and validation errors carry codes, never stack traces', async () => {
+    const strict = await startTestServer(db.url, { GRAPHQL_MAX_DEPTH: '3' });
+    try {
+      const deep = '{ accounts { stats { byFolder { folder } } } }';
+      const tooDeep = await strict.api('/graphql', { method: 'POST', json: { query: deep } });
+      expect(tooDeep.body.errors[0].message).toMatch(/depth/i);
+      expect(tooDeep.body.data).toBeUndefined();
+      expect((await strict.api('/graphql', { method: 'POST', json: { query: '{ accounts { stats { totalEmails } } }' } })).body.errors).toBeUndefined();
+    } finally {
+      await strict.close();
+    }
+    const bad = await srv.api('/graphql', { method: 'POST', json: { query: '{ nope }' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(JSON.stringify(bad.body)).not.toMatch(/stacktrace|at .*\.ts:/);
+  });
+
+  it('health is public, readiness checks the database', async () => {
+    expect((await srv.api('/healthz', { auth: false })).body).toEqual({ status: 'ok' });
+    const ready = await srv.api('/readyz', { auth: false });
+    expect(ready.status).toBe(200);
+    expect(ready.body.status).toBe('ready');
+  });
+
+  it('responses carry a request id (an incoming X-Request-Id is kept)', async () => {
+    const r = await srv.api('/healthz', { auth: false, headers: { 'x-request-id': 'abc-123' } });
+    expect(r.headers.get('x-request-id')).toBe('abc-123');
+  });
+});
