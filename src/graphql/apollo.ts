@@ -32,6 +32,8 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger,
     schema,
     introspection: config.graphql.introspection,
     includeStacktraceInErrorResponses: false,
+    // Our own shutdown (cli/serve.ts) drains HTTP first; Apollo's handlers would re-raise the signal and skip it.
+    stopOnTerminationSignals: false,
     validationRules: guard.validationRules,
     plugins: [...(guard.plugins as ApolloServerPlugin<AppContext>[]), ...extraPlugins],
     formatError: (formatted, error) => formatGraphQLError(formatted, error, log),

@@ -24,7 +24,7 @@ function accountInput(req: RestRequest): UpdateAccountInput {
     name: text(b.name, 'name'),
     email: text(b.email, 'email'),
     host: text(b.host, 'host'),
-    port: int(b.port, 'port', 1, 65535),
+    port: int(b.port, 'port'),
     username: text(b.username, 'username'),
     password: text(b.password, 'password'),
     encryption: text(b.encryption, 'encryption') as UpdateAccountInput['encryption'],
