@@ -12,6 +12,9 @@ export interface Protection {
   readonly plugins: ApolloServerPlugin[];
 }
 
+/** Upper bound on lexical tokens in one document (parser-level DoS guard). */
+export const MAX_TOKENS = 5000;
+
 /** Depth, cost, alias, directive and token limits; field suggestions off with introspection. Shared with graphql-ws. */
 export function protection(config: Config['graphql']): Protection {
   const armor = new ApolloArmor({
@@ -19,7 +22,8 @@ export function protection(config: Config['graphql']): Protection {
     costLimit: { maxCost: config.maxCost },
     maxAliases: { n: 30 },
     maxDirectives: { n: 50 },
-    maxTokens: { n: 5000 },
+    // Token limits go through graphql's own parser option (parseOptions) so syntax errors stay 400s.
+    maxTokens: { enabled: false },
     blockFieldSuggestion: { enabled: !config.introspection },
   });
   const p = armor.protect();
@@ -35,6 +39,7 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger,
     // Our own shutdown (cli/serve.ts) drains HTTP first; Apollo's handlers would re-raise the signal and skip it.
     stopOnTerminationSignals: false,
     validationRules: guard.validationRules,
+    parseOptions: { maxTokens: MAX_TOKENS },
     plugins: [...(guard.plugins as ApolloServerPlugin<AppContext>[]), ...extraPlugins],
     formatError: (formatted, error) => formatGraphQLError(formatted, error, log),
   });

@@ -17,7 +17,7 @@ import type { Logger } from '../shared/logger.js';
 import { hasPermissions, type Principal } from '../modules/auth/index.js';
 import { createContext } from '../modules/context.js';
 import type { Services } from '../modules/services.js';
-import { protection } from './apollo.js';
+import { MAX_TOKENS, protection } from './apollo.js';
 import { formatGraphQLError } from './errors.js';
 
 interface Extra extends Record<PropertyKey, unknown> {
@@ -74,7 +74,7 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
         }
         let document;
         try {
-          document = parse(payload.query);
+          document = parse(payload.query, { maxTokens: MAX_TOKENS });
         } catch (err) {
           return [err instanceof GraphQLError ? err : new GraphQLError('Syntax error')];
         }

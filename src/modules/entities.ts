@@ -1,5 +1,9 @@
 /** Every MikroORM entity, listed once for the ORM config and the migration generator. */
 import { Account } from './accounts/account.entity.js';
 import { ApiKey, RateLimitCounter } from './auth/api-key.entity.js';
+import { Attachment, Email, FolderState } from './emails/email.entity.js';
+import { Thread } from './threads/thread.entity.js';
+import { EventRecord } from '../events/event.entity.js';
+import { SyncLease } from '../db/lease.entity.js';
 
-export const entities = [ApiKey, RateLimitCounter, Account];
+export const entities = [ApiKey, RateLimitCounter, Account, Email, Attachment, FolderState, Thread, EventRecord, SyncLease];

@@ -158,6 +158,9 @@ describe('errors and bad input', () => {
     } finally {
       await strict.close();
     }
+    const syntax = await srv.api('/graphql', { method: 'POST', json: { query: '{ accounts { ' } });
+    expect(syntax.status).toBe(400);
+    expect(syntax.body.errors[0].extensions.code).toBe('GRAPHQL_PARSE_FAILED');
     const bad = await srv.api('/graphql', { method: 'POST', json: { query: '{ nope }' } });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');

@@ -22,6 +22,8 @@ export const Account = defineEntity({
     connected: p.boolean().default(false),
     lastSyncAt: p.datetime().nullable(),
     lastError: p.text().nullable(),
+    /** Set when the server rejected the credentials: sync waits for the account to be updated (no reconnect storm). */
+    syncPausedAt: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },

@@ -60,7 +60,7 @@ export class AccountsResolver {
     return true;
   }
 
-  @Authorized('read')
+  @Authorized('write')
   @Mutation(() => ConnectionTestType, { description: 'Logs in to the IMAP server and lists its folders' })
   testAccountConnection(@Arg('id', () => ID) id: string, @Ctx() ctx: AppContext): Promise<ConnectionTestType> {
     return ctx.services.accounts.testConnection(requirePrincipal(ctx), parseId(id));

@@ -50,6 +50,10 @@ export class RateLimitService {
     const binding =
       exceeded.sort((a, b) => b.resetMs - a.resetMs)[0] ??
       windows.sort((a, b) => a.limit - a.used - (b.limit - b.used))[0]!;
+    // Once per key and minute (the window's first request), record when the key was last used.
+    if (used('minute') === 1) {
+      await this.orm.em.getConnection().execute('UPDATE api_keys SET last_used_at = ? WHERE id = ?', [new Date(now), principal.keyId]);
+    }
     this.maybeCleanup(now);
     return {
       allowed: exceeded.length === 0,

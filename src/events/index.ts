@@ -1,0 +1,4 @@
+export { EVENT_TYPES, type EventType, type EventPayloads, type NewEvent } from './catalog.js';
+export type * from './catalog.js';
+export { appendEvents, eventId, EVENTS_CHANNEL } from './outbox.js';
+export { EventRecord } from './event.entity.js';
