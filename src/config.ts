@@ -3,6 +3,7 @@
  * the process with a message naming every offending variable. The result is a typed, frozen `Config`.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -42,6 +43,16 @@ const EnvSchema = z.object({
   IMAP_SOCKET_TIMEOUT_MS: intIn(1000, 3_600_000).default(300_000),
   IMAP_TLS_REJECT_UNAUTHORIZED: bool.default(true),
   SHUTDOWN_TIMEOUT_MS: intIn(100, 600_000).default(15_000),
+  SYNC_ENABLED: bool.default(true),
+  SYNC_POLL_INTERVAL_MS: intIn(1000, 86_400_000).default(60_000),
+  SYNC_IDLE_RESTART_MS: intIn(10_000, 1_740_000).default(300_000),
+  SYNC_LEASE_TTL_MS: intIn(2000, 600_000).default(20_000),
+  SYNC_TICK_MS: intIn(200, 600_000).default(5000),
+  SYNC_BACKOFF_BASE_MS: intIn(100, 600_000).default(1000),
+  SYNC_BACKOFF_MAX_MS: intIn(1000, 3_600_000).default(300_000),
+  MAX_MESSAGE_BYTES: intIn(1024, 2_000_000_000).default(50 * 1024 * 1024),
+  PARSER_WORKERS: intIn(1, 64).optional(),
+  BLOB_SWEEP_INTERVAL_MS: intIn(60_000, 86_400_000 * 7).default(3_600_000),
 });
 
 type Env = z.infer<typeof EnvSchema>;
@@ -68,6 +79,17 @@ export interface Config {
     readonly tlsRejectUnauthorized: boolean;
   };
   readonly shutdownTimeoutMs: number;
+  readonly sync: {
+    readonly enabled: boolean;
+    readonly pollIntervalMs: number;
+    readonly idleRestartMs: number;
+    readonly leaseTtlMs: number;
+    readonly tickMs: number;
+    readonly backoff: { readonly baseMs: number; readonly maxMs: number };
+    readonly maxMessageBytes: number;
+    readonly parserWorkers: number;
+    readonly blobSweepIntervalMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -129,5 +151,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       tlsRejectUnauthorized: e.IMAP_TLS_REJECT_UNAUTHORIZED,
     }),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    sync: Object.freeze({
+      enabled: e.SYNC_ENABLED,
+      pollIntervalMs: e.SYNC_POLL_INTERVAL_MS,
+      idleRestartMs: e.SYNC_IDLE_RESTART_MS,
+      leaseTtlMs: e.SYNC_LEASE_TTL_MS,
+      tickMs: e.SYNC_TICK_MS,
+      backoff: Object.freeze({ baseMs: e.SYNC_BACKOFF_BASE_MS, maxMs: e.SYNC_BACKOFF_MAX_MS }),
+      maxMessageBytes: e.MAX_MESSAGE_BYTES,
+      // Parsing is the CPU-bound stage: one worker per core, leaving the main thread for fetching and storing.
+      parserWorkers: e.PARSER_WORKERS ?? Math.max(1, Math.min(8, availableParallelism())),
+      blobSweepIntervalMs: e.BLOB_SWEEP_INTERVAL_MS,
+    }),
   });
 }

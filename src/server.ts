@@ -14,6 +14,9 @@ import { entities } from './modules/entities.js';
 import { createServices } from './modules/services.js';
 import { loadSecretKey } from './storage/secret-key.js';
 import type { CreatedKey } from './modules/auth/index.js';
+import type { SyncTrigger } from './modules/accounts/index.js';
+import { EmailStatsService } from './modules/emails/index.js';
+import { createSyncEngine, type SyncEngine } from './sync/index.js';
 
 export interface RunningServer {
   readonly url: string;
@@ -38,7 +41,16 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
       if (applied.length > 0) log.info({ applied }, 'migrations applied');
     }
     const secretKey = await loadSecretKey(config.secretKey, config.dataDir);
-    const services = createServices({ orm, config, log, secretKey });
+    // The sync engine needs the accounts service and the services expose the engine: bind through a late port.
+    let engine: SyncEngine | undefined;
+    const sync: SyncTrigger = {
+      sync: (id, req) => engine!.trigger.sync(id, req),
+      progress: (id) => engine!.trigger.progress(id),
+    };
+    const services = createServices({ orm, config, log, secretKey, stats: new EmailStatsService(orm), sync });
+    engine = await createSyncEngine({ orm, databaseUrl: db.url, config, log, accounts: services.accounts });
+    const syncEngine = engine;
+    cleanups.push(() => syncEngine.close());
     const bootstrapKey = await orm.em.fork().transactional(async (em) => {
       // One instance at a time, so two first starts never both create "the first key".
       await em.getConnection().execute('SELECT pg_advisory_xact_lock(7001)');

@@ -5,7 +5,7 @@ export const SyncLease = defineEntity({
   name: 'SyncLease',
   tableName: 'sync_leases',
   properties: {
-    accountId: p.integer().primary(),
+    accountId: p.integer().primary().autoincrement(false),
     owner: p.string().length(100),
     expiresAt: p.datetime(),
     acquiredAt: p.datetime(),

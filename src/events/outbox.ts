@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { exec } from '../db/sql.js';
 import type { NewEvent } from './catalog.js';
 
 export const EVENTS_CHANNEL = 'incoming_events';
@@ -19,17 +20,15 @@ export async function appendEvents(em: EntityManager, events: readonly NewEvent[
   if (events.length === 0) return 0;
   const values = events.map(() => '(?, ?, ?, ?::jsonb, now())').join(', ');
   const params = events.flatMap((e) => [eventId(e), e.type, e.accountId, JSON.stringify(e.payload)]);
-  const conn = em.getConnection();
-  const rows = await conn.execute<{ seq: string }[]>(
+  const rows = await exec<{ seq: string }>(
+    em,
     `INSERT INTO events (id, type, account_id, payload, created_at) VALUES ${values}
      ON CONFLICT (id) DO NOTHING RETURNING seq`,
     params,
-    'all',
-    em.getTransactionContext(),
   );
   if (rows.length > 0) {
     const last = rows.reduce((m, r) => (BigInt(r.seq) > BigInt(m) ? r.seq : m), rows[0]!.seq);
-    await conn.execute('SELECT pg_notify(?, ?)', [EVENTS_CHANNEL, last], 'all', em.getTransactionContext());
+    await exec(em, 'SELECT pg_notify(?, ?)', [EVENTS_CHANNEL, last]);
   }
   return rows.length;
 }

@@ -1,5 +1,5 @@
 /** Every module's GraphQL resolvers, for buildSchema. */
-import { AccountsResolver } from './accounts/index.js';
+import { AccountsResolver, AccountsSyncResolver } from './accounts/index.js';
 import { AuthResolver } from './auth/index.js';
 
-export const resolvers = [AuthResolver, AccountsResolver] as const;
+export const resolvers = [AuthResolver, AccountsResolver, AccountsSyncResolver] as const;

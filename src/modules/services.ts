@@ -2,13 +2,15 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
 import type { Logger } from '../shared/logger.js';
-import { AccountsService } from './accounts/index.js';
+import { AccountsService, type AccountStatsSource, type SyncTrigger } from './accounts/index.js';
 import { AuthService, RateLimitService } from './auth/index.js';
 
 export interface Services {
   readonly auth: AuthService;
   readonly rateLimit: RateLimitService;
   readonly accounts: AccountsService;
+  /** The sync engine, behind the accounts module's port. */
+  readonly sync: SyncTrigger;
 }
 
 export interface ServiceDeps {
@@ -16,12 +18,15 @@ export interface ServiceDeps {
   config: Config;
   log: Logger;
   secretKey: Buffer;
+  stats: AccountStatsSource;
+  sync: SyncTrigger;
 }
 
-export function createServices({ orm, config, log, secretKey }: ServiceDeps): Services {
+export function createServices({ orm, config, log, secretKey, stats, sync }: ServiceDeps): Services {
   return {
     auth: new AuthService({ orm, log: log.child({ module: 'auth' }), defaults: config.rateLimit }),
     rateLimit: new RateLimitService(orm),
-    accounts: new AccountsService({ orm, secretKey, imapTimeouts: config.imap, log: log.child({ module: 'accounts' }) }),
+    accounts: new AccountsService({ orm, secretKey, imapTimeouts: config.imap, log: log.child({ module: 'accounts' }), stats }),
+    sync,
   };
 }

@@ -112,8 +112,9 @@ export class AccountsService {
     const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
     this.em.assign(account, defined);
     if (password !== undefined) account.passwordSealed = seal(this.deps.secretKey, password, aad(account.id));
-    // New settings or credentials: the last error no longer describes them.
+    // New settings or credentials: the last error no longer describes them, and a paused sync may try again.
     if (password !== undefined || fields.host || fields.port || fields.username || fields.encryption) account.lastError = null;
+    account.syncPausedAt = null;
     await this.flushOrConflict();
     return account;
   }
@@ -139,9 +140,8 @@ export class AccountsService {
   async testConnection(principal: Principal, id: number): Promise<ConnectionTestResult> {
     const account = await this.get(principal, id);
     const result = await this.probe(this.settings(account));
-    account.connected = result.connected;
-    if (!result.connected) account.lastError = result.message;
-    await this.em.flush();
+    // Status only: a raw update keeps updated_at (a config change would restart the account's sync session).
+    await this.recordSyncStatus(account.id, { connected: result.connected, ...(result.connected ? {} : { error: result.message }) });
     return result;
   }
 
@@ -160,6 +160,32 @@ export class AccountsService {
   async stats(accountIds: number[]): Promise<Map<number, AccountStats>> {
     const found = (await this.deps.stats?.statsFor(accountIds)) ?? new Map<number, AccountStats>();
     return new Map(accountIds.map((id) => [id, found.get(id) ?? EMPTY_STATS]));
+  }
+
+  /** An account by id without a principal (sync engine, CLI); null when missing. */
+  async findById(id: number): Promise<Account | null> {
+    return this.deps.orm.em.fork().findOne(Account, { id });
+  }
+
+  /** Accounts the sync engine should run: active and not paused on bad credentials. */
+  async listSyncable(): Promise<Account[]> {
+    return this.deps.orm.em.fork().find(Account, { isActive: true, syncPausedAt: null }, { orderBy: { id: 'asc' } });
+  }
+
+  /**
+   * Records the outcome of a connection or sync attempt. `pause` parks the account (bad credentials) until it is
+   * updated, so the supervisor does not reconnect in a storm.
+   */
+  async recordSyncStatus(id: number, status: { connected: boolean; error?: string | null; synced?: boolean; pause?: boolean }): Promise<void> {
+    const set: string[] = ['connected = ?', 'updated_at = updated_at'];
+    const params: unknown[] = [status.connected];
+    if (status.error !== undefined) {
+      set.push('last_error = ?');
+      params.push(status.error);
+    }
+    if (status.synced) set.push('last_sync_at = now()');
+    if (status.pause) set.push('sync_paused_at = now()');
+    await this.deps.orm.em.fork().getConnection().execute(`UPDATE accounts SET ${set.join(', ')} WHERE id = ?`, [...params, id]);
   }
 
   /** Decrypted IMAP settings, for the sync engine. */

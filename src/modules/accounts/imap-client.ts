@@ -54,8 +54,8 @@ export function imapOptions(s: ImapSettings, t: ImapTimeouts): ImapFlowOptions {
 }
 
 /** Connects and logs in; on failure throws ImapConnectError with a classified reason. */
-export async function connectImap(s: ImapSettings, t: ImapTimeouts): Promise<ImapFlow> {
-  const client = new ImapFlow(imapOptions(s, t));
+export async function connectImap(s: ImapSettings, t: ImapTimeouts, extra: Partial<ImapFlowOptions> = {}): Promise<ImapFlow> {
+  const client = new ImapFlow({ ...imapOptions(s, t), ...extra });
   // An 'error' event without a listener would crash the process.
   client.on('error', () => undefined);
   try {

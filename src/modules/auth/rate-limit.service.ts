@@ -38,7 +38,7 @@ export class RateLimitService {
        VALUES (?, 'minute', ?, 1), (?, 'hour', ?, 1)
        ON CONFLICT (key_id, bucket, window_start) DO UPDATE SET count = c.count + 1
        RETURNING bucket, count`,
-      [principal.keyId, new Date(minuteStart), principal.keyId, new Date(hourStart)],
+      [principal.keyId, new Date(minuteStart).toISOString(), principal.keyId, new Date(hourStart).toISOString()],
       'all',
     );
     const used = (bucket: string) => rows.find((r) => r.bucket === bucket)?.count ?? 0;
@@ -52,7 +52,7 @@ export class RateLimitService {
       windows.sort((a, b) => a.limit - a.used - (b.limit - b.used))[0]!;
     // Once per key and minute (the window's first request), record when the key was last used.
     if (used('minute') === 1) {
-      await this.orm.em.getConnection().execute('UPDATE api_keys SET last_used_at = ? WHERE id = ?', [new Date(now), principal.keyId]);
+      await this.orm.em.getConnection().execute('UPDATE api_keys SET last_used_at = ? WHERE id = ?', [new Date(now).toISOString(), principal.keyId]);
     }
     this.maybeCleanup(now);
     return {
@@ -71,7 +71,7 @@ export class RateLimitService {
     const em = this.orm.em.fork();
     void em
       .getConnection()
-      .execute('DELETE FROM rate_limit_counters WHERE window_start < ?', [new Date(now - 2 * HOUR)])
+      .execute('DELETE FROM rate_limit_counters WHERE window_start < ?', [new Date(now - 2 * HOUR).toISOString()])
       .catch(() => undefined);
   }
 }

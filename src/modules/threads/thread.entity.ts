@@ -7,7 +7,7 @@ export const Thread = defineEntity({
   tableName: 'threads',
   properties: {
     id: p.integer().primary().autoincrement(),
-    account: () => p.manyToOne(Account).deleteRule('cascade').index('threads_account'),
+    account: () => p.manyToOne(Account).nullable().deleteRule('set null').index('threads_account'),
     subject: p.text().nullable(),
     messageCount: p.integer().default(0),
     lastMessageAt: p.datetime().nullable(),

@@ -1,0 +1,36 @@
+/**
+ * PostgreSQL advisory locks held on a dedicated connection for as long as a piece of work runs (session locks need
+ * their session): serialises work on one account across every instance of the server.
+ */
+import pg from 'pg';
+
+export class AdvisoryLocks {
+  private readonly pool: pg.Pool;
+
+  constructor(url: string, max = 10) {
+    this.pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000 });
+    this.pool.on('error', () => undefined);
+  }
+
+  /** Runs `fn` while holding lock (namespace, id); waits for the lock if another session holds it. */
+  async withLock<T>(namespace: number, id: number, fn: () => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock($1, $2)', [namespace, id]);
+      try {
+        return await fn();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1, $2)', [namespace, id]);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** Lock namespaces (the first key of a two-key advisory lock). */
+export const LockNamespace = { accountSync: 7101 } as const;

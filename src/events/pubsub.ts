@@ -1,0 +1,119 @@
+/**
+ * Ephemeral cross-instance messages (e.g. sync progress) over PostgreSQL LISTEN/NOTIFY: one listening connection per
+ * process fans notifications out to local subscribers as async iterables. Durable events go through the outbox instead.
+ */
+import pg from 'pg';
+import type { Logger } from '../shared/logger.js';
+
+type Listener = (payload: unknown) => void;
+
+export class PgPubSub {
+  private listener: pg.Client | null = null;
+  private connecting: Promise<void> | null = null;
+  private readonly subs = new Map<string, Set<Listener>>();
+  private readonly pool: pg.Pool;
+  private closed = false;
+
+  constructor(private readonly url: string, private readonly log: Logger) {
+    this.pool = new pg.Pool({ connectionString: url, max: 2 });
+    this.pool.on('error', () => undefined);
+  }
+
+  /** Publishes to every process listening on `channel` (delivered at commit when called inside a transaction elsewhere). */
+  async publish(channel: string, payload: unknown): Promise<void> {
+    await this.pool.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify(payload)]);
+  }
+
+  /**
+   * Messages on `channel` matching `filter`. A hand-written iterator (not a generator) so that `return()` — a client
+   * unsubscribing — releases the listener at once instead of after the next message.
+   */
+  iterate<T>(channel: string, filter: (p: T) => boolean = () => true): AsyncIterableIterator<T> {
+    const queue: T[] = [];
+    let pending: ((r: IteratorResult<T>) => void) | null = null;
+    let done = false;
+    const fn: Listener = (p) => {
+      if (done || !filter(p as T)) return;
+      if (pending) {
+        const resolve = pending;
+        pending = null;
+        resolve({ value: p as T, done: false });
+      } else queue.push(p as T);
+    };
+    const ready = this.addListener(channel, fn);
+    const finish = (): IteratorResult<T> => {
+      done = true;
+      this.subs.get(channel)?.delete(fn);
+      pending?.({ value: undefined, done: true });
+      pending = null;
+      return { value: undefined, done: true };
+    };
+    return {
+      next: async () => {
+        await ready;
+        if (queue.length > 0) return { value: queue.shift()!, done: false };
+        if (done || this.closed) return finish();
+        return new Promise<IteratorResult<T>>((resolve) => (pending = resolve));
+      },
+      return: async () => finish(),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
+  private async addListener(channel: string, fn: Listener): Promise<void> {
+    let set = this.subs.get(channel);
+    if (!set) {
+      set = new Set();
+      this.subs.set(channel, set);
+      await this.ensureConnected();
+      await this.listener!.query(`LISTEN "${channel.replace(/"/g, '')}"`);
+    }
+    set.add(fn);
+  }
+
+  private async ensureConnected(): Promise<void> {
+    if (this.listener) return;
+    this.connecting ??= (async () => {
+      const client = new pg.Client({ connectionString: this.url });
+      client.on('notification', (n) => {
+        let payload: unknown = n.payload;
+        try {
+          payload = n.payload ? JSON.parse(n.payload) : null;
+        } catch {
+          /* plain text payload */
+        }
+        for (const fn of this.subs.get(n.channel) ?? []) fn(payload);
+      });
+      client.on('error', (err) => {
+        this.log.warn({ err }, 'pubsub listener connection lost; reconnecting');
+        this.listener = null;
+        this.connecting = null;
+        if (!this.closed) void this.relisten();
+      });
+      await client.connect();
+      this.listener = client;
+    })();
+    await this.connecting;
+  }
+
+  private async relisten(): Promise<void> {
+    await new Promise((r) => setTimeout(r, 1000));
+    try {
+      await this.ensureConnected();
+      for (const channel of this.subs.keys()) await this.listener!.query(`LISTEN "${channel.replace(/"/g, '')}"`);
+    } catch (err) {
+      this.log.warn({ err }, 'pubsub reconnect failed');
+      this.listener = null;
+      this.connecting = null;
+      if (!this.closed) void this.relisten();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.listener?.end().catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
+  }
+}

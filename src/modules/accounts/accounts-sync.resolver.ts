@@ -1,0 +1,56 @@
+/** GraphQL: `syncAccount` (run a pass now) and the `syncProgress` subscription. */
+import { AppError } from '../../shared/errors.js';
+import { parseId, withoutNulls } from '../../shared/ids.js';
+import { parseInput } from '../../shared/validation.js';
+import { z } from 'zod';
+import { Arg, Authorized, Ctx, ID, Mutation, Resolver, Root, Subscription } from '../type-graphql.js';
+import { assertPermissions, requirePrincipal } from '../auth/index.js';
+import type { AppContext } from '../context.js';
+import type { SyncProgress } from './sync.port.js';
+import { SyncAccountInputType, SyncProgressType, SyncResultType } from './accounts-sync.types.js';
+
+const SyncSchema = z.object({
+  folder: z.string().min(1).max(1000).optional(),
+  fullResync: z.boolean().optional(),
+  sinceDate: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date in Y-m-d format')
+    .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'must be a valid date')
+    .optional(),
+});
+
+@Resolver()
+export class AccountsSyncResolver {
+  @Authorized('write')
+  @Mutation(() => SyncResultType, { description: 'Syncs the account now and returns the counts (joins a running sync)' })
+  async syncAccount(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => SyncAccountInputType, { nullable: true }) input: SyncAccountInputType | null,
+    @Ctx() ctx: AppContext,
+  ): Promise<SyncResultType> {
+    const args = parseInput(SyncSchema, withoutNulls(input ?? {}));
+    const account = await ctx.services.accounts.get(requirePrincipal(ctx), parseId(id));
+    if (args.folder && !account.syncFolders.includes(args.folder)) {
+      throw AppError.badInput(`folder: "${args.folder}" is not one of the account's sync_folders`);
+    }
+    return ctx.services.sync.sync(account.id, {
+      folder: args.folder,
+      full: args.fullResync,
+      since: args.sinceDate ? new Date(`${args.sinceDate}T00:00:00Z`) : undefined,
+    });
+  }
+
+  @Subscription(() => SyncProgressType, {
+    description: 'Folder, done and total while a sync of the account runs (on any instance)',
+    subscribe: async ({ args, context }) => {
+      const ctx = context as AppContext;
+      const principal = requirePrincipal(ctx);
+      assertPermissions(principal, ['read']);
+      const account = await ctx.services.accounts.get(principal, parseId(String(args.accountId)));
+      return ctx.services.sync.progress(account.id);
+    },
+  })
+  syncProgress(@Root() progress: SyncProgress, @Arg('accountId', () => ID) _accountId: string): SyncProgressType {
+    return progress;
+  }
+}

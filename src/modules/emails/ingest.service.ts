@@ -1,0 +1,160 @@
+/**
+ * Stores what the sync engine fetched and parsed: one transaction per batch writes the emails, their attachments,
+ * enrichment (hooks) and `email.received` events, and advances the folder cursor — so a crash mid-sync loses nothing
+ * and a repeated batch duplicates nothing (unique server identity + ON CONFLICT DO NOTHING).
+ */
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { appendEvents, type NewEvent } from '../../events/index.js';
+import { exec, insertRows } from '../../db/sql.js';
+import type { BatchResult, IngestHook, IngestMessage, StoredEmail } from './ingest.types.js';
+
+export interface BatchInput {
+  accountId: number;
+  folder: string;
+  uidValidity: number;
+  messages: readonly IngestMessage[];
+  /** Every UID below this is now stored: the folder cursor moves here (never backwards). */
+  uidNext: number;
+}
+
+/** What identifies a message's content, fetched cheaply (flags + BODY[HEADER]) before any body is downloaded. */
+export interface MessageIdentity {
+  uid: number;
+  messageId: string | null;
+  headerHash: string;
+  modseq: string | null;
+  flags: string[];
+}
+
+const EMAIL_COLUMNS = [
+  'account_id', 'folder', 'uid_validity', 'uid', 'modseq', 'message_id', 'header_hash', 'from_address', 'from_name',
+  'to_addresses', 'cc_addresses', 'reply_to', 'subject', 'body_text', 'body_html', 'headers', 'in_reply_to', 'references',
+  'received_at', 'sent_at', 'read_at', 'is_read', 'is_starred', 'is_archived', 'flags', 'has_attachments',
+  'attachment_count', 'size', 'raw_blob', 'parse_error', 'created_at', 'updated_at',
+] as const;
+const JSON_COLUMNS = { to_addresses: 'jsonb', cc_addresses: 'jsonb', headers: 'jsonb', references: 'jsonb', flags: 'jsonb' };
+const ATTACHMENT_COLUMNS = ['email_id', 'filename', 'original_filename', 'mime_type', 'file_size', 'is_inline', 'content_id', 'checksum', 'created_at'] as const;
+
+// PostgreSQL text cannot hold NUL; hostile mail sometimes carries it.
+const clean = (s: string | null): string | null => (s === null ? null : s.replace(/\0/g, ''));
+const cleanJson = (v: unknown): string => JSON.stringify(v).replace(/\\u0000/g, '');
+
+function receivedAt(m: IngestMessage): Date {
+  return m.internalDate ?? m.date ?? new Date();
+}
+
+function emailRow(b: BatchInput, m: IngestMessage, now: Date): unknown[] {
+  const seen = m.flags.includes('\\Seen');
+  return [
+    b.accountId, b.folder, b.uidValidity, m.uid, m.modseq, clean(m.messageId), m.headerHash, clean(m.from?.email ?? null),
+    clean(m.from?.name || null), cleanJson(m.to), cleanJson(m.cc), clean(m.replyTo), clean(m.subject), clean(m.bodyText),
+    clean(m.bodyHtml), cleanJson(m.headers), clean(m.inReplyTo), cleanJson(m.references), receivedAt(m), m.date,
+    seen ? now : null, seen, m.flags.includes('\\Flagged'), false, cleanJson(m.flags), m.attachments.length > 0,
+    m.attachments.length, m.size, m.rawBlobKey, clean(m.parseError), now, now,
+  ];
+}
+
+function receivedEvent(e: StoredEmail): NewEvent<'email.received'> {
+  const m = e.message;
+  return {
+    type: 'email.received',
+    accountId: e.accountId,
+    // Content identity, not UID: a message re-announced after a UIDVALIDITY reset is not a new event.
+    identity: `${e.folder}\0${m.messageId ?? ''}\0${m.headerHash}`,
+    payload: {
+      emailId: e.id,
+      accountId: e.accountId,
+      folder: e.folder,
+      messageId: m.messageId,
+      subject: m.subject,
+      fromAddress: m.from?.email ?? null,
+      fromName: m.from?.name ?? null,
+      receivedAt: e.receivedAt.toISOString(),
+      hasAttachments: m.attachments.length > 0,
+    },
+  };
+}
+
+export class IngestService {
+  private readonly hooks: IngestHook[] = [];
+
+  constructor(private readonly orm: MikroORM) {}
+
+  /** Registers an enrichment hook (runs inside each batch transaction, in registration order). */
+  addHook(hook: IngestHook): void {
+    this.hooks.push(hook);
+  }
+
+  /** Stores one batch atomically; see the file comment. */
+  async storeBatch(b: BatchInput): Promise<BatchResult> {
+    return this.orm.em.fork().transactional(async (em) => {
+      const now = new Date();
+      const rows = await insertRows<{ id: number; uid: string }>(
+        em,
+        'emails',
+        EMAIL_COLUMNS,
+        b.messages.map((m) => emailRow(b, m, now)),
+        'ON CONFLICT ON CONSTRAINT emails_server_identity DO NOTHING RETURNING id, uid',
+        JSON_COLUMNS,
+      );
+      const byUid = new Map(b.messages.map((m) => [m.uid, m]));
+      const inserted: StoredEmail[] = rows.map((r) => {
+        const m = byUid.get(Number(r.uid))!;
+        return {
+          id: r.id, accountId: b.accountId, folder: b.folder, messageId: m.messageId, inReplyTo: m.inReplyTo,
+          references: m.references, subject: m.subject, receivedAt: receivedAt(m), message: m,
+        };
+      });
+      await insertRows(
+        em,
+        'attachments',
+        ATTACHMENT_COLUMNS,
+        inserted.flatMap((e) =>
+          e.message.attachments.map((a) => [e.id, clean(a.filename), clean(a.originalFilename), a.mimeType, a.size, a.isInline, clean(a.contentId), a.blobKey, now]),
+        ),
+      );
+      for (const hook of this.hooks) await hook.afterInsert(em, inserted);
+      await appendEvents(em, inserted.map(receivedEvent));
+      await this.advanceCursor(em, b.accountId, b.folder, b.uidValidity, b.uidNext);
+      return { inserted, rematched: 0, skipped: b.messages.length - inserted.length };
+    });
+  }
+
+  /**
+   * After a UIDVALIDITY reset: a message whose content identity (Message-ID + header hash) matches a row stored under
+   * an older UIDVALIDITY gets its new UID and the server's flags; its local state (archived, categories, notes) stays
+   * and no event is emitted. Returns the UIDs that matched.
+   */
+  async rematch(accountId: number, folder: string, uidValidity: number, ids: readonly MessageIdentity[], uidNext: number): Promise<Set<number>> {
+    return this.orm.em.fork().transactional(async (em) => {
+      const uids = new Set<number>();
+      for (const m of ids) {
+        const hit = await exec<{ id: number }>(
+          em,
+          `UPDATE emails SET uid_validity = ?, uid = ?, modseq = ?, flags = ?::jsonb, is_read = ?, is_starred = ?, updated_at = now()
+           WHERE id = (SELECT id FROM emails WHERE account_id = ? AND folder = ? AND uid_validity <> ?
+                       AND header_hash = ? AND message_id IS NOT DISTINCT FROM ? ORDER BY id LIMIT 1)
+           RETURNING id`,
+          [uidValidity, m.uid, m.modseq, cleanJson(m.flags), m.flags.includes('\\Seen'), m.flags.includes('\\Flagged'),
+            accountId, folder, uidValidity, m.headerHash, clean(m.messageId)],
+        );
+        if (hit.length > 0) uids.add(m.uid);
+      }
+      await this.advanceCursor(em, accountId, folder, uidValidity, uidNext);
+      return uids;
+    });
+  }
+
+  private async advanceCursor(em: EntityManager, accountId: number, folder: string, uidValidity: number, uidNext: number): Promise<void> {
+    await exec(
+      em,
+      `INSERT INTO folder_states (account_id, folder, uid_validity, uid_next, messages, updated_at)
+       VALUES (?, ?, ?, ?, 0, now())
+       ON CONFLICT (account_id, folder) DO UPDATE SET
+         uid_next = CASE WHEN folder_states.uid_validity = EXCLUDED.uid_validity
+                         THEN GREATEST(folder_states.uid_next, EXCLUDED.uid_next) ELSE EXCLUDED.uid_next END,
+         uid_validity = EXCLUDED.uid_validity, updated_at = now()`,
+      [accountId, folder, uidValidity, uidNext],
+    );
+  }
+}

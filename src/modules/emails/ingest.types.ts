@@ -1,0 +1,71 @@
+/** What the sync engine hands to the emails module for storing (parsed on a worker, bodies already in the blob store). */
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+export interface IngestAddress {
+  email: string;
+  name: string;
+}
+
+export interface IngestAttachment {
+  blobKey: string;
+  size: number;
+  filename: string;
+  originalFilename: string | null;
+  mimeType: string;
+  isInline: boolean;
+  contentId: string | null;
+}
+
+export interface IngestMessage {
+  uid: number;
+  flags: string[];
+  modseq: string | null;
+  internalDate: Date | null;
+  size: number;
+  messageId: string | null;
+  headerHash: string;
+  subject: string | null;
+  from: IngestAddress | null;
+  to: IngestAddress[];
+  cc: IngestAddress[];
+  replyTo: string | null;
+  date: Date | null;
+  inReplyTo: string | null;
+  references: string[];
+  headers: Record<string, string>;
+  bodyText: string | null;
+  bodyHtml: string | null;
+  attachments: IngestAttachment[];
+  rawBlobKey: string;
+  parseError: string | null;
+}
+
+/** A message as stored, handed to enrichment hooks. */
+export interface StoredEmail {
+  id: number;
+  accountId: number;
+  folder: string;
+  messageId: string | null;
+  inReplyTo: string | null;
+  references: string[];
+  subject: string | null;
+  receivedAt: Date;
+  message: IngestMessage;
+}
+
+/**
+ * Enrichment: called once per stored batch, inside its transaction, with the newly inserted emails (voicemail,
+ * categories, patterns and threads plug in here).
+ */
+export interface IngestHook {
+  readonly name: string;
+  afterInsert(em: EntityManager, emails: readonly StoredEmail[]): Promise<void>;
+}
+
+export interface BatchResult {
+  inserted: StoredEmail[];
+  /** Re-identified after a UIDVALIDITY reset (local state kept, no new event). */
+  rematched: number;
+  /** Already stored (a repeated or resumed batch). */
+  skipped: number;
+}

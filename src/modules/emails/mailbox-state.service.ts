@@ -1,0 +1,164 @@
+/**
+ * What the sync engine needs besides storing new mail: the folder cursors, the local view of a folder (UIDs, flags),
+ * and applying the server's changes — flag updates, expunges, and the end of a UIDVALIDITY reset — each with its
+ * events in the same transaction.
+ */
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { appendEvents, type NewEvent } from '../../events/index.js';
+import { exec } from '../../db/sql.js';
+
+export interface FolderCursor {
+  folder: string;
+  uidValidity: number | null;
+  uidNext: number;
+  highestModseq: string | null;
+  messages: number;
+  lastSyncAt: Date | null;
+  lastError: string | null;
+}
+
+export interface FlagChange {
+  uid: number;
+  flags: string[];
+  modseq: string | null;
+}
+
+interface DeletedRow {
+  id: number;
+  message_id: string | null;
+}
+
+function deletedEvents(accountId: number, folder: string, rows: DeletedRow[]): NewEvent<'email.deleted'>[] {
+  return rows.map((r) => ({
+    type: 'email.deleted',
+    accountId,
+    identity: String(r.id),
+    payload: { emailId: r.id, accountId, folder, messageId: r.message_id },
+  }));
+}
+
+const sameFlags = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join(' ') === [...b].sort().join(' ');
+
+export class MailboxStateService {
+  constructor(private readonly orm: MikroORM) {}
+
+  private em(): EntityManager {
+    return this.orm.em.fork();
+  }
+
+  /** Cursors of an account's folders. */
+  async cursors(accountId: number): Promise<FolderCursor[]> {
+    const rows = await exec<Record<string, unknown>>(
+      this.em(),
+      'SELECT folder, uid_validity, uid_next, highest_modseq, messages, last_sync_at, last_error FROM folder_states WHERE account_id = ? ORDER BY folder',
+      [accountId],
+    );
+    return rows.map((r) => ({
+      folder: String(r.folder),
+      uidValidity: r.uid_validity === null ? null : Number(r.uid_validity),
+      uidNext: Number(r.uid_next),
+      highestModseq: r.highest_modseq === null ? null : String(r.highest_modseq),
+      messages: Number(r.messages),
+      lastSyncAt: (r.last_sync_at as Date | null) ?? null,
+      lastError: (r.last_error as string | null) ?? null,
+    }));
+  }
+
+  async cursor(accountId: number, folder: string): Promise<FolderCursor | null> {
+    return (await this.cursors(accountId)).find((c) => c.folder === folder) ?? null;
+  }
+
+  /** Records the end of a successful folder pass (modseq, message count) or its error. */
+  async finishFolder(accountId: number, folder: string, s: { uidValidity: number; highestModseq: string | null; messages: number } | { error: string }): Promise<void> {
+    if ('error' in s) {
+      await exec(this.em(), `UPDATE folder_states SET last_error = ?, updated_at = now() WHERE account_id = ? AND folder = ?`, [s.error, accountId, folder]);
+      return;
+    }
+    await exec(
+      this.em(),
+      `INSERT INTO folder_states (account_id, folder, uid_validity, uid_next, highest_modseq, messages, last_sync_at, last_error, updated_at)
+       VALUES (?, ?, ?, 1, ?, ?, now(), NULL, now())
+       ON CONFLICT (account_id, folder) DO UPDATE SET highest_modseq = EXCLUDED.highest_modseq, messages = EXCLUDED.messages,
+         last_sync_at = now(), last_error = NULL, updated_at = now(), uid_validity = EXCLUDED.uid_validity`,
+      [accountId, folder, s.uidValidity, s.highestModseq, s.messages],
+    );
+  }
+
+  /** Local UIDs with flags for a folder under one UIDVALIDITY. */
+  async localFlags(accountId: number, folder: string, uidValidity: number): Promise<Map<number, string[]>> {
+    const rows = await exec<{ uid: string; flags: string[] }>(
+      this.em(),
+      'SELECT uid, flags FROM emails WHERE account_id = ? AND folder = ? AND uid_validity = ?',
+      [accountId, folder, uidValidity],
+    );
+    return new Map(rows.map((r) => [Number(r.uid), r.flags]));
+  }
+
+  /** Whether rows from an older UIDVALIDITY remain (a reset is in progress, or was interrupted). */
+  async hasStaleValidity(accountId: number, folder: string, uidValidity: number): Promise<boolean> {
+    const rows = await exec(this.em(), 'SELECT 1 FROM emails WHERE account_id = ? AND folder = ? AND uid_validity <> ? LIMIT 1', [accountId, folder, uidValidity]);
+    return rows.length > 0;
+  }
+
+  /** Applies the server's flags where they differ; emits `email.updated`. Returns how many emails changed. */
+  async applyFlags(accountId: number, folder: string, uidValidity: number, changes: readonly FlagChange[]): Promise<number> {
+    if (changes.length === 0) return 0;
+    return this.orm.em.fork().transactional(async (em) => {
+      const current = await exec<{ id: number; uid: string; flags: string[]; is_read: boolean; is_starred: boolean }>(
+        em,
+        'SELECT id, uid, flags, is_read, is_starred FROM emails WHERE account_id = ? AND folder = ? AND uid_validity = ? AND uid = ANY(?::bigint[]) FOR UPDATE',
+        [accountId, folder, uidValidity, changes.map((c) => c.uid)],
+      );
+      const byUid = new Map(changes.map((c) => [c.uid, c]));
+      const events: NewEvent<'email.updated'>[] = [];
+      for (const row of current) {
+        const c = byUid.get(Number(row.uid))!;
+        if (sameFlags(row.flags, c.flags)) continue;
+        const isRead = c.flags.includes('\\Seen');
+        const isStarred = c.flags.includes('\\Flagged');
+        await exec(
+          em,
+          `UPDATE emails SET flags = ?::jsonb, is_read = ?, is_starred = ?, modseq = COALESCE(?, modseq),
+             read_at = CASE WHEN ? AND read_at IS NULL THEN now() WHEN NOT ? THEN NULL ELSE read_at END, updated_at = now()
+           WHERE id = ?`,
+          [JSON.stringify(c.flags), isRead, isStarred, c.modseq, isRead, isRead, row.id],
+        );
+        events.push({
+          type: 'email.updated',
+          accountId,
+          identity: `${row.id}\0flags\0${c.modseq ?? [...c.flags].sort().join(' ')}`,
+          payload: { emailId: row.id, accountId, folder, changes: { isRead, isStarred, flags: c.flags } },
+        });
+      }
+      await appendEvents(em, events);
+      return events.length;
+    });
+  }
+
+  /** Removes local messages the server no longer has (expunged); emits `email.deleted`. */
+  async removeUids(accountId: number, folder: string, uidValidity: number, uids: readonly number[]): Promise<number> {
+    if (uids.length === 0) return 0;
+    return this.orm.em.fork().transactional(async (em) => {
+      const rows = await exec<DeletedRow>(
+        em,
+        'DELETE FROM emails WHERE account_id = ? AND folder = ? AND uid_validity = ? AND uid = ANY(?::bigint[]) RETURNING id, message_id',
+        [accountId, folder, uidValidity, [...uids]],
+      );
+      await appendEvents(em, deletedEvents(accountId, folder, rows));
+      return rows.length;
+    });
+  }
+
+  /** Ends a UIDVALIDITY reset: rows still under an older UIDVALIDITY did not survive it. */
+  async removeStaleValidity(accountId: number, folder: string, uidValidity: number): Promise<number> {
+    return this.orm.em.fork().transactional(async (em) => {
+      const rows = await exec<DeletedRow>(
+        em,
+        'DELETE FROM emails WHERE account_id = ? AND folder = ? AND uid_validity <> ? RETURNING id, message_id',
+        [accountId, folder, uidValidity],
+      );
+      await appendEvents(em, deletedEvents(accountId, folder, rows));
+      return rows.length;
+    });
+  }
+}

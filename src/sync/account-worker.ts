@@ -1,0 +1,150 @@
+/**
+ * The long-lived IMAP session of one account (on the instance holding its lease): connect, full pass, then IDLE on
+ * the first sync folder and poll the others with a cheap STATUS before any SELECT. Silent sockets are caught by a
+ * watchdog (periodic STATUS on the IDLE folder; imapflow re-issues IDLE every `idleRestartMs`; socket timeouts).
+ * Errors reconnect with jittered exponential backoff; bad credentials park the account until it is updated.
+ */
+import type { ImapFlow } from 'imapflow';
+import type { AccountsService, ImapTimeouts } from '../modules/accounts/index.js';
+import { classifyImapError, connectImap } from '../modules/accounts/index.js';
+import type { MailboxStateService } from '../modules/emails/index.js';
+import type { Logger } from '../shared/logger.js';
+import { backoffDelay } from './backoff.js';
+import type { SyncRunner } from './sync-runner.js';
+
+export interface WorkerOptions {
+  pollIntervalMs: number;
+  idleRestartMs: number;
+  backoff: { baseMs: number; maxMs: number };
+}
+
+export interface WorkerDeps {
+  accounts: AccountsService;
+  state: MailboxStateService;
+  runner: SyncRunner;
+  imapTimeouts: ImapTimeouts;
+  log: Logger;
+  options: WorkerOptions;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+export class AccountWorker {
+  private readonly abort = new AbortController();
+  private client: ImapFlow | null = null;
+  private loop: Promise<void> | null = null;
+  private pending: NodeJS.Timeout | null = null;
+
+  constructor(readonly accountId: number, readonly configVersion: string, private readonly deps: WorkerDeps) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops the session (logout) and waits for the loop to end. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    if (this.pending) clearTimeout(this.pending);
+    const c = this.client;
+    if (c) await Promise.race([c.logout().catch(() => c.close()), new Promise((r) => setTimeout(r, 2000))]).finally(() => c.close());
+    await this.loop;
+  }
+
+  private get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (!this.stopped) {
+      const started = Date.now();
+      try {
+        await this.session();
+      } catch (err) {
+        if (this.stopped) break;
+        const account = await this.deps.accounts.findById(this.accountId);
+        const c = classifyImapError(err, account ?? undefined);
+        if (c.kind === 'auth') {
+          // Parked: the supervisor will not start a worker again until the account is updated.
+          await this.deps.accounts.recordSyncStatus(this.accountId, { connected: false, error: c.message, pause: true });
+          this.deps.log.warn({ accountId: this.accountId }, 'IMAP credentials rejected; sync paused until the account is updated');
+          return;
+        }
+        await this.deps.accounts.recordSyncStatus(this.accountId, { connected: false, error: c.message }).catch(() => undefined);
+        // A connection that lived a while resets the backoff; a flapping one does not.
+        attempt = Date.now() - started > 60_000 ? 0 : attempt + 1;
+        const delay = backoffDelay(attempt, this.deps.options.backoff);
+        this.deps.log.warn({ accountId: this.accountId, err: c.message, kind: c.kind, delay }, 'IMAP session ended; reconnecting');
+        await sleep(delay, this.abort.signal);
+      }
+    }
+  }
+
+  /** One connected session: resolves or throws when it ends. */
+  private async session(): Promise<void> {
+    const account = await this.deps.accounts.findById(this.accountId);
+    if (!account) return this.abort.abort();
+    const folders = account.syncFolders;
+    const primary = folders[0] ?? 'INBOX';
+    const client = await connectImap(this.deps.accounts.settings(account), this.deps.imapTimeouts, { maxIdleTime: this.deps.options.idleRestartMs });
+    this.client = client;
+    const closed = new Promise<never>((_, reject) => client.once('close', () => reject(Object.assign(new Error('IMAP connection closed'), { code: 'NoConnection' }))));
+    closed.catch(() => undefined);
+    try {
+      await this.deps.accounts.recordSyncStatus(this.accountId, { connected: true });
+      await this.deps.runner.run(this.accountId, {}, client);
+      client.on('exists', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
+      client.on('expunge', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
+      client.on('flags', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
+      const poller = this.poll(client, folders);
+      poller.catch(() => client.close());
+      await Promise.race([this.idleLoop(client, primary), closed]);
+    } finally {
+      this.client = null;
+      client.close();
+    }
+  }
+
+  /** Debounces server notifications into one sync of the folder. */
+  private schedule(client: ImapFlow, folder: string): void {
+    if (this.pending || this.stopped) return;
+    this.pending = setTimeout(() => {
+      this.pending = null;
+      this.deps.runner.runFresh(this.accountId, { folder }, client).catch((err: unknown) => {
+        this.deps.log.warn({ accountId: this.accountId, folder, err }, 'triggered sync failed');
+        client.close();
+      });
+    }, 20);
+  }
+
+  private async idleLoop(client: ImapFlow, primary: string): Promise<void> {
+    while (!this.stopped && client.usable) {
+      // Re-select the primary folder (a poll may have selected another) without holding the lock during IDLE.
+      const lock = await client.getMailboxLock(primary);
+      lock.release();
+      await client.idle();
+    }
+  }
+
+  /** Every poll interval: STATUS each folder (the IDLE one too, as a watchdog) and sync those that changed. */
+  private async poll(client: ImapFlow, folders: string[]): Promise<void> {
+    while (!this.stopped && client.usable) {
+      await sleep(this.deps.options.pollIntervalMs, this.abort.signal);
+      if (this.stopped || !client.usable) return;
+      const cursors = new Map((await this.deps.state.cursors(this.accountId)).map((c) => [c.folder, c]));
+      for (const folder of folders) {
+        const s = await client.status(folder, { uidNext: true, uidValidity: true, messages: true, highestModseq: true });
+        if (!s) continue;
+        const c = cursors.get(folder);
+        const changed =
+          !c || c.uidValidity !== Number(s.uidValidity) || c.uidNext < (s.uidNext ?? 0) || c.messages !== s.messages ||
+          (s.highestModseq !== undefined && c.highestModseq !== String(s.highestModseq));
+        if (changed) await this.deps.runner.runFresh(this.accountId, { folder }, client);
+      }
+    }
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Fetches, parses and stores new messages of the selected folder as a pipeline: while chunk k is parsed on worker
+ * threads, chunk k+1 is fetched from the server, and chunks are stored strictly in UID order so the folder cursor
+ * only ever covers stored messages. Sources are fetched a bounded number of bytes at a time (never the whole
+ * mailbox in memory); a message over MAX_MESSAGE_BYTES is streamed to the blob store and only its header parsed.
+ */
+import type { FetchMessageObject, ImapFlow } from 'imapflow';
+import type { IngestMessage } from '../modules/emails/index.js';
+import { chunkBySize } from './plan.js';
+import { toIngestMessage, type ImapMeta } from './ingest/to-ingest.js';
+import type { FolderCounts, ProgressReport, SyncDeps } from './sync-context.js';
+
+const META_CHUNK = 1000;
+const SOURCE_CHUNK_COUNT = 100;
+const SOURCE_CHUNK_BYTES = 8 * 1024 * 1024;
+/** Chunks parsed or stored concurrently with the next fetch (bounds memory). */
+const MAX_IN_FLIGHT = 2;
+
+export interface FetchNewInput {
+  accountId: number;
+  folder: string;
+  uidValidity: number;
+  uids: readonly number[];
+  /** The cursor after the last chunk (the folder's UIDNEXT). */
+  finalUidNext: number;
+  onProgress?: (p: ProgressReport) => void;
+}
+
+export function metaOf(m: FetchMessageObject): ImapMeta {
+  return {
+    uid: m.uid,
+    flags: [...(m.flags ?? new Set<string>())],
+    modseq: m.modseq !== undefined ? String(m.modseq) : null,
+    internalDate: m.internalDate instanceof Date ? m.internalDate : m.internalDate ? new Date(m.internalDate) : null,
+    size: m.size ?? 0,
+  };
+}
+
+async function fetchMeta(client: ImapFlow, uids: readonly number[]): Promise<ImapMeta[]> {
+  const out: ImapMeta[] = [];
+  for (let i = 0; i < uids.length; i += META_CHUNK) {
+    const part = uids.slice(i, i + META_CHUNK);
+    // fetchAll collects before returning: no IMAP command may run inside a fetch() iteration.
+    const rows = await client.fetchAll(part.join(','), { uid: true, flags: true, size: true, internalDate: true }, { uid: true });
+    out.push(...rows.map(metaOf));
+  }
+  return out.sort((a, b) => a.uid - b.uid);
+}
+
+/** A message too big to parse in memory: raw source streamed to the blob store, header parsed on its own. */
+async function ingestLarge(client: ImapFlow, deps: SyncDeps, meta: ImapMeta): Promise<IngestMessage | null> {
+  const dl = await client.download(String(meta.uid), undefined, { uid: true });
+  if (!dl?.content) return null;
+  const stored = await deps.blobs.writeStream(dl.content);
+  const head = await client.fetchOne(String(meta.uid), { uid: true, headers: true }, { uid: true });
+  const headers = head && head.headers ? Buffer.concat([head.headers, Buffer.from('\r\n')]) : Buffer.from('\r\n\r\n');
+  const parsed = await deps.parser.parse(headers);
+  return { ...toIngestMessage(meta, parsed), size: stored.size, rawBlobKey: stored.key, bodyText: null, bodyHtml: null, attachments: [] };
+}
+
+/** Fetches, parses and stores the given UIDs; returns counts. */
+export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: FetchNewInput): Promise<FolderCounts> {
+  const counts: FolderCounts = { new: 0, updated: 0, deleted: 0, failed: 0 };
+  const metas = await fetchMeta(client, input.uids);
+  const chunks = chunkBySize(metas, (m) => Math.min(m.size, SOURCE_CHUNK_BYTES), SOURCE_CHUNK_COUNT, SOURCE_CHUNK_BYTES);
+  let done = 0;
+  input.onProgress?.({ folder: input.folder, done, total: metas.length });
+  const inFlight: Promise<void>[] = [];
+  let storeChain: Promise<void> = Promise.resolve();
+  for (const [index, chunk] of chunks.entries()) {
+    const small = chunk.filter((m) => m.size <= deps.maxMessageBytes);
+    const sources = new Map<number, Buffer>();
+    if (small.length > 0) {
+      const rows = await client.fetchAll(small.map((m) => m.uid).join(','), { uid: true, source: true }, { uid: true });
+      for (const r of rows) if (r.source) sources.set(r.uid, r.source);
+    }
+    const large: IngestMessage[] = [];
+    for (const m of chunk.filter((x) => x.size > deps.maxMessageBytes)) {
+      const msg = await ingestLarge(client, deps, m);
+      if (msg) large.push(msg);
+    }
+    // Parsing runs on worker threads while the loop goes on fetching the next chunk.
+    const parsed = Promise.all(
+      chunk
+        .filter((m) => sources.has(m.uid))
+        .map(async (m) => toIngestMessage(m, await deps.parser.parse(sources.get(m.uid)!))),
+    );
+    const isLast = index === chunks.length - 1;
+    const uidNext = isLast ? input.finalUidNext : chunks[index + 1]![0]!.uid;
+    const missing = chunk.length - sources.size - large.length;
+    storeChain = storeChain.then(async () => {
+      const messages = [...(await parsed), ...large].sort((a, b) => a.uid - b.uid);
+      const r = await deps.ingest.storeBatch({ accountId: input.accountId, folder: input.folder, uidValidity: input.uidValidity, messages, uidNext });
+      counts.new += r.inserted.length;
+      // Vanished between SEARCH and FETCH (expunged meanwhile): nothing to store.
+      counts.failed += missing;
+      done += chunk.length;
+      input.onProgress?.({ folder: input.folder, done, total: metas.length });
+    });
+    inFlight.push(storeChain);
+    if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
+  }
+  await storeChain;
+  if (chunks.length === 0) {
+    await deps.ingest.storeBatch({ accountId: input.accountId, folder: input.folder, uidValidity: input.uidValidity, messages: [], uidNext: input.finalUidNext });
+  }
+  return counts;
+}

@@ -1,0 +1,102 @@
+/**
+ * Syncs one folder on an open session: new messages (UIDNEXT cursor), flag changes (CONDSTORE CHANGEDSINCE, else a
+ * full flag comparison), expunges (UID SEARCH diff when counts disagree), and UIDVALIDITY resets (rematch by content
+ * identity: Message-ID + header hash, so local state survives and nothing is duplicated).
+ */
+import type { ImapFlow, MailboxObject } from 'imapflow';
+import { headerHash } from '../shared/header-hash.js';
+import type { FlagChange, MessageIdentity } from '../modules/emails/index.js';
+import { fetchNewMessages, metaOf } from './fetch-new.js';
+import { planFolderSync } from './plan.js';
+import { emptyCounts, type FolderCounts, type ProgressReport, type SyncDeps } from './sync-context.js';
+
+export interface FolderSyncOptions {
+  full?: boolean;
+  since?: Date;
+  onProgress?: (p: ProgressReport) => void;
+}
+
+const IDENTITY_CHUNK = 500;
+
+function messageIdFromHeaders(raw: Buffer): string | null {
+  const m = /^message-id:[ \t]*(?:\r?\n[ \t]+)*<?([^>\r\n]+)>?/im.exec(raw.toString('latin1'));
+  return m?.[1]?.trim() ?? null;
+}
+
+async function searchUids(client: ImapFlow, query: Record<string, unknown>): Promise<number[]> {
+  const r = await client.search(query, { uid: true });
+  return (r || []).sort((a, b) => a - b);
+}
+
+async function fetchIdentities(client: ImapFlow, uids: readonly number[]): Promise<MessageIdentity[]> {
+  const out: MessageIdentity[] = [];
+  for (let i = 0; i < uids.length; i += IDENTITY_CHUNK) {
+    const rows = await client.fetchAll(uids.slice(i, i + IDENTITY_CHUNK).join(','), { uid: true, flags: true, headers: true }, { uid: true });
+    for (const r of rows) {
+      const headers = r.headers ?? Buffer.alloc(0);
+      const meta = metaOf(r);
+      out.push({ uid: r.uid, messageId: messageIdFromHeaders(headers), headerHash: headerHash(headers), modseq: meta.modseq, flags: meta.flags });
+    }
+  }
+  return out;
+}
+
+async function flagChanges(client: ImapFlow, changedSince: string | null, local: Map<number, string[]>): Promise<FlagChange[]> {
+  if (local.size === 0) return [];
+  const rows = changedSince
+    ? await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true, changedSince: BigInt(changedSince) })
+    : await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true });
+  return rows.filter((r) => local.has(r.uid)).map((r) => ({ uid: r.uid, flags: [...(r.flags ?? [])], modseq: r.modseq !== undefined ? String(r.modseq) : null }));
+}
+
+/** Syncs `folder`; the caller holds the account's sync lock. */
+export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: number, folder: string, opts: FolderSyncOptions = {}): Promise<FolderCounts> {
+  const counts = emptyCounts();
+  const lock = await client.getMailboxLock(folder);
+  try {
+    const box = client.mailbox as MailboxObject;
+    const uidValidity = Number(box.uidValidity);
+    const view = { uidValidity, uidNext: box.uidNext, exists: box.exists, highestModseq: box.highestModseq !== undefined ? String(box.highestModseq) : null };
+    const cursor = await deps.state.cursor(accountId, folder);
+    const stale = await deps.state.hasStaleValidity(accountId, folder, uidValidity);
+    const plan = planFolderSync(cursor, view, { full: opts.full ?? false, staleRowsExist: stale });
+    const local = await deps.state.localFlags(accountId, folder, uidValidity);
+    const sinceQuery = opts.since ? { since: opts.since } : {};
+
+    let toFetch: number[];
+    if (plan.kind === 'incremental') {
+      toFetch = plan.unchanged ? [] : (await searchUids(client, { uid: `${plan.fromUid}:*`, ...sinceQuery })).filter((u) => u >= plan.fromUid && !local.has(u));
+    } else {
+      toFetch = (await searchUids(client, opts.since ? sinceQuery : { all: true })).filter((u) => !local.has(u));
+    }
+    if (plan.kind === 'reset' && toFetch.length > 0) {
+      const ids = await fetchIdentities(client, toFetch);
+      const matched = await deps.ingest.rematch(accountId, folder, uidValidity, ids, 1);
+      counts.updated += matched.size;
+      toFetch = toFetch.filter((u) => !matched.has(u));
+    }
+    const fetched = await fetchNewMessages(client, deps, {
+      accountId, folder, uidValidity, uids: toFetch, finalUidNext: box.uidNext, onProgress: opts.onProgress,
+    });
+    counts.new += fetched.new;
+    counts.failed += fetched.failed;
+
+    if (plan.kind === 'incremental' && !plan.unchanged) {
+      counts.updated += await deps.state.applyFlags(accountId, folder, uidValidity, await flagChanges(client, plan.changedSince, local));
+    } else if (plan.kind === 'initial' && local.size > 0) {
+      counts.updated += await deps.state.applyFlags(accountId, folder, uidValidity, await flagChanges(client, null, local));
+    }
+    const storedNow = local.size + fetched.new;
+    // Expunges: a UID SEARCH diff, only when the counts disagree (or on a full pass).
+    if (plan.kind !== 'incremental' || storedNow !== box.exists) {
+      const server = new Set(await searchUids(client, { all: true }));
+      const gone = [...(await deps.state.localFlags(accountId, folder, uidValidity)).keys()].filter((u) => !server.has(u));
+      counts.deleted += await deps.state.removeUids(accountId, folder, uidValidity, gone);
+    }
+    if (plan.kind === 'reset') counts.deleted += await deps.state.removeStaleValidity(accountId, folder, uidValidity);
+    await deps.state.finishFolder(accountId, folder, { uidValidity, highestModseq: view.highestModseq, messages: box.exists });
+    return counts;
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The sync engine, assembled: blob store, parser worker pool, the emails module's ingest/state services, the runner
+ * (on-demand and triggered passes) and — when SYNC_ENABLED — the supervisor that keeps one session per active account.
+ */
+import path from 'node:path';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Config } from '../config.js';
+import { AdvisoryLocks } from '../db/locks.js';
+import { exec } from '../db/sql.js';
+import { PgPubSub } from '../events/pubsub.js';
+import type { AccountsService, SyncProgress, SyncTrigger } from '../modules/accounts/index.js';
+import { IngestService, MailboxStateService } from '../modules/emails/index.js';
+import { ThreadLinker } from '../modules/threads/index.js';
+import type { Logger } from '../shared/logger.js';
+import { BlobStore } from '../storage/blob-store.js';
+import { ParserPool } from './ingest/parser-pool.js';
+import { SYNC_PROGRESS_CHANNEL, SyncRunner, type SyncProgressMessage } from './sync-runner.js';
+import { SyncSupervisor } from './supervisor.js';
+
+export interface SyncEngine {
+  readonly trigger: SyncTrigger;
+  readonly runner: SyncRunner;
+  readonly supervisor: SyncSupervisor | null;
+  readonly blobs: BlobStore;
+  close(): Promise<void>;
+}
+
+export interface SyncEngineDeps {
+  orm: MikroORM;
+  databaseUrl: string;
+  config: Config;
+  log: Logger;
+  accounts: AccountsService;
+}
+
+/** Removes blob files no email or attachment references (files are written before their rows, so only old ones). */
+function startBlobSweep(orm: MikroORM, blobs: BlobStore, intervalMs: number, log: Logger): () => void {
+  const referenced = async (keys: string[]) => {
+    const rows = await exec<{ k: string }>(
+      orm.em.fork(),
+      `SELECT raw_blob AS k FROM emails WHERE raw_blob = ANY(?::text[]) UNION SELECT checksum FROM attachments WHERE checksum = ANY(?::text[])`,
+      [keys, keys],
+    );
+    return new Set(rows.map((r) => r.k));
+  };
+  const timer = setInterval(() => {
+    blobs.sweep(referenced, intervalMs).then(
+      (n) => n > 0 && log.info({ removed: n }, 'orphaned blobs removed'),
+      (err: unknown) => log.warn({ err }, 'blob sweep failed'),
+    );
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+export async function createSyncEngine({ orm, databaseUrl, config, log, accounts }: SyncEngineDeps): Promise<SyncEngine> {
+  const slog = log.child({ module: 'sync' });
+  const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
+  const parser = new ParserPool({ size: config.sync.parserWorkers, blobRoot: path.join(config.dataDir, 'blobs'), maxBytes: config.sync.maxMessageBytes });
+  const ingest = new IngestService(orm);
+  ingest.addHook(new ThreadLinker());
+  const state = new MailboxStateService(orm);
+  const locks = new AdvisoryLocks(databaseUrl);
+  const pubsub = new PgPubSub(databaseUrl, slog);
+  const runner = new SyncRunner({
+    orm, accounts, locks, pubsub, imapTimeouts: config.imap,
+    sync: { ingest, state, parser, blobs, log: slog, maxMessageBytes: config.sync.maxMessageBytes },
+  });
+  const supervisor = config.sync.enabled
+    ? new SyncSupervisor(
+        orm,
+        { accounts, state, runner, imapTimeouts: config.imap, log: slog, options: { pollIntervalMs: config.sync.pollIntervalMs, idleRestartMs: config.sync.idleRestartMs, backoff: config.sync.backoff } },
+        { tickMs: config.sync.tickMs, leaseTtlMs: config.sync.leaseTtlMs },
+        slog,
+      )
+    : null;
+  supervisor?.start();
+  const stopSweep = startBlobSweep(orm, blobs, config.sync.blobSweepIntervalMs, slog);
+  const trigger: SyncTrigger = {
+    sync: (accountId, req) => runner.run(accountId, req),
+    progress: (accountId) =>
+      pubsub.iterate<SyncProgressMessage>(SYNC_PROGRESS_CHANNEL, (p) => p.accountId === accountId) as AsyncIterableIterator<SyncProgress>,
+  };
+  return {
+    trigger,
+    runner,
+    supervisor,
+    blobs,
+    close: async () => {
+      stopSweep();
+      await supervisor?.stop();
+      await parser.close();
+      await pubsub.close();
+      await locks.close();
+    },
+  };
+}

@@ -1,0 +1,33 @@
+/** What a folder sync needs, injected by the runner. */
+import type { IngestService, MailboxStateService } from '../modules/emails/index.js';
+import type { Logger } from '../shared/logger.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { ParserPool } from './ingest/parser-pool.js';
+
+export interface SyncDeps {
+  ingest: IngestService;
+  state: MailboxStateService;
+  parser: ParserPool;
+  blobs: BlobStore;
+  log: Logger;
+  maxMessageBytes: number;
+}
+
+export interface FolderCounts {
+  new: number;
+  updated: number;
+  deleted: number;
+  failed: number;
+}
+
+export interface ProgressReport {
+  folder: string;
+  done: number;
+  total: number;
+}
+
+export const emptyCounts = (): FolderCounts => ({ new: 0, updated: 0, deleted: 0, failed: 0 });
+
+export function addCounts(a: FolderCounts, b: FolderCounts): FolderCounts {
+  return { new: a.new + b.new, updated: a.updated + b.updated, deleted: a.deleted + b.deleted, failed: a.failed + b.failed };
+}

@@ -1,0 +1,114 @@
+/**
+ * Runs a sync pass for an account: joins a pass already running in this process, serialises with passes on other
+ * instances through an advisory lock, uses the account worker's session when there is one (else a short-lived
+ * connection), reports progress, and records the outcome as account status plus a `sync.completed` / `sync.failed`
+ * event.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ImapFlow } from 'imapflow';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { appendEvents, type EventPayloads, type NewEvent } from '../events/index.js';
+import type { PgPubSub } from '../events/pubsub.js';
+import { AdvisoryLocks, LockNamespace } from '../db/locks.js';
+import { AppError } from '../shared/errors.js';
+import { classifyImapError, connectImap, type AccountsService, type ImapTimeouts } from '../modules/accounts/index.js';
+import { syncFolder } from './folder-sync.js';
+import { addCounts, emptyCounts, type FolderCounts, type ProgressReport, type SyncDeps } from './sync-context.js';
+
+export const SYNC_PROGRESS_CHANNEL = 'incoming_sync_progress';
+
+export interface SyncRequest {
+  folder?: string;
+  full?: boolean;
+  since?: Date;
+}
+
+export interface SyncResult extends FolderCounts {
+  durationMs: number;
+  folders: string[];
+}
+
+export interface SyncProgressMessage extends ProgressReport {
+  accountId: number;
+  runId: string;
+}
+
+export interface RunnerDeps {
+  orm: MikroORM;
+  accounts: AccountsService;
+  sync: SyncDeps;
+  locks: AdvisoryLocks;
+  pubsub: PgPubSub;
+  imapTimeouts: ImapTimeouts;
+}
+
+export class SyncRunner {
+  private readonly running = new Map<number, Promise<SyncResult>>();
+
+  constructor(private readonly deps: RunnerDeps) {}
+
+  /** Runs (or joins) a sync pass. `session` is the account worker's logged-in connection, if any. */
+  run(accountId: number, req: SyncRequest = {}, session?: ImapFlow): Promise<SyncResult> {
+    const existing = this.running.get(accountId);
+    if (existing) return existing;
+    const p = this.deps.locks
+      .withLock(LockNamespace.accountSync, accountId, () => this.pass(accountId, req, session))
+      .finally(() => this.running.delete(accountId));
+    this.running.set(accountId, p);
+    return p;
+  }
+
+  /**
+   * For change notifications: a pass that starts after the notification. Waits for a running pass (which may have
+   * started before the change) and then runs or joins one that started later.
+   */
+  async runFresh(accountId: number, req: SyncRequest, session?: ImapFlow): Promise<SyncResult> {
+    await this.running.get(accountId)?.catch(() => undefined);
+    return this.run(accountId, req, session);
+  }
+
+  private async pass(accountId: number, req: SyncRequest, session?: ImapFlow): Promise<SyncResult> {
+    const { accounts, sync } = this.deps;
+    const account = await accounts.findById(accountId);
+    if (!account) throw AppError.notFound('Account', accountId);
+    const folders = req.folder ? [req.folder] : account.syncFolders;
+    const runId = randomUUID();
+    const started = Date.now();
+    let totals = emptyCounts();
+    let client = session;
+    let current: string | null = null;
+    try {
+      client ??= await connectImap(accounts.settings(account), this.deps.imapTimeouts);
+      for (const folder of folders) {
+        current = folder;
+        const onProgress = (p: ProgressReport) => void this.progress({ ...p, accountId, runId });
+        totals = addCounts(totals, await syncFolder(client, sync, accountId, folder, { full: req.full, since: req.since, onProgress }));
+      }
+      const result: SyncResult = { ...totals, durationMs: Date.now() - started, folders };
+      await accounts.recordSyncStatus(accountId, { connected: true, error: null, synced: true });
+      await this.event('sync.completed', accountId, runId, { accountId, runId, ...totals, durationMs: result.durationMs, folders });
+      sync.log.info({ accountId, ...result }, 'sync pass completed');
+      return result;
+    } catch (err) {
+      const c = classifyImapError(err, account);
+      const message = err instanceof AppError ? err.message : c.message;
+      sync.log.warn({ accountId, folder: current, err, kind: c.kind }, 'sync pass failed');
+      await accounts.recordSyncStatus(accountId, { connected: false, error: message, pause: c.kind === 'auth' });
+      if (current) await sync.state.finishFolder(accountId, current, { error: message }).catch(() => undefined);
+      await this.event('sync.failed', accountId, runId, { accountId, runId, error: message, folder: current });
+      if (err instanceof AppError) throw err;
+      throw new AppError('UPSTREAM_ERROR', `Sync failed: ${message}`, undefined, { cause: err });
+    } finally {
+      if (client && client !== session) await client.logout().catch(() => client?.close());
+    }
+  }
+
+  private async progress(p: SyncProgressMessage): Promise<void> {
+    await this.deps.pubsub.publish(SYNC_PROGRESS_CHANNEL, p).catch(() => undefined);
+  }
+
+  private async event<T extends 'sync.completed' | 'sync.failed'>(type: T, accountId: number, runId: string, payload: EventPayloads[T]): Promise<void> {
+    const event: NewEvent<T> = { type, accountId, identity: runId, payload };
+    await this.deps.orm.em.fork().transactional((tx) => appendEvents(tx, [event]));
+  }
+}
