@@ -46,7 +46,7 @@ const EnvSchema = z.object({
   SYNC_ENABLED: bool.default(true),
   SYNC_POLL_INTERVAL_MS: intIn(1000, 86_400_000).default(60_000),
   SYNC_IDLE_RESTART_MS: intIn(10_000, 1_740_000).default(300_000),
-  SYNC_LEASE_TTL_MS: intIn(2000, 600_000).default(20_000),
+  SYNC_LEASE_TTL_MS: intIn(500, 600_000).default(20_000),
   SYNC_TICK_MS: intIn(200, 600_000).default(5000),
   SYNC_BACKOFF_BASE_MS: intIn(100, 600_000).default(1000),
   SYNC_BACKOFF_MAX_MS: intIn(1000, 3_600_000).default(300_000),

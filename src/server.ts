@@ -15,7 +15,7 @@ import { createServices } from './modules/services.js';
 import { loadSecretKey } from './storage/secret-key.js';
 import type { CreatedKey } from './modules/auth/index.js';
 import type { SyncTrigger } from './modules/accounts/index.js';
-import { EmailStatsService } from './modules/emails/index.js';
+import { EmailStatsService, MailboxStateService } from './modules/emails/index.js';
 import { createSyncEngine, type SyncEngine } from './sync/index.js';
 
 export interface RunningServer {
@@ -23,14 +23,18 @@ export interface RunningServer {
   readonly port: number;
   /** Set when this start created the first API key (to be shown once). */
   readonly bootstrapKey: CreatedKey | null;
+  /** The sync engine (tests look at which accounts this instance owns). */
+  readonly engine: SyncEngine;
   close(): Promise<void>;
 }
 
 export async function startServer(config: Config, log: PinoLogger): Promise<RunningServer> {
   const cleanups: (() => Promise<void>)[] = [];
-  const cleanup = async () => {
-    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'error during shutdown'));
-  };
+  let closing: Promise<void> | undefined;
+  const cleanup = () =>
+    (closing ??= (async () => {
+      for (const fn of [...cleanups].reverse()) await fn().catch((err: unknown) => log.error({ err }, 'error during shutdown'));
+    })());
   try {
     const db = await openDatabase(config, log);
     cleanups.push(() => db.close());
@@ -47,7 +51,7 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
       sync: (id, req) => engine!.trigger.sync(id, req),
       progress: (id) => engine!.trigger.progress(id),
     };
-    const services = createServices({ orm, config, log, secretKey, stats: new EmailStatsService(orm), sync });
+    const services = createServices({ orm, config, log, secretKey, stats: new EmailStatsService(orm), sync, folderStates: new MailboxStateService(orm) });
     engine = await createSyncEngine({ orm, databaseUrl: db.url, config, log, accounts: services.accounts });
     const syncEngine = engine;
     cleanups.push(() => syncEngine.close());
@@ -72,7 +76,7 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
     const port = (http.app.server.address() as AddressInfo).port;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     log.info({ port, embeddedDatabase: db.embedded }, 'Incoming is listening');
-    return { url: `http://${host}:${port}`, port, bootstrapKey, close: cleanup };
+    return { url: `http://${host}:${port}`, port, bootstrapKey, engine: syncEngine, close: cleanup };
   } catch (err) {
     await cleanup();
     throw err;

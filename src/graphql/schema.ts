@@ -15,6 +15,19 @@ const authChecker: AuthChecker<AppContext> = ({ context }, roles) => {
   return true;
 };
 
+/**
+ * type-graphql insists on a pubSub once a schema has subscriptions. Ours never use it: every subscription has its own
+ * `subscribe` function over the PostgreSQL-backed streams (cross-instance), so this one refuses to be used.
+ */
+const noPubSub = {
+  publish(): void {
+    throw new Error('subscriptions publish through PostgreSQL, not type-graphql pubSub');
+  },
+  subscribe(): never {
+    throw new Error('every @Subscription must declare its own subscribe function');
+  },
+};
+
 let cached: Promise<GraphQLSchema> | undefined;
 
 /** The schema (built once per process: type-graphql metadata is global). */
@@ -24,6 +37,7 @@ export function getSchema(): Promise<GraphQLSchema> {
     authChecker,
     validate: false,
     emitSchemaFile: false,
+    pubSub: noPubSub,
   });
   return cached;
 }

@@ -2,7 +2,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
 import type { Logger } from '../shared/logger.js';
-import { AccountsService, type AccountStatsSource, type SyncTrigger } from './accounts/index.js';
+import { AccountsService, type AccountStatsSource, type FolderStateSource, type SyncTrigger } from './accounts/index.js';
 import { AuthService, RateLimitService } from './auth/index.js';
 
 export interface Services {
@@ -11,6 +11,7 @@ export interface Services {
   readonly accounts: AccountsService;
   /** The sync engine, behind the accounts module's port. */
   readonly sync: SyncTrigger;
+  readonly folderStates: FolderStateSource;
 }
 
 export interface ServiceDeps {
@@ -20,13 +21,15 @@ export interface ServiceDeps {
   secretKey: Buffer;
   stats: AccountStatsSource;
   sync: SyncTrigger;
+  folderStates: FolderStateSource;
 }
 
-export function createServices({ orm, config, log, secretKey, stats, sync }: ServiceDeps): Services {
+export function createServices({ orm, config, log, secretKey, stats, sync, folderStates }: ServiceDeps): Services {
   return {
     auth: new AuthService({ orm, log: log.child({ module: 'auth' }), defaults: config.rateLimit }),
     rateLimit: new RateLimitService(orm),
     accounts: new AccountsService({ orm, secretKey, imapTimeouts: config.imap, log: log.child({ module: 'accounts' }), stats }),
     sync,
+    folderStates,
   };
 }

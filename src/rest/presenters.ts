@@ -2,7 +2,7 @@
  * GraphQL results → the documented REST shapes (snake_case, integer ids). One mapper per resource, shared by every
  * route that returns it.
  */
-import type { AccountFieldsFragment, AccountStatsFieldsFragment } from '../graphql/generated/operations.js';
+import type { AccountFieldsFragment, AccountStatsFieldsFragment, FolderSyncStateFieldsFragment } from '../graphql/generated/operations.js';
 
 export const restId = (id: string): number => Number(id);
 
@@ -17,7 +17,18 @@ export function restAccountStats(s: AccountStatsFieldsFragment) {
   };
 }
 
-export function restAccount(a: AccountFieldsFragment & { stats?: AccountStatsFieldsFragment | null }) {
+export function restFolderState(f: FolderSyncStateFieldsFragment) {
+  return {
+    folder: f.folder,
+    uid_validity: f.uidValidity ?? null,
+    uid_next: f.uidNext,
+    messages: f.messages,
+    last_sync_at: f.lastSyncAt ?? null,
+    last_error: f.lastError ?? null,
+  };
+}
+
+export function restAccount(a: AccountFieldsFragment & { stats?: AccountStatsFieldsFragment | null; folderStates?: FolderSyncStateFieldsFragment[] }) {
   return {
     id: restId(a.id),
     name: a.name,
@@ -31,8 +42,10 @@ export function restAccount(a: AccountFieldsFragment & { stats?: AccountStatsFie
     connected: a.connected,
     last_sync_at: a.lastSyncAt ?? null,
     last_error: a.lastError ?? null,
+    sync_paused_at: a.syncPausedAt ?? null,
     created_at: a.createdAt,
     updated_at: a.updatedAt,
     ...(a.stats ? { stats: restAccountStats(a.stats) } : {}),
+    ...(a.folderStates ? { folders: a.folderStates.map(restFolderState) } : {}),
   };
 }

@@ -25,7 +25,10 @@ function messageIdFromHeaders(raw: Buffer): string | null {
 
 async function searchUids(client: ImapFlow, query: Record<string, unknown>): Promise<number[]> {
   const r = await client.search(query, { uid: true });
-  return (r || []).sort((a, b) => a - b);
+  // imapflow answers `false` when the command failed (e.g. the connection dropped): never read that as "no messages",
+  // which would look like every message had been expunged.
+  if (r === false) throw Object.assign(new Error('UID SEARCH failed'), { code: 'NoConnection' });
+  return r.sort((a, b) => a - b);
 }
 
 async function fetchIdentities(client: ImapFlow, uids: readonly number[]): Promise<MessageIdentity[]> {

@@ -3,11 +3,13 @@ import { AppError } from '../../shared/errors.js';
 import { parseId, withoutNulls } from '../../shared/ids.js';
 import { parseInput } from '../../shared/validation.js';
 import { z } from 'zod';
-import { Arg, Authorized, Ctx, ID, Mutation, Resolver, Root, Subscription } from '../type-graphql.js';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Resolver, Root, Subscription } from '../type-graphql.js';
 import { assertPermissions, requirePrincipal } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import type { SyncProgress } from './sync.port.js';
-import { SyncAccountInputType, SyncProgressType, SyncResultType } from './accounts-sync.types.js';
+import { FolderSyncStateType, SyncAccountInputType, SyncProgressType, SyncResultType } from './accounts-sync.types.js';
+import { AccountType } from './accounts.types.js';
+import type { Account } from './account.entity.js';
 
 const SyncSchema = z.object({
   folder: z.string().min(1).max(1000).optional(),
@@ -19,8 +21,13 @@ const SyncSchema = z.object({
     .optional(),
 });
 
-@Resolver()
+@Resolver(() => AccountType)
 export class AccountsSyncResolver {
+  @FieldResolver(() => [FolderSyncStateType], { description: 'Per-folder sync progress' })
+  folderStates(@Root() account: Account, @Ctx() ctx: AppContext): Promise<FolderSyncStateType[]> {
+    return ctx.services.folderStates.cursors(account.id);
+  }
+
   @Authorized('write')
   @Mutation(() => SyncResultType, { description: 'Syncs the account now and returns the counts (joins a running sync)' })
   async syncAccount(

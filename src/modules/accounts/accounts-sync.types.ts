@@ -1,4 +1,5 @@
-import { Field, ID, InputType, Int, ObjectType } from '../type-graphql.js';
+import { DateTimeISOResolver } from 'graphql-scalars';
+import { Field, Float, ID, InputType, Int, ObjectType } from '../type-graphql.js';
 
 @InputType('SyncAccountInput')
 export class SyncAccountInputType {
@@ -23,4 +24,14 @@ export class SyncProgressType {
   @Field(() => String) folder!: string;
   @Field(() => Int) done!: number;
   @Field(() => Int) total!: number;
+}
+
+@ObjectType('FolderSyncState', { description: 'Sync progress of one folder' })
+export class FolderSyncStateType {
+  @Field(() => String) folder!: string;
+  @Field(() => Float, { nullable: true }) uidValidity!: number | null;
+  @Field(() => Float, { description: 'Every UID below this is stored' }) uidNext!: number;
+  @Field(() => Int, { description: 'Messages in the folder at the last pass' }) messages!: number;
+  @Field(() => DateTimeISOResolver, { nullable: true }) lastSyncAt!: Date | null;
+  @Field(() => String, { nullable: true }) lastError!: string | null;
 }

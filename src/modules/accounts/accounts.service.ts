@@ -194,7 +194,16 @@ export class AccountsService {
   }
 
   private password(account: Account): string {
-    return open(this.deps.secretKey, account.passwordSealed, aad(account.id));
+    try {
+      return open(this.deps.secretKey, account.passwordSealed, aad(account.id));
+    } catch (err) {
+      throw new AppError(
+        'INTERNAL_SERVER_ERROR',
+        `Cannot decrypt the stored password of account ${account.id}: INCOMING_SECRET_KEY (or DATA_DIR/secret.key) differs from the key it was stored with; set the same key on every instance or update the password`,
+        undefined,
+        { cause: err },
+      );
+    }
   }
 
   private async probe(settings: ImapSettings): Promise<ConnectionTestResult> {

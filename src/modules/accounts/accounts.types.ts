@@ -32,6 +32,8 @@ export class AccountType {
   @Field(() => Boolean, { description: 'Whether the last connection attempt succeeded' }) connected!: boolean;
   @Field(() => DateTimeISOResolver, { nullable: true }) lastSyncAt!: Date | null;
   @Field(() => String, { nullable: true }) lastError!: string | null;
+  @Field(() => DateTimeISOResolver, { nullable: true, description: 'Set when the server rejected the credentials: sync waits for an update' })
+  syncPausedAt!: Date | null;
   @Field(() => DateTimeISOResolver) createdAt!: Date;
   @Field(() => DateTimeISOResolver) updatedAt!: Date;
 }

@@ -43,7 +43,9 @@ function codes(err: ErrorLike): string[] {
 
 /** Turns anything thrown by an IMAP connect/login/command into a classified, human-readable error. */
 export function classifyImapError(error: unknown, target?: { host: string; port: number }): ClassifiedImapError {
-  const err = (error && typeof error === 'object' ? error : { message: String(error) }) as ErrorLike;
+  const err = (error && typeof error === 'object' ? error : { message: String(error) }) as ErrorLike & { classified?: ClassifiedImapError };
+  // Already classified (ImapConnectError from connectImap).
+  if (err.classified && typeof err.classified.kind === 'string') return err.classified;
   const where = target ? `${target.host}:${target.port}` : 'the IMAP server';
   const all = codes(err);
   const has = (...c: string[]) => all.some((x) => c.includes(x));

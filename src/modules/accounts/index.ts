@@ -12,5 +12,5 @@ export { createAccountLoaders, type AccountLoaders } from './accounts.loaders.js
 export { classifyImapError, type ClassifiedImapError, type ImapErrorKind } from './imap-errors.js';
 export { connectImap, withImap, imapOptions, listFolders, ImapConnectError, type ImapSettings, type ImapTimeouts, type FolderInfo } from './imap-client.js';
 export { AccountsResolver } from './accounts.resolver.js';
-export type { SyncTrigger, SyncOutcome, SyncProgress, SyncRequestInput } from './sync.port.js';
+export type { SyncTrigger, SyncOutcome, SyncProgress, SyncRequestInput, FolderStateSource, FolderSyncState } from './sync.port.js';
 export { AccountsSyncResolver } from './accounts-sync.resolver.js';

@@ -30,3 +30,17 @@ export interface SyncTrigger {
   /** Live progress of passes of an account, on any instance. */
   progress(accountId: number): AsyncIterableIterator<SyncProgress>;
 }
+
+/** Per-folder sync progress as stored by the emails module (read side of the sync engine). */
+export interface FolderSyncState {
+  folder: string;
+  uidValidity: number | null;
+  uidNext: number;
+  messages: number;
+  lastSyncAt: Date | null;
+  lastError: string | null;
+}
+
+export interface FolderStateSource {
+  cursors(accountId: number): Promise<FolderSyncState[]>;
+}

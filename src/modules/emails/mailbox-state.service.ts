@@ -59,7 +59,7 @@ export class MailboxStateService {
       uidNext: Number(r.uid_next),
       highestModseq: r.highest_modseq === null ? null : String(r.highest_modseq),
       messages: Number(r.messages),
-      lastSyncAt: (r.last_sync_at as Date | null) ?? null,
+      lastSyncAt: r.last_sync_at ? new Date(r.last_sync_at as string) : null,
       lastError: (r.last_error as string | null) ?? null,
     }));
   }

@@ -8,10 +8,11 @@ import {
   ListAccountsDocument,
   TestAccountConnectionDocument,
   UpdateAccountDocument,
+  SyncAccountDocument,
   type CreateAccountInput,
   type UpdateAccountInput,
 } from '../../graphql/generated/operations.js';
-import { body, bool, int, onlyKnown, stringArray, text } from '../coerce.js';
+import { body, bool, date, int, onlyKnown, stringArray, text } from '../coerce.js';
 import { restAccount, restAccountStats } from '../presenters.js';
 import { route, type RestRequest } from '../route.js';
 
@@ -89,6 +90,22 @@ export const accountRoutes = [
     operation: AccountFoldersDocument,
     variables: (req) => ({ id: id(req) }),
     respond: (d) => ({ data: d.accountFolders }),
+  }),
+  route({
+    method: 'POST',
+    path: '/api/accounts/:id/sync',
+    operation: SyncAccountDocument,
+    variables: (req) => {
+      const b = body(req.body);
+      onlyKnown(b, ['folder', 'full_resync', 'since_date']);
+      return {
+        id: id(req),
+        input: { folder: text(b.folder, 'folder'), fullResync: bool(b.full_resync, 'full_resync'), sinceDate: date(b.since_date, 'since_date') },
+      };
+    },
+    respond: (d) => ({
+      data: { new: d.syncAccount.new, updated: d.syncAccount.updated, deleted: d.syncAccount.deleted, failed: d.syncAccount.failed, duration_ms: d.syncAccount.durationMs },
+    }),
   }),
   route({
     method: 'GET',

@@ -1,0 +1,74 @@
+/** Shared bench helpers: a database to run against, a spawned server, and an autocannon wrapper. */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { spawnServer, ROOT, type SpawnedServer } from '../test/support/server.js';
+
+const exec = promisify(execFile);
+
+export interface LoadResult {
+  name: string;
+  connections: number;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  errors: number;
+}
+
+/** A fresh database on BENCH_DATABASE_URL's server (default: the local PostgreSQL). */
+export async function benchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const name = `incoming_bench_${Date.now().toString(36)}`;
+  const run = async (sql: string) => {
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await run(`CREATE DATABASE "${name}"`);
+  const u = new URL(admin);
+  u.pathname = `/${name}`;
+  return { url: u.toString(), drop: () => run(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+}
+
+/** Creates an API key with limits high enough not to interfere with the load. */
+export async function benchKey(databaseUrl: string): Promise<{ key: string; secret: string }> {
+  const { stdout } = await exec(process.execPath, [path.join(ROOT, 'bin/incoming.js'), 'keys', 'create', '--name', 'bench', '--permissions', 'read,write,send,admin', '--per-minute', '100000000', '--per-hour', '1000000000', '--json'], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+  });
+  const k = JSON.parse(stdout) as { publicKey: string; secret: string };
+  return { key: k.publicKey, secret: k.secret };
+}
+
+export async function startBenchServer(databaseUrl: string, env: Record<string, string> = {}): Promise<SpawnedServer> {
+  return spawnServer({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', SYNC_ENABLED: 'false', DATA_DIR: path.join(ROOT, 'data', 'bench'), ...env });
+}
+
+/** Runs autocannon against one request for `seconds` at `connections`. */
+export async function load(name: string, opts: { url: string; connections: number; seconds: number; method?: string; headers?: Record<string, string>; body?: string }): Promise<LoadResult> {
+  const r = await autocannon({
+    url: opts.url,
+    connections: opts.connections,
+    duration: opts.seconds,
+    method: (opts.method ?? 'GET') as 'GET',
+    headers: opts.headers,
+    body: opts.body,
+  });
+  return { name, connections: opts.connections, rps: Math.round(r.requests.average), p50: r.latency.p50, p95: r.latency.p97_5, p99: r.latency.p99, errors: r.errors + r.non2xx };
+}
+
+export function printTable(rows: LoadResult[], baseline?: (r: LoadResult) => LoadResult | undefined): void {
+  const lines = ['| request | conns | req/s | p50 ms | p97.5 ms | p99 ms | errors | req/s vs ceiling |', '|---|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const r of rows) {
+    const b = baseline?.(r);
+    lines.push(`| ${r.name} | ${r.connections} | ${r.rps} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.errors} | ${b ? `${((r.rps / b.rps) * 100).toFixed(0)}%` : '—'} |`);
+  }
+  console.log(lines.join('\n'));
+}

@@ -1,0 +1,170 @@
+/**
+ * Header fields of a message, read straight from its raw header block. Used for every message (see the module
+ * comment of parse-message.ts for why not mailparser's `headers` event): it must cope with whatever a hostile or
+ * broken message carries — lines without a colon, folding garbage, raw 8-bit bytes, megabyte headers — and never throw.
+ */
+import { isAscii, isUtf8 } from 'node:buffer';
+import libmime from 'libmime';
+import { parseAddressHeader } from 'mailparser';
+import type { ParsedAddress, ParsedMessage } from './parse-message.js';
+
+export type HeaderFields = Pick<
+  ParsedMessage,
+  'messageId' | 'subject' | 'from' | 'to' | 'cc' | 'replyTo' | 'date' | 'inReplyTo' | 'references' | 'headers'
+>;
+
+export interface RawField {
+  /** As spelled in the message. */
+  name: string;
+  /** Unfolded and charset-decoded; encoded words (RFC 2047) still encoded. */
+  value: string;
+}
+
+/** Only the first bytes of a header block are read: bounds the work for a message that has no body separator. */
+const MAX_HEADER_READ = 2 * 1024 * 1024;
+const MAX_HEADER_VALUE = 64 * 1024;
+/** Message-ID / address columns are varchar(1000); RFC 5322 lines stop at 998 anyway. */
+const MAX_ID = 998;
+const MAX_REFERENCES = 200;
+/** Repeated trace/signature headers are kept one per line; others are list-like and joined with ", ". */
+const LINE_JOINED = new Set([
+  'received', 'x-received', 'dkim-signature', 'x-google-dkim-signature', 'arc-seal', 'arc-message-signature',
+  'arc-authentication-results', 'authentication-results', 'received-spf', 'return-path',
+]);
+/** RFC 5322 field name: printable ASCII except colon. */
+const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
+const WINDOWS_1252 = new TextDecoder('windows-1252');
+
+const cap = (s: string, max: number): string => (s.length > max ? s.slice(0, max) : s);
+
+/**
+ * Bytes → string for header values and bodies of unknown charset: UTF-8 when the bytes are valid UTF-8, otherwise
+ * windows-1252 (a superset of latin-1 in practice) — raw 8-bit headers are almost always one of the two.
+ */
+export function decode8bit(buf: Buffer): string {
+  if (isAscii(buf)) return buf.toString('latin1');
+  return isUtf8(buf) ? buf.toString('utf8') : WINDOWS_1252.decode(buf);
+}
+
+/** Offset of the body: after the first empty line (CRLF or bare LF), or the end when there is none. */
+export function bodyStart(raw: Buffer): number {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  if (crlf === -1 && lf === -1) return raw.length;
+  if (lf === -1 || (crlf !== -1 && crlf < lf)) return crlf + 4;
+  return lf + 2;
+}
+
+/** Splits a header block into unfolded fields; lines without a valid `name:` are skipped. */
+export function readFields(block: Buffer): RawField[] {
+  // latin1 maps bytes 1:1 to code units, so each field's exact bytes can be recovered for charset detection.
+  const text = block.subarray(0, MAX_HEADER_READ).toString('latin1');
+  const fields: RawField[] = [];
+  for (const line of text.split(/\r?\n(?![ \t])/)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trimEnd(); // obsolete syntax allows "Name :"
+    if (!FIELD_NAME.test(name)) continue;
+    const value = line.slice(colon + 1).replace(/\r?\n/g, '').trim();
+    fields.push({ name, value: decode8bit(Buffer.from(value, 'latin1')) });
+  }
+  return fields;
+}
+
+function decodeWords(value: string): string {
+  if (!value.includes('=?')) return value;
+  try {
+    return libmime.decodeWords(value);
+  } catch {
+    return value;
+  }
+}
+
+const values = (fields: RawField[], name: string): string[] =>
+  fields.filter((f) => f.name.toLowerCase() === name).map((f) => f.value);
+
+function addresses(fields: RawField[], name: string): ParsedAddress[] {
+  const raw = values(fields, name);
+  if (raw.length === 0) return [];
+  try {
+    return parseAddressHeader(raw, { flatten: true })
+      .value.filter((a) => typeof a.address === 'string' && a.address.trim() !== '')
+      .map((a) => ({ email: cap(a.address!.trim(), MAX_ID), name: cap(a.name ?? '', MAX_ID) }));
+  } catch {
+    return [];
+  }
+}
+
+/** Message-IDs without angle brackets: the `<…>` tokens, or bare whitespace-separated tokens when there are none. */
+function messageIds(value: string | undefined): string[] {
+  if (!value) return [];
+  const decoded = decodeWords(value);
+  const bracketed = [...decoded.matchAll(/<([^<>\s]+)>/g)].map((m) => m[1]!);
+  const ids = bracketed.length > 0 ? bracketed : decoded.split(/[\s,]+/).filter((t) => t !== '' && !/[<>]/.test(t));
+  return ids.map((id) => cap(id, MAX_ID));
+}
+
+function references(fields: RawField[]): string[] {
+  const unique = [...new Set(messageIds(values(fields, 'references').join(' ')))];
+  // Keep the thread root (first) and the most recent ancestors (last): what threading uses.
+  return unique.length <= MAX_REFERENCES ? unique : [unique[0]!, ...unique.slice(-(MAX_REFERENCES - 1))];
+}
+
+/**
+ * The Date header, or null when missing or unparsable. mailparser substitutes the current time, which would make a
+ * broken message look new. Requires an RFC 5322-like (`4 Mar 2025 10:15`) or ISO-like date: V8's `Date` parser alone
+ * accepts nearly anything (`new Date('1')` is 2001-01-01).
+ */
+export function parseDate(value: string | undefined): Date | null {
+  if (!value) return null;
+  const s = value.replace(/\([^()]*\)/g, ' ').replace(/\s+/g, ' ').trim();
+  if (!/\d{1,2} [a-z]{3,9},? \d{2,4} \d{1,2}:\d{2}/i.test(s) && !/^\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}/i.test(s)) return null;
+  const d = new Date(s);
+  const year = d.getUTCFullYear();
+  return Number.isNaN(d.getTime()) || year < 1900 || year > 9999 ? null : d;
+}
+
+function headerRecord(fields: RawField[]): Record<string, string> {
+  const byName = new Map<string, { name: string; values: string[] }>();
+  for (const f of fields) {
+    const key = f.name.toLowerCase();
+    const entry = byName.get(key) ?? { name: f.name, values: [] };
+    entry.values.push(cap(decodeWords(f.value), MAX_HEADER_VALUE));
+    byName.set(key, entry);
+  }
+  // fromEntries defines own properties, so a header named `__proto__` is just a key.
+  return Object.fromEntries(
+    [...byName].map(([key, e]) => [e.name, cap(e.values.join(LINE_JOINED.has(key) ? '\n' : ', '), MAX_HEADER_VALUE * 4)]),
+  );
+}
+
+/** Every header-derived field of ParsedMessage from the fields of `readFields`. Never throws on content. */
+export function parseHeaderFields(fields: RawField[]): HeaderFields {
+  const first = (name: string): string | undefined => values(fields, name)[0];
+  const subject = first('subject');
+  return {
+    messageId: messageIds(first('message-id'))[0] ?? null,
+    subject: subject === undefined ? null : cap(decodeWords(subject), MAX_HEADER_VALUE),
+    from: addresses(fields, 'from')[0] ?? null,
+    to: addresses(fields, 'to'),
+    cc: addresses(fields, 'cc'),
+    replyTo: addresses(fields, 'reply-to')[0]?.email ?? null,
+    date: parseDate(first('date')),
+    inReplyTo: messageIds(first('in-reply-to'))[0] ?? null,
+    references: references(fields),
+    headers: headerRecord(fields),
+  };
+}
+
+/** The top-level Content-Type as mailsplit reads it (first occurrence): is it multipart, and with which boundary. */
+export function rootContentType(fields: RawField[]): { multipart: boolean; boundary: string | null } {
+  const ct = fields.find((f) => f.name.toLowerCase() === 'content-type');
+  if (!ct) return { multipart: false, boundary: null };
+  try {
+    const parsed = libmime.parseHeaderValue(ct.value);
+    const boundary = parsed.params.boundary?.trim();
+    return { multipart: /^multipart\//i.test(parsed.value), boundary: boundary ? boundary : null };
+  } catch {
+    return { multipart: false, boundary: null };
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * Parses one raw RFC 822 message for ingest: raw source and attachments into the blob store, header fields, bodies.
+ *
+ * Design choices (security-notes.md):
+ * - mailparser's streaming `MailParser`, never `simpleParser` (which buffers every attachment in memory): each
+ *   attachment is piped straight into the blob store and released, so memory stays near the size of the raw message.
+ * - Header fields come from our own reading of the raw header block (`parse-headers.ts`), not from mailparser's
+ *   `headers` event: the same code then serves normal messages, poison messages whose MIME parse fails (EMAXLEN,
+ *   a >1 MiB header — mailparser emits no headers for those) and oversize messages we do not MIME-parse at all; and
+ *   it fixes two mailparser behaviours we cannot use (an unparsable Date becomes "now"; raw latin-1 header bytes become
+ *   U+FFFD).
+ * - Bad input never throws: every parser failure becomes `parseError` on a message that still has its raw source,
+ *   headers and whatever attachments were stored before the failure, so the sync can store it and move on. Only
+ *   blob-store I/O errors (disk full, permissions) reject — they are not the message's fault and must be retried.
+ * - Legacy charsets (ISO-2022-JP, Shift_JIS, GB2312, KOI8-R, windows-125x, ISO-8859-x, …) decode with mailparser's
+ *   built-in libmime (iconv-lite + encoding-japanese) — covered by tests, so no native `Iconv` is passed. Unknown
+ *   charsets decode as UTF-8 with U+FFFD (libmime's rule); UTF-7 is refused on purpose (it smuggles markup).
+ */
+import { MailParser, type AttachmentStream, type MailParserOptions, type MessageText } from 'mailparser';
+import { extensionFor, sanitizeFilename } from '../../shared/filenames.js';
+import { headerBlock, headerHash } from '../../shared/header-hash.js';
+import type { BlobStore } from '../../storage/blob-store.js';
+import { bodyStart, decode8bit, parseHeaderFields, readFields, rootContentType } from './parse-headers.js';
+
+export interface ParsedAddress {
+  email: string;
+  name: string;
+}
+
+export interface ParsedAttachment {
+  blobKey: string;
+  size: number;
+  filename: string;
+  originalFilename: string | null;
+  mimeType: string;
+  isInline: boolean;
+  contentId: string | null;
+}
+
+export interface ParsedMessage {
+  /** Without angle brackets. */
+  messageId: string | null;
+  subject: string | null;
+  from: ParsedAddress | null;
+  to: ParsedAddress[];
+  cc: ParsedAddress[];
+  /** First Reply-To address. */
+  replyTo: string | null;
+  /** Date header; null if missing or unparsable (never "now"). */
+  date: Date | null;
+  /** Without brackets. */
+  inReplyTo: string | null;
+  /** Without brackets, de-duplicated, at most 200 (the first and the last 199). */
+  references: string[];
+  /**
+   * Every header: name as first spelled → decoded value (encoded words decoded, raw 8-bit bytes read as UTF-8, else
+   * windows-1252). A repeated header's values are joined with "\n" for trace/signature headers (Received,
+   * DKIM-Signature, ARC-*, Authentication-Results, …) and ", " for all others; each value is capped at 64 KiB.
+   */
+  headers: Record<string, string>;
+  bodyText: string | null;
+  /** UNSANITISED: sanitising happens at read time. */
+  bodyHtml: string | null;
+  attachments: ParsedAttachment[];
+  /** sha256 hex of the raw header block (`shared/header-hash.ts`, the same digest as from an IMAP BODY[HEADER]). */
+  headerHash: string;
+  rawBlobKey: string;
+  size: number;
+  parseError: string | null;
+}
+
+export interface ParseOptions {
+  /**
+   * Messages larger than this are stored raw and get their header fields only: no bodies, no attachments, and
+   * `parseError` stays null (being big is not an error; the raw source is downloadable).
+   */
+  maxBytes: number;
+  /**
+   * Called once the raw source is stored and the headers are read, before the MIME parse. The worker pool forwards
+   * this so that a worker crash or timeout still yields a storable message.
+   */
+  onHeaders?: (headersOnly: ParsedMessage) => void;
+}
+
+/** Column limits of the emails/attachments tables (varchar(255) / varchar(1000)). */
+const MAX_MIME_TYPE = 255;
+const MAX_SHORT_TEXT = 1000;
+
+const MAILPARSER_OPTIONS: MailParserOptions = {
+  // We never use textAsHtml or cid: rewriting; linkify on every text body is the parser's most expensive step.
+  skipTextToHtml: true,
+  skipTextLinks: true,
+  skipImageLinks: true,
+  // The blob store hashes (sha256) anyway; mailparser's md5 would be a second pass over every attachment.
+  checksumAlgo: false,
+  // A forwarded message/rfc822 part stays one .eml attachment instead of being spliced into our body text.
+  ignoreEmbedded: true,
+  // html-to-text (for HTML-only mail) is superlinear on huge markup; above this the HTML is kept, bodyText empty.
+  maxHtmlLengthToParse: 5 * 1024 * 1024,
+};
+
+const cap = (s: string, max: number): string => (s.length > max ? s.slice(0, max) : s);
+
+function normaliseMimeType(contentType: string | undefined): string {
+  const t = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  return t.length <= MAX_MIME_TYPE && /^[a-z0-9][\w!#$&^.+-]*\/[\w!#$&^.+-]+$/.test(t) ? t : 'application/octet-stream';
+}
+
+function describeError(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return cap(typeof e?.code === 'string' ? `${e.code}: ${message}` : message, MAX_SHORT_TEXT);
+}
+
+/** Filesystem errors carry `syscall`; parser errors never do. */
+const isIoError = (err: unknown): boolean => typeof (err as { syscall?: unknown } | null)?.syscall === 'string';
+
+function toAttachment(a: AttachmentStream, blob: { key: string; size: number }, index: number): ParsedAttachment {
+  const mimeType = normaliseMimeType(a.contentType);
+  const original = a.filename ?? null;
+  return {
+    blobKey: blob.key,
+    size: blob.size,
+    filename: sanitizeFilename(original, `attachment-${index}.${extensionFor(mimeType)}`),
+    originalFilename: original === null ? null : cap(original, MAX_SHORT_TEXT),
+    mimeType,
+    // An image referenced from the HTML (Content-ID inside multipart/related) or explicitly inline.
+    isInline: a.related === true || a.contentDisposition === 'inline',
+    contentId: a.cid ? cap(a.cid, MAX_SHORT_TEXT) : null,
+  };
+}
+
+interface BodyResult {
+  bodyText: string | null;
+  bodyHtml: string | null;
+}
+
+/**
+ * Runs MailParser over `raw`, streaming each attachment into the store as it is emitted. Stored attachments are
+ * pushed to `attachments` as they complete, so the caller keeps them when the parse fails halfway.
+ */
+function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[]): Promise<BodyResult> {
+  return new Promise((resolve, reject) => {
+    const parser = new MailParser(MAILPARSER_OPTIONS);
+    const writes: Promise<void>[] = [];
+    let text: MessageText | null = null;
+    let settled = false;
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      parser.destroy();
+      reject(err);
+    };
+    parser.on('data', (data: AttachmentStream | MessageText) => {
+      if (data.type === 'text') {
+        text = data;
+        return;
+      }
+      const index = writes.length + 1;
+      // pipeline() reports the content stream's errors; this listener only keeps a late one from going unhandled.
+      data.content.on('error', () => undefined);
+      const write = store
+        .writeStream(data.content)
+        .then((blob) => {
+          attachments.push(toAttachment(data, blob, index));
+        })
+        // mailparser waits for release() before it reads on: release after the file is complete, on failure too.
+        .finally(() => data.release?.());
+      writes.push(write.catch(fail));
+    });
+    parser.on('error', fail);
+    parser.on('end', () => {
+      // The last attachment's write can still be in flight when the parser ends (it only waits for release() between
+      // parts), so wait for every write before resolving.
+      void Promise.all(writes).then(() => {
+        if (settled) return;
+        settled = true;
+        const t = text as MessageText | null;
+        resolve({ bodyText: t?.text ?? null, bodyHtml: t?.html ?? null });
+      });
+    });
+    parser.end(raw);
+  });
+}
+
+/**
+ * Parses a raw message: stores the raw source (always, first), reads the header fields, then MIME-parses bodies and
+ * streams attachments into `store`. Never throws for bad input (see the module comment); rejects only when the blob
+ * store fails.
+ */
+export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOptions): Promise<ParsedMessage> {
+  const stored = await store.writeBuffer(raw);
+  const fields = readFields(headerBlock(raw));
+  const base: ParsedMessage = {
+    ...parseHeaderFields(fields),
+    bodyText: null,
+    bodyHtml: null,
+    attachments: [],
+    headerHash: headerHash(raw),
+    rawBlobKey: stored.key,
+    size: stored.size,
+    parseError: null,
+  };
+  opts.onHeaders?.({ ...base, attachments: [] });
+  if (raw.length > opts.maxBytes) return base;
+
+  // mailparser silently yields nothing for a multipart whose boundary never occurs; keep the body as text instead.
+  const start = bodyStart(raw);
+  const ct = rootContentType(fields);
+  if (ct.multipart && (ct.boundary === null || raw.indexOf(`--${ct.boundary}`, start) === -1)) {
+    const body = start < raw.length ? decode8bit(raw.subarray(start)).replace(/\r\n?/g, '\n') : '';
+    return {
+      ...base,
+      bodyText: body === '' ? null : body,
+      parseError: `broken MIME: multipart boundary ${ct.boundary === null ? 'missing' : `"${cap(ct.boundary, 100)}" never appears`}`,
+    };
+  }
+
+  const attachments: ParsedAttachment[] = [];
+  try {
+    const body = await parseBody(raw, store, attachments);
+    return { ...base, ...body, attachments };
+  } catch (err) {
+    if (isIoError(err)) throw err;
+    return { ...base, attachments, parseError: describeError(err) };
+  }
+}

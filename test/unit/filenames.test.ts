@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { extensionFor, sanitizeFilename } from '../../src/shared/filenames.js';
+
+const FALLBACK = 'attachment-1.bin';
+const clean = (raw: string | null | undefined): string => sanitizeFilename(raw, FALLBACK);
+
+describe('sanitizeFilename', () => {
+  it('keeps ordinary names, including non-ASCII', () => {
+    expect(clean('Quarterly report.pdf')).toBe('Quarterly report.pdf');
+    expect(clean('Grüße – 報告書.docx')).toBe('Grüße – 報告書.docx');
+  });
+
+  it.each([
+    ['../../etc/passwd', 'passwd'],
+    ['/etc/passwd', 'passwd'],
+    ['..\\..\\windows\\win.ini', 'win.ini'],
+    ['C:\\Users\\x\\evil.exe', 'evil.exe'],
+    ['a/b\\c/d.txt', 'd.txt'],
+    ['../../x', 'x'],
+  ])('strips path components: %j', (raw, expected) => {
+    expect(clean(raw)).toBe(expected);
+  });
+
+  it('removes CR/LF header injection (as whitespace) and other control characters', () => {
+    expect(clean('report\r\nSet-Cookie: a=b.txt')).toBe('report Set-Cookie: a=b.txt');
+    expect(clean('evil\u0000name.txt')).toBe('evilname.txt');
+    expect(clean('bell\u0007\u001b[31m.txt')).toBe('bell[31m.txt');
+    expect(clean('c1\u0085\u009bx.txt')).toBe('c1 x.txt');
+    expect(clean('tab\there.txt')).toBe('tab here.txt');
+  });
+
+  it('removes bidi overrides, isolates, marks and zero-width characters', () => {
+    expect(clean('invoice\u202Efdp.exe')).toBe('invoicefdp.exe');
+    for (const ch of ['\u202A', '\u202B', '\u202C', '\u202D', '\u2066', '\u2067', '\u2068', '\u2069', '\u200E', '\u200F', '\u200B', '\uFEFF']) {
+      expect(clean(`a${ch}b.txt`)).toBe('ab.txt');
+    }
+  });
+
+  it('strips leading dots (no hidden files, no ..) and trailing dots/spaces', () => {
+    expect(clean('.bashrc')).toBe('bashrc');
+    expect(clean('...hidden.txt')).toBe('hidden.txt');
+    expect(clean('name.txt. . ')).toBe('name.txt');
+  });
+
+  it('collapses whitespace', () => {
+    expect(clean('  a   b \u00a0 c.txt  ')).toBe('a b c.txt');
+  });
+
+  it('NFC-normalises', () => {
+    const decomposed = 'Cafe\u0301.txt';
+    expect(clean(decomposed)).toBe('Caf\u00e9.txt');
+    expect(clean(decomposed).length).toBe(8);
+  });
+
+  it.each([[null], [undefined], [''], ['   '], ['....'], ['../'], ['..\\'], ['\u202E\u0000'], ['/']])('falls back for %j', (raw) => {
+    expect(clean(raw)).toBe(FALLBACK);
+  });
+
+  it('drops lone surrogates', () => {
+    expect(clean('a\ud800b.txt')).toBe('ab.txt');
+    expect(clean('emoji 😀.png')).toBe('emoji 😀.png');
+  });
+
+  it('caps at 200 UTF-8 bytes keeping the extension and whole code points', () => {
+    const long = `${'a'.repeat(500)}.pdf`;
+    const out = clean(long);
+    expect(Buffer.byteLength(out)).toBe(200);
+    expect(out.endsWith('.pdf')).toBe(true);
+
+    const multibyte = clean(`${'報'.repeat(300)}.xlsx`);
+    expect(Buffer.byteLength(multibyte)).toBeLessThanOrEqual(200);
+    expect(multibyte.endsWith('.xlsx')).toBe(true);
+    expect(multibyte).not.toContain('\ufffd');
+
+    const emoji = clean('😀'.repeat(100));
+    expect(Buffer.byteLength(emoji)).toBe(200);
+    expect([...emoji].every((c) => c === '😀')).toBe(true);
+  });
+
+  it('handles a 1 MiB hostile name in linear time', () => {
+    const started = performance.now();
+    const out = clean(`${'x'.repeat(1024 * 1024)}.txt`);
+    expect(Buffer.byteLength(out)).toBe(200);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('is idempotent', () => {
+    for (const raw of ['../../etc/passwd', 'report\r\nSet-Cookie: a=b.txt', `${'é'.repeat(300)}.txt`, 'invoice\u202Efdp.exe']) {
+      expect(clean(clean(raw))).toBe(clean(raw));
+    }
+  });
+});
+
+describe('extensionFor', () => {
+  it('maps known MIME types and falls back to bin', () => {
+    expect(extensionFor('application/pdf')).toBe('pdf');
+    expect(extensionFor('IMAGE/PNG')).toBe('png');
+    expect(extensionFor('message/rfc822')).toBe('eml');
+    expect(extensionFor('application/ms-tnef')).toBe('dat');
+    expect(extensionFor('application/x-unknown')).toBe('bin');
+  });
+});

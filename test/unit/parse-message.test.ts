@@ -1,0 +1,248 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { headerHash } from '../../src/shared/header-hash.js';
+import { BlobStore } from '../../src/storage/blob-store.js';
+import { parseMessage, type ParsedMessage } from '../../src/sync/ingest/parse-message.js';
+import * as F from '../fixtures/messages.js';
+
+let dir: string;
+let store: BlobStore;
+const MAX = 10 * 1024 * 1024;
+const parse = (raw: Buffer, maxBytes = MAX): Promise<ParsedMessage> => parseMessage(raw, store, { maxBytes });
+const blob = (key: string): Promise<Buffer> => readFile(store.path(key));
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'parse-message-'));
+  store = new BlobStore(path.join(dir, 'blobs'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Invariants every result must satisfy, whatever the input. */
+async function expectStoredRaw(raw: Buffer, m: ParsedMessage): Promise<void> {
+  expect(m.rawBlobKey).toBe(F.sha256(raw));
+  expect(m.size).toBe(raw.length);
+  expect(m.headerHash).toBe(headerHash(raw));
+  // Buffer.equals: vitest's deep equality walks a Buffer byte by byte (seconds per MiB).
+  expect((await blob(m.rawBlobKey)).equals(raw)).toBe(true);
+}
+
+describe('parseMessage: ordinary mail', () => {
+  it('plain text', async () => {
+    const raw = F.plainText();
+    const m = await parse(raw);
+    await expectStoredRaw(raw, m);
+    expect(m).toMatchObject({
+      messageId: 'fixture-1@example.com',
+      subject: 'Test message',
+      from: { email: 'alice@example.com', name: 'Alice Sender' },
+      to: [{ email: 'bob@example.com', name: 'Bob Receiver' }, { email: 'carol@example.com', name: '' }],
+      cc: [],
+      replyTo: null,
+      inReplyTo: null,
+      references: [],
+      bodyText: 'Hello Bob,\nthis is a plain message.\n',
+      bodyHtml: null,
+      attachments: [],
+      parseError: null,
+    });
+    expect(m.date).toEqual(new Date(F.DATE_ISO));
+    expect(m.headers).toMatchObject({ From: 'Alice Sender <alice@example.com>', 'Message-ID': '<fixture-1@example.com>', 'MIME-Version': '1.0' });
+  });
+
+  it('html + text alternative: both bodies, HTML unsanitised, threading headers', async () => {
+    const m = await parse(F.htmlAlternative());
+    expect(m.bodyText).toBe('Plain version\n');
+    expect(m.bodyHtml).toBe('<p>HTML <b>version</b><script>x()</script></p>\n');
+    expect(m.cc).toEqual([{ email: 'dave@example.com', name: 'Dave, D.' }]);
+    expect(m.replyTo).toBe('replies@example.com');
+    expect(m.inReplyTo).toBe('parent@example.com');
+    expect(m.references).toEqual(['root@example.com', 'parent@example.com']);
+    expect(m.headers.References).toBe('<root@example.com> <parent@example.com>');
+  });
+
+  it('streams attachments of various sizes into the store with the right size and sha256', async () => {
+    const sizes = [0, 1, 1000, 200_000, 1_500_000];
+    const m = await parse(F.withAttachments(sizes));
+    expect(m.parseError).toBeNull();
+    expect(m.bodyText).toBe('See attached.\n');
+    expect(m.attachments.map((a) => a.size)).toEqual(sizes);
+    for (const [i, a] of m.attachments.entries()) {
+      const expected = F.bytes(sizes[i]!, i + 1);
+      expect(a).toMatchObject({ blobKey: F.sha256(expected), filename: `file-${i}.bin`, originalFilename: `file-${i}.bin`, mimeType: 'application/octet-stream', isInline: false, contentId: null });
+      expect((await blob(a.blobKey)).equals(expected)).toBe(true);
+    }
+  });
+
+  it('inline cid image: isInline, contentId without brackets, invented name from the MIME type', async () => {
+    const m = await parse(F.inlineImage());
+    expect(m.bodyHtml).toContain('cid:logo@example.com'); // cid links are left for the read side to resolve
+    expect(m.attachments).toEqual([
+      { blobKey: F.sha256(F.PNG), size: F.PNG.length, filename: 'attachment-1.png', originalFilename: null, mimeType: 'image/png', isInline: true, contentId: 'logo@example.com' },
+    ]);
+  });
+
+  it('nested message/rfc822 becomes one .eml attachment with the exact inner bytes', async () => {
+    const m = await parse(F.nestedMessage());
+    expect(m.bodyText).toBe('Forwarding this.\n');
+    expect(m.attachments).toHaveLength(1);
+    expect(m.attachments[0]).toMatchObject({ filename: 'attachment-1.eml', mimeType: 'message/rfc822', isInline: false });
+    expect((await blob(m.attachments[0]!.blobKey)).toString()).toContain('Subject: Inner message');
+  });
+
+  it('TNEF winmail.dat is kept as an attachment', async () => {
+    const m = await parse(F.tnef());
+    expect(m.attachments).toEqual([expect.objectContaining({ filename: 'winmail.dat', mimeType: 'application/ms-tnef', size: F.TNEF.length, blobKey: F.sha256(F.TNEF) })]);
+  });
+
+  it('missing Message-ID and Date → null (never "now")', async () => {
+    const m = await parse(F.missingIdAndDate());
+    expect(m.messageId).toBeNull();
+    expect(m.date).toBeNull();
+    expect(m.parseError).toBeNull();
+  });
+
+  it('multiple From headers: the first mailbox of the first; repeated headers joined by the documented rule', async () => {
+    const m = await parse(F.multipleFrom());
+    expect(m.from).toEqual({ email: 'first@example.com', name: 'First' });
+    expect(m.to.map((a) => a.email)).toEqual(['a@example.com', 'b@example.com']);
+    expect(m.headers.From).toBe('First <first@example.com>, second@example.com, third@example.com');
+    expect(m.headers.To).toBe('a@example.com, b@example.com');
+    expect(m.headers.Received).toBe('from a by b; Tue, 4 Mar 2025 10:00:00 +0000\nfrom c by d; Tue, 4 Mar 2025 10:00:01 +0000');
+  });
+
+  it('empty message', async () => {
+    const raw = F.emptyMessage();
+    const m = await parse(raw);
+    await expectStoredRaw(raw, m);
+    expect(m).toMatchObject({ messageId: null, subject: null, from: null, to: [], headers: {}, bodyText: null, bodyHtml: null, attachments: [], parseError: null });
+  });
+});
+
+describe('parseMessage: charsets', () => {
+  it.each(F.CHARSET_SAMPLES.map((s) => [s.charset, s] as const))('%s body and encoded-word headers decode to Unicode', async (_name, sample) => {
+    const m = await parse(F.charsetMessage(sample));
+    expect(m.parseError).toBeNull();
+    expect(m.bodyText?.trim()).toBe(sample.text);
+    expect(m.subject).toBe(sample.charset === 'ISO-2022-JP' ? F.ISO2022JP_SUBJECT.text : sample.text);
+    expect(m.from).toEqual({ email: 'sender@example.com', name: sample.text });
+    expect(m.headers.From).toBe(`${sample.text} <sender@example.com>`);
+  });
+
+  it('unknown charset: no error, ASCII intact', async () => {
+    const m = await parse(F.unknownCharset());
+    expect(m.parseError).toBeNull();
+    expect(m.subject).toBe('Unknown charset');
+    expect(m.bodyText).toBe('Plain ASCII in an unknown charset\n');
+  });
+
+  it.each(['utf8', 'latin1'] as const)('raw 8-bit %s bytes in Subject/From decode', async (charset) => {
+    const m = await parse(F.raw8bitHeaders(charset));
+    expect(m.subject).toBe('Grüße aus Köln');
+    expect(m.from).toEqual({ email: 'juergen@example.com', name: 'Jürgen Müller' });
+    expect(m.headers.Subject).toBe('Grüße aus Köln');
+    expect(m.bodyText).toBe('Body\n');
+  });
+});
+
+describe('parseMessage: broken and hostile input never throws', () => {
+  it('missing closing boundary: parts up to the cut are kept', async () => {
+    const m = await parse(F.unclosedBoundary());
+    expect(m.parseError).toBeNull();
+    expect(m.bodyText).toBe('Before the cut\n');
+    expect(m.attachments).toEqual([expect.objectContaining({ filename: 'cut.pdf', size: 600, blobKey: F.sha256(F.bytes(600, 3)) })]);
+  });
+
+  it('boundary that never appears: body kept as text, parseError says why', async () => {
+    const m = await parse(F.missingBoundary());
+    expect(m.bodyText).toBe('This text has no MIME parts at all.\nSecond line.\n');
+    expect(m.parseError).toMatch(/boundary "NEVER-THERE" never appears/);
+    expect(m.subject).toBe('No boundary');
+  });
+
+  it('multipart without a boundary parameter', async () => {
+    const raw = F.message({ headers: ['Content-Type: multipart/mixed'], body: Buffer.from('orphan text\r\n') });
+    const m = await parse(raw);
+    expect(m.parseError).toMatch(/boundary missing/);
+    expect(m.bodyText).toBe('orphan text\n');
+  });
+
+  it('malformed headers: garbage lines skipped, folding unfolded, bad Date → null', async () => {
+    const m = await parse(F.malformedHeaders());
+    expect(m.parseError).toBeNull();
+    expect(m.subject).toBe('Folded   subject\t garbage ✓');
+    expect(m.from).toEqual({ email: 'alice@example.com', name: '' });
+    expect(m.date).toBeNull();
+    expect(m.messageId).toBe('no-brackets@example.com');
+    expect(Object.keys(m.headers)).toEqual(['Subject', 'X-Weird', 'From', 'Date', 'Message-ID']);
+    expect(m.bodyText).toBe('body\n');
+  });
+
+  it('more than 1,000 MIME parts → EMAXLEN parseError, headers still read', async () => {
+    const raw = F.tooManyParts();
+    const m = await parse(raw);
+    await expectStoredRaw(raw, m);
+    expect(m.parseError).toMatch(/^EMAXLEN/);
+    expect(m.subject).toBe('Too many parts');
+    expect(m.messageId).toBe('fixture-1@example.com');
+    expect(m.date).toEqual(new Date(F.DATE_ISO));
+  });
+
+  it('a header over 1 MiB → EMAXLEN parseError, headers read (value capped at 64 KiB)', async () => {
+    const raw = F.hugeHeader();
+    const m = await parse(raw);
+    await expectStoredRaw(raw, m);
+    expect(m.parseError).toMatch(/^EMAXLEN/);
+    expect(m.subject).toBe('Huge header');
+    expect(m.from?.email).toBe('alice@example.com');
+    expect(m.headers['X-Huge']).toHaveLength(64 * 1024);
+  });
+
+  it('hostile attachment names are sanitised, the raw decoded name is kept apart', async () => {
+    const m = await parse(F.hostileFilenames());
+    expect(m.parseError).toBeNull();
+    expect(m.attachments.map((a) => a.filename)).toEqual(F.HOSTILE_FILENAMES.map((h) => h.expected));
+    expect(m.attachments.map((a) => a.originalFilename)).toEqual(F.HOSTILE_FILENAMES.map((h) => h.original));
+    for (const a of m.attachments) expect(a.filename).not.toMatch(/[/\\\u0000-\u001f\u202e]/);
+  });
+
+  it('oversize message: raw stored, headers only, no bodies or attachments, no parseError', async () => {
+    const raw = F.withAttachments([50_000]);
+    const m = await parse(raw, 10_000);
+    await expectStoredRaw(raw, m);
+    expect(m).toMatchObject({ subject: 'Attachments', bodyText: null, bodyHtml: null, attachments: [], parseError: null });
+    expect(m.from?.email).toBe('alice@example.com');
+  });
+
+  it('truncated and bit-flipped variants of every fixture resolve (fuzz)', async () => {
+    const fixtures = [F.plainText(), F.htmlAlternative(), F.withAttachments([3000]), F.inlineImage(), F.nestedMessage(), F.tnef(), F.hostileFilenames(), ...F.CHARSET_SAMPLES.map(F.charsetMessage)];
+    const rnd = F.prng(42);
+    for (const raw of fixtures) {
+      for (let i = 0; i < 8; i++) {
+        const variant = Buffer.from(raw.subarray(0, Math.floor(rnd() * raw.length)));
+        for (let k = 0; k < 5; k++) variant[Math.floor(rnd() * variant.length)] = Math.floor(rnd() * 256);
+        const m = await parse(variant);
+        expect(m.rawBlobKey).toBe(F.sha256(variant));
+      }
+    }
+  });
+
+  it('long References are de-duplicated and capped (root + most recent)', async () => {
+    const ids = Array.from({ length: 500 }, (_, i) => `<r${i}@x>`);
+    const m = await parse(F.plainText('x\n', { References: [...ids, ids[3]].join(' ') }));
+    expect(m.references).toHaveLength(200);
+    expect(m.references[0]).toBe('r0@x');
+    expect(m.references.at(-1)).toBe('r499@x');
+  });
+});
+
+describe('parseMessage: store failures', () => {
+  it('rejects when the blob store cannot write (an I/O fault, not the message’s)', async () => {
+    const file = path.join(dir, 'not-a-directory');
+    await writeFile(file, 'x');
+    await expect(parseMessage(F.plainText(), new BlobStore(file), { maxBytes: MAX })).rejects.toThrow();
+  });
+});
