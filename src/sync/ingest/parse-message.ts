@@ -96,7 +96,7 @@ const MAILPARSER_OPTIONS: MailParserOptions = {
   // A forwarded message/rfc822 part stays one .eml attachment instead of being spliced into our body text.
   ignoreEmbedded: true,
   // html-to-text (for HTML-only mail) is superlinear on huge markup; above this the HTML is kept, bodyText empty.
-  maxHtmlLengthToParse: 5 * 1024 * 1024,
+  maxHtmlLengthToParse: 1024 * 1024,
 };
 
 const cap = (s: string, max: number): string => (s.length > max ? s.slice(0, max) : s);

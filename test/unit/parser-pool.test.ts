@@ -1,0 +1,116 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobStore } from '../../src/storage/blob-store.js';
+import { parseMessage } from '../../src/sync/ingest/parse-message.js';
+import { ParserPool, type ParserPoolOptions } from '../../src/sync/ingest/parser-pool.js';
+import * as F from '../fixtures/messages.js';
+
+let dir: string;
+let blobRoot: string;
+const pools: ParserPool[] = [];
+const newPool = (opts: Partial<ParserPoolOptions> = {}): ParserPool => {
+  const pool = new ParserPool({ size: 2, blobRoot, maxBytes: 10 * 1024 * 1024, ...opts });
+  pools.push(pool);
+  return pool;
+};
+
+/** HTML-only mail whose html-to-text conversion is slow (superlinear in inline elements) and memory-hungry. */
+const htmlBomb = (elements = 120_000): Buffer =>
+  F.message({ headers: ['Content-Type: text/html; charset=utf-8'], body: Buffer.from(`<html><body>${'<i>a</i>'.repeat(elements)}</body></html>`) }, { Subject: 'HTML bomb' });
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'parser-pool-'));
+  blobRoot = path.join(dir, 'blobs');
+});
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('ParserPool', () => {
+  it('parses messages in parallel on workers with the same result as in-process parsing', async () => {
+    const pool = newPool({ size: 2 });
+    const fixtures = [F.plainText(), F.htmlAlternative(), F.withAttachments([5000, 300_000]), F.inlineImage(), F.tooManyParts(), ...F.CHARSET_SAMPLES.map(F.charsetMessage)];
+    const expected = await Promise.all(fixtures.map((raw) => parseMessage(raw, new BlobStore(blobRoot), { maxBytes: 10 * 1024 * 1024 })));
+    const results = await Promise.all(fixtures.map((raw) => pool.parse(Buffer.from(raw))));
+    expect(results).toEqual(expected);
+    for (const m of results) if (m.date !== null) expect(m.date).toBeInstanceOf(Date);
+    const att = results[2]!.attachments[1]!;
+    expect((await readFile(new BlobStore(blobRoot).path(att.blobKey))).equals(F.bytes(300_000, 2))).toBe(true);
+  });
+
+  it('queues beyond its size and answers in order (back-pressure)', async () => {
+    const pool = newPool({ size: 1 });
+    const order: number[] = [];
+    const raws = Array.from({ length: 6 }, (_, i) => F.plainText(`message ${i}\n`, { Subject: `n${i}` }));
+    const results = await Promise.all(raws.map((raw, i) => pool.parse(raw).then((m) => (order.push(i), m))));
+    expect(results.map((m) => m.subject)).toEqual(['n0', 'n1', 'n2', 'n3', 'n4', 'n5']);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('transfers a buffer that owns its memory and copies a view into a larger one', async () => {
+    const pool = newPool({ size: 1 });
+    const owned = Buffer.from(F.withAttachments([10_000]));
+    expect(owned.byteOffset === 0 && owned.byteLength === owned.buffer.byteLength).toBe(true);
+    await pool.parse(owned);
+    expect(owned.byteLength).toBe(0); // detached: the worker received the memory itself
+
+    const backing = Buffer.concat([Buffer.alloc(100), F.plainText(), Buffer.alloc(100)]);
+    const view = backing.subarray(100, backing.length - 100);
+    const before = Buffer.from(view);
+    const m = await pool.parse(view);
+    expect(m.subject).toBe('Test message');
+    expect(view.equals(before)).toBe(true); // the caller's memory is untouched
+  });
+
+  it('a message that exceeds the timeout: worker replaced, headers-only result with parseError', async () => {
+    const pool = newPool({ size: 1, timeoutMs: 250 });
+    const raw = htmlBomb();
+    const key = F.sha256(raw);
+    const started = performance.now();
+    const m = await pool.parse(raw);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(m).toMatchObject({ subject: 'HTML bomb', parseError: 'parse timed out after 250 ms', rawBlobKey: key, bodyHtml: null, attachments: [] });
+    expect(m.date).toBeInstanceOf(Date);
+    expect((await pool.parse(F.plainText())).parseError).toBeNull(); // a fresh worker took over
+  });
+
+  it('a worker that crashes (out of memory) mid-parse: replaced, its message gets a parseError', async () => {
+    const pool = newPool({ size: 1, maxMemoryMb: 32 });
+    const raw = htmlBomb();
+    const m = await pool.parse(raw);
+    expect(m.parseError).toBe('parser worker ran out of memory');
+    expect(m.subject).toBe('HTML bomb');
+    expect(m.rawBlobKey).toBe(F.sha256(htmlBomb()));
+    const next = await Promise.all([pool.parse(F.plainText()), pool.parse(F.tnef())]);
+    expect(next.map((x) => x.parseError)).toEqual([null, null]);
+  });
+
+  it('rejects (never hangs) when a worker cannot even start', async () => {
+    const pool = newPool({ size: 1, maxMemoryMb: 1 });
+    const results = await Promise.allSettled([pool.parse(F.plainText()), pool.parse(F.plainText())]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/before the message was stored/);
+  });
+
+  it('rejects when the blob store fails inside the worker', async () => {
+    const file = path.join(dir, 'blob-root-is-a-file');
+    await writeFile(file, 'x');
+    const pool = newPool({ size: 1, blobRoot: file });
+    await expect(pool.parse(F.plainText())).rejects.toThrow(/blob store failed/);
+  });
+
+  it('close() lets running messages finish, fails queued ones, refuses new ones', async () => {
+    const pool = newPool({ size: 1 });
+    await pool.parse(F.plainText()); // worker booted
+    const running = pool.parse(F.withAttachments([100_000]));
+    const queued = pool.parse(F.plainText());
+    const closing = pool.close();
+    await expect(running).resolves.toMatchObject({ subject: 'Attachments', parseError: null });
+    await expect(queued).rejects.toThrow('parser pool is closed');
+    await closing;
+    await expect(pool.parse(F.plainText())).rejects.toThrow('parser pool is closed');
+  });
+});
