@@ -27,7 +27,7 @@ async function searchUids(client: ImapFlow, query: Record<string, unknown>): Pro
   const r = await client.search(query, { uid: true });
   // imapflow answers `false` when the command failed (e.g. the connection dropped): never read that as "no messages",
   // which would look like every message had been expunged.
-  if (r === false) throw Object.assign(new Error('UID SEARCH failed'), { code: 'NoConnection' });
+  if (!r) throw Object.assign(new Error('UID SEARCH failed'), { code: 'NoConnection' });
   return r.sort((a, b) => a - b);
 }
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { freePort } from '../../src/db/embedded.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -108,31 +109,32 @@ export interface SpawnedServer {
   readonly exited: Promise<number | NodeJS.Signals>;
 }
 
-/** Runs `bin/incoming.js serve` as a child process and waits until it listens. */
+/** Runs `bin/incoming.js serve` as a child process on a free port and waits until /healthz answers. */
 export async function spawnServer(env: Record<string, string>, args: string[] = ['serve']): Promise<SpawnedServer> {
+  const port = env.PORT ?? String(await freePort());
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/incoming.js'), ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, PORT: port },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig ?? -1)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within 60 s:\n${out}`)), 60_000);
-    const check = () => {
-      const m = /"port":(\d+),[^\n]*"msg":"Incoming is listening"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(`http://127.0.0.1:${m[1]}`);
-      }
-    };
-    child.stdout!.on('data', check);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code}) before listening:\n${out}`));
-    });
-  });
+  let exitCode: number | NodeJS.Signals | undefined;
+  const exited = new Promise<number | NodeJS.Signals>((resolve) =>
+    child.on('exit', (code, sig) => {
+      exitCode = code ?? sig ?? -1;
+      resolve(exitCode);
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exitCode !== undefined) throw new Error(`server exited (${exitCode}) before listening:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`server did not start within 60 s:\n${out}`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return { url, child, output: () => out, exited };
 }

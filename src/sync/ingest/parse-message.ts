@@ -143,12 +143,15 @@ function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[
   return new Promise((resolve, reject) => {
     const parser = new MailParser(MAILPARSER_OPTIONS);
     const writes: Promise<void>[] = [];
+    const streaming = new Set<AttachmentStream['content']>();
     let text: MessageText | null = null;
     let settled = false;
     const fail = (err: unknown): void => {
       if (settled) return;
       settled = true;
       parser.destroy();
+      // A destroyed parser never ends the attachment it was emitting: abort that write (temp file removed, fd closed).
+      for (const content of streaming) content.destroy();
       reject(err);
     };
     parser.on('data', (data: AttachmentStream | MessageText) => {
@@ -159,13 +162,17 @@ function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[
       const index = writes.length + 1;
       // pipeline() reports the content stream's errors; this listener only keeps a late one from going unhandled.
       data.content.on('error', () => undefined);
+      streaming.add(data.content);
       const write = store
         .writeStream(data.content)
         .then((blob) => {
-          attachments.push(toAttachment(data, blob, index));
+          if (!settled) attachments.push(toAttachment(data, blob, index));
         })
         // mailparser waits for release() before it reads on: release after the file is complete, on failure too.
-        .finally(() => data.release?.());
+        .finally(() => {
+          streaming.delete(data.content);
+          data.release?.();
+        });
       writes.push(write.catch(fail));
     });
     parser.on('error', fail);

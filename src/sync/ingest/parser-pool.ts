@@ -26,7 +26,7 @@ export interface ParserPoolOptions {
   maxBytes: number;
   /** Per-message limit (default 60 s); the clock starts when a worker takes the message. */
   timeoutMs?: number;
-  /** V8 old-generation limit per worker (default 1024 MiB): a message that needs more kills its worker, not us. */
+  /** V8 heap limit per worker (default 1024 MiB, at least 8): a message that needs more kills its worker, not us. */
   maxMemoryMb?: number;
 }
 
@@ -54,6 +54,7 @@ interface Slot {
 const WORKER_URL = new URL('./parse-worker.mjs', import.meta.url);
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_MEMORY_MB = 1024;
+const MIN_MEMORY_MB = 8;
 
 /** Structured clone keeps Dates, but be explicit: callers rely on `date` being a Date. */
 function revive(m: ParsedMessage): ParsedMessage {
@@ -131,11 +132,11 @@ export class ParserPool {
     const workerData: ParseWorkerData = { blobRoot: this.opts.blobRoot, maxBytes: this.opts.maxBytes };
     const worker = new Worker(WORKER_URL, {
       workerData,
-      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxMemoryMb ?? DEFAULT_MAX_MEMORY_MB },
+      // Below a few MiB V8 cannot even deserialize the isolate snapshot and aborts the whole *process*, not the worker.
+      resourceLimits: { maxOldGenerationSizeMb: Math.max(MIN_MEMORY_MB, this.opts.maxMemoryMb ?? DEFAULT_MAX_MEMORY_MB) },
     });
     const slot: Slot = { worker, ready: false, task: null, lastError: null };
     this.slots.add(slot);
-    worker.unref();
     worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
     worker.on('error', (err: Error) => {
       slot.lastError = (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'parser worker ran out of memory' : `parser worker crashed: ${err.message}`;
@@ -147,6 +148,9 @@ export class ParserPool {
     if (reply.type === 'ready') {
       slot.ready = true;
       this.dispatch();
+      // Workers are only spawned for waiting messages, so they stay ref'd while booting; an idle one must not keep
+      // the process alive.
+      if (slot.task === null) slot.worker.unref();
       return;
     }
     const task = slot.task;
@@ -186,7 +190,7 @@ export class ParserPool {
     if (task) this.settleLost(task, reason);
     else if (!slot.ready) {
       // Died while booting: fail one waiting message so a worker that can never start cannot respawn forever.
-      this.queue.shift()?.reject(new Error(reason));
+      this.queue.shift()?.reject(new Error(`${reason} (the worker failed to start)`));
     }
     this.dispatch();
   }
