@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { headerHash } from '../../src/shared/header-hash.js';
+import { parseDate } from '../../src/sync/ingest/parse-headers.js';
 import { BlobStore } from '../../src/storage/blob-store.js';
 import { parseMessage, type ParsedMessage } from '../../src/sync/ingest/parse-message.js';
 import * as F from '../fixtures/messages.js';
@@ -218,7 +219,7 @@ describe('parseMessage: broken and hostile input never throws', () => {
   });
 
   it('truncated and bit-flipped variants of every fixture resolve (fuzz)', async () => {
-    const fixtures = [F.plainText(), F.htmlAlternative(), F.withAttachments([3000]), F.inlineImage(), F.nestedMessage(), F.tnef(), F.hostileFilenames(), ...F.CHARSET_SAMPLES.map(F.charsetMessage)];
+    const fixtures = [F.plainText(), F.htmlAlternative(), F.withAttachments([3000]), F.inlineImage(), F.nestedMessage(), F.tnef(), F.hostileFilenames(), ...F.CHARSET_SAMPLES.map((s) => F.charsetMessage(s))];
     const rnd = F.prng(42);
     for (const raw of fixtures) {
       for (let i = 0; i < 8; i++) {
@@ -244,5 +245,35 @@ describe('parseMessage: store failures', () => {
     const file = path.join(dir, 'not-a-directory');
     await writeFile(file, 'x');
     await expect(parseMessage(F.plainText(), new BlobStore(file), { maxBytes: MAX })).rejects.toThrow();
+  });
+});
+
+describe('parseDate', () => {
+  it.each([
+    ['Tue, 04 Mar 2025 10:15:30 +0100', '2025-03-04T09:15:30.000Z'],
+    ['Tue, 1 Jul 2003 10:52:37 +0200 (CEST)', '2003-07-01T08:52:37.000Z'],
+    ['4 Mar 25 10:15 GMT', '2025-03-04T10:15:00.000Z'],
+    ['Sat, 15 Mar 2025 09:10:11 EST', '2025-03-15T14:10:11.000Z'],
+    ['2025-03-04T10:15:30Z', '2025-03-04T10:15:30.000Z'],
+  ])('%s', (value, iso) => {
+    expect(parseDate(value)?.toISOString()).toBe(iso);
+  });
+
+  it.each([undefined, '', '1', 'yesterday', 'Mon, 32 Jan 2020 10:00:00 +0000', 'not a date at all'])('%j → null', (value) => {
+    expect(parseDate(value)).toBeNull();
+  });
+});
+
+describe('generateMailbox', () => {
+  it('is deterministic and realistic: mostly < 10 KB, ~10% with 20 KB–2 MB attachments, unique identities', async () => {
+    const box = F.generateMailbox(500, 7);
+    expect(F.generateMailbox(20, 7).every((b, i) => b.equals(box[i]!))).toBe(true);
+    const sizes = box.map((b) => b.length);
+    expect(sizes.filter((s) => s < 10 * 1024).length / box.length).toBeGreaterThan(0.8);
+    const large = sizes.filter((s) => s >= 20_000).length / box.length;
+    expect(large).toBeGreaterThan(0.05);
+    expect(large).toBeLessThan(0.15);
+    expect(new Set(box.map(headerHash)).size).toBe(box.length);
+    for (const raw of box.slice(0, 40)) expect((await parse(raw)).parseError).toBeNull();
   });
 });

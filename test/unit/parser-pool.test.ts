@@ -32,7 +32,7 @@ afterAll(async () => {
 describe('ParserPool', () => {
   it('parses messages in parallel on workers with the same result as in-process parsing', async () => {
     const pool = newPool({ size: 2 });
-    const fixtures = [F.plainText(), F.htmlAlternative(), F.withAttachments([5000, 300_000]), F.inlineImage(), F.tooManyParts(), ...F.CHARSET_SAMPLES.map(F.charsetMessage)];
+    const fixtures = [F.plainText(), F.htmlAlternative(), F.withAttachments([5000, 300_000]), F.inlineImage(), F.tooManyParts(), ...F.CHARSET_SAMPLES.map((s) => F.charsetMessage(s))];
     const expected = await Promise.all(fixtures.map((raw) => parseMessage(raw, new BlobStore(blobRoot), { maxBytes: 10 * 1024 * 1024 })));
     const results = await Promise.all(fixtures.map((raw) => pool.parse(Buffer.from(raw))));
     expect(results).toEqual(expected);

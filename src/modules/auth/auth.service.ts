@@ -63,8 +63,40 @@ export function parsePermissions(input: readonly string[]): Permission[] {
   return [...new Set(input as Permission[])];
 }
 
+interface CachedKey {
+  principal: Principal;
+  secretHash: string;
+  secretSalt: string;
+  revoked: boolean;
+  expires: number;
+}
+
+/**
+ * Key rows are cached for a few seconds so a request costs one round trip (the rate-limit upsert) instead of two.
+ * A revocation takes effect at once on the instance that revoked and within this TTL on the others.
+ */
+export const KEY_CACHE_TTL_MS = 5000;
+const KEY_CACHE_MAX = 10_000;
+
 export class AuthService {
+  private readonly cache = new Map<string, CachedKey>();
+
   constructor(private readonly deps: AuthServiceDeps) {}
+
+  private async lookup(publicKey: string): Promise<CachedKey | null> {
+    const now = Date.now();
+    const hit = this.cache.get(publicKey);
+    if (hit && hit.expires > now) return hit;
+    const key = await this.em.findOne(ApiKey, { publicKey });
+    if (!key) {
+      this.cache.delete(publicKey);
+      return null;
+    }
+    if (this.cache.size >= KEY_CACHE_MAX) this.cache.clear();
+    const entry = { principal: toPrincipal(key), secretHash: key.secretHash, secretSalt: key.secretSalt, revoked: !!key.revokedAt, expires: now + KEY_CACHE_TTL_MS };
+    this.cache.set(publicKey, entry);
+    return entry;
+  }
 
   private get em() {
     return this.deps.orm.em;
@@ -73,10 +105,10 @@ export class AuthService {
   /** Resolves the headers `X-API-Key` / `X-API-Secret` to a principal, or throws UNAUTHENTICATED. */
   async authenticate(publicKey: string | undefined, secret: string | undefined): Promise<Principal> {
     if (!publicKey || !secret) throw AppError.unauthenticated('Missing API credentials: send X-API-Key and X-API-Secret');
-    const key = publicKey.length <= 128 ? await this.em.findOne(ApiKey, { publicKey }) : null;
+    const key = publicKey.length <= 128 ? await this.lookup(publicKey) : null;
     const ok = digestsEqual(hashSecret(secret, key?.secretSalt ?? DUMMY_SALT), key?.secretHash ?? DUMMY_HASH);
-    if (!key || !ok || key.revokedAt) throw AppError.unauthenticated('Invalid API key or secret');
-    return toPrincipal(key);
+    if (!key || !ok || key.revoked) throw AppError.unauthenticated('Invalid API key or secret');
+    return key.principal;
   }
 
   /** Creates a key. The secret is returned once and stored only as a hash. */
@@ -117,6 +149,7 @@ export class AuthService {
     if (!key) throw AppError.notFound('API key', id);
     key.revokedAt ??= new Date();
     await this.em.flush();
+    this.cache.delete(key.publicKey);
     return key;
   }
 
@@ -139,6 +172,7 @@ export class AuthService {
       }
       existing.permissions = [...PERMISSIONS];
       await this.em.flush();
+      this.cache.delete(existing.publicKey);
       return null;
     }
     if ((await this.em.count(ApiKey, {})) > 0) return null;

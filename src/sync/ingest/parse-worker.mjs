@@ -1,7 +1,7 @@
-// Worker-thread bootstrap for ParserPool. Plain JS on purpose: a worker thread does not inherit the TypeScript loader
-// that bin/incoming.js (tsx) or vitest installed in the main thread, so this file registers tsx for this thread first
-// and only then loads the TypeScript worker body. Works the same under `node bin/incoming.js` and under vitest.
+// Worker-thread bootstrap: the parser is TypeScript, so register tsx in this thread before loading it. Plain JS on
+// purpose — it must run before any TypeScript support exists in the worker (under `node bin/incoming.js` and vitest).
+import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';
 
-register();
+register({ tsconfig: fileURLToPath(new URL('../../../tsconfig.json', import.meta.url)) });
 await import('./parse-worker.ts');
