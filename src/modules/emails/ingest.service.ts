@@ -37,7 +37,7 @@ const ATTACHMENT_COLUMNS = ['email_id', 'filename', 'original_filename', 'mime_t
 
 // PostgreSQL text cannot hold NUL; hostile mail sometimes carries it.
 const clean = (s: string | null): string | null => (s === null ? null : s.replace(/\0/g, ''));
-const cleanJson = (v: unknown): string => JSON.stringify(v).replace(/\\u0000/g, '');
+const cleanJson = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'string' ? x.replace(/\0/g, '') : x));
 
 function receivedAt(m: IngestMessage): Date {
   return m.internalDate ?? m.date ?? new Date();
