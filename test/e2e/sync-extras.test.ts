@@ -1,0 +1,95 @@
+/** Sync details: thread linking, oversize messages, syncProgress over graphql-ws, the orphan sweep's inputs. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { createDovecotUser } from '../support/dovecot.js';
+import { appendMessage, buildMessage } from '../support/imap.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { sql } from '../support/sync.js';
+
+const dovecot = inject('dovecot');
+let db: TestDatabase;
+let srv: TestServer;
+
+async function account(creds: { user: string; password: string }): Promise<number> {
+  const r = await srv.api('/api/accounts', {
+    method: 'POST',
+    json: { name: 'Extras', email: `${creds.user}@example.com`, host: dovecot.host, port: dovecot.port, username: creds.user, password: creds.password, encryption: 'none' },
+  });
+  return r.body.data.id as number;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  srv = await startTestServer(db.url, { MAX_MESSAGE_BYTES: '100000', SYNC_ENABLED: 'false' });
+});
+afterAll(async () => {
+  await srv?.close();
+  await db?.drop();
+});
+
+describe('sync extras', () => {
+  it('links replies into one thread, whatever the arrival order', async () => {
+    const mb = await createDovecotUser(dovecot.dir);
+    // The reply arrives before its parent; a second reply references both.
+    await appendMessage(dovecot, mb, 'INBOX', buildMessage({ subject: 'Re: Plan', messageId: '<b@x>', headers: { 'In-Reply-To': '<a@x>', References: '<a@x>' } }));
+    await appendMessage(dovecot, mb, 'INBOX', buildMessage({ subject: 'Plan', messageId: '<a@x>' }));
+    await appendMessage(dovecot, mb, 'INBOX', buildMessage({ subject: 'Re: Re: Plan', messageId: '<c@x>', headers: { 'In-Reply-To': '<b@x>', References: '<a@x> <b@x>' } }));
+    await appendMessage(dovecot, mb, 'INBOX', buildMessage({ subject: 'Unrelated', messageId: '<z@x>' }));
+    const id = await account(mb);
+    await srv.api(`/api/accounts/${id}/sync`, { method: 'POST' });
+    const rows = await sql<{ message_id: string; thread_id: number }>(db.url, 'SELECT message_id, thread_id FROM emails WHERE account_id = $1 ORDER BY message_id', [id]);
+    const t = Object.fromEntries(rows.map((r) => [r.message_id, r.thread_id]));
+    expect(t['a@x']).toBe(t['b@x']);
+    expect(t['b@x']).toBe(t['c@x']);
+    expect(t['z@x']).not.toBe(t['a@x']);
+    const [thread] = await sql<{ message_count: number; subject: string }>(db.url, 'SELECT message_count, subject FROM threads WHERE id = $1', [t['a@x']]);
+    expect(thread).toMatchObject({ message_count: 3, subject: 'Plan' });
+  });
+
+  it('a message over MAX_MESSAGE_BYTES is stored raw with its headers only', async () => {
+    const mb = await createDovecotUser(dovecot.dir);
+    await appendMessage(dovecot, mb, 'INBOX', buildMessage({ subject: 'Huge one', attachments: [{ filename: 'big.bin', contentType: 'application/octet-stream', content: Buffer.alloc(300_000, 1) }] }));
+    const id = await account(mb);
+    const r = await srv.api(`/api/accounts/${id}/sync`, { method: 'POST' });
+    expect(r.body.data).toMatchObject({ new: 1, failed: 0 });
+    const [row] = await sql<Record<string, any>>(db.url, 'SELECT subject, body_text, has_attachments, size, raw_blob FROM emails WHERE account_id = $1', [id]);
+    expect(row).toMatchObject({ subject: 'Huge one', body_text: null, has_attachments: false });
+    expect(row!.size).toBeGreaterThan(300_000);
+    expect(row!.raw_blob).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('syncProgress streams folder, done and total over graphql-ws while a pass runs', async () => {
+    const mb = await createDovecotUser(dovecot.dir);
+    for (let i = 0; i < 30; i++) await appendMessage(dovecot, mb, 'INBOX', buildMessage({ subject: `p${i}` }));
+    const id = await account(mb);
+    const client = createClient({ url: `${srv.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { apiKey: srv.key, apiSecret: srv.secret }, retryAttempts: 0 });
+    const seen: { folder: string; done: number; total: number }[] = [];
+    const subscribed = new Promise<void>((resolve, reject) => {
+      client.subscribe(
+        { query: `subscription { syncProgress(accountId: "${id}") { folder done total } }` },
+        { next: (r) => void seen.push((r.data as { syncProgress: (typeof seen)[number] }).syncProgress), error: reject, complete: () => undefined },
+      );
+      setTimeout(resolve, 500);
+    });
+    await subscribed;
+    await srv.api(`/api/accounts/${id}/sync`, { method: 'POST' });
+    await new Promise((r) => setTimeout(r, 500));
+    await client.dispose();
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.at(-1)).toEqual({ folder: 'INBOX', done: 30, total: 30 });
+    expect(seen.every((p) => p.total === 30 && p.done <= 30)).toBe(true);
+  });
+
+  it('syncProgress refuses accounts outside the key scope', async () => {
+    const client = createClient({ url: `${srv.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { apiKey: srv.key, apiSecret: srv.secret }, retryAttempts: 0 });
+    const err = await new Promise<unknown>((resolve) => {
+      // A failing subscribe resolver arrives as a result with errors (then complete), or as an error.
+      client.subscribe({ query: 'subscription { syncProgress(accountId: "987654") { done } }' }, { next: (r) => resolve(r.errors), error: resolve, complete: () => resolve(null) });
+    });
+    await client.dispose();
+    expect(JSON.stringify(err)).toContain('NOT_FOUND');
+  });
+});
