@@ -48,7 +48,9 @@ export async function benchKey(databaseUrl: string): Promise<{ key: string; secr
 }
 
 export async function startBenchServer(databaseUrl: string, env: Record<string, string> = {}): Promise<SpawnedServer> {
-  return spawnServer({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', SYNC_ENABLED: 'false', DATA_DIR: path.join(ROOT, 'data', 'bench'), ...env });
+  // BENCH_NODE_OPTIONS reaches the server process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
+  const nodeOptions: Record<string, string> = process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {};
+  return spawnServer({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', SYNC_ENABLED: 'false', DATA_DIR: path.join(ROOT, 'data', 'bench'), ...nodeOptions, ...env });
 }
 
 /** Runs autocannon against one request for `seconds` at `connections`. */

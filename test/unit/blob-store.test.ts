@@ -160,6 +160,28 @@ describe('BlobStore', () => {
       expect(removed).toBe(sizes.reduce((a, s) => a + Math.floor(s / 2), 0));
     });
 
+    it('never loses a blob that a concurrent writer deduplicates onto while it is being swept', async () => {
+      // Before the fix the sweep checked the mtime and then unlinked: a writer refreshing the file in between got its
+      // key back for a file that was gone (a few times in 150 here). The sweep now moves the file away first, then checks.
+      const store = freshStore();
+      let removed = 0;
+      for (let i = 0; i < 150; i++) {
+        const content = Buffer.from(`race ${i}`);
+        const { key } = await store.writeBuffer(content);
+        await age(store.path(key), 7_200_000);
+        const writer = (async () => {
+          await new Promise((r) => setTimeout(r, i % 6));
+          return store.writeBuffer(content);
+        })();
+        const [n, written] = await Promise.all([store.sweep(async () => new Set(), 3_600_000), writer]);
+        removed += n;
+        expect(written.key).toBe(key);
+        expect(await store.exists(key)).toBe(true);
+      }
+      expect(removed).toBeGreaterThan(0); // both orders happened: some sweeps ran before the writer
+      expect(await readdir(path.join(store.root, 'tmp'))).toEqual([]);
+    });
+
     it('spares a blob that was re-written while `referenced` was running', async () => {
       const store = freshStore();
       const { key } = await store.writeBuffer(Buffer.from('dedupe race'));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { extensionFor, sanitizeFilename } from '../../src/shared/filenames.js';
+import { HOSTILE_FILENAMES } from '../fixtures/messages.js';
 
 const FALLBACK = 'attachment-1.bin';
 const clean = (raw: string | null | undefined): string => sanitizeFilename(raw, FALLBACK);
@@ -88,6 +89,35 @@ describe('sanitizeFilename', () => {
     for (const raw of ['../../etc/passwd', 'report\r\nSet-Cookie: a=b.txt', `${'é'.repeat(300)}.txt`, 'invoice\u202Efdp.exe']) {
       expect(clean(clean(raw))).toBe(clean(raw));
     }
+  });
+});
+
+describe('sanitizeFilename: invariants on hostile names', () => {
+  const BAD = /[/\\\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/;
+  const hostile = [
+    ...HOSTILE_FILENAMES.map((h) => h.original),
+    '../../etc/passwd', 'report\r\nSet-Cookie: a=b.txt', 'evil\u0000name.txt', 'invoice\u202Efdp.exe', '../../evil.sh', '..%2F..%2Fevil.sh',
+    '\u2066\u2067\u2068\u2069x.pdf', 'a\u0085b\u2028c\u2029d.txt', '\u0000../\u0000../x', `${'/'.repeat(500)}${'ü'.repeat(300)}.tar.gz`,
+    `${'\u202e'.repeat(1000)}.exe`, 'C:\\..\\..\\boot.ini', '\ud83d', `${'a'.repeat(300)}\r\n.txt`,
+  ];
+
+  it.each(hostile.map((h) => [h]))('%j → no separator, control or bidi character, ≤ 200 bytes, idempotent', (raw) => {
+    const out = clean(raw);
+    expect(out).not.toMatch(BAD);
+    expect(out).not.toMatch(/\p{Cs}/u);
+    expect(out).not.toMatch(/^[.\s]|[.\s]$/);
+    expect(Buffer.byteLength(out)).toBeLessThanOrEqual(200);
+    expect(out.length).toBeGreaterThan(0);
+    expect(clean(out)).toBe(out);
+  });
+
+  it('keeps the extension when cutting a long hostile name', () => {
+    expect(clean(`${'/'.repeat(500)}${'ü'.repeat(300)}.tar.gz`)).toMatch(/^ü+\.gz$/);
+    expect(clean(`../../${'x'.repeat(400)}.sh`)).toBe(`${'x'.repeat(197)}.sh`);
+  });
+
+  it('the RFC 2231-decoded traversal `..%2F..%2Fevil.sh` keeps only the last component', () => {
+    expect(clean(decodeURIComponent('..%2F..%2Fevil.sh'))).toBe('evil.sh');
   });
 });
 

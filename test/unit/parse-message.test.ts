@@ -277,3 +277,90 @@ describe('generateMailbox', () => {
     for (const raw of box.slice(0, 40)) expect((await parse(raw)).parseError).toBeNull();
   });
 });
+
+describe('parseMessage: edge shapes', () => {
+  it('header-only message (no empty line, no body): fields read, no bodies, no error', async () => {
+    const raw = F.headerOnly();
+    const m = await parse(raw);
+    await expectStoredRaw(raw, m);
+    expect(m).toMatchObject({ messageId: 'header-only@example.com', subject: 'Headers only', from: { email: 'alice@example.com', name: 'Alice' }, to: [{ email: 'bob@example.com', name: '' }], bodyText: null, bodyHtml: null, attachments: [], parseError: null });
+    expect(m.date).toEqual(new Date(F.DATE_ISO));
+    expect(Object.keys(m.headers)).toEqual(['From', 'To', 'Subject', 'Date', 'Message-ID']);
+  });
+
+  it('message starting with the empty line: no headers, the body line that looks like one stays body', async () => {
+    const raw = F.bodyOnly();
+    const m = await parse(raw);
+    await expectStoredRaw(raw, m);
+    expect(m.headers).toEqual({});
+    expect(m.subject).toBeNull();
+    expect(m.bodyText).toBe('Note: this looks like a header but is body text\nSecond line\n');
+    // The same digest as Dovecot's BODY[HEADER] of this message, which is a lone CRLF.
+    expect(m.headerHash).toBe(headerHash(Buffer.from('\r\n')));
+    expect(m.headerHash).toBe(F.sha256(Buffer.alloc(0)));
+  });
+
+  it('headerHash of a full source equals that of its BODY[HEADER] (CRLF, bare LF, no body)', () => {
+    for (const raw of [F.plainText(), F.htmlAlternative(), F.headerOnly(), F.bodyOnly(), Buffer.from('Subject: lf\n\nbody\n')]) {
+      const end = raw.indexOf('\r\n\r\n') !== -1 ? raw.indexOf('\r\n\r\n') + 4 : raw.indexOf('\n\n') !== -1 ? raw.indexOf('\n\n') + 2 : raw.length;
+      const header = raw[0] === 0x0d ? raw.subarray(0, 2) : raw.subarray(0, end);
+      expect(headerHash(raw)).toBe(headerHash(header));
+    }
+  });
+
+  it('a boundary that only appears inside a line or as a closing delimiter: body kept as text, parseError', async () => {
+    const m = await parse(F.boundaryNeverOpens());
+    expect(m.subject).toBe('Boundary never opens');
+    expect(m.bodyText).toBe('Text that mentions --SEP inside a line.\n--SEP--\n');
+    expect(m.parseError).toMatch(/boundary "SEP" never appears as a delimiter line/);
+  });
+
+  it('a delimiter line with trailing whitespace still counts (as mailsplit reads it)', async () => {
+    const raw = F.message({ headers: ['Content-Type: multipart/mixed; boundary="WS"'], body: Buffer.from('--WS  \r\nContent-Type: text/plain\r\n\r\nwhitespace delimiter\r\n--WS--\r\n') });
+    const m = await parse(raw);
+    expect(m.parseError).toBeNull();
+    expect(m.bodyText).toBe('whitespace delimiter');
+  });
+
+  it('lone UTF-16 surrogates never reach the result (PostgreSQL jsonb rejects \\ud800)', async () => {
+    const m = await parse(F.loneSurrogates());
+    expect(JSON.stringify(m)).not.toMatch(/\\ud[89a-f][0-9a-f]{2}/i);
+    expect(m.subject).toBe('\ufffd tail');
+    expect(m.from).toEqual({ email: 'odd@example.com', name: '\ufffd' });
+    expect(m.to).toEqual([{ email: 'half@example.com', name: '\ufffd' }]);
+    expect(m.headers['X-Odd']).toBe('\ufffd');
+    // Capped at 64 Ki UTF-16 units, which cuts the last emoji in half.
+    expect(m.headers['X-Long']).toHaveLength(64 * 1024);
+    expect(m.headers['X-Long']!.endsWith('😀\ufffd')).toBe(true);
+    expect(m.parseError).toBeNull();
+  });
+
+  it('every fixture resolves with the raw source stored and no lone surrogate', async () => {
+    const all = [F.plainText(), F.htmlAlternative(), F.withAttachments([10, 20_000]), F.inlineImage(), F.nestedMessage(), F.tnef(), F.unclosedBoundary(), F.missingBoundary(),
+      F.boundaryNeverOpens(), F.unknownCharset(), F.raw8bitHeaders('utf8'), F.raw8bitHeaders('latin1'), ...F.CHARSET_SAMPLES.map((s) => F.charsetMessage(s)), F.malformedHeaders(),
+      F.tooManyParts(), F.hugeHeader(), F.hostileFilenames(), F.missingIdAndDate(), F.multipleFrom(), F.emptyMessage(), F.headerOnly(), F.bodyOnly(), F.loneSurrogates()];
+    for (const raw of all) {
+      const m = await parse(raw);
+      expect(m.rawBlobKey).toBe(F.sha256(raw));
+      expect(m.size).toBe(raw.length);
+      expect(JSON.stringify(m)).not.toMatch(/\\ud[89a-f][0-9a-f]{2}/i);
+      for (const a of m.attachments) expect(await store.stat(a.blobKey)).toEqual({ size: a.size });
+    }
+  });
+
+  it('a generated mailbox threads: replies carry In-Reply-To/References to earlier messages and a Re: subject', async () => {
+    const box = F.generateMailbox(200, 11);
+    const parsed = await Promise.all(box.map((raw) => parse(raw)));
+    const ids = new Set(parsed.map((m) => m.messageId));
+    expect(ids.size).toBe(box.length);
+    const replies = parsed.filter((m) => m.inReplyTo !== null);
+    expect(replies.length / box.length).toBeGreaterThan(0.15);
+    for (const r of replies) {
+      expect(ids.has(r.inReplyTo)).toBe(true);
+      expect(r.references.at(-1)).toBe(r.inReplyTo);
+      expect(r.subject).toMatch(/^Re: /);
+    }
+    expect(new Set(parsed.map((m) => m.from?.email)).size).toBeGreaterThan(20);
+    expect(parsed.some((m) => /[^\x00-\x7f]/.test(m.from?.name ?? ''))).toBe(true); // encoded-word display names decoded
+  });
+});

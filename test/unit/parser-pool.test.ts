@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore } from '../../src/storage/blob-store.js';
-import { parseMessage } from '../../src/sync/ingest/parse-message.js';
+import { parseMessage, type ParsedMessage } from '../../src/sync/ingest/parse-message.js';
 import { ParserPool, type ParserPoolOptions } from '../../src/sync/ingest/parser-pool.js';
 import * as F from '../fixtures/messages.js';
 
@@ -39,6 +39,19 @@ describe('ParserPool', () => {
     for (const m of results) if (m.date !== null) expect(m.date).toBeInstanceOf(Date);
     const att = results[2]!.attachments[1]!;
     expect((await readFile(new BlobStore(blobRoot).path(att.blobKey))).equals(F.bytes(300_000, 2))).toBe(true);
+  });
+
+  it('parses a realistic mailbox (120 messages, attachments up to 2 MB) on 2 workers exactly as in-process', async () => {
+    const pool = newPool({ size: 2 });
+    const box = F.generateMailbox(120, 5);
+    const store = new BlobStore(blobRoot);
+    const expected: ParsedMessage[] = [];
+    for (const raw of box) expected.push(await parseMessage(raw, store, { maxBytes: 10 * 1024 * 1024 }));
+    const results = await Promise.all(box.map((raw) => pool.parse(Buffer.from(raw))));
+    expect(results).toEqual(expected);
+    expect(results.every((m) => m.parseError === null)).toBe(true);
+    expect(results.filter((m) => m.attachments.length > 0).length).toBeGreaterThan(5);
+    expect(results.filter((m) => m.inReplyTo !== null).length).toBeGreaterThan(10);
   });
 
   it('queues beyond its size and answers in order (back-pressure)', async () => {

@@ -1,6 +1,6 @@
 /**
  * Enrichment hook: links each new email to a thread through In-Reply-To / References (and adopts replies that arrived
- * before their parent). Batch-shaped: a constant number of queries per stored batch.
+ * before their parent). Batch-shaped: a constant number of queries per stored batch, whatever its size.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { exec } from '../../db/sql.js';
@@ -12,14 +12,34 @@ export function normalizeSubject(subject: string | null): string | null {
   return subject.replace(/^(\s*(re|fw|fwd|aw|wg|tr|sv|vs|antw|rif|r)(\[\d+\])?\s*:\s*)+/i, '').trim() || null;
 }
 
+const present = (xs: (string | null)[]): string[] => [...new Set(xs.filter((x): x is string => !!x))];
+const refsOf = (e: StoredEmail) => present([e.inReplyTo, ...e.references]);
+
+/** Union-find over thread keys, so messages of one conversation in one batch end up in one thread. */
+class Groups {
+  private readonly parent = new Map<string, string>();
+  find(x: string): string {
+    let p = this.parent.get(x) ?? x;
+    while (p !== (this.parent.get(p) ?? p)) p = this.parent.get(p)!;
+    this.parent.set(x, p);
+    return p;
+  }
+  union(a: string, b: string): void {
+    const ra = this.find(a);
+    const rb = this.find(b);
+    if (ra !== rb) this.parent.set(ra, rb);
+  }
+}
+
 export class ThreadLinker implements IngestHook {
   readonly name = 'threads';
 
   async afterInsert(em: EntityManager, emails: readonly StoredEmail[]): Promise<void> {
     if (emails.length === 0) return;
     const accountId = emails[0]!.accountId;
-    const refsOf = (e: StoredEmail) => [...new Set([e.inReplyTo, ...e.references].filter((r): r is string => !!r))];
-    const ids = [...new Set(emails.flatMap((e) => [...refsOf(e), e.messageId]).filter((r): r is string => !!r))];
+    const ids = present(emails.flatMap((e) => [...refsOf(e), e.messageId]));
+    const own = present(emails.map((e) => e.messageId));
+    // Existing threads: of the messages we reference, and of stored replies pointing at our messages.
     const known = new Map<string, number>();
     if (ids.length > 0) {
       const rows = await exec<{ message_id: string; thread_id: number }>(
@@ -27,51 +47,61 @@ export class ThreadLinker implements IngestHook {
         'SELECT message_id, thread_id FROM emails WHERE account_id = ? AND message_id = ANY(?::text[]) AND thread_id IS NOT NULL',
         [accountId, ids],
       );
-      for (const r of rows) known.set(r.message_id, r.thread_id);
+      for (const r of rows) known.set(`m:${r.message_id}`, r.thread_id);
     }
-    // Replies stored earlier than their parent: they point at us through In-Reply-To.
-    const ownIds = emails.map((e) => e.messageId).filter((r): r is string => !!r);
-    const children = new Map<string, number>();
-    if (ownIds.length > 0) {
-      const rows = await exec<{ in_reply_to: string; thread_id: number }>(
-        em,
-        'SELECT in_reply_to, thread_id FROM emails WHERE account_id = ? AND in_reply_to = ANY(?::text[]) AND thread_id IS NOT NULL',
-        [accountId, ownIds],
-      );
-      for (const r of rows) children.set(r.in_reply_to, r.thread_id);
-    }
-    const touched = new Set<number>();
-    const merges: [number, number][] = [];
+    const children = own.length === 0 ? [] : await exec<{ in_reply_to: string; thread_id: number }>(
+      em,
+      'SELECT in_reply_to, thread_id FROM emails WHERE account_id = ? AND in_reply_to = ANY(?::text[]) AND thread_id IS NOT NULL',
+      [accountId, own],
+    );
+    // Group this batch's emails with everything they are connected to (message ids and existing threads).
+    const g = new Groups();
     for (const e of emails) {
-      const candidates = [...refsOf(e).map((r) => known.get(r)), e.messageId ? known.get(e.messageId) : undefined, e.messageId ? children.get(e.messageId) : undefined]
-        .filter((t): t is number => t !== undefined);
-      let threadId = candidates.length > 0 ? Math.min(...candidates) : undefined;
-      if (threadId === undefined) {
-        const [row] = await exec<{ id: number }>(
-          em,
-          'INSERT INTO threads (account_id, subject, message_count, created_at) VALUES (?, ?, 0, now()) RETURNING id',
-          [accountId, normalizeSubject(e.subject)],
-        );
-        threadId = row!.id;
+      const self = `e:${e.id}`;
+      for (const id of [...refsOf(e), e.messageId].filter((x): x is string => !!x)) {
+        g.union(self, `m:${id}`);
+        const t = known.get(`m:${id}`);
+        if (t !== undefined) g.union(self, `t:${t}`);
       }
-      for (const other of new Set(candidates)) if (other !== threadId) merges.push([other, threadId]);
-      if (e.messageId) known.set(e.messageId, threadId);
-      for (const r of refsOf(e)) if (!known.has(r)) known.set(r, threadId);
-      await exec(em, 'UPDATE emails SET thread_id = ? WHERE id = ?', [threadId, e.id]);
-      touched.add(threadId);
     }
-    for (const [from, into] of merges) {
-      await exec(em, 'UPDATE emails SET thread_id = ? WHERE thread_id = ?', [into, from]);
-      await exec(em, 'DELETE FROM threads WHERE id = ?', [from]);
-      touched.delete(from);
-      touched.add(into);
+    for (const c of children) g.union(`m:${c.in_reply_to}`, `t:${c.thread_id}`);
+    // Each group takes its lowest existing thread; groups without one get a new thread (one INSERT for all).
+    const members = new Map<string, StoredEmail[]>();
+    const push = <T>(m: Map<string, T[]>, k: string, v: T) => (m.get(k) ?? m.set(k, []).get(k)!).push(v);
+    for (const e of emails) push(members, g.find(`e:${e.id}`), e);
+    const threadsOf = new Map<string, number[]>();
+    for (const t of new Set([...known.values(), ...children.map((c) => c.thread_id)])) push(threadsOf, g.find(`t:${t}`), t);
+    const roots = [...members.keys()];
+    const fresh = roots.filter((r) => !threadsOf.has(r));
+    const created = fresh.length === 0 ? [] : await exec<{ id: number }>(
+      em,
+      `INSERT INTO threads (account_id, subject, message_count, created_at)
+       SELECT ?, s, 0, now() FROM unnest(?::text[]) WITH ORDINALITY AS t(s, n) ORDER BY n RETURNING id`,
+      [accountId, fresh.map((r) => normalizeSubject([...members.get(r)!].sort((a, b) => +a.receivedAt - +b.receivedAt)[0]!.subject) ?? '')],
+    );
+    const assign = new Map<string, number>(fresh.map((r, i) => [r, created[i]!.id]));
+    const merges: [number, number][] = [];
+    for (const r of roots) {
+      if (assign.has(r)) continue;
+      const ts = [...new Set(threadsOf.get(r)!)].sort((a, b) => a - b);
+      assign.set(r, ts[0]!);
+      for (const other of ts.slice(1)) merges.push([other, ts[0]!]);
     }
+    const pairs = emails.map((e) => [e.id, assign.get(g.find(`e:${e.id}`))!] as const);
+    await exec(em, 'UPDATE emails SET thread_id = u.t FROM unnest(?::int[], ?::int[]) AS u(id, t) WHERE emails.id = u.id', [pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
+    if (merges.length > 0) {
+      await exec(em, 'UPDATE emails SET thread_id = m.keep FROM unnest(?::int[], ?::int[]) AS m(gone, keep) WHERE emails.thread_id = m.gone', [merges.map((m) => m[0]), merges.map((m) => m[1])]);
+      await exec(em, 'DELETE FROM threads WHERE id = ANY(?::int[])', [merges.map((m) => m[0])]);
+    }
+    const touched = [...new Set([...assign.values()])];
     await exec(
       em,
-      `UPDATE threads t SET message_count = s.n, last_message_at = s.last
-       FROM (SELECT thread_id, count(*)::int AS n, max(received_at) AS last FROM emails WHERE thread_id = ANY(?::int[]) GROUP BY thread_id) s
+      `UPDATE threads t SET message_count = s.n, last_message_at = s.last, subject = COALESCE(NULLIF(t.subject, ''), s.subject)
+       FROM (SELECT thread_id, count(*)::int AS n, max(received_at) AS last,
+                    (array_agg(subject ORDER BY received_at))[1] AS subject
+             FROM emails WHERE thread_id = ANY(?::int[]) GROUP BY thread_id) s
        WHERE t.id = s.thread_id`,
-      [[...touched]],
+      [touched],
     );
   }
 }

@@ -20,7 +20,7 @@ import { MailParser, type AttachmentStream, type MailParserOptions, type Message
 import { extensionFor, sanitizeFilename } from '../../shared/filenames.js';
 import { headerBlock, headerHash } from '../../shared/header-hash.js';
 import type { BlobStore } from '../../storage/blob-store.js';
-import { bodyStart, decode8bit, parseHeaderFields, readFields, rootContentType } from './parse-headers.js';
+import { bodyStart, decode8bit, parseHeaderFields, readFields, rootContentType, type HeaderFields } from './parse-headers.js';
 
 export interface ParsedAddress {
   email: string;
@@ -101,6 +101,31 @@ const MAILPARSER_OPTIONS: MailParserOptions = {
 
 const cap = (s: string, max: number): string => (s.length > max ? s.slice(0, max) : s);
 
+/**
+ * Lone UTF-16 surrogates → U+FFFD. A broken UTF-16 encoded word (`=?UTF-16BE?B?2AA=?=`) or a cap that cuts a pair in
+ * half yields them, and PostgreSQL rejects the batch: jsonb refuses `\ud800`. (String#toWellFormed is ES2024.)
+ */
+const LONE_SURROGATE = /\p{Cs}/gu;
+const wf = (s: string): string => s.replace(LONE_SURROGATE, '\ufffd');
+const wfOrNull = (s: string | null): string | null => (s === null ? null : wf(s));
+const wfAddress = (a: ParsedAddress): ParsedAddress => ({ email: wf(a.email), name: wf(a.name) });
+
+function wellFormedFields(h: HeaderFields): HeaderFields {
+  return {
+    messageId: wfOrNull(h.messageId),
+    subject: wfOrNull(h.subject),
+    from: h.from && wfAddress(h.from),
+    to: h.to.map(wfAddress),
+    cc: h.cc.map(wfAddress),
+    replyTo: wfOrNull(h.replyTo),
+    date: h.date,
+    inReplyTo: wfOrNull(h.inReplyTo),
+    references: h.references.map(wf),
+    // fromEntries defines own properties: a header named `__proto__` stays a key.
+    headers: Object.fromEntries(Object.entries(h.headers).map(([k, v]) => [k, wf(v)])),
+  };
+}
+
 function normaliseMimeType(contentType: string | undefined): string {
   const t = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   return t.length <= MAX_MIME_TYPE && /^[a-z0-9][\w!#$&^.+-]*\/[\w!#$&^.+-]+$/.test(t) ? t : 'application/octet-stream';
@@ -109,7 +134,7 @@ function normaliseMimeType(contentType: string | undefined): string {
 function describeError(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown } | null;
   const message = typeof e?.message === 'string' ? e.message : String(err);
-  return cap(typeof e?.code === 'string' ? `${e.code}: ${message}` : message, MAX_SHORT_TEXT);
+  return wf(cap(typeof e?.code === 'string' ? `${e.code}: ${message}` : message, MAX_SHORT_TEXT));
 }
 
 /** Filesystem errors carry `syscall`; parser errors never do. */
@@ -122,11 +147,11 @@ function toAttachment(a: AttachmentStream, blob: { key: string; size: number }, 
     blobKey: blob.key,
     size: blob.size,
     filename: sanitizeFilename(original, `attachment-${index}.${extensionFor(mimeType)}`),
-    originalFilename: original === null ? null : cap(original, MAX_SHORT_TEXT),
+    originalFilename: original === null ? null : wf(cap(original, MAX_SHORT_TEXT)),
     mimeType,
     // An image referenced from the HTML (Content-ID inside multipart/related) or explicitly inline.
     isInline: a.related === true || a.contentDisposition === 'inline',
-    contentId: a.cid ? cap(a.cid, MAX_SHORT_TEXT) : null,
+    contentId: a.cid ? wf(cap(a.cid, MAX_SHORT_TEXT)) : null,
   };
 }
 
@@ -183,11 +208,27 @@ function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[
         if (settled) return;
         settled = true;
         const t = text as MessageText | null;
-        resolve({ bodyText: t?.text ?? null, bodyHtml: t?.html ?? null });
+        resolve({ bodyText: wfOrNull(t?.text ?? null), bodyHtml: wfOrNull(t?.html ?? null) });
       });
     });
     parser.end(raw);
   });
+}
+
+/**
+ * Whether the body has a delimiter line that opens a part (`--boundary`, trailing SP/HTAB allowed), read as mailsplit
+ * does: a mere mention of `--boundary` inside a line, or only the closing `--boundary--`, leaves mailparser with no
+ * part at all — it would drop the whole body silently.
+ */
+function hasDelimiterLine(raw: Buffer, start: number, boundary: string): boolean {
+  const delimiter = Buffer.from(`--${boundary}`);
+  for (let i = raw.indexOf(delimiter, start); i !== -1; i = raw.indexOf(delimiter, i + 1)) {
+    if (i > start && raw[i - 1] !== 0x0a && raw[i - 1] !== 0x0d) continue;
+    let j = i + delimiter.length;
+    while (raw[j] === 0x20 || raw[j] === 0x09) j++;
+    if (j >= raw.length || raw[j] === 0x0d || raw[j] === 0x0a) return true;
+  }
+  return false;
 }
 
 /**
@@ -199,7 +240,7 @@ export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOpt
   const stored = await store.writeBuffer(raw);
   const fields = readFields(headerBlock(raw));
   const base: ParsedMessage = {
-    ...parseHeaderFields(fields),
+    ...wellFormedFields(parseHeaderFields(fields)),
     bodyText: null,
     bodyHtml: null,
     attachments: [],
@@ -211,15 +252,15 @@ export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOpt
   opts.onHeaders?.({ ...base, attachments: [] });
   if (raw.length > opts.maxBytes) return base;
 
-  // mailparser silently yields nothing for a multipart whose boundary never occurs; keep the body as text instead.
+  // mailparser silently yields nothing for a multipart without a delimiter line; keep the body as text instead.
   const start = bodyStart(raw);
   const ct = rootContentType(fields);
-  if (ct.multipart && (ct.boundary === null || raw.indexOf(`--${ct.boundary}`, start) === -1)) {
+  if (ct.multipart && (ct.boundary === null || !hasDelimiterLine(raw, start, ct.boundary))) {
     const body = start < raw.length ? decode8bit(raw.subarray(start)).replace(/\r\n?/g, '\n') : '';
     return {
       ...base,
       bodyText: body === '' ? null : body,
-      parseError: `broken MIME: multipart boundary ${ct.boundary === null ? 'missing' : `"${cap(ct.boundary, 100)}" never appears`}`,
+      parseError: wf(`broken MIME: multipart boundary ${ct.boundary === null ? 'missing' : `"${cap(ct.boundary, 100)}" never appears as a delimiter line`}`),
     };
   }
 
