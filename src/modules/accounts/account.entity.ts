@@ -3,6 +3,10 @@ import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 export const ENCRYPTIONS = ['ssl', 'tls', 'none'] as const;
 export type Encryption = (typeof ENCRYPTIONS)[number];
 
+/** What deleting an email does on the server: move it to the Trash folder (default) or flag it \Deleted and expunge. */
+export const DELETE_MODES = ['trash', 'expunge'] as const;
+export type DeleteMode = (typeof DELETE_MODES)[number];
+
 /** An IMAP mail account. The password is sealed with AES-256-GCM (bound to the row id) and never leaves the service. */
 export const Account = defineEntity({
   name: 'Account',
@@ -24,6 +28,7 @@ export const Account = defineEntity({
     lastError: p.text().nullable(),
     /** Set when the server rejected the credentials: sync waits for the account to be updated (no reconnect storm). */
     syncPausedAt: p.datetime().nullable(),
+    deleteMode: p.enum(DELETE_MODES).default('trash'),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },

@@ -52,6 +52,8 @@ export const Email = defineEntity({
     size: p.integer().default(0),
     rawBlob: p.string().length(64),
     parseError: p.text().nullable(),
+    /** Set when a local change (flags, delete) could not be written back to the IMAP server for good. */
+    syncError: p.text().nullable(),
     threadId: p.integer().nullable().index('emails_thread'),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
