@@ -100,7 +100,9 @@ try {
 
   // (4) the product: a full first sync through the API, until every message is stored and queryable.
   {
-    const server = await startBenchServer(db.url, { SYNC_ENABLED: 'false' });
+    // PARSER_WORKERS, when set, reaches the server (to compare pool sizes).
+    const workers: Record<string, string> = process.env.PARSER_WORKERS ? { PARSER_WORKERS: process.env.PARSER_WORKERS } : {};
+    const server = await startBenchServer(db.url, { SYNC_ENABLED: 'false', ...workers });
     try {
       const key = await benchKey(db.url);
       const created = await apiRequest(server.url, key, '/api/accounts', {

@@ -55,7 +55,7 @@ describe('ParserPool', () => {
   });
 
   it('queues beyond its size and answers in order (back-pressure)', async () => {
-    const pool = newPool({ size: 1 });
+    const pool = newPool({ size: 1, perWorker: 1 });
     const order: number[] = [];
     const raws = Array.from({ length: 6 }, (_, i) => F.plainText(`message ${i}\n`, { Subject: `n${i}` }));
     const results = await Promise.all(raws.map((raw, i) => pool.parse(raw).then((m) => (order.push(i), m))));
@@ -103,6 +103,15 @@ describe('ParserPool', () => {
     expect(next.map((x) => x.parseError)).toEqual([null, null]);
   });
 
+  it('one worker parses several messages at once, and a crash costs only the message that causes it', async () => {
+    const pool = newPool({ size: 1, perWorker: 4, maxMemoryMb: 32 });
+    const plain = [F.plainText('a\n', { Subject: 'a' }), F.withAttachments([50_000]), F.plainText('c\n', { Subject: 'c' })];
+    const results = await Promise.all([pool.parse(plain[0]!), pool.parse(htmlBomb()), pool.parse(plain[1]!), pool.parse(plain[2]!)]);
+    expect(results.map((m) => m.parseError)).toEqual([null, 'parser worker ran out of memory', null, null]);
+    expect(results.map((m) => m.subject)).toEqual(['a', 'HTML bomb', 'Attachments', 'c']);
+    expect(results[2]!.attachments).toHaveLength(1);
+  });
+
   it('rejects (never hangs) when a worker cannot even start', async () => {
     const pool = newPool({ size: 1, maxMemoryMb: 8 }); // too small for tsx + mailparser to load
     const results = await Promise.allSettled([pool.parse(F.plainText()), pool.parse(F.plainText())]);
@@ -118,7 +127,7 @@ describe('ParserPool', () => {
   });
 
   it('close() lets running messages finish, fails queued ones, refuses new ones', async () => {
-    const pool = newPool({ size: 1 });
+    const pool = newPool({ size: 1, perWorker: 1 });
     await pool.parse(F.plainText()); // worker booted
     const running = pool.parse(F.withAttachments([100_000]));
     const queued = pool.parse(F.plainText());

@@ -2,25 +2,33 @@
  * Runs parseMessage on worker threads: mailparser is CPU-bound, so parsing on other cores keeps the sync's event loop
  * (IMAP sessions, DB writes, HTTP) responsive and uses the machine.
  *
- * - Back-pressure: at most `size` messages are inside workers; further `parse()` calls wait in a FIFO until a worker
- *   is free, so a caller that awaits parse() is paced by the parsers.
+ * - Back-pressure: at most `size × perWorker` messages are inside workers; further `parse()` calls wait in a FIFO
+ *   until a worker has room, so a caller that awaits parse() is paced by the parsers. A worker takes several messages
+ *   at once (default 4) because parsing is not pure CPU: every message and attachment is written (and fsynced) to the
+ *   blob store, and a worker that waited on each write alone sat idle ~40% of the time (bench:ingest profile).
  * - Workers start lazily (a server with sync disabled never pays for them) and do not keep the process alive while
  *   idle (unref'd).
  * - The raw buffer is transferred, not copied, when it owns its whole ArrayBuffer; otherwise its bytes are copied once
  *   into a fresh buffer that is then transferred (cloning a view would copy the entire underlying ArrayBuffer).
  * - Poison messages: a worker that crashes (uncaught error, OOM under `maxMemoryMb`) or exceeds `timeoutMs` is
- *   terminated and replaced, and its message resolves with a `parseError` on top of the headers-only result the worker
- *   reported after storing the raw source — it never hangs and is never retried forever. If the worker died before
- *   even storing the raw source (boot failure, blob store I/O error), parse() rejects: that is an infrastructure
- *   fault, and the message must be fetched again rather than stored without its source.
+ *   terminated and replaced. The message that timed out resolves with a `parseError` on top of the headers-only
+ *   result the worker reported after storing the raw source. The other messages that worker held are innocent (after a
+ *   timeout) or suspects (after a crash, the culprit is unknown): each is parsed again from its stored raw source, a
+ *   suspect alone on a worker, so only the message that crashes a worker by itself gets the `parseError` — nothing
+ *   hangs and nothing is retried forever. If a worker died before even storing a message's raw source (boot failure,
+ *   blob store I/O error), that parse() rejects: an infrastructure fault, the message must be fetched again.
  */
+import { readFile } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
+import { BlobStore } from '../../storage/blob-store.js';
 import type { ParsedMessage } from './parse-message.js';
 import type { ParseRequest, ParseWorkerData } from './parse-worker.js';
 
 export interface ParserPoolOptions {
   /** Worker threads (≥ 1). */
   size: number;
+  /** Messages one worker parses concurrently (default 4, ≥ 1). */
+  perWorker?: number;
   blobRoot: string;
   /** See ParseOptions.maxBytes. */
   maxBytes: number;
@@ -42,18 +50,23 @@ interface Task {
   reject: (err: Error) => void;
   headersOnly: ParsedMessage | null;
   timer: NodeJS.Timeout | null;
+  /** Times this message was in a worker that died under it. */
+  retries: number;
+  /** Parse it on a worker of its own (it was in a worker that crashed). */
+  alone: boolean;
 }
 
 interface Slot {
   worker: Worker;
   ready: boolean;
-  task: Task | null;
+  tasks: Map<number, Task>;
   lastError: string | null;
 }
 
 const WORKER_URL = new URL('./parse-worker.mjs', import.meta.url);
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_MEMORY_MB = 1024;
+const DEFAULT_PER_WORKER = 4;
 const MIN_MEMORY_MB = 8;
 
 /** Structured clone keeps Dates, but be explicit: callers rely on `date` being a Date. */
@@ -73,8 +86,11 @@ export class ParserPool {
   private readonly inFlight = new Set<Promise<unknown>>();
   private nextId = 1;
   private closed = false;
+  private readonly store: BlobStore;
 
-  constructor(private readonly opts: ParserPoolOptions) {}
+  constructor(private readonly opts: ParserPoolOptions) {
+    this.store = new BlobStore(opts.blobRoot);
+  }
 
   /**
    * Parses one message on a worker (waits while all workers are busy). `raw` is transferred to the worker when it
@@ -83,7 +99,7 @@ export class ParserPool {
   parse(raw: Buffer): Promise<ParsedMessage> {
     if (this.closed) return Promise.reject(new Error('parser pool is closed'));
     const done = new Promise<ParsedMessage>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, raw, resolve, reject, headersOnly: null, timer: null });
+      this.queue.push({ id: this.nextId++, raw, resolve, reject, headersOnly: null, timer: null, retries: 0, alone: false });
     });
     const tracked = done.catch(() => undefined).finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
@@ -101,11 +117,20 @@ export class ParserPool {
     this.slots.clear();
   }
 
-  /** Hands queued messages to idle workers and starts as many workers as still-waiting messages need. */
+  /** Hands queued messages to workers with room and starts as many workers as still-waiting messages need. */
   private dispatch(): void {
-    for (const slot of this.slots) {
-      if (this.queue.length === 0) break;
-      if (slot.ready && slot.task === null) this.run(slot, this.queue.shift()!);
+    const perWorker = Math.max(1, this.opts.perWorker ?? DEFAULT_PER_WORKER);
+    const room = (slot: Slot, task: Task) =>
+      slot.ready && (task.alone ? slot.tasks.size === 0 : slot.tasks.size < perWorker && ![...slot.tasks.values()].some((t) => t.alone));
+    for (let i = 0; i < this.queue.length; ) {
+      const task = this.queue[i]!;
+      const slot = [...this.slots].find((s) => room(s, task));
+      if (!slot) {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      this.run(slot, task);
     }
     if (this.closed) return;
     const booting = [...this.slots].filter((s) => !s.ready).length;
@@ -114,10 +139,10 @@ export class ParserPool {
   }
 
   private run(slot: Slot, task: Task): void {
-    slot.task = task;
+    slot.tasks.set(task.id, task);
     slot.worker.ref();
     const timeoutMs = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    task.timer = setTimeout(() => this.kill(slot, `parse timed out after ${timeoutMs} ms`), timeoutMs);
+    task.timer = setTimeout(() => this.kill(slot, task, `parse timed out after ${timeoutMs} ms`), timeoutMs);
     const raw = transferable(task.raw!);
     task.raw = null;
     try {
@@ -135,7 +160,7 @@ export class ParserPool {
       // Below a few MiB V8 cannot even deserialize the isolate snapshot and aborts the whole *process*, not the worker.
       resourceLimits: { maxOldGenerationSizeMb: Math.max(MIN_MEMORY_MB, this.opts.maxMemoryMb ?? DEFAULT_MAX_MEMORY_MB) },
     });
-    const slot: Slot = { worker, ready: false, task: null, lastError: null };
+    const slot: Slot = { worker, ready: false, tasks: new Map(), lastError: null };
     this.slots.add(slot);
     worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
     worker.on('error', (err: Error) => {
@@ -150,35 +175,36 @@ export class ParserPool {
       this.dispatch();
       // Workers are only spawned for waiting messages, so they stay ref'd while booting; an idle one must not keep
       // the process alive.
-      if (slot.task === null) slot.worker.unref();
+      if (slot.tasks.size === 0) slot.worker.unref();
       return;
     }
-    const task = slot.task;
-    if (!task || task.id !== reply.id) return;
+    const task = slot.tasks.get(reply.id);
+    if (!task) return;
     if (reply.type === 'headers') {
       task.headersOnly = reply.message;
       return;
     }
-    this.release(slot);
+    this.release(slot, task);
     if (reply.type === 'failed') task.reject(new Error(`blob store failed while parsing: ${reply.error}`));
     else task.resolve(revive(reply.message));
     this.dispatch();
   }
 
-  /** The worker's task is finished (or abandoned): the slot takes the next one. */
-  private release(slot: Slot): Task | null {
-    const task = slot.task;
-    if (task?.timer) clearTimeout(task.timer);
-    slot.task = null;
-    slot.worker.unref();
-    return task;
+  /** The task is finished (or abandoned) on this worker. */
+  private release(slot: Slot, task: Task): void {
+    if (task.timer) clearTimeout(task.timer);
+    task.timer = null;
+    slot.tasks.delete(task.id);
+    if (slot.tasks.size === 0) slot.worker.unref();
   }
 
-  /** Timeout: give up on the worker now (terminate is asynchronous), settle its message, start a replacement. */
-  private kill(slot: Slot, reason: string): void {
+  /** Timeout: give up on the worker now (terminate is asynchronous), settle the culprit, retry the others. */
+  private kill(slot: Slot, culprit: Task, reason: string): void {
     this.slots.delete(slot);
-    const task = this.release(slot);
-    if (task) this.settleLost(task, reason);
+    const others = [...slot.tasks.values()].filter((t) => t !== culprit);
+    for (const t of [...slot.tasks.values()]) this.release(slot, t);
+    this.settleLost(culprit, reason);
+    for (const t of others) this.retry(t, reason, false);
     void slot.worker.terminate();
     this.dispatch();
   }
@@ -186,13 +212,40 @@ export class ParserPool {
   private onExit(slot: Slot, code: number): void {
     if (!this.slots.delete(slot)) return; // already handled by kill() or close()
     const reason = slot.lastError ?? `parser worker exited with code ${code}`;
-    const task = this.release(slot);
-    if (task) this.settleLost(task, reason);
-    else if (!slot.ready) {
+    const tasks = [...slot.tasks.values()];
+    for (const t of tasks) this.release(slot, t);
+    // A crash names no culprit: a message that crashes a worker while parsed alone is it; the others try alone.
+    for (const t of tasks) {
+      if (t.alone) this.settleLost(t, reason);
+      else this.retry(t, reason, true);
+    }
+    if (tasks.length === 0 && !slot.ready) {
       // Died while booting: fail one waiting message so a worker that can never start cannot respawn forever.
       this.queue.shift()?.reject(new Error(`${reason} (the worker failed to start)`));
     }
     this.dispatch();
+  }
+
+  /**
+   * Queues a message again (ahead of new work), read back from its stored raw source, or settles it like a lost one
+   * when its source was never stored, it was retried once already, or the pool is closing.
+   */
+  private retry(task: Task, reason: string, alone: boolean): void {
+    const key = task.headersOnly?.rawBlobKey;
+    if (!key || task.retries > 0 || this.closed) return this.settleLost(task, reason);
+    task.retries++;
+    task.alone = alone;
+    const pending = readFile(this.store.path(key)).then(
+      (raw) => {
+        if (this.closed) return this.settleLost(task, reason);
+        task.raw = raw;
+        this.queue.unshift(task);
+        this.dispatch();
+      },
+      () => this.settleLost(task, reason),
+    );
+    const tracked = pending.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
   }
 
   /** A message whose worker died: a parseError on the stored headers-only result, or a rejection if never stored. */
