@@ -4,6 +4,7 @@
  * close sessions, close the ORM, stop the embedded database.
  */
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
@@ -13,6 +14,7 @@ import { buildHttpApp } from './http/app.js';
 import { entities } from './modules/entities.js';
 import { createServices } from './modules/services.js';
 import { loadSecretKey } from './storage/secret-key.js';
+import { BlobStore } from './storage/blob-store.js';
 import type { CreatedKey } from './modules/auth/index.js';
 import type { SyncTrigger } from './modules/accounts/index.js';
 import { EmailStatsService, MailboxStateService } from './modules/emails/index.js';
@@ -51,7 +53,7 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
       sync: (id, req) => engine!.trigger.sync(id, req),
       progress: (id) => engine!.trigger.progress(id),
     };
-    const services = createServices({ orm, config, log, secretKey, stats: new EmailStatsService(orm), sync, folderStates: new MailboxStateService(orm) });
+    const services = createServices({ orm, config, log, secretKey, stats: new EmailStatsService(orm), sync, folderStates: new MailboxStateService(orm), blobs: new BlobStore(path.join(config.dataDir, 'blobs')) });
     engine = await createSyncEngine({ orm, databaseUrl: db.url, config, log, accounts: services.accounts });
     const syncEngine = engine;
     cleanups.push(() => syncEngine.close());

@@ -17,6 +17,7 @@ import { registerRestRoutes } from '../rest/register.js';
 import { createContext, type AppContext } from '../modules/context.js';
 import type { Services } from '../modules/services.js';
 import { registerAuthHook } from './auth-hook.js';
+import { registerAttachmentDownloads } from './attachment-downloads.js';
 import { registerErrorHandling } from './errors.js';
 
 export interface HttpDeps {
@@ -77,6 +78,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   });
 
   registerRestRoutes(app, restRoutes, createOperationRunner(schema, services));
+  registerAttachmentDownloads(app, services);
 
   const closeWs = attachGraphQLWs({ server: app.server, path: '/graphql', schema, services, orm, config, log });
   return {

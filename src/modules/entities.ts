@@ -4,7 +4,8 @@ import { ApiKey, RateLimitCounter } from './auth/api-key.entity.js';
 import { Attachment, Email, FolderState } from './emails/email.entity.js';
 import { WriteBack } from './emails/write-back.entity.js';
 import { Thread } from './threads/thread.entity.js';
+import { Category, EmailCategory } from './categories/category.entity.js';
 import { EventRecord } from '../events/event.entity.js';
 import { SyncLease } from '../db/lease.entity.js';
 
-export const entities = [ApiKey, RateLimitCounter, Account, Email, Attachment, FolderState, Thread, EventRecord, SyncLease, WriteBack];
+export const entities = [ApiKey, RateLimitCounter, Account, Email, Attachment, FolderState, Thread, EventRecord, SyncLease, WriteBack, Category, EmailCategory];

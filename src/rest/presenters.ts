@@ -39,6 +39,7 @@ export function restAccount(a: AccountFieldsFragment & { stats?: AccountStatsFie
     encryption: a.encryption,
     is_active: a.isActive,
     sync_folders: a.syncFolders,
+    delete_mode: a.deleteMode,
     connected: a.connected,
     last_sync_at: a.lastSyncAt ?? null,
     last_error: a.lastError ?? null,

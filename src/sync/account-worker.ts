@@ -7,10 +7,12 @@
 import type { ImapFlow } from 'imapflow';
 import type { AccountsService, ImapTimeouts } from '../modules/accounts/index.js';
 import { classifyImapError, connectImap } from '../modules/accounts/index.js';
-import type { MailboxStateService } from '../modules/emails/index.js';
+import { WRITE_BACK_CHANNEL, type MailboxStateService } from '../modules/emails/index.js';
+import type { PgPubSub } from '../events/pubsub.js';
 import type { Logger } from '../shared/logger.js';
 import { backoffDelay } from './backoff.js';
 import type { SyncRunner } from './sync-runner.js';
+import type { WriteBackDrainer } from './write-back.js';
 
 export interface WorkerOptions {
   pollIntervalMs: number;
@@ -22,6 +24,9 @@ export interface WorkerDeps {
   accounts: AccountsService;
   state: MailboxStateService;
   runner: SyncRunner;
+  /** Drains the account's write-back queue on this session; woken through `pubsub` (WRITE_BACK_CHANNEL). */
+  writeBack: WriteBackDrainer;
+  pubsub: PgPubSub;
   imapTimeouts: ImapTimeouts;
   log: Logger;
   options: WorkerOptions;
@@ -38,6 +43,8 @@ export class AccountWorker {
   private client: ImapFlow | null = null;
   private loop: Promise<void> | null = null;
   private pending: NodeJS.Timeout | null = null;
+  private drainTimer: NodeJS.Timeout | null = null;
+  private drainAt = Infinity;
 
   constructor(readonly accountId: number, readonly configVersion: string, private readonly deps: WorkerDeps) {}
 
@@ -49,6 +56,7 @@ export class AccountWorker {
   async stop(): Promise<void> {
     this.abort.abort();
     if (this.pending) clearTimeout(this.pending);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
     const c = this.client;
     if (c) await Promise.race([c.logout().catch(() => c.close()), new Promise((r) => setTimeout(r, 2000))]).finally(() => c.close());
     await this.loop;
@@ -94,8 +102,15 @@ export class AccountWorker {
     this.client = client;
     const closed = new Promise<never>((_, reject) => client.once('close', () => reject(Object.assign(new Error('IMAP connection closed'), { code: 'NoConnection' }))));
     closed.catch(() => undefined);
+    // Listen before the first drain so that no change committed in between goes unnoticed until the next poll.
+    const wake = this.deps.pubsub.iterate<number>(WRITE_BACK_CHANNEL, (id) => Number(id) === this.accountId);
     try {
       await this.deps.accounts.recordSyncStatus(this.accountId, { connected: true });
+      void (async () => {
+        for await (const _ of wake) this.drainSoon(client, 20);
+      })().catch((err: unknown) => this.deps.log.warn({ accountId: this.accountId, err }, 'write-back wake-ups lost; draining on polls only'));
+      // Local changes made while disconnected (or left by a crashed owner) go first, whatever their backoff.
+      await this.drain(client, true);
       await this.deps.runner.run(this.accountId, {}, client);
       client.on('exists', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
       client.on('expunge', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
@@ -104,6 +119,9 @@ export class AccountWorker {
       poller.catch(() => client.close());
       await Promise.race([this.idleLoop(client, primary), closed]);
     } finally {
+      void wake.return?.();
+      if (this.drainTimer) clearTimeout(this.drainTimer);
+      this.drainTimer = null;
       this.client = null;
       client.close();
     }
@@ -119,6 +137,27 @@ export class AccountWorker {
         client.close();
       });
     }, 20);
+  }
+
+  /** Drains the write-back queue (imapflow leaves IDLE for the commands; idleLoop resumes it) and plans the next retry. */
+  private async drain(client: ImapFlow, all = false): Promise<void> {
+    const { nextDueAt } = await this.deps.writeBack.drain(this.accountId, client, { all });
+    if (nextDueAt && !this.stopped) this.drainSoon(client, Math.max(20, nextDueAt.getTime() - Date.now()));
+  }
+
+  /** Debounced drain; an earlier wake-up replaces a later one. */
+  private drainSoon(client: ImapFlow, delayMs: number): void {
+    const at = Date.now() + delayMs;
+    if (this.stopped || !client.usable || (this.drainTimer && this.drainAt <= at)) return;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainAt = at;
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = null;
+      this.drain(client).catch((err: unknown) => {
+        this.deps.log.warn({ accountId: this.accountId, err }, 'write-back drain failed');
+        client.close();
+      });
+    }, Math.min(delayMs, 2 ** 31 - 1));
   }
 
   private async idleLoop(client: ImapFlow, primary: string): Promise<void> {
@@ -145,6 +184,7 @@ export class AccountWorker {
           (s.highestModseq !== undefined && c.highestModseq !== String(s.highestModseq));
         if (changed) await this.deps.runner.runFresh(this.accountId, { folder }, client);
       }
+      await this.drain(client);
     }
   }
 }

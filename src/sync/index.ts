@@ -16,6 +16,7 @@ import { BlobStore } from '../storage/blob-store.js';
 import { ParserPool } from './ingest/parser-pool.js';
 import { SYNC_PROGRESS_CHANNEL, SyncRunner, type SyncProgressMessage } from './sync-runner.js';
 import { SyncSupervisor } from './supervisor.js';
+import { WriteBackDrainer } from './write-back.js';
 
 export interface SyncEngine {
   readonly trigger: SyncTrigger;
@@ -66,10 +67,11 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
     orm, accounts, locks, pubsub, imapTimeouts: config.imap,
     sync: { ingest, state, parser, blobs, log: slog, maxMessageBytes: config.sync.maxMessageBytes },
   });
+  const writeBack = new WriteBackDrainer({ orm, accounts, state, locks, log: slog, backoff: config.sync.backoff });
   const supervisor = config.sync.enabled
     ? new SyncSupervisor(
         orm,
-        { accounts, state, runner, imapTimeouts: config.imap, log: slog, options: { pollIntervalMs: config.sync.pollIntervalMs, idleRestartMs: config.sync.idleRestartMs, backoff: config.sync.backoff } },
+        { accounts, state, runner, writeBack, pubsub, imapTimeouts: config.imap, log: slog, options: { pollIntervalMs: config.sync.pollIntervalMs, idleRestartMs: config.sync.idleRestartMs, backoff: config.sync.backoff } },
         { tickMs: config.sync.tickMs, leaseTtlMs: config.sync.leaseTtlMs },
         slog,
       )

@@ -167,6 +167,12 @@ export class AccountsService {
     return this.deps.orm.em.fork().findOne(Account, { id });
   }
 
+  /** Accounts by id without a principal (DataLoader source: reached only through an email the caller may see). */
+  async byIds(ids: readonly number[]): Promise<Map<number, Account>> {
+    const rows = await this.deps.orm.em.find(Account, { id: { $in: [...ids] } });
+    return new Map(rows.map((a) => [a.id, a]));
+  }
+
   /** Accounts the sync engine should run: active and not paused on bad credentials. */
   async listSyncable(): Promise<Account[]> {
     return this.deps.orm.em.fork().find(Account, { isActive: true, syncPausedAt: null }, { orderBy: { id: 'asc' } });

@@ -29,6 +29,7 @@ export class AccountType {
   @Field(() => String, { description: 'ssl (implicit TLS), tls (STARTTLS) or none' }) encryption!: string;
   @Field(() => Boolean) isActive!: boolean;
   @Field(() => [String]) syncFolders!: string[];
+  @Field(() => String, { description: 'What deleting an email does on the server: trash (move to Trash) or expunge' }) deleteMode!: string;
   @Field(() => Boolean, { description: 'Whether the last connection attempt succeeded' }) connected!: boolean;
   @Field(() => DateTimeISOResolver, { nullable: true }) lastSyncAt!: Date | null;
   @Field(() => String, { nullable: true }) lastError!: string | null;
@@ -64,6 +65,7 @@ export class CreateAccountInputType {
   @Field(() => String, { nullable: true, description: 'ssl | tls | none (default ssl)' }) encryption?: 'ssl' | 'tls' | 'none';
   @Field(() => Boolean, { nullable: true }) isActive?: boolean;
   @Field(() => [String], { nullable: true }) syncFolders?: string[];
+  @Field(() => String, { nullable: true, description: 'trash | expunge (default trash)' }) deleteMode?: 'trash' | 'expunge';
   @Field(() => Boolean, { nullable: true, description: 'Refuse to save when a connection test fails' }) testConnection?: boolean;
 }
 
@@ -78,5 +80,6 @@ export class UpdateAccountInputType {
   @Field(() => String, { nullable: true }) encryption?: 'ssl' | 'tls' | 'none';
   @Field(() => Boolean, { nullable: true }) isActive?: boolean;
   @Field(() => [String], { nullable: true }) syncFolders?: string[];
+  @Field(() => String, { nullable: true, description: 'trash | expunge' }) deleteMode?: 'trash' | 'expunge';
   @Field(() => Boolean, { nullable: true }) testConnection?: boolean;
 }

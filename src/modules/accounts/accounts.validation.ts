@@ -1,6 +1,6 @@
 /** Input rules for accounts (seed 000 "Mail Accounts"); errors name the field. */
 import { z } from 'zod';
-import { ENCRYPTIONS } from './account.entity.js';
+import { DELETE_MODES, ENCRYPTIONS } from './account.entity.js';
 
 const hostname = z
   .string()
@@ -21,6 +21,7 @@ const fields = {
   encryption: z.enum(ENCRYPTIONS, { message: `must be one of ${ENCRYPTIONS.join(', ')}` }),
   isActive: z.boolean(),
   syncFolders: z.array(folder).min(1, 'needs at least one folder').max(200),
+  deleteMode: z.enum(DELETE_MODES, { message: `must be one of ${DELETE_MODES.join(', ')}` }),
 };
 
 export const CreateAccountSchema = z.object({
@@ -28,6 +29,7 @@ export const CreateAccountSchema = z.object({
   encryption: fields.encryption.default('ssl'),
   isActive: fields.isActive.default(false),
   syncFolders: fields.syncFolders.default(['INBOX']),
+  deleteMode: fields.deleteMode.default('trash'),
   testConnection: z.boolean().default(false),
 });
 export type CreateAccountInput = z.input<typeof CreateAccountSchema>;
@@ -42,6 +44,7 @@ export const UpdateAccountSchema = z.object({
   encryption: fields.encryption.optional(),
   isActive: fields.isActive.optional(),
   syncFolders: fields.syncFolders.optional(),
+  deleteMode: fields.deleteMode.optional(),
   testConnection: z.boolean().default(false),
 });
 export type UpdateAccountInput = z.input<typeof UpdateAccountSchema>;

@@ -106,7 +106,11 @@ export class MailboxStateService {
     return this.orm.em.fork().transactional(async (em) => {
       const current = await exec<{ id: number; uid: string; flags: string[]; is_read: boolean; is_starred: boolean }>(
         em,
-        'SELECT id, uid, flags, is_read, is_starred FROM emails WHERE account_id = ? AND folder = ? AND uid_validity = ? AND uid = ANY(?::bigint[]) FOR UPDATE',
+        // A message with a local flag change still queued for the server keeps its local flags: the write-back
+        // settles it (and brings the server's flags back if the server changed the message meanwhile).
+        `SELECT id, uid, flags, is_read, is_starred FROM emails e WHERE account_id = ? AND folder = ? AND uid_validity = ? AND uid = ANY(?::bigint[])
+           AND NOT EXISTS (SELECT 1 FROM write_backs w WHERE w.email_id = e.id AND w.status = 'pending' AND w.action <> 'delete')
+         FOR UPDATE`,
         [accountId, folder, uidValidity, changes.map((c) => c.uid)],
       );
       const byUid = new Map(changes.map((c) => [c.uid, c]));

@@ -16,7 +16,7 @@ import { body, bool, date, int, onlyKnown, stringArray, text } from '../coerce.j
 import { restAccount, restAccountStats } from '../presenters.js';
 import { route, type RestRequest } from '../route.js';
 
-const ACCOUNT_FIELDS = ['name', 'email', 'host', 'port', 'username', 'password', 'encryption', 'is_active', 'sync_folders', 'test_connection'] as const;
+const ACCOUNT_FIELDS = ['name', 'email', 'host', 'port', 'username', 'password', 'encryption', 'is_active', 'sync_folders', 'delete_mode', 'test_connection'] as const;
 
 function accountInput(req: RestRequest): UpdateAccountInput {
   const b = body(req.body);
@@ -31,6 +31,7 @@ function accountInput(req: RestRequest): UpdateAccountInput {
     encryption: text(b.encryption, 'encryption') as UpdateAccountInput['encryption'],
     isActive: bool(b.is_active, 'is_active'),
     syncFolders: stringArray(b.sync_folders, 'sync_folders'),
+    deleteMode: text(b.delete_mode, 'delete_mode') as UpdateAccountInput['deleteMode'],
     testConnection: bool(b.test_connection, 'test_connection'),
   };
 }

@@ -2,5 +2,9 @@
 import type { RestRoute } from '../route.js';
 import { accountRoutes } from './accounts.js';
 import { authRoutes } from './auth.js';
+import { attachmentRoutes } from './attachments.js';
+import { emailRoutes } from './emails.js';
+import { threadRoutes } from './threads.js';
+import { emailWriteRoutes } from './emails-write.js';
 
-export const restRoutes: readonly RestRoute[] = [...authRoutes, ...accountRoutes];
+export const restRoutes: readonly RestRoute[] = [...authRoutes, ...accountRoutes, ...attachmentRoutes, ...emailRoutes, ...threadRoutes, ...emailWriteRoutes];

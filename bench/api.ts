@@ -1,0 +1,109 @@
+/**
+ * `npm run bench:api` — the read API at 100,000 emails. Seeds the database directly (realistic sizes: subjects of a
+ * few words, bodies of ~0.5–6 KB drawn from a Zipf-like vocabulary so some words occur in 5–50% of emails and others
+ * are rare; ~10% of emails with 1–3 attachments; a few categories), then loads each endpoint with autocannon on
+ * loopback at concurrency 1 and 32, and measures in the same run the raw SQL of the same page (pg, no HTTP, no auth),
+ * which is the ceiling the API is compared with.
+ *
+ * BENCH_EMAILS (default 100000), BENCH_SECONDS per case (default 5).
+ */
+import pg from 'pg';
+import { benchDatabase, benchKey, load, startBenchServer, type LoadResult } from './support.js';
+import { vocabulary, seedEmails } from './seed-emails.js';
+
+const N = Number(process.env.BENCH_EMAILS ?? 100_000);
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+
+interface Case {
+  name: string;
+  path: string;
+  method?: string;
+  body?: string;
+  /** The same page in raw SQL (the ceiling). */
+  sql?: { text: string; values: unknown[] }[];
+}
+
+/** Latency percentiles of running `queries` (one "request" = all of them in sequence) `connections` at a time. */
+async function rawSql(pool: pg.Pool, queries: { text: string; values: unknown[] }[], connections: number, ms: number): Promise<{ p50: number; p95: number; rps: number }> {
+  const samples: number[] = [];
+  const end = performance.now() + ms;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const client = await pool.connect();
+      try {
+        while (performance.now() < end) {
+          const t = performance.now();
+          for (const q of queries) await client.query(q);
+          samples.push(performance.now() - t);
+        }
+      } finally {
+        client.release();
+      }
+    }),
+  );
+  samples.sort((a, b) => a - b);
+  const at = (p: number) => Math.round(samples[Math.min(samples.length - 1, Math.floor(samples.length * p))]! * 10) / 10;
+  return { p50: at(0.5), p95: at(0.95), rps: Math.round(samples.length / (ms / 1000)) };
+}
+
+const LIST_COLUMNS = `id, account_id, uid, message_id, folder, from_address, from_name, to_addresses, cc_addresses, reply_to, subject,
+  received_at, read_at, is_read, is_starred, is_archived, has_attachments, attachment_count, created_at, updated_at`;
+const page = (where: string, order: string, values: unknown[] = []) => [
+  { text: `SELECT ${LIST_COLUMNS} FROM emails ${where} ORDER BY ${order} LIMIT 50`, values },
+  { text: `SELECT count(*) FROM emails ${where}`, values },
+];
+
+const words = vocabulary();
+// Common words: found in 5–50% of emails; rare: in a handful. Both measured as one mix.
+const common = [words[3]!, words[10]!, words[25]!, words[60]!];
+const rare = [words[1500]!, words[1800]!, words[1950]!, `${words[700]!} ${words[1200]!}`];
+
+const db = await benchDatabase();
+const server = await startBenchServer(db.url, { SYNC_ENABLED: 'false' });
+const pool = new pg.Pool({ connectionString: db.url, max: 32 });
+try {
+  const { key, secret } = await benchKey(db.url);
+  const t = performance.now();
+  const seeded = await seedEmails(db.url, N, words);
+  console.log(`seeded ${N} emails (${seeded.attachments} attachments, ${(seeded.bytes / 1024 / 1024).toFixed(0)} MB of text) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const freq = await pool.query<{ w: string; pct: string }>(
+    `SELECT w, round(100.0 * (SELECT count(*) FROM emails WHERE search_vector @@ plainto_tsquery('incoming_fts', w)) / $2, 1) AS pct FROM unnest($1::text[]) AS w`,
+    [[...common, ...rare], N],
+  );
+  console.log(`search terms (share of emails matching): ${freq.rows.map((r) => `${r.w} ${r.pct}%`).join(', ')}`);
+
+  const auth = { 'x-api-key': key, 'x-api-secret': secret };
+  const gql = JSON.stringify({
+    query: `query { emails(perPage: 50) { totalCount nodes { id subject fromAddress receivedAt isRead attachments { id filename mimeType fileSize } categories { id name slug } } } }`,
+  });
+  const cases: Case[] = [
+    { name: 'GET /api/emails', path: '/api/emails', sql: page('', 'received_at DESC, id DESC') },
+    {
+      name: 'GET /api/emails?folder=INBOX&is_read=0',
+      path: '/api/emails?folder=INBOX&is_read=0',
+      sql: page('WHERE folder = $1 AND is_read = false', 'received_at DESC, id DESC', ['INBOX']),
+    },
+    { name: 'GET /api/emails?sort=subject&order=asc', path: '/api/emails?sort=subject&order=asc', sql: page('', "coalesce(subject, '') ASC, id ASC") },
+    ...[...common, ...rare].map((q, i) => ({
+      name: `GET /api/emails/search ${i < common.length ? 'common' : 'rare'} "${q}"`,
+      path: `/api/emails/search?q=${encodeURIComponent(q)}`,
+    })),
+    { name: 'POST /graphql emails(50) + attachments + categories', path: '/graphql', method: 'POST', body: gql },
+  ];
+  const rows: string[] = ['| request | conns | req/s | p50 ms | p97.5 ms | p99 ms | errors | raw SQL p50 / p95 ms | p50 vs raw SQL |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const connections of [1, 32]) {
+    for (const c of cases) {
+      const headers = { ...auth, ...(c.body ? { 'content-type': 'application/json' } : {}) };
+      const r: LoadResult = await load(c.name, { url: `${server.url}${c.path}`, connections, seconds, method: c.method, headers, body: c.body });
+      const raw = c.sql ? await rawSql(pool, c.sql, connections, seconds * 1000) : null;
+      rows.push(`| ${r.name} | ${connections} | ${r.rps} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.errors} | ${raw ? `${raw.p50} / ${raw.p95}` : '—'} | ${raw ? `${(r.p50 / Math.max(raw.p50, 0.1)).toFixed(1)}×` : '—'} |`);
+    }
+  }
+  console.log(`\nbench:api — ${N} emails, ${seconds}s per case, server, database and load generator on this machine (loopback)\n`);
+  console.log(rows.join('\n'));
+} finally {
+  await pool.end();
+  server.child.kill('SIGTERM');
+  await server.exited;
+  await db.drop();
+}

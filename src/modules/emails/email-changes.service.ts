@@ -1,0 +1,213 @@
+/**
+ * Local changes to emails (read, starred, archived, deleted) made through the API. Each call is one transaction that
+ * updates the rows, queues the matching write-back to the IMAP server (`write_backs`) and appends the outbox events;
+ * a NOTIFY on `WRITE_BACK_CHANNEL`, delivered by PostgreSQL at commit, wakes whichever instance owns the account's
+ * IMAP session to drain the queue. The queue is durable, so a crash between commit and the IMAP command loses nothing.
+ *
+ * Archiving stays local: the contract has no archive folder, and moving the message on the server would change its
+ * server identity (folder, UID) under the client's feet.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { appendEvents, type NewEvent } from '../../events/index.js';
+import { exec, insertRows } from '../../db/sql.js';
+import { AppError } from '../../shared/errors.js';
+import type { Principal } from '../auth/index.js';
+import { setManualCategories } from '../categories/index.js';
+import type { WriteBackAction } from './write-back.entity.js';
+
+/** NOTIFY channel whose payload is an account id with new write-backs (delivered at commit). */
+export const WRITE_BACK_CHANNEL = 'incoming_write_back';
+
+export interface EmailChange {
+  isRead?: boolean;
+  isStarred?: boolean;
+  isArchived?: boolean;
+  /** The manually assigned categories, replaced as a whole (local only: IMAP has no categories). */
+  categoryIds?: readonly number[];
+}
+
+export const BULK_ACTIONS = ['mark_read', 'mark_unread', 'star', 'unstar', 'archive', 'unarchive', 'delete'] as const;
+export type BulkAction = (typeof BULK_ACTIONS)[number];
+/** Most ids one bulk call may name. */
+export const MAX_BULK_IDS = 1000;
+
+export interface BulkResult {
+  id: number;
+  success: boolean;
+  error: string | null;
+}
+
+const BULK_CHANGES: Record<Exclude<BulkAction, 'delete'>, EmailChange> = {
+  mark_read: { isRead: true },
+  mark_unread: { isRead: false },
+  star: { isStarred: true },
+  unstar: { isStarred: false },
+  archive: { isArchived: true },
+  unarchive: { isArchived: false },
+};
+
+export type UpdateOutcome = 'updated' | 'unchanged' | 'not_found';
+export type DeleteOutcome = 'deleted' | 'not_found';
+
+interface Row {
+  id: number;
+  account_id: number | null;
+  folder: string;
+  uid_validity: string;
+  uid: string;
+  modseq: string | null;
+  message_id: string | null;
+  is_read: boolean;
+  is_starred: boolean;
+  is_archived: boolean;
+  flags: string[];
+}
+
+interface QueuedAction {
+  row: Row;
+  action: WriteBackAction;
+}
+
+/** The IMAP flag behind each boolean, and the write-back actions that set / clear it. */
+const FLAG_FIELDS = [
+  { field: 'isRead', column: 'is_read', flag: '\\Seen', set: 'seen', clear: 'unseen' },
+  { field: 'isStarred', column: 'is_starred', flag: '\\Flagged', set: 'flag', clear: 'unflag' },
+] as const;
+
+function withFlag(flags: readonly string[], flag: string, on: boolean): string[] {
+  const rest = flags.filter((f) => f !== flag);
+  return on ? [...rest, flag] : rest;
+}
+
+export class EmailChangesService {
+  constructor(private readonly orm: MikroORM) {}
+
+  /** One action on many emails; an unknown (or invisible) id is a per-id failure, not an error. */
+  async bulk(principal: Principal, ids: readonly number[], action: BulkAction): Promise<BulkResult[]> {
+    if (ids.length === 0) throw AppError.badInput('ids: must not be empty');
+    if (ids.length > MAX_BULK_IDS) throw AppError.badInput(`ids: at most ${MAX_BULK_IDS} ids per call`);
+    const unique = [...new Set(ids)];
+    const outcomes: Map<number, string> = action === 'delete' ? await this.delete(principal, unique) : await this.update(principal, unique, BULK_CHANGES[action]);
+    return unique.map((id) => {
+      const found = outcomes.get(id) !== 'not_found';
+      return { id, success: found, error: found ? null : 'Email not found' };
+    });
+  }
+
+  /** Deletes one email; NOT_FOUND when it does not exist or is outside the principal's scope. */
+  async deleteOne(principal: Principal, id: number): Promise<void> {
+    if ((await this.delete(principal, [id])).get(id) !== 'deleted') throw AppError.notFound('Email', id);
+  }
+
+  /** Applies `change` to each email; ids outside the principal's scope are `not_found` (no existence leak). */
+  async update(principal: Principal, ids: readonly number[], change: EmailChange): Promise<Map<number, UpdateOutcome>> {
+    const out = new Map<number, UpdateOutcome>(ids.map((id) => [id, 'not_found']));
+    const actionId = randomUUID();
+    await this.orm.em.fork().transactional(async (em) => {
+      const rows = await this.lockVisible(em, principal, ids);
+      const categorized = change.categoryIds === undefined ? new Set<number>() : await setManualCategories(em, rows.map((r) => r.id), change.categoryIds);
+      const queued: QueuedAction[] = [];
+      const changed: { row: Row; flags: string[]; changes: Record<string, unknown> }[] = [];
+      for (const row of rows) {
+        let flags = row.flags;
+        const changes: Record<string, unknown> = {};
+        for (const f of FLAG_FIELDS) {
+          const want = change[f.field];
+          if (want === undefined || want === row[f.column]) continue;
+          changes[f.field] = want;
+          flags = withFlag(flags, f.flag, want);
+          if (row.account_id !== null) queued.push({ row, action: want ? f.set : f.clear });
+        }
+        if (change.isArchived !== undefined && change.isArchived !== row.is_archived) changes.isArchived = change.isArchived;
+        if (categorized.has(row.id)) changes.categories = [...new Set(change.categoryIds)];
+        out.set(row.id, Object.keys(changes).length > 0 ? 'updated' : 'unchanged');
+        if (Object.keys(changes).length > 0) changed.push({ row, flags, changes });
+      }
+      if (changed.length === 0) return;
+      await exec(
+        em,
+        `UPDATE emails e SET flags = v.flags, is_read = COALESCE(?, e.is_read), is_starred = COALESCE(?, e.is_starred),
+           is_archived = COALESCE(?, e.is_archived),
+           read_at = CASE WHEN ? IS NULL THEN e.read_at WHEN ? THEN COALESCE(e.read_at, now()) ELSE NULL END, updated_at = now()
+         FROM jsonb_to_recordset(?::jsonb) AS v(id int, flags jsonb) WHERE e.id = v.id`,
+        [
+          change.isRead ?? null, change.isStarred ?? null, change.isArchived ?? null, change.isRead ?? null, change.isRead ?? null,
+          JSON.stringify(changed.map((c) => ({ id: c.row.id, flags: c.flags }))),
+        ],
+      );
+      await this.enqueue(em, queued);
+      await appendEvents(
+        em,
+        changed.map(({ row, changes }): NewEvent<'email.updated'> => ({
+          type: 'email.updated',
+          accountId: row.account_id,
+          identity: `${row.id}\0local\0${actionId}`,
+          payload: { emailId: row.id, accountId: row.account_id ?? 0, folder: row.folder, changes },
+        })),
+      );
+    });
+    return out;
+  }
+
+  /** Deletes the emails and their attachment rows (blob files are left to the orphan sweep) and queues the server delete. */
+  async delete(principal: Principal, ids: readonly number[]): Promise<Map<number, DeleteOutcome>> {
+    const out = new Map<number, DeleteOutcome>(ids.map((id) => [id, 'not_found']));
+    await this.orm.em.fork().transactional(async (em) => {
+      const rows = await this.lockVisible(em, principal, ids);
+      if (rows.length === 0) return;
+      const rowIds = rows.map((r) => r.id);
+      await exec(em, 'DELETE FROM attachments WHERE email_id = ANY(?::int[])', [rowIds]);
+      await exec(em, 'DELETE FROM emails WHERE id = ANY(?::int[])', [rowIds]);
+      await this.enqueue(em, rows.filter((r) => r.account_id !== null).map((row) => ({ row, action: 'delete' as const })));
+      await appendEvents(
+        em,
+        rows.map((r): NewEvent<'email.deleted'> => ({
+          type: 'email.deleted',
+          accountId: r.account_id,
+          // The same identity as a delete seen by the sync engine: one event per deleted email, whoever saw it first.
+          identity: String(r.id),
+          payload: { emailId: r.id, accountId: r.account_id ?? 0, folder: r.folder, messageId: r.message_id },
+        })),
+      );
+      for (const id of rowIds) out.set(id, 'deleted');
+    });
+    return out;
+  }
+
+  /** Locks the emails the principal may see; detached emails (account deleted, mail kept) only for unscoped keys. */
+  private async lockVisible(em: EntityManager, principal: Principal, ids: readonly number[]): Promise<Row[]> {
+    if (ids.length === 0) return [];
+    const scoped = principal.accountIds !== null;
+    return exec<Row>(
+      em,
+      `SELECT id, account_id, folder, uid_validity, uid, modseq, message_id, is_read, is_starred, is_archived, flags
+       FROM emails WHERE id = ANY(?::int[]) ${scoped ? 'AND account_id = ANY(?::int[])' : ''} ORDER BY id FOR UPDATE`,
+      scoped ? [[...new Set(ids)], [...principal.accountIds!]] : [[...new Set(ids)]],
+    );
+  }
+
+  /**
+   * Queues write-backs. A newer change supersedes pending older ones for the same message and flag (the opposite
+   * change, or a duplicate); a delete supersedes every pending flag change of the message. One NOTIFY per account.
+   */
+  private async enqueue(em: EntityManager, queued: readonly QueuedAction[]): Promise<void> {
+    if (queued.length === 0) return;
+    const supersedes = (a: WriteBackAction): WriteBackAction[] =>
+      a === 'delete' ? ['seen', 'unseen', 'flag', 'unflag'] : a === 'seen' || a === 'unseen' ? ['seen', 'unseen'] : ['flag', 'unflag'];
+    for (const action of new Set(queued.map((q) => q.action))) {
+      const emailIds = queued.filter((q) => q.action === action).map((q) => q.row.id);
+      await exec(em, `DELETE FROM write_backs WHERE status = 'pending' AND email_id = ANY(?::int[]) AND action = ANY(?::text[])`, [emailIds, supersedes(action)]);
+    }
+    const now = new Date();
+    await insertRows(
+      em,
+      'write_backs',
+      ['account_id', 'email_id', 'folder', 'uid_validity', 'uid', 'action', 'modseq', 'status', 'attempts', 'next_attempt_at', 'created_at'],
+      queued.map(({ row, action }) => [row.account_id, row.id, row.folder, row.uid_validity, row.uid, action, row.modseq, 'pending', 0, now, now]),
+    );
+    for (const accountId of new Set(queued.map((q) => q.row.account_id))) {
+      await exec(em, 'SELECT pg_notify(?, ?)', [WRITE_BACK_CHANNEL, String(accountId)]);
+    }
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The one query builder behind every email listing (REST list, GraphQL connection, search candidates): filters,
+ * scope, sort and keyset cursors as SQL fragments with `?` parameters. Pure (no database), so it is unit-tested.
+ */
+import { AppError } from '../../shared/errors.js';
+
+/** Filters of `GET /api/emails` / `emails(filter)`. Dates are `Y-m-d` days in UTC; `until` includes its day. */
+export interface EmailFilter {
+  accountId?: number;
+  folder?: string;
+  /** Partial, case-insensitive match on the sender address or name. */
+  from?: string;
+  /** Partial, case-insensitive match on the subject. */
+  subject?: string;
+  /** Full text (subject, sender, recipients, body): `websearch_to_tsquery` syntax, never an error. */
+  search?: string;
+  hasAttachments?: boolean;
+  isRead?: boolean;
+  isStarred?: boolean;
+  isArchived?: boolean;
+  since?: string;
+  until?: string;
+  threadId?: number;
+}
+
+export const SORT_FIELDS = ['received_at', 'subject', 'from_address'] as const;
+export type SortField = (typeof SORT_FIELDS)[number];
+export const SORT_ORDERS = ['asc', 'desc'] as const;
+export type SortOrder = (typeof SORT_ORDERS)[number];
+
+/**
+ * Sort keys as SQL expressions. Nullable columns are coalesced so that a keyset comparison (row value < cursor) is
+ * well defined; each expression has a matching `(expr, id)` index (migration email_read).
+ */
+const SORT_SQL: Record<SortField, { expr: string; type: string }> = {
+  received_at: { expr: 'e.received_at', type: 'timestamptz' },
+  subject: { expr: "coalesce(e.subject, '')", type: 'text' },
+  from_address: { expr: "coalesce(e.from_address, '')", type: 'text' },
+};
+
+/** The text search configuration created by the email_read migration (simple + unaccent). */
+export const FTS_CONFIG = 'incoming_fts';
+
+export interface Sort {
+  field: SortField;
+  order: SortOrder;
+}
+
+/** Validates the documented sort and order (case-insensitive); unknown values are 400s naming the parameter. */
+export function parseSort(sort: string | null | undefined, order: string | null | undefined): Sort {
+  const field = (sort ?? 'received_at').trim().toLowerCase();
+  const dir = (order ?? 'desc').trim().toLowerCase();
+  if (!(SORT_FIELDS as readonly string[]).includes(field)) {
+    throw AppError.badInput(`sort: unknown sort field "${sort}" (allowed: ${SORT_FIELDS.join(', ')})`);
+  }
+  if (!(SORT_ORDERS as readonly string[]).includes(dir)) throw AppError.badInput(`order: unknown sort order "${order}" (allowed: asc, desc)`);
+  return { field: field as SortField, order: dir as SortOrder };
+}
+
+/** `Y-m-d` → the UTC midnight starting that day; anything else (or 2024-02-30) is a 400 naming the field. */
+export function parseDay(value: string, field: string): Date {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value.trim());
+  const d = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : null;
+  if (!m || !d || d.getUTCMonth() !== Number(m[2]) - 1 || d.getUTCDate() !== Number(m[3])) {
+    throw AppError.badInput(`${field}: must be a date in Y-m-d format`);
+  }
+  return d;
+}
+
+const DAY_MS = 86_400_000;
+
+/** `%`, `_` and `\` are literal in partial-match filters. */
+export function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export interface SqlPart {
+  sql: string;
+  params: unknown[];
+}
+
+/** Visibility: a scoped key sees its accounts' emails only (detached emails, without account, only unscoped keys). */
+export function scopeSql(accountIds: readonly number[] | null, column = 'e.account_id'): SqlPart {
+  return accountIds === null ? { sql: 'TRUE', params: [] } : { sql: `${column} = ANY(?::int[])`, params: [[...accountIds]] };
+}
+
+const MAX_TEXT_FILTER = 1000;
+
+/** Text that may reach SQL: bounded, and without NUL (PostgreSQL text cannot hold it: an error, not an empty result). */
+export function checkText(value: string | undefined, field: string): void {
+  if (value === undefined) return;
+  if (value.includes('\0')) throw AppError.badInput(`${field}: must not contain NUL characters`);
+  if (value.length > MAX_TEXT_FILTER) throw AppError.badInput(`${field}: must be at most ${MAX_TEXT_FILTER} characters`);
+}
+
+/** WHERE clause (scope AND filters) over `emails e`. */
+export function buildEmailWhere(accountIds: readonly number[] | null, f: EmailFilter): SqlPart {
+  for (const field of ['folder', 'from', 'subject', 'search'] as const) checkText(f[field], field);
+  const scope = scopeSql(accountIds);
+  const conds: string[] = [scope.sql];
+  const params: unknown[] = [...scope.params];
+  const add = (sql: string, ...ps: unknown[]) => {
+    conds.push(sql);
+    params.push(...ps);
+  };
+  if (f.accountId !== undefined) add('e.account_id = ?', f.accountId);
+  if (f.folder !== undefined) add('e.folder = ?', f.folder);
+  if (f.from !== undefined && f.from !== '') {
+    const like = `%${escapeLike(f.from)}%`;
+    add('(e.from_address ILIKE ? OR e.from_name ILIKE ?)', like, like);
+  }
+  if (f.subject !== undefined && f.subject !== '') add('e.subject ILIKE ?', `%${escapeLike(f.subject)}%`);
+  if (f.search !== undefined && f.search.trim() !== '') add(`e.search_vector @@ websearch_to_tsquery('${FTS_CONFIG}', ?)`, f.search);
+  if (f.hasAttachments !== undefined) add('e.has_attachments = ?', f.hasAttachments);
+  if (f.isRead !== undefined) add('e.is_read = ?', f.isRead);
+  if (f.isStarred !== undefined) add('e.is_starred = ?', f.isStarred);
+  if (f.isArchived !== undefined) add('e.is_archived = ?', f.isArchived);
+  if (f.threadId !== undefined) add('e.thread_id = ?', f.threadId);
+  const since = f.since ? parseDay(f.since, 'since') : undefined;
+  const until = f.until ? parseDay(f.until, 'until') : undefined;
+  if (since && until && until < since) throw AppError.badInput('until: must not be before since');
+  if (since) add('e.received_at >= ?', since);
+  // `until` names a day and includes all of it: strictly before the next midnight.
+  if (until) add('e.received_at < ?', new Date(until.getTime() + DAY_MS));
+  return { sql: conds.join(' AND '), params };
+}
+
+/** The position of one row in a sorted listing: its sort key (as PostgreSQL text) and id. */
+export interface Cursor {
+  field: SortField;
+  order: SortOrder;
+  key: string;
+  id: number;
+}
+
+/** Opaque cursor: base64url of the sort it belongs to, the row's sort key and id. */
+export function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify([c.field, c.order, c.key, c.id])).toString('base64url');
+}
+
+/** Decodes a cursor produced for the same sort; anything else is a 400 naming `field`. */
+export function decodeCursor(value: string, sort: Sort, field = 'after'): Cursor {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const ok = Array.isArray(parsed) && parsed.length === 4 && typeof parsed[2] === 'string' && Number.isSafeInteger(parsed[3]) && parsed[3] > 0;
+  if (!ok) throw AppError.badInput(`${field}: invalid cursor`);
+  const [f, o, key, id] = parsed as [string, string, string, number];
+  if (f !== sort.field || o !== sort.order) throw AppError.badInput(`${field}: the cursor belongs to another sort (${f} ${o})`);
+  return { field: sort.field, order: sort.order, key, id };
+}
+
+/** ORDER BY (sort key, then id in the same direction: a total order, so pages never overlap or skip on ties). */
+export function orderSql(sort: Sort): string {
+  const dir = sort.order === 'asc' ? 'ASC' : 'DESC';
+  return `${SORT_SQL[sort.field].expr} ${dir}, e.id ${dir}`;
+}
+
+/** The sort key of each row, selected as text for cursors. */
+export function sortKeySql(sort: Sort): string {
+  return `(${SORT_SQL[sort.field].expr})::text`;
+}
+
+/** Rows strictly after the cursor in the listing's order (row-value comparison, served by the `(expr, id)` index). */
+export function afterSql(c: Cursor): SqlPart {
+  const s = SORT_SQL[c.field];
+  return { sql: `(${s.expr}, e.id) ${c.order === 'asc' ? '>' : '<'} (?::${s.type}, ?)`, params: [c.key, c.id] };
+}

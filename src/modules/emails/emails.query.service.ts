@@ -1,0 +1,259 @@
+/**
+ * The read side of emails: listings (page/perPage for REST, keyset cursors for GraphQL), ranked full-text search,
+ * statistics, folders, one email and its raw form. Every method applies the principal's account scope in SQL: an email
+ * of an account the key may not see is never returned, and asking for it by id is a 404 (no existence leak).
+ */
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { exec } from '../../db/sql.js';
+import { AppError } from '../../shared/errors.js';
+import type { Principal } from '../auth/index.js';
+import { canSeeAccount } from '../accounts/index.js';
+import {
+  afterSql,
+  buildEmailWhere,
+  checkText,
+  decodeCursor,
+  encodeCursor,
+  FTS_CONFIG,
+  orderSql,
+  parseSort,
+  scopeSql,
+  sortKeySql,
+  type EmailFilter,
+  type Sort,
+} from './email-query.js';
+import { BODY_COLUMNS, EMAIL_COLUMNS, toEmailRow, type EmailBodies, type EmailDetail, type EmailRow } from './email-row.js';
+
+export const DEFAULT_PER_PAGE = 50;
+export const MAX_PER_PAGE = 100;
+export const DEFAULT_SEARCH_LIMIT = 20;
+export const MAX_SEARCH_LIMIT = 50;
+/** Search ranks only the most recent matches: ts_rank over every hit of a common word does not scale (issue #4). */
+export const SEARCH_CANDIDATES = 1000;
+const MIN_QUERY_LENGTH = 2;
+const SNIPPET_OPTIONS = 'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "';
+
+export interface ListArgs {
+  filter?: EmailFilter;
+  sort?: string | null;
+  order?: string | null;
+  page?: number | null;
+  perPage?: number | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+export interface EmailPage {
+  rows: (EmailRow & { cursor: string })[];
+  total: number;
+  /** Page mode: the requested page; cursor mode: null. */
+  page: number | null;
+  perPage: number;
+  totalPages: number;
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+}
+
+export interface SearchHit {
+  email: EmailRow;
+  rank: number;
+  snippet: string;
+}
+
+export interface EmailStats {
+  totalEmails: number;
+  unreadEmails: number;
+  starredEmails: number;
+  archivedEmails: number;
+  withAttachments: number;
+  totalThreads: number;
+  folders: FolderSummary[];
+  latestEmailAt: Date | null;
+  oldestEmailAt: Date | null;
+}
+
+export interface FolderSummary {
+  accountId: number | null;
+  folder: string;
+  total: number;
+  unread: number;
+}
+
+const clamp = (n: number, max: number) => Math.min(n, max);
+
+/** A positive integer argument (page, page size, limit), or the fallback when absent. */
+export function positive(value: number | null | undefined, field: string, fallback: number): number {
+  if (value === null || value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw AppError.badInput(`${field}: must be a positive integer`);
+  return value;
+}
+
+export class EmailsQueryService {
+  constructor(private readonly orm: MikroORM) {}
+
+  private get em() {
+    return this.orm.em.fork();
+  }
+
+  /** One page of emails: `page`/`perPage` (offset) or `first`/`after` (keyset); totals unless `count: false` (then 0). */
+  async list(principal: Principal, args: ListArgs, opts: { count?: boolean } = {}): Promise<EmailPage> {
+    const sort = parseSort(args.sort, args.order);
+    const cursorMode = args.first != null || args.after != null;
+    if (cursorMode && args.page != null) throw AppError.badInput('page: cannot be combined with first/after');
+    const size = clamp(positive(cursorMode ? args.first : args.perPage, cursorMode ? 'first' : 'per_page', DEFAULT_PER_PAGE), MAX_PER_PAGE);
+    const page = cursorMode ? null : positive(args.page, 'page', 1);
+    const where = buildEmailWhere(principal.accountIds, args.filter ?? {});
+    const after = args.after ? afterSql(decodeCursor(args.after, sort)) : null;
+    const em = this.em;
+    const [rows, [count]] = await Promise.all([
+      exec<EmailRow & { _key: string }>(
+        em,
+        `SELECT ${EMAIL_COLUMNS}, ${sortKeySql(sort)} AS "_key" FROM emails e
+         WHERE ${where.sql}${after ? ` AND ${after.sql}` : ''}
+         ORDER BY ${orderSql(sort)} LIMIT ? OFFSET ?`,
+        [...where.params, ...(after?.params ?? []), size + 1, page ? (page - 1) * size : 0],
+      ),
+      opts.count === false ? [{ n: 0 }] : exec<{ n: number }>(em, `SELECT count(*)::int AS n FROM emails e WHERE ${where.sql}`, where.params),
+    ]);
+    const total = count!.n;
+    const pageRows = rows.slice(0, size).map(({ _key, ...r }) => ({ ...toEmailRow(r), cursor: encodeCursor({ ...sort, key: _key, id: r.id }) }));
+    return {
+      rows: pageRows,
+      total,
+      page,
+      perPage: size,
+      totalPages: Math.ceil(total / size),
+      hasNextPage: rows.length > size,
+      hasPreviousPage: page ? page > 1 : !!args.after,
+    };
+  }
+
+  /**
+   * Ranked full-text search: the SEARCH_CANDIDATES most recent matches (GIN index) are ranked with ts_rank, and only
+   * the returned rows get a highlighted snippet (ts_headline over HTML-escaped text, so only `<mark>` is markup).
+   */
+  async search(principal: Principal, q: string, limit?: number | null, filter: EmailFilter = {}): Promise<SearchHit[]> {
+    const query = (q ?? '').trim();
+    checkText(query, 'q');
+    if (query.length < MIN_QUERY_LENGTH) throw AppError.badInput(`q: must be at least ${MIN_QUERY_LENGTH} characters`);
+    const n = clamp(positive(limit, 'limit', DEFAULT_SEARCH_LIMIT), MAX_SEARCH_LIMIT);
+    const where = buildEmailWhere(principal.accountIds, { ...filter, search: query });
+    const escaped = (col: string) => `replace(replace(replace(${col}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')`;
+    const rows = await exec<EmailRow & { rank: number; snippet: string }>(
+      this.em,
+      `WITH cand AS (
+         SELECT e.id, e.received_at, e.search_vector FROM emails e WHERE ${where.sql}
+         ORDER BY e.received_at DESC, e.id DESC LIMIT ${SEARCH_CANDIDATES}
+       ), top AS (
+         SELECT cand.id, ts_rank(cand.search_vector, websearch_to_tsquery('${FTS_CONFIG}', ?))::float8 AS rank
+         FROM cand ORDER BY rank DESC, cand.received_at DESC, cand.id DESC LIMIT ?
+       )
+       SELECT ${EMAIL_COLUMNS}, top.rank,
+              ts_headline('${FTS_CONFIG}', ${escaped("coalesce(nullif(left(e.body_text, 20000), ''), e.subject, '')")},
+                          websearch_to_tsquery('${FTS_CONFIG}', ?), ?) AS snippet
+       FROM top JOIN emails e ON e.id = top.id
+       ORDER BY top.rank DESC, e.received_at DESC, e.id DESC`,
+      [...where.params, query, n, query, SNIPPET_OPTIONS],
+    );
+    return rows.map(({ rank, snippet, ...r }) => ({ email: toEmailRow(r), rank: Number(rank), snippet }));
+  }
+
+  /** One email (without bodies), or NOT_FOUND when unknown or outside the principal's scope. */
+  async get(principal: Principal, id: number): Promise<EmailRow> {
+    const scope = scopeSql(principal.accountIds);
+    const [row] = await exec<EmailRow>(this.em, `SELECT ${EMAIL_COLUMNS} FROM emails e WHERE e.id = ? AND ${scope.sql}`, [id, ...scope.params]);
+    if (!row) throw AppError.notFound('Email', id);
+    return toEmailRow(row);
+  }
+
+  /** One email with its stored bodies (unsanitized HTML) and every header. */
+  async raw(principal: Principal, id: number): Promise<EmailDetail> {
+    const scope = scopeSql(principal.accountIds);
+    const [row] = await exec<EmailDetail>(this.em, `SELECT ${EMAIL_COLUMNS}, ${BODY_COLUMNS} FROM emails e WHERE e.id = ? AND ${scope.sql}`, [
+      id,
+      ...scope.params,
+    ]);
+    if (!row) throw AppError.notFound('Email', id);
+    return toEmailRow(row);
+  }
+
+  /** Bodies and headers of many emails in one query (GraphQL asks for them per page, through a DataLoader). */
+  async bodies(ids: readonly number[]): Promise<Map<number, EmailBodies>> {
+    const rows = await exec<EmailBodies & { id: number }>(this.em, `SELECT e.id, ${BODY_COLUMNS} FROM emails e WHERE e.id = ANY(?::int[])`, [[...ids]]);
+    return new Map(rows.map(({ id, ...b }) => [id, b]));
+  }
+
+  /** Emails of many threads in one query, oldest first. Threads never span accounts, so no scope is needed here. */
+  async byThreads(threadIds: readonly number[]): Promise<Map<number, EmailRow[]>> {
+    const rows = await exec<EmailRow>(
+      this.em,
+      `SELECT ${EMAIL_COLUMNS} FROM emails e WHERE e.thread_id = ANY(?::int[]) ORDER BY e.received_at ASC, e.id ASC`,
+      [[...threadIds]],
+    );
+    const out = new Map<number, EmailRow[]>(threadIds.map((t) => [t, []]));
+    for (const r of rows) out.get(r.threadId!)?.push(toEmailRow(r));
+    return out;
+  }
+
+  /** Totals, threads and per-folder counts over the visible emails (of one account when given). */
+  async stats(principal: Principal, accountId?: number | null): Promise<EmailStats> {
+    const filter = await this.accountFilter(principal, accountId);
+    const where = buildEmailWhere(principal.accountIds, filter);
+    const em = this.em;
+    const [[t], folders] = await Promise.all([
+      exec<{ total: number; unread: number; starred: number; archived: number; with_att: number; threads: number; latest: Date | null; oldest: Date | null }>(
+        em,
+        `SELECT count(*)::int AS total, count(*) FILTER (WHERE NOT e.is_read)::int AS unread,
+                count(*) FILTER (WHERE e.is_starred)::int AS starred, count(*) FILTER (WHERE e.is_archived)::int AS archived,
+                count(*) FILTER (WHERE e.has_attachments)::int AS with_att, count(DISTINCT e.thread_id)::int AS threads,
+                max(e.received_at) AS latest, min(e.received_at) AS oldest
+         FROM emails e WHERE ${where.sql}`,
+        where.params,
+      ),
+      this.folderCounts(principal, filter),
+    ]);
+    return {
+      totalEmails: t!.total,
+      unreadEmails: t!.unread,
+      starredEmails: t!.starred,
+      archivedEmails: t!.archived,
+      withAttachments: t!.with_att,
+      totalThreads: t!.threads,
+      folders,
+      latestEmailAt: t!.latest ? new Date(t!.latest) : null,
+      oldestEmailAt: t!.oldest ? new Date(t!.oldest) : null,
+    };
+  }
+
+  /** Folders per account with total and unread counts, including synced folders that are empty. */
+  async folders(principal: Principal, accountId?: number | null): Promise<FolderSummary[]> {
+    return this.folderCounts(principal, await this.accountFilter(principal, accountId));
+  }
+
+  private folderCounts(principal: Principal, filter: EmailFilter): Promise<FolderSummary[]> {
+    const where = buildEmailWhere(principal.accountIds, filter);
+    const fsScope = scopeSql(principal.accountIds, 'fs.account_id');
+    const fsAccount = filter.accountId !== undefined ? ' AND fs.account_id = ?' : '';
+    return exec<FolderSummary>(
+      this.em,
+      `SELECT coalesce(c.account_id, fs.account_id) AS "accountId", coalesce(c.folder, fs.folder) AS folder,
+              coalesce(c.total, 0)::int AS total, coalesce(c.unread, 0)::int AS unread
+       FROM (SELECT e.account_id, e.folder, count(*) AS total, count(*) FILTER (WHERE NOT e.is_read) AS unread
+             FROM emails e WHERE ${where.sql} AND e.account_id IS NOT NULL GROUP BY e.account_id, e.folder) c
+       FULL JOIN (SELECT fs.account_id, fs.folder FROM folder_states fs WHERE ${fsScope.sql}${fsAccount}) fs
+         ON fs.account_id = c.account_id AND fs.folder = c.folder
+       ORDER BY 1, 2`,
+      [...where.params, ...fsScope.params, ...(filter.accountId !== undefined ? [filter.accountId] : [])],
+    );
+  }
+
+  /** An account filter for per-account figures: an unknown account or one outside the scope is a 404, as on /api/accounts/{id}. */
+  async accountFilter(principal: Principal, accountId?: number | null): Promise<EmailFilter> {
+    if (accountId === null || accountId === undefined) return {};
+    const exists = canSeeAccount(principal, accountId) && (await exec(this.em, 'SELECT 1 FROM accounts WHERE id = ?', [accountId])).length > 0;
+    if (!exists) throw AppError.notFound('Account', accountId);
+    return { accountId };
+  }
+}
+
+export type { Sort };

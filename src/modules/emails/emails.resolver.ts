@@ -1,0 +1,155 @@
+/** Thin GraphQL resolvers for reading emails: permission → service call; relations through per-request DataLoaders. */
+import type { GraphQLResolveInfo } from 'graphql';
+import { JSONObjectResolver } from 'graphql-scalars';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Info, Int, Query, Resolver, Root } from '../type-graphql.js';
+import { selectsAny } from '../../graphql/selection.js';
+import { parseId, withoutNulls } from '../../shared/ids.js';
+import type { AppContext } from '../context.js';
+import { requirePrincipal } from '../auth/index.js';
+import type { Account } from '../accounts/index.js';
+import { AccountType } from '../accounts/accounts.types.js';
+import { AttachmentType, attachmentDownloadUrl } from '../attachments/attachments.types.js';
+import { CategoryType } from '../categories/categories.types.js';
+import type { CategorySummary } from '../categories/categories.service.js';
+import type { Attachment } from './email.entity.js';
+import type { EmailFilter } from './email-query.js';
+import type { EmailBodies, EmailDetail, EmailRow } from './email-row.js';
+import type { EmailStats, FolderSummary, SearchHit } from './emails.query.service.js';
+import { normalizeContentId, sanitizeEmailHtml } from './html-sanitizer.js';
+import {
+  EmailConnectionType,
+  EmailFilterInput,
+  EmailRawType,
+  EmailSearchHitType,
+  EmailStatsType,
+  EmailType,
+  FolderSummaryType,
+} from './emails.types.js';
+
+/** GraphQL filter input → service filter (ids parsed, nulls dropped). */
+function toFilter(input: EmailFilterInput | null | undefined): EmailFilter {
+  if (!input) return {};
+  const { accountId, ...rest } = withoutNulls(input);
+  return { ...rest, ...(accountId !== undefined ? { accountId: parseId(accountId, 'account_id') } : {}) };
+}
+
+const optionalId = (id: string | null | undefined, field: string) => (id === null || id === undefined ? undefined : parseId(id, field));
+
+@Resolver(() => EmailType)
+export class EmailsResolver {
+  @Authorized('read')
+  @Query(() => EmailConnectionType, { description: 'Emails visible to this key: page/perPage or first/after (keyset cursors)' })
+  async emails(
+    @Ctx() ctx: AppContext,
+    @Info() info: GraphQLResolveInfo,
+    @Arg('filter', () => EmailFilterInput, { nullable: true }) filter?: EmailFilterInput,
+    @Arg('sort', () => String, { nullable: true, description: 'received_at (default), subject or from_address' }) sort?: string,
+    @Arg('order', () => String, { nullable: true, description: 'asc or desc (default)' }) order?: string,
+    @Arg('page', () => Int, { nullable: true }) page?: number,
+    @Arg('perPage', () => Int, { nullable: true, description: 'Default 50; values over 100 are clamped to 100' }) perPage?: number,
+    @Arg('first', () => Int, { nullable: true, description: 'Cursor mode: page size (default 50, max 100)' }) first?: number,
+    @Arg('after', () => String, { nullable: true, description: 'Cursor mode: endCursor of the previous page' }) after?: string,
+  ): Promise<EmailConnectionType> {
+    // The COUNT(*) is the costly part of a page: only run it when totals were asked for (cursor clients rarely do).
+    const count = selectsAny(info, ['totalCount', 'totalPages']);
+    const r = await ctx.services.emails.list(requirePrincipal(ctx), { filter: toFilter(filter), sort, order, page, perPage, first, after }, { count });
+    const nodes = r.rows as unknown as EmailType[];
+    return {
+      nodes,
+      edges: r.rows.map((row) => ({ cursor: row.cursor, node: row as unknown as EmailType })),
+      totalCount: r.total,
+      pageInfo: {
+        hasNextPage: r.hasNextPage,
+        hasPreviousPage: r.hasPreviousPage,
+        startCursor: r.rows[0]?.cursor ?? null,
+        endCursor: r.rows.at(-1)?.cursor ?? null,
+      },
+      page: r.page,
+      perPage: r.perPage,
+      totalPages: r.totalPages,
+    };
+  }
+
+  @Authorized('read')
+  @Query(() => EmailType)
+  email(@Arg('id', () => ID) id: string, @Ctx() ctx: AppContext): Promise<EmailDetail> {
+    return ctx.services.emails.raw(requirePrincipal(ctx), parseId(id));
+  }
+
+  @Authorized('read')
+  @Query(() => EmailRawType, { description: 'Stored bodies (HTML unsanitized: never render it) and every header' })
+  emailRaw(@Arg('id', () => ID) id: string, @Ctx() ctx: AppContext): Promise<EmailDetail> {
+    return ctx.services.emails.raw(requirePrincipal(ctx), parseId(id));
+  }
+
+  @Authorized('read')
+  @Query(() => [EmailSearchHitType], { description: 'Ranked full-text search (q: at least 2 characters; limit default 20, max 50)' })
+  searchEmails(
+    @Arg('q', () => String) q: string,
+    @Ctx() ctx: AppContext,
+    @Arg('limit', () => Int, { nullable: true }) limit?: number,
+    @Arg('accountId', () => ID, { nullable: true }) accountId?: string,
+  ): Promise<SearchHit[]> {
+    const account = optionalId(accountId, 'account_id');
+    return ctx.services.emails.search(requirePrincipal(ctx), q, limit, account !== undefined ? { accountId: account } : {});
+  }
+
+  @Authorized('read')
+  @Query(() => EmailStatsType, { description: 'Totals, threads and per-folder counts (of one account when given)' })
+  emailStats(@Ctx() ctx: AppContext, @Arg('accountId', () => ID, { nullable: true }) accountId?: string): Promise<EmailStats> {
+    return ctx.services.emails.stats(requirePrincipal(ctx), optionalId(accountId, 'account_id'));
+  }
+
+  @Authorized('read')
+  @Query(() => [FolderSummaryType], { description: 'Folders per account with total and unread counts' })
+  folders(@Ctx() ctx: AppContext, @Arg('accountId', () => ID, { nullable: true }) accountId?: string): Promise<FolderSummary[]> {
+    return ctx.services.emails.folders(requirePrincipal(ctx), optionalId(accountId, 'account_id'));
+  }
+
+  @FieldResolver(() => String, { nullable: true })
+  async bodyText(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<string | null> {
+    return (await bodiesOf(email, ctx))?.bodyText ?? null;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'Sanitized HTML; cid: images point to the attachment download URL' })
+  async bodyHtml(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<string | null> {
+    const html = (await bodiesOf(email, ctx))?.bodyHtml;
+    if (!html) return html ?? null;
+    const attachments = await ctx.loaders.attachmentsByEmail.load(email.id);
+    return sanitizeEmailHtml(html, { cidUrl: cidResolver(attachments) });
+  }
+
+  @FieldResolver(() => JSONObjectResolver, { description: 'Every header field of the message' })
+  async headers(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<Record<string, string>> {
+    return (await bodiesOf(email, ctx))?.headers ?? {};
+  }
+
+  @FieldResolver(() => [AttachmentType])
+  attachments(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<Attachment[]> {
+    return ctx.loaders.attachmentsByEmail.load(email.id);
+  }
+
+  @FieldResolver(() => [CategoryType])
+  categories(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<CategorySummary[]> {
+    return ctx.loaders.categoriesByEmail.load(email.id);
+  }
+
+  @FieldResolver(() => AccountType, { nullable: true })
+  async account(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<Account | null> {
+    return email.accountId === null ? null : ctx.loaders.accountById.load(email.accountId);
+  }
+}
+
+/** Bodies already on the row (email(id) reads them) or batched for the whole page. */
+function bodiesOf(email: EmailRow | EmailDetail, ctx: AppContext): Promise<EmailBodies | null> | EmailBodies {
+  return 'headers' in email ? email : ctx.loaders.emailBodies.load(email.id);
+}
+
+/** cid: URL → download URL of the attachment with that Content-ID (null: the sanitizer drops the src). */
+function cidResolver(attachments: readonly Attachment[]): (cid: string) => string | null {
+  const byCid = new Map(attachments.filter((a) => a.contentId).map((a) => [normalizeContentId(a.contentId!), a.id]));
+  return (cid) => {
+    const id = byCid.get(normalizeContentId(cid));
+    return id === undefined ? null : attachmentDownloadUrl(id);
+  };
+}

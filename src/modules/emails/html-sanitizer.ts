@@ -1,0 +1,169 @@
+/**
+ * Sanitises an email's HTML body for display inside a client application (mailparser passes hostile HTML through
+ * verbatim: security-notes.md). Allow-list based, on `sanitize-html` (htmlparser2, no DOM: fast enough to run per email
+ * per request). Policy:
+ * - Kept: normal email formatting — text, tables and their layout attributes, images, links, fonts, colours, inline
+ *   `style` filtered to an allow-list of properties whose values carry no script (`expression()`, `javascript:`, CSS
+ *   escapes, `url()` other than http(s)).
+ * - Dropped with their content: `<script>`, `<style>` blocks (they restyle the host page and are a CSS exfiltration
+ *   channel; inline styles carry the formatting), `<head>`/`<title>`, `<svg>`/`<math>` (script and animation vectors),
+ *   `<template>`, `<textarea>`, `<select>`/`<option>`, `<noscript>`.
+ * - Dropped, content kept: everything else not allowed — forms, inputs, buttons, `<base>`, `<meta>`, `<link>`,
+ *   `<iframe>`/`<object>`/`<embed>`, `<html>`/`<body>` wrappers.
+ * - Attributes: an allow-list, so every `on*` handler, `formaction`, `srcdoc`, `xlink:href` and friends disappear;
+ *   `id`, `class` and `name` are dropped too (DOM clobbering of the host page, host CSS bleeding in).
+ * - URLs: links allow http, https, mailto and tel; images http, https, `cid:` (rewritten through `opts.cidUrl`; unknown
+ *   cid → no src) and `data:image/{png,jpeg,gif,webp,bmp};base64` (common in generated mail, inert in `<img>`; SVG data
+ *   URLs are refused). Relative and protocol-relative URLs are dropped: they would resolve against our origin. Scheme
+ *   checks ignore case, entities (decoded by the parser) and the control/whitespace characters browsers skip.
+ * - Links get `target="_blank" rel="noopener noreferrer"`.
+ * `position` is not an allowed style property, so mail cannot overlay the host page (UI redressing).
+ */
+import sanitizeHtml, { type IOptions, type Attributes } from 'sanitize-html';
+
+export interface SanitizeOptions {
+  /** URL serving the inline attachment with this Content-ID (normalised: see `normalizeContentId`), or null when unknown. */
+  cidUrl: (cid: string) => string | null;
+}
+
+/** A Content-ID as stored or as referenced by `cid:` URLs, in one comparable form: no `<>`, trimmed, lower case. */
+export function normalizeContentId(raw: string): string {
+  let cid = raw.trim();
+  if (cid.startsWith('<') && cid.endsWith('>')) cid = cid.slice(1, -1).trim();
+  return cid.toLowerCase();
+}
+
+/** Characters browsers skip inside URLs (and HTML comments): removed before any scheme check, as launder does. */
+function cleanUrl(value: string): string {
+  return value.replace(/[\u0000-\u0020\u007f-\u00a0\u2028\u2029\ufeff]+/g, '').replace(/<!--[\s\S]*?-->/g, '');
+}
+
+const SCHEME = /^([a-z][a-z0-9.+-]*):/i;
+const LINK_SCHEMES = new Set(['http', 'https', 'mailto', 'tel']);
+const WEB_SCHEMES = new Set(['http', 'https']);
+const RASTER_DATA_URL = /^data:image\/(?:png|jpe?g|gif|webp|bmp);base64,[a-z0-9+/=]*$/i;
+
+/** The URL when its scheme is allowed, else null (relative, protocol-relative and unknown schemes are refused). */
+function allowedUrl(raw: string | undefined, schemes: Set<string>): string | null {
+  if (raw === undefined) return null;
+  const scheme = SCHEME.exec(cleanUrl(raw))?.[1]?.toLowerCase();
+  return scheme !== undefined && schemes.has(scheme) ? raw.trim() : null;
+}
+
+/** The img `src` to emit: web URLs, raster data URLs, or a `cid:` reference rewritten to the attachment's URL. */
+function imageSrc(raw: string | undefined, cidUrl: SanitizeOptions['cidUrl']): string | null {
+  if (raw === undefined) return null;
+  const clean = cleanUrl(raw);
+  const scheme = SCHEME.exec(clean)?.[1]?.toLowerCase();
+  if (scheme === 'cid') {
+    let cid = clean.slice(4);
+    try {
+      cid = decodeURIComponent(cid); // RFC 2392: the cid URL is %-encoded, the Content-ID header is not
+    } catch {
+      // keep it as written
+    }
+    return cid === '' ? null : cidUrl(normalizeContentId(cid));
+  }
+  if (scheme === 'data') return RASTER_DATA_URL.test(clean) ? clean : null;
+  return scheme !== undefined && WEB_SCHEMES.has(scheme) ? raw.trim() : null;
+}
+
+/** Sets or removes one attribute. */
+function put(attribs: Attributes, name: string, value: string | null): Attributes {
+  if (value === null) delete attribs[name];
+  else attribs[name] = value;
+  return attribs;
+}
+
+/**
+ * A CSS value is accepted unless it holds something that can run script, escape the declaration or fetch a non-web
+ * URL. CSS escapes (`\`) are refused outright because `e\78 pression` or `u\72l(` would slip past any word check.
+ */
+const SAFE_CSS_VALUE =
+  /^(?![\s\S]*(?:[\\<>@{}]|\/\*|expression|script:|binding|behavior|image-set|image\(|element\(|src\(|url\((?!\s*['"]?https?:\/\/)))/i;
+
+const BOX = ['', '-top', '-right', '-bottom', '-left'];
+const STYLE_PROPERTIES = [
+  'color', 'background', 'background-color', 'background-image', 'background-position', 'background-repeat',
+  'background-size', 'border-collapse', 'border-spacing', 'border-radius', 'border-top-left-radius',
+  'border-top-right-radius', 'border-bottom-left-radius', 'border-bottom-right-radius',
+  ...BOX.flatMap((side) => [`border${side}`, `border${side}-color`, `border${side}-style`, `border${side}-width`, `margin${side}`, `padding${side}`]),
+  'width', 'height', 'min-width', 'max-width', 'min-height', 'max-height', 'font', 'font-family', 'font-size',
+  'font-style', 'font-weight', 'font-variant', 'line-height', 'letter-spacing', 'word-spacing', 'text-align',
+  'text-decoration', 'text-indent', 'text-transform', 'text-shadow', 'text-overflow', 'vertical-align', 'white-space',
+  'word-break', 'word-wrap', 'overflow-wrap', 'direction', 'display', 'float', 'clear', 'list-style',
+  'list-style-type', 'list-style-position', 'table-layout', 'caption-side', 'empty-cells', 'box-sizing', 'overflow',
+  'overflow-x', 'overflow-y', 'opacity', 'box-shadow', 'outline', 'visibility', 'mso-hide', 'mso-line-height-rule',
+  'mso-table-lspace', 'mso-table-rspace', '-webkit-text-size-adjust', '-ms-text-size-adjust',
+];
+const allowedStyles = { '*': Object.fromEntries(STYLE_PROPERTIES.map((p) => [p, [SAFE_CSS_VALUE]])) };
+
+const TABLE_ATTRS = ['align', 'valign', 'width', 'height', 'bgcolor', 'background', 'nowrap'];
+
+/** The options that do not depend on the email; the cid-dependent transforms are added per call. */
+const BASE: IOptions = {
+  allowedTags: [...new Set([...sanitizeHtml.defaults.allowedTags, 'img', 'font', 'center', 'big', 'strike', 'tt', 'del', 'ins'])],
+  allowedAttributes: {
+    '*': ['style', 'title', 'dir', 'lang', 'align'],
+    a: ['href', 'target', 'rel'],
+    img: ['src', 'alt', 'width', 'height', 'border', 'hspace', 'vspace'],
+    font: ['color', 'face', 'size'],
+    table: [...TABLE_ATTRS, 'border', 'cellpadding', 'cellspacing', 'summary', 'frame', 'rules'],
+    td: [...TABLE_ATTRS, 'colspan', 'rowspan', 'headers', 'scope', 'abbr'],
+    th: [...TABLE_ATTRS, 'colspan', 'rowspan', 'headers', 'scope', 'abbr'],
+    tr: TABLE_ATTRS,
+    tbody: ['align', 'valign'],
+    thead: ['align', 'valign'],
+    tfoot: ['align', 'valign'],
+    col: ['span', 'width', 'align', 'valign'],
+    colgroup: ['span', 'width', 'align', 'valign'],
+    div: ['align'],
+    p: ['align'],
+    ol: ['start', 'type', 'reversed'],
+    ul: ['type'],
+    li: ['value', 'type'],
+    hr: ['width', 'size', 'noshade', 'color'],
+    blockquote: ['cite'],
+    q: ['cite'],
+    br: ['clear'],
+  },
+  allowedSchemes: ['http', 'https', 'mailto', 'tel'],
+  allowedSchemesByTag: { img: ['http', 'https', 'data'] },
+  allowProtocolRelative: false,
+  allowedStyles,
+  disallowedTagsMode: 'discard',
+  // Text inside these is never shown (sanitize-html keeps the text of other dropped tags).
+  nonTextTags: ['script', 'style', 'textarea', 'option', 'noscript', 'head', 'title', 'svg', 'math', 'template', 'select', 'xmp'],
+  parser: { lowerCaseTags: true, lowerCaseAttributeNames: true },
+};
+
+/** Attributes that hold a URL on table cells (`background`): web URLs only. */
+const webOnly = (tagName: string, attribs: Attributes) => ({
+  tagName,
+  attribs: put(attribs, 'background', allowedUrl(attribs.background, WEB_SCHEMES)),
+});
+
+/** Sanitises one email body; see the module comment for the policy. Pure apart from calling `opts.cidUrl`. */
+export function sanitizeEmailHtml(html: string, opts: SanitizeOptions): string {
+  if (!html) return '';
+  return sanitizeHtml(html, {
+    ...BASE,
+    transformTags: {
+      a: (tagName, attribs) => {
+        const href = allowedUrl(attribs.href, LINK_SCHEMES);
+        put(attribs, 'href', href);
+        put(attribs, 'target', href === null ? null : '_blank');
+        put(attribs, 'rel', href === null ? null : 'noopener noreferrer');
+        return { tagName, attribs };
+      },
+      img: (tagName, attribs) => {
+        delete attribs.srcset; // not allowed anyway; a srcset must not outlive a dropped src
+        return { tagName, attribs: put(attribs, 'src', imageSrc(attribs.src, opts.cidUrl)) };
+      },
+      table: webOnly,
+      td: webOnly,
+      th: webOnly,
+      tr: webOnly,
+    },
+  });
+}

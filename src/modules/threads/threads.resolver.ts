@@ -1,0 +1,53 @@
+/** Thin GraphQL resolvers for threads (seed 004), and the `Email.thread` relation. */
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from '../type-graphql.js';
+import { parseId } from '../../shared/ids.js';
+import type { AppContext } from '../context.js';
+import { requirePrincipal } from '../auth/index.js';
+import { EmailType, type EmailRow } from '../emails/index.js';
+import type { ThreadPage, ThreadRow } from './threads.service.js';
+import { ThreadPageType, ThreadType } from './threads.types.js';
+
+@Resolver(() => ThreadType)
+export class ThreadsResolver {
+  @Authorized('read')
+  @Query(() => ThreadPageType, { description: 'Threads visible to this key, most recent activity first' })
+  async threads(
+    @Ctx() ctx: AppContext,
+    @Arg('accountId', () => ID, { nullable: true }) accountId?: string,
+    @Arg('page', () => Int, { nullable: true }) page?: number,
+    @Arg('perPage', () => Int, { nullable: true, description: 'Default 50; values over 100 are clamped to 100' }) perPage?: number,
+  ): Promise<ThreadPageType> {
+    const r: ThreadPage = await ctx.services.threads.list(requirePrincipal(ctx), {
+      accountId: accountId == null ? null : parseId(accountId, 'account_id'),
+      page,
+      perPage,
+    });
+    return { nodes: r.rows, totalCount: r.total, page: r.page, perPage: r.perPage, totalPages: r.totalPages };
+  }
+
+  @Authorized('read')
+  @Query(() => ThreadType)
+  thread(@Arg('id', () => ID) id: string, @Ctx() ctx: AppContext): Promise<ThreadRow> {
+    return ctx.services.threads.get(requirePrincipal(ctx), parseId(id));
+  }
+
+  @Authorized('read')
+  @Query(() => [EmailType], { description: "Every message of the email's thread, oldest first (just the email when it has no thread)" })
+  async emailThread(@Arg('id', () => ID) id: string, @Ctx() ctx: AppContext): Promise<EmailRow[]> {
+    const email = await ctx.services.emails.get(requirePrincipal(ctx), parseId(id));
+    return email.threadId === null ? [email] : ctx.loaders.emailsByThread.load(email.threadId);
+  }
+
+  @FieldResolver(() => [EmailType], { description: 'Oldest first' })
+  emails(@Root() thread: ThreadRow, @Ctx() ctx: AppContext): Promise<EmailRow[]> {
+    return ctx.loaders.emailsByThread.load(thread.id);
+  }
+}
+
+@Resolver(() => EmailType)
+export class EmailThreadResolver {
+  @FieldResolver(() => ThreadType, { nullable: true })
+  thread(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<ThreadRow | null> | null {
+    return email.threadId === null ? null : ctx.loaders.threadById.load(email.threadId);
+  }
+}

@@ -1,0 +1,102 @@
+/** Emails, threads, folders and statistics in the documented REST shapes (seed 000 "Emails", seed 004). */
+import type {
+  AttachmentFieldsFragment,
+  EmailCategoryFieldsFragment,
+  EmailListFieldsFragment,
+  EmailStatsFieldsFragment,
+  ThreadFieldsFragment,
+} from '../../graphql/generated/operations.js';
+import { restId } from '../presenters.js';
+import { restAttachment } from './attachments.js';
+
+const idOrNull = (id: string | null | undefined) => (id === null || id === undefined ? null : restId(id));
+
+interface EmailExtras {
+  bodyText?: string | null;
+  bodyHtml?: string | null;
+  headers?: unknown;
+  attachments?: AttachmentFieldsFragment[];
+  categories?: EmailCategoryFieldsFragment[];
+}
+
+export const restCategory = (c: EmailCategoryFieldsFragment) => ({ id: restId(c.id), name: c.name, slug: c.slug, color: c.color ?? null });
+
+/**
+ * An email in the documented key order. Listings carry no body_text/body_html/headers/attachments (fetch
+ * `GET /api/emails/{id}`); the detail has them all. thread_id, in_reply_to and sync_error are additions.
+ */
+export function restEmail(e: EmailListFieldsFragment & EmailExtras) {
+  return {
+    id: restId(e.id),
+    account_id: idOrNull(e.accountId),
+    message_uid: e.messageUid,
+    message_id: e.messageId ?? null,
+    folder: e.folder,
+    from_address: e.fromAddress ?? null,
+    from_name: e.fromName ?? null,
+    to_addresses: e.toAddresses,
+    cc_addresses: e.ccAddresses,
+    reply_to: e.replyTo ?? null,
+    subject: e.subject ?? null,
+    ...(e.bodyText !== undefined ? { body_text: e.bodyText } : {}),
+    ...(e.bodyHtml !== undefined ? { body_html: e.bodyHtml } : {}),
+    ...(e.headers !== undefined ? { headers: e.headers } : {}),
+    received_at: e.receivedAt,
+    read_at: e.readAt ?? null,
+    is_read: e.isRead,
+    is_starred: e.isStarred,
+    is_archived: e.isArchived,
+    has_attachments: e.hasAttachments,
+    attachment_count: e.attachmentCount,
+    ...(e.attachments ? { attachments: e.attachments.map(restAttachment) } : {}),
+    ...(e.categories ? { categories: e.categories.map(restCategory) } : {}),
+    thread_id: idOrNull(e.threadId),
+    in_reply_to: e.inReplyTo ?? null,
+    sync_error: e.syncError ?? null,
+    created_at: e.createdAt,
+    updated_at: e.updatedAt,
+  };
+}
+
+/** `meta` beside `data` for paginated lists. */
+export function restPageMeta(p: { page: number | null; perPage: number; totalCount: number; totalPages: number }) {
+  return { page: p.page ?? 1, per_page: p.perPage, total: p.totalCount, total_pages: p.totalPages };
+}
+
+type FolderRow = EmailStatsFieldsFragment['folders'][number];
+export const restFolder = (f: FolderRow) => ({ account_id: idOrNull(f.accountId), folder: f.folder, total: f.total, unread: f.unread });
+
+/** `GET /api/emails/stats`. */
+export function restEmailStats(s: EmailStatsFieldsFragment) {
+  return {
+    total_emails: s.totalEmails,
+    unread_emails: s.unreadEmails,
+    starred_emails: s.starredEmails,
+    archived_emails: s.archivedEmails,
+    with_attachments: s.withAttachments,
+    total_threads: s.totalThreads,
+    folders: s.folders.map(restFolder),
+    latest_email_at: s.latestEmailAt ?? null,
+    oldest_email_at: s.oldestEmailAt ?? null,
+  };
+}
+
+/** `GET /api/stats` (seed 004 "statistics"): folders as a map of name → count, summed over accounts. */
+export function restStatistics(s: EmailStatsFieldsFragment) {
+  // No prototype: a folder may be called "__proto__".
+  const folders = Object.create(null) as Record<string, number>;
+  for (const f of s.folders) folders[f.folder] = (folders[f.folder] ?? 0) + f.total;
+  return { total_emails: s.totalEmails, total_threads: s.totalThreads, unread_emails: s.unreadEmails, folders };
+}
+
+export function restThread(t: ThreadFieldsFragment & { emails?: (EmailListFieldsFragment & EmailExtras)[] }) {
+  return {
+    id: restId(t.id),
+    account_id: idOrNull(t.accountId),
+    subject: t.subject ?? null,
+    message_count: t.messageCount,
+    last_message_at: t.lastMessageAt ?? null,
+    created_at: t.createdAt,
+    ...(t.emails ? { emails: t.emails.map(restEmail) } : {}),
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Seed 000 "Emails" (read side) and the seed 004 extras. `/api/emails/search` and `/api/emails/stats` are static
+ * segments, which Fastify matches before `/api/emails/:id`; ids are validated as positive integers by the resolvers.
+ */
+import {
+  EmailStatsDocument,
+  EmailThreadDocument,
+  FoldersDocument,
+  OpenEmailDocument,
+  GetEmailRawDocument,
+  ListEmailsDocument,
+  SearchEmailsDocument,
+} from '../../graphql/generated/operations.js';
+import { bool, date, int, perPage, text } from '../coerce.js';
+import { restEmail, restEmailStats, restFolder, restPageMeta, restStatistics } from '../presenters/emails.js';
+import { route, type RestRequest } from '../route.js';
+
+const accountId = (req: RestRequest) => {
+  const n = int(req.query.account_id, 'account_id', 1, 2_147_483_647);
+  return n === undefined ? undefined : String(n);
+};
+
+export const emailRoutes = [
+  route({
+    method: 'GET',
+    path: '/api/emails',
+    operation: ListEmailsDocument,
+    variables: (req) => {
+      const q = req.query;
+      return {
+        page: int(q.page, 'page', 1, 1_000_000),
+        perPage: perPage(q.per_page),
+        sort: text(q.sort, 'sort'),
+        order: text(q.order, 'order'),
+        filter: {
+          accountId: accountId(req),
+          folder: text(q.folder, 'folder'),
+          from: text(q.from, 'from'),
+          subject: text(q.subject, 'subject'),
+          search: text(q.search, 'search'),
+          hasAttachments: bool(q.has_attachments, 'has_attachments'),
+          isRead: bool(q.is_read, 'is_read'),
+          since: date(q.since, 'since'),
+          until: date(q.until, 'until'),
+        },
+      };
+    },
+    respond: (d) => ({ data: d.emails.nodes.map(restEmail), meta: restPageMeta(d.emails) }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/emails/search',
+    operation: SearchEmailsDocument,
+    variables: (req) => ({ q: text(req.query.q, 'q') ?? '', limit: int(req.query.limit, 'limit', 1) }),
+    respond: (d) => ({ data: d.searchEmails.map((h) => ({ ...restEmail(h.email), rank: h.rank, snippet: h.snippet })) }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/emails/stats',
+    operation: EmailStatsDocument,
+    variables: (req) => ({ accountId: accountId(req) }),
+    respond: (d) => ({ data: restEmailStats(d.emailStats) }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/emails/:id',
+    // Reading an email marks it read (seed 000), here and on the IMAP server.
+    operation: OpenEmailDocument,
+    variables: (req) => ({ id: req.params.id! }),
+    respond: (d) => ({ data: restEmail(d.openEmail) }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/emails/:id/raw',
+    operation: GetEmailRawDocument,
+    variables: (req) => ({ id: req.params.id! }),
+    respond: ({ emailRaw: r }) => ({
+      data: { id: Number(r.id), subject: r.subject ?? null, body_text: r.bodyText ?? null, body_html: r.bodyHtml ?? null, headers: r.headers },
+    }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/emails/:id/thread',
+    operation: EmailThreadDocument,
+    variables: (req) => ({ id: req.params.id! }),
+    respond: (d) => ({ data: d.emailThread.map(restEmail) }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/folders',
+    operation: FoldersDocument,
+    variables: (req) => ({ accountId: accountId(req) }),
+    respond: (d) => ({ data: d.folders.map(restFolder) }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/stats',
+    operation: EmailStatsDocument,
+    variables: (req) => ({ accountId: accountId(req) }),
+    respond: (d) => ({ data: restStatistics(d.emailStats) }),
+  }),
+];

@@ -1,0 +1,29 @@
+/** Seed 004 threads: the listing (paginated like the emails) and one thread with its messages, oldest first. */
+import { GetThreadDocument, ListThreadsDocument } from '../../graphql/generated/operations.js';
+import { int, perPage } from '../coerce.js';
+import { restPageMeta, restThread } from '../presenters/emails.js';
+import { route } from '../route.js';
+
+export const threadRoutes = [
+  route({
+    method: 'GET',
+    path: '/api/threads',
+    operation: ListThreadsDocument,
+    variables: (req) => {
+      const account = int(req.query.account_id, 'account_id', 1, 2_147_483_647);
+      return {
+        accountId: account === undefined ? undefined : String(account),
+        page: int(req.query.page, 'page', 1, 1_000_000),
+        perPage: perPage(req.query.per_page),
+      };
+    },
+    respond: (d) => ({ data: d.threads.nodes.map((t) => restThread(t)), meta: restPageMeta(d.threads) }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/threads/:id',
+    operation: GetThreadDocument,
+    variables: (req) => ({ id: req.params.id! }),
+    respond: (d) => ({ data: restThread(d.thread) }),
+  }),
+];

@@ -1,0 +1,294 @@
+/**
+ * Drains the write-back queue (`write_backs`) of one account on its IMAP session: local flag changes and deletes go
+ * to the server, folder by folder. Runs under the account's sync lock, so a flag sync never reads the server between
+ * our STORE and the queue row's removal (it would see a "server change" and revert the local state).
+ *
+ * Rules:
+ * - UIDVALIDITY differs from the row's → the row fails for good (the UID names another message now).
+ * - Flags: STORE with UNCHANGEDSINCE = the MODSEQ the local change was based on (CONDSTORE). A change made on the
+ *   server meanwhile wins: the message's current flags are read back and applied locally. A message that is gone is
+ *   simply done.
+ * - Delete: MOVE to the Trash folder (special-use \Trash, else a folder named Trash; none → expunge) or, in `expunge`
+ *   mode, \Deleted + UID EXPUNGE.
+ * - A command that fails on a reachable server, or a dropped connection, is retried with backoff; after
+ *   MAX_ATTEMPTS the row fails for good. Failed rows stay (status `failed`, `last_error`) and the email shows
+ *   `sync_error` until a later change succeeds.
+ */
+import type { ImapFlow, MailboxObject } from 'imapflow';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { AdvisoryLocks, LockNamespace } from '../db/locks.js';
+import { exec } from '../db/sql.js';
+import type { AccountsService } from '../modules/accounts/index.js';
+import type { FlagChange, MailboxStateService } from '../modules/emails/index.js';
+import type { Logger } from '../shared/logger.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+
+export const MAX_WRITE_BACK_ATTEMPTS = 8;
+const BATCH = 1000;
+/** A claimed row is invisible to other drains for this long (a crashed drain's rows come back after it). */
+const CLAIM_MS = 5 * 60_000;
+
+interface Job {
+  id: string;
+  email_id: number | null;
+  folder: string;
+  uid_validity: string;
+  uid: string;
+  action: 'seen' | 'unseen' | 'flag' | 'unflag' | 'delete';
+  modseq: string | null;
+  attempts: number;
+}
+
+const FLAG_OF = { seen: '\\Seen', unseen: '\\Seen', flag: '\\Flagged', unflag: '\\Flagged' } as const;
+const ADDS = new Set(['seen', 'flag']);
+
+export interface WriteBackDeps {
+  orm: MikroORM;
+  accounts: AccountsService;
+  state: MailboxStateService;
+  locks: AdvisoryLocks;
+  log: Logger;
+  backoff: BackoffOptions;
+}
+
+export interface DrainResult {
+  applied: number;
+  /** When the earliest remaining pending row is due (null: none pending). */
+  nextDueAt: Date | null;
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export class WriteBackDrainer {
+  constructor(private readonly deps: WriteBackDeps) {}
+
+  /** Applies the account's due rows (`all`: every pending row, e.g. after a reconnect) on `client`. */
+  drain(accountId: number, client: ImapFlow, opts: { all?: boolean } = {}): Promise<DrainResult> {
+    return this.deps.locks.withLock(LockNamespace.accountSync, accountId, async () => {
+      const jobs = await this.claim(accountId, opts.all ?? false);
+      let applied = 0;
+      if (jobs.length > 0) {
+        const account = await this.deps.accounts.findById(accountId);
+        const trash = account?.deleteMode === 'expunge' || !jobs.some((j) => j.action === 'delete') ? null : await this.trashPath(client, accountId);
+        const byFolder = groupBy(jobs, (j) => j.folder);
+        for (const [folder, list] of byFolder) applied += await this.applyFolder(client, accountId, folder, list, trash);
+      }
+      return { applied, nextDueAt: await this.nextDue(accountId) };
+    });
+  }
+
+  private async claim(accountId: number, all: boolean): Promise<Job[]> {
+    return exec<Job>(
+      this.deps.orm.em.fork(),
+      `UPDATE write_backs SET next_attempt_at = now() + (? || ' milliseconds')::interval
+       WHERE id IN (SELECT id FROM write_backs WHERE account_id = ? AND status = 'pending' AND (? OR next_attempt_at <= now())
+                    ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)
+       RETURNING id, email_id, folder, uid_validity, uid, action, modseq, attempts`,
+      [String(CLAIM_MS), accountId, all, BATCH],
+    ).then((rows) => rows.sort((a, b) => Number(a.id) - Number(b.id)));
+  }
+
+  private async nextDue(accountId: number): Promise<Date | null> {
+    const [r] = await exec<{ due: Date | string | null }>(
+      this.deps.orm.em.fork(),
+      `SELECT min(next_attempt_at) AS due FROM write_backs WHERE account_id = ? AND status = 'pending'`,
+      [accountId],
+    );
+    return r?.due ? new Date(r.due) : null;
+  }
+
+  /** The Trash folder by special-use, else by name; null (→ expunge) when the server has none. */
+  private async trashPath(client: ImapFlow, accountId: number): Promise<string | null> {
+    const folders = await client.list();
+    const found = folders.find((f) => f.specialUse === '\\Trash') ?? folders.find((f) => f.name.toLowerCase() === 'trash');
+    if (!found) this.deps.log.warn({ accountId }, 'no Trash folder on the server: deleted emails are expunged instead');
+    return found?.path ?? null;
+  }
+
+  private async applyFolder(client: ImapFlow, accountId: number, folder: string, jobs: Job[], trash: string | null): Promise<number> {
+    let lock;
+    try {
+      lock = await client.getMailboxLock(folder);
+    } catch (err) {
+      await this.retry(accountId, folder, jobs, `Could not open folder ${folder}: ${errorText(err)}`);
+      return 0;
+    }
+    try {
+      const box = client.mailbox as MailboxObject;
+      const uidValidity = Number(box.uidValidity);
+      const stale = jobs.filter((j) => Number(j.uid_validity) !== uidValidity);
+      if (stale.length > 0) {
+        const was = [...new Set(stale.map((j) => j.uid_validity))].join(', ');
+        await this.fail(accountId, folder, stale, `UIDVALIDITY of ${folder} changed (${was} → ${uidValidity}): the change was not written to the server`);
+      }
+      const current = jobs.filter((j) => Number(j.uid_validity) === uidValidity);
+      const condstore = client.enabled.has('CONDSTORE') && !box.noModseq;
+      let applied = await this.applyFlags(client, accountId, folder, uidValidity, current.filter((j) => j.action !== 'delete'), condstore);
+      applied += await this.applyDeletes(client, accountId, folder, current.filter((j) => j.action === 'delete'), trash);
+      return applied;
+    } catch (err) {
+      // A dropped connection or a failed command: the rows not finished yet are retried later.
+      const left = await this.stillPending(jobs);
+      await this.retry(accountId, folder, left, errorText(err));
+      return 0;
+    } finally {
+      lock.release();
+    }
+  }
+
+  /**
+   * Flag jobs in rounds: round k holds each message's k-th change (oldest first). Our own STORE raises the message's
+   * MODSEQ, so a later change of the same message in this drain is based on the MODSEQ read back after it — based on
+   * the original one, UNCHANGEDSINCE would refuse it and the user's change would be lost as a "server change".
+   */
+  private async applyFlags(client: ImapFlow, accountId: number, folder: string, uidValidity: number, jobs: Job[], condstore: boolean): Promise<number> {
+    const rounds: Job[][] = [];
+    const count = new Map<string, number>();
+    for (const job of jobs) {
+      const k = count.get(job.uid) ?? 0;
+      count.set(job.uid, k + 1);
+      (rounds[k] ??= []).push(job);
+    }
+    const ours = new Map<string, string>();
+    let applied = 0;
+    for (const round of rounds) {
+      for (const job of round) job.modseq = ours.get(job.uid) ?? job.modseq;
+      const r = await this.applyFlagRound(client, accountId, folder, uidValidity, round, condstore);
+      applied += r.succeeded.length;
+      for (const s of r.succeeded) if (s.modseq) ours.set(s.job.uid, s.modseq);
+    }
+    return applied;
+  }
+
+  /** One STORE per (action, base MODSEQ), then the flags are read back to tell success, conflict and gone apart. */
+  private async applyFlagRound(
+    client: ImapFlow,
+    accountId: number,
+    folder: string,
+    uidValidity: number,
+    jobs: Job[],
+    condstore: boolean,
+  ): Promise<{ succeeded: { job: Job; modseq: string | null }[] }> {
+    const refused: Job[] = [];
+    const groups = groupBy(jobs, (j) => `${j.action}\0${j.modseq ?? ''}`);
+    for (const group of groups.values()) {
+      const { action, modseq } = group[0]!;
+      const uids = group.map((j) => j.uid).join(',');
+      const options = { uid: true, ...(condstore && modseq ? { unchangedSince: BigInt(modseq) } : {}) };
+      const flag = [FLAG_OF[action as keyof typeof FLAG_OF]];
+      const ok = ADDS.has(action) ? await client.messageFlagsAdd(uids, flag, options) : await client.messageFlagsRemove(uids, flag, options);
+      if (!ok) refused.push(...group);
+    }
+    // Read back after every STORE (never inside a fetch iteration): fetchAll has completed before we go on.
+    const rows = await client.fetchAll(jobs.map((j) => j.uid).join(','), { uid: true, flags: true }, { uid: true });
+    const server = new Map(rows.map((r) => [r.uid, { flags: [...(r.flags ?? [])], modseq: r.modseq !== undefined ? String(r.modseq) : null }]));
+    const done: Job[] = [];
+    const succeeded: { job: Job; modseq: string | null }[] = [];
+    const conflicts: FlagChange[] = [];
+    const retry: Job[] = [];
+    for (const job of jobs) {
+      const s = server.get(Number(job.uid));
+      if (!s) done.push(job); // expunged on the server meanwhile: nothing left to change
+      else if (s.flags.includes(FLAG_OF[job.action as keyof typeof FLAG_OF]) === ADDS.has(job.action)) succeeded.push({ job, modseq: s.modseq });
+      else if (refused.includes(job)) retry.push(job);
+      else {
+        // UNCHANGEDSINCE refused it: the server's change wins and comes back into the local row.
+        done.push(job);
+        conflicts.push({ uid: Number(job.uid), flags: s.flags, modseq: s.modseq });
+      }
+    }
+    await this.finish(done, succeeded);
+    if (conflicts.length > 0) {
+      this.deps.log.info({ accountId, folder, uids: conflicts.map((c) => c.uid) }, 'write-back skipped: the message changed on the server meanwhile');
+      await this.deps.state.applyFlags(accountId, folder, uidValidity, conflicts);
+    }
+    if (retry.length > 0) await this.retry(accountId, folder, retry, `The server refused to change the flags in ${folder}`);
+    return { succeeded };
+  }
+
+  private async applyDeletes(client: ImapFlow, accountId: number, folder: string, jobs: Job[], trash: string | null): Promise<number> {
+    if (jobs.length === 0) return 0;
+    const uids = jobs.map((j) => j.uid).join(',');
+    // Deleting from the Trash itself (or without one) expunges.
+    const moved = trash && trash !== folder ? await client.messageMove(uids, trash, { uid: true }) : await client.messageDelete(uids, { uid: true });
+    if (!moved) {
+      await this.retry(accountId, folder, jobs, trash && trash !== folder ? `Could not move the messages to ${trash}` : `Could not expunge the messages in ${folder}`);
+      return 0;
+    }
+    await this.finish(jobs, []);
+    return jobs.length;
+  }
+
+  /**
+   * Removes finished rows. A success clears the email's sync_error and records the message's new MODSEQ — on the
+   * email, and on its other pending rows (our own STORE must not look like a conflicting server change to them).
+   */
+  private async finish(done: Job[], succeeded: { job: Job; modseq: string | null }[]): Promise<void> {
+    const all = [...done, ...succeeded.map((s) => s.job)];
+    if (all.length === 0) return;
+    await this.deps.orm.em.fork().transactional(async (em) => {
+      await exec(em, 'DELETE FROM write_backs WHERE id = ANY(?::bigint[])', [all.map((j) => j.id)]);
+      const updates = succeeded.filter((s) => s.job.email_id !== null).map((s) => ({ id: s.job.email_id, modseq: s.modseq }));
+      if (updates.length === 0) return;
+      const json = JSON.stringify(updates);
+      await exec(
+        em,
+        `UPDATE emails e SET sync_error = NULL, modseq = COALESCE(v.modseq, e.modseq)
+         FROM jsonb_to_recordset(?::jsonb) AS v(id int, modseq bigint) WHERE e.id = v.id`,
+        [json],
+      );
+      await exec(
+        em,
+        `UPDATE write_backs w SET modseq = v.modseq FROM jsonb_to_recordset(?::jsonb) AS v(id int, modseq bigint)
+         WHERE w.email_id = v.id AND w.status = 'pending' AND v.modseq IS NOT NULL AND w.modseq < v.modseq`,
+        [json],
+      );
+    });
+  }
+
+  /** Transient failure: retried with backoff; after MAX_WRITE_BACK_ATTEMPTS it fails for good. */
+  private async retry(accountId: number, folder: string, jobs: Job[], error: string): Promise<void> {
+    if (jobs.length === 0) return;
+    const exhausted = jobs.filter((j) => j.attempts + 1 >= MAX_WRITE_BACK_ATTEMPTS);
+    const later = jobs.filter((j) => j.attempts + 1 < MAX_WRITE_BACK_ATTEMPTS);
+    if (exhausted.length > 0) await this.fail(accountId, folder, exhausted, `${error} (gave up after ${MAX_WRITE_BACK_ATTEMPTS} attempts)`);
+    if (later.length === 0) return;
+    this.deps.log.warn({ accountId, folder, rows: later.length, err: error }, 'write-back failed; will retry');
+    const em = this.deps.orm.em.fork();
+    for (const j of later) {
+      await exec(
+        em,
+        `UPDATE write_backs SET attempts = attempts + 1, last_error = ?, next_attempt_at = now() + (? || ' milliseconds')::interval WHERE id = ?`,
+        [error, String(backoffDelay(j.attempts, this.deps.backoff)), j.id],
+      );
+    }
+  }
+
+  /** Permanent failure: the row stays as `failed` and the email (if it still exists) shows the error. */
+  private async fail(accountId: number, folder: string, jobs: Job[], error: string): Promise<void> {
+    this.deps.log.warn({ accountId, folder, rows: jobs.length, err: error }, 'write-back failed for good');
+    await this.deps.orm.em.fork().transactional(async (em) => {
+      await exec(em, `UPDATE write_backs SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ANY(?::bigint[])`, [error, jobs.map((j) => j.id)]);
+      const emailIds = jobs.map((j) => j.email_id).filter((id): id is number => id !== null);
+      if (emailIds.length > 0) await exec(em, 'UPDATE emails SET sync_error = ?, updated_at = now() WHERE id = ANY(?::int[])', [error, emailIds]);
+    });
+  }
+
+  /** The jobs whose rows still exist (a failure mid-folder must not resurrect rows finished before it). */
+  private async stillPending(jobs: Job[]): Promise<Job[]> {
+    const rows = await exec<{ id: string }>(this.deps.orm.em.fork(), `SELECT id FROM write_backs WHERE id = ANY(?::bigint[]) AND status = 'pending'`, [jobs.map((j) => j.id)]);
+    const ids = new Set(rows.map((r) => String(r.id)));
+    return jobs.filter((j) => ids.has(String(j.id)));
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * The emails read API over GraphQL: keyset cursors (stable under concurrent inserts), relations through DataLoaders
+ * (a constant number of SQL queries per page, counted at the pg driver), search, stats, threads and scope.
+ */
+import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
+import { createDovecotUser } from '../support/dovecot.js';
+import { buildMessage, toCrlf, withImap } from '../support/imap.js';
+import { createAccount, day, putMail, scopedKey, syncAccount, useSeededServer } from '../support/mailbox-fixture.js';
+import type { Credentials } from '../support/server.js';
+import { sql } from '../support/sync.js';
+
+const dovecot = inject('dovecot');
+const t = useSeededServer(dovecot);
+
+async function gql(query: string, variables: Record<string, unknown> = {}, auth?: Credentials) {
+  const r = await t.srv.api('/graphql', { method: 'POST', json: { query, variables }, ...(auth ? { auth } : {}) });
+  expect(r.status, r.text).toBe(200);
+  return r.body as { data: any; errors?: { message: string; extensions: { code: string } }[] }; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+const PAGE = `query($filter: EmailFilter, $first: Int, $after: String, $sort: String, $order: String) {
+  emails(filter: $filter, first: $first, after: $after, sort: $sort, order: $order) {
+    totalCount page perPage
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id subject } }
+    nodes { id }
+  }
+}`;
+
+/** Walks a listing with first/after; `between` runs after each page (concurrent writes). */
+async function walk(vars: Record<string, unknown>, between: (page: number) => Promise<void> = async () => undefined): Promise<number[]> {
+  const ids: number[] = [];
+  let after: string | null = null;
+  for (let page = 0; page < 100; page++) {
+    const { data, errors } = await gql(PAGE, { ...vars, after });
+    expect(errors).toBeUndefined();
+    const c = data.emails;
+    expect(c.nodes.map((n: { id: string }) => n.id)).toEqual(c.edges.map((e: { node: { id: string } }) => e.node.id));
+    expect(c.page).toBeNull();
+    ids.push(...c.nodes.map((n: { id: string }) => Number(n.id)));
+    if (!c.pageInfo.hasNextPage) return ids;
+    after = c.pageInfo.endCursor;
+    await between(page);
+  }
+  throw new Error('did not end');
+}
+
+
+describe('emails connection', () => {
+  it('first/after walks every email once, in the same order as pages, for each sort', async () => {
+    for (const [sort, order] of [['received_at', 'desc'], ['subject', 'asc'], ['from_address', 'desc']]) {
+      const walked = await walk({ first: 4, sort, order });
+      const paged = (await t.srv.api(`/api/emails?per_page=100&sort=${sort}&order=${order}`)).body.data.map((e: { id: number }) => e.id);
+      expect(walked, `${sort} ${order}`).toEqual(paged);
+    }
+  });
+
+  it('page/perPage mode reports page meta and cursors', async () => {
+    const { data } = await gql('{ emails(page: 2, perPage: 5) { totalCount page perPage totalPages pageInfo { hasNextPage hasPreviousPage endCursor } nodes { id } } }');
+    expect(data.emails).toMatchObject({ totalCount: 14, page: 2, perPage: 5, totalPages: 3, pageInfo: { hasNextPage: true, hasPreviousPage: true } });
+    const next = await gql(PAGE, { first: 5, after: data.emails.pageInfo.endCursor });
+    const page3 = await gql('{ emails(page: 3, perPage: 5) { nodes { id } } }');
+    expect(next.data.emails.nodes).toEqual(page3.data.emails.nodes);
+  });
+
+  it('is stable under concurrent inserts: no email is skipped or repeated', async () => {
+    const mb = await createDovecotUser(dovecot.dir);
+    for (let i = 0; i < 9; i++) await putMail(dovecot, mb, 'INBOX', buildMessage({ subject: `Stable ${i}` }), day(`2024-03-0${1 + (i % 3)}T10:00:00`));
+    const account = await createAccount(t.srv, dovecot, mb, ['INBOX']);
+    await syncAccount(t.srv, account);
+    const before = (await t.srv.api(`/api/emails?account_id=${account}`)).body.data.map((e: { id: number }) => e.id);
+    const walked = await walk({ filter: { accountId: String(account) }, first: 2 }, async (page) => {
+      // Newer mail lands before the cursor, older mail after it; ties on received_at are broken by id.
+      await putMail(dovecot, mb, 'INBOX', buildMessage({ subject: `New ${page}` }), day('2024-04-01T00:00:00'));
+      await putMail(dovecot, mb, 'INBOX', buildMessage({ subject: `Tie ${page}` }), day('2024-03-02T10:00:00'));
+      await syncAccount(t.srv, account);
+    });
+    expect(new Set(walked).size).toBe(walked.length);
+    for (const id of before) expect(walked).toContain(id);
+  });
+
+  it('bad cursors and mixed modes are BAD_USER_INPUT', async () => {
+    const cursor = (await gql(PAGE, { first: 1 })).data.emails.pageInfo.endCursor;
+    for (const [vars, text] of [
+      [{ first: 2, after: 'garbage' }, 'after'],
+      [{ first: 2, after: cursor, sort: 'subject' }, 'another sort'],
+      [{ first: 0 }, 'first'],
+      [{ first: 2, sort: 'nope' }, 'sort'],
+    ] as const) {
+      const { errors } = await gql(PAGE, vars);
+      expect(errors?.[0]?.extensions.code, JSON.stringify(vars)).toBe('BAD_USER_INPUT');
+      expect(errors?.[0]?.message).toContain(text);
+    }
+    const mixed = await gql('{ emails(page: 2, first: 3) { totalCount } }');
+    expect(mixed.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
+    expect((await gql(PAGE, { first: 1000 })).data.emails.nodes.length).toBeLessThanOrEqual(100);
+  });
+});
+
+describe('relations through DataLoaders', () => {
+  const FULL = `query($filter: EmailFilter, $first: Int) { emails(filter: $filter, first: $first) { nodes {
+    id subject bodyHtml bodyText headers
+    attachments { id filename contentId downloadUrl }
+    categories { id slug }
+    account { id name }
+    thread { id messageCount emails { id } }
+  } } }`;
+
+  it('a page of 50 emails with every relation costs a constant number of SQL queries', async () => {
+    const mb = await createDovecotUser(dovecot.dir);
+    await withImap(dovecot, mb, async (c) => {
+      for (let i = 0; i < 50; i++) {
+        const raw = buildMessage({
+          subject: `Count ${i}`,
+          html: `<p>Body ${i}</p>`,
+          text: `Body ${i}`,
+          messageId: `count-${i}@q.test`,
+          headers: i % 2 ? { 'In-Reply-To': `<count-${i - 1}@q.test>` } : {},
+          attachments: [{ filename: `f${i}.txt`, contentType: 'text/plain', content: Buffer.from(`file ${i}`) }],
+        });
+        await c.append('INBOX', toCrlf(raw), [], day('2024-05-01T00:00:00'));
+      }
+    });
+    const account = await createAccount(t.srv, dovecot, mb, ['INBOX']);
+    await syncAccount(t.srv, account);
+    const [cat] = await sql<{ id: number }>(t.db.url, "INSERT INTO categories (name, slug, created_at, updated_at) VALUES ('Count', 'count', now(), now()) RETURNING id");
+    await sql(t.db.url, 'INSERT INTO email_categories (email_id, category_id, created_at) SELECT id, $1, now() FROM emails WHERE account_id = $2', [cat!.id, account]);
+
+    const original = pg.Client.prototype.query;
+    const seen: string[] = [];
+    // Counts what this server sends to PostgreSQL (the pg driver under MikroORM), not the test's own connections.
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const q = args[0] as string | { text?: string };
+      seen.push(typeof q === 'string' ? q : (q?.text ?? ''));
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    const count = async (first: number) => {
+      seen.length = 0;
+      const { data, errors } = await gql(FULL, { filter: { accountId: String(account) }, first });
+      expect(errors).toBeUndefined();
+      expect(data.emails.nodes).toHaveLength(first);
+      return { data, queries: seen.filter((s) => /\b(emails|attachments|email_categories|categories|threads|accounts)\b/.test(s)).length };
+    };
+    try {
+      const small = await count(2);
+      const big = await count(50);
+      expect(big.queries).toBe(small.queries);
+      // page + count, bodies, attachments, categories, accounts, threads, thread emails
+      expect(big.queries).toBeGreaterThanOrEqual(7);
+      expect(big.queries).toBeLessThanOrEqual(8);
+      const node = big.data.emails.nodes.find((n: { subject: string }) => n.subject === 'Count 7');
+      expect(node.attachments).toMatchObject([{ filename: 'f7.txt', downloadUrl: expect.stringMatching(/^\/api\/attachments\/\d+\/download$/) }]);
+      expect(node.categories).toEqual([{ id: String(cat!.id), slug: 'count' }]);
+      expect(node.account).toMatchObject({ id: String(account) });
+      expect(node.thread.messageCount).toBe(2);
+      expect(node.thread.emails).toHaveLength(2);
+      expect(node.bodyHtml).toContain('Body 7');
+      expect(node.headers.Subject).toBe('Count 7');
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+  });
+});
+
+describe('single email, search, stats, threads and scope over GraphQL', () => {
+  it('email(id), emailRaw(id) and emailThread(id)', async () => {
+    const id = String(t.fx.ids['Newsletter with logo']);
+    const { data } = await gql('query($id: ID!) { email(id: $id) { id bodyHtml hasAttachments attachments { id contentId } account { id } thread { id } } emailRaw(id: $id) { bodyHtml headers } emailThread(id: $id) { id } }', { id });
+    expect(data.email.bodyHtml).toContain(`/api/attachments/${data.email.attachments[0].id}/download`);
+    expect(data.email.bodyHtml).not.toContain('<script>');
+    expect(data.emailRaw.bodyHtml).toContain('<script>');
+    expect(data.emailRaw.headers['Message-ID']).toBe('<newsletter-1@letters.test>');
+    expect(data.emailThread).toEqual([{ id }]);
+    const missing = await gql('{ email(id: "999999") { id } }');
+    expect(missing.errors?.[0]?.extensions.code).toBe('NOT_FOUND');
+  });
+
+  it('searchEmails, emailStats, folders, threads and thread', async () => {
+    const { data } = await gql(`{
+      searchEmails(q: "été", limit: 5) { rank snippet email { subject } }
+      emailStats(accountId: "${t.fx.accountA}") { totalEmails unreadEmails totalThreads folders { folder total unread } }
+      folders(accountId: "${t.fx.accountB}") { accountId folder total unread }
+      threads(accountId: "${t.fx.accountA}", perPage: 100) { totalCount nodes { id subject messageCount emails { subject } } }
+    }`);
+    expect(data.searchEmails).toMatchObject([{ email: { subject: "Facture de l'été" }, snippet: expect.stringContaining('<mark>été</mark>') }]);
+    expect(data.emailStats).toMatchObject({ totalEmails: 13, unreadEmails: 10 });
+    expect(data.folders).toEqual([{ accountId: String(t.fx.accountB), folder: 'INBOX', total: 1, unread: 1 }]);
+    const conv = data.threads.nodes.find((th: { subject: string }) => th.subject === 'Invoice 2024-002');
+    expect(conv.emails.map((e: { subject: string }) => e.subject)).toEqual(['Invoice 2024-002', 'Re: Invoice 2024-002']);
+    const one = await gql('query($id: ID!) { thread(id: $id) { messageCount emails { subject } } }', { id: conv.id });
+    expect(one.data.thread.messageCount).toBe(2);
+    const short = await gql('{ searchEmails(q: "x") { rank } }');
+    expect(short.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('a scoped key never sees other accounts', async () => {
+    const creds = await scopedKey(t.srv, [t.fx.accountB]);
+    const { data } = await gql('{ emails { totalCount nodes { subject } } searchEmails(q: "invoice") { rank } emailStats { totalEmails } }', {}, creds);
+    expect(data.emails).toEqual({ totalCount: 1, nodes: [{ subject: 'Secret B' }] });
+    expect(data.searchEmails).toEqual([]);
+    expect(data.emailStats.totalEmails).toBe(1);
+    for (const q of [`{ email(id: "${t.fx.ids['Invoice 2024-002']}") { id } }`, `{ emailRaw(id: "${t.fx.ids['Invoice 2024-002']}") { id } }`, `{ emailThread(id: "${t.fx.ids['Invoice 2024-002']}") { id } }`]) {
+      const r = await gql(q, {}, creds);
+      expect(r.errors?.[0]?.extensions.code, q).toBe('NOT_FOUND');
+    }
+  });
+});

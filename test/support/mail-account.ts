@@ -1,0 +1,58 @@
+/**
+ * Shared steps of the end-to-end tests that change synced mail: a Dovecot user with messages, an active account
+ * syncing it through the API, the server-side flags seen by a second IMAP client, and API keys with given scopes.
+ */
+import { expect } from 'vitest';
+import type { DovecotServer } from './dovecot.js';
+import { expectEventually } from './eventually.js';
+import { appendMessage, buildMessage, createFolder, withImap } from './imap.js';
+import type { Credentials, TestServer } from './server.js';
+import { sql } from './sync.js';
+
+export type MailCreds = { user: string; password: string };
+
+/** A mailbox with `subjects` in `folder`, an active account syncing it, and the email ids by subject once synced. */
+export async function syncedAccount(
+  env: { dovecot: DovecotServer; srv: TestServer; dbUrl: string },
+  subjects: string[],
+  extra: Record<string, unknown> = {},
+  folder = 'INBOX',
+) {
+  const { dovecot, srv, dbUrl } = env;
+  const creds = await dovecot.createUser();
+  if (folder !== 'INBOX') await createFolder(dovecot, creds, folder);
+  for (const subject of subjects) await appendMessage(dovecot, creds, folder, buildMessage({ subject }));
+  const r = await srv.api('/api/accounts', {
+    method: 'POST',
+    json: { name: 'Write-back', email: `${creds.user}@example.com`, host: dovecot.host, port: dovecot.port, username: creds.user, password: creds.password, encryption: 'none', is_active: true, ...extra },
+  });
+  expect(r.status, r.text).toBe(201);
+  const accountId = r.body.data.id as number;
+  const ids = new Map<string, number>();
+  await expectEventually(async () => {
+    const rows = await sql<{ id: number; subject: string }>(dbUrl, 'SELECT id, subject FROM emails WHERE account_id = $1', [accountId]);
+    expect(rows).toHaveLength(subjects.length);
+    for (const row of rows) ids.set(row.subject, row.id);
+  }, { timeoutMs: 20_000, intervalMs: 100 });
+  return { creds, accountId, ids };
+}
+
+/** Server-side flags of the message with `subject` in `folder` (undefined when it is not there). */
+export async function serverFlags(dovecot: DovecotServer, creds: MailCreds, folder: string, subject: string): Promise<string[] | undefined> {
+  return withImap(dovecot, creds, async (c) => {
+    const box = await c.mailboxOpen(folder, { readOnly: true });
+    if (box.exists === 0) return undefined;
+    const rows = await c.fetchAll('1:*', { uid: true, flags: true, envelope: true });
+    const m = rows.find((r) => r.envelope?.subject === subject);
+    return m ? [...(m.flags ?? [])].filter((f) => f !== '\\Recent').sort() : undefined;
+  });
+}
+
+/** A new API key with `permissions`, limited to `accountIds`. */
+export async function scopedKey(srv: TestServer, permissions: string[], accountIds: number[]): Promise<Credentials> {
+  const r = await srv.api('/graphql', {
+    method: 'POST',
+    json: { query: `mutation { createApiKey(input: {name: "k", permissions: ${JSON.stringify(permissions)}, accountIds: ${JSON.stringify(accountIds)}}) { secret key { publicKey } } }` },
+  });
+  return { key: r.body.data.createApiKey.key.publicKey as string, secret: r.body.data.createApiKey.secret as string };
+}
