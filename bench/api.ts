@@ -9,7 +9,7 @@
  */
 import pg from 'pg';
 import { benchDatabase, benchKey, load, startBenchServer, type LoadResult } from './support.js';
-import { vocabulary, seedEmails } from './seed-emails.js';
+import { seedEmails, vocabulary } from './seed-emails.js';
 
 const N = Number(process.env.BENCH_EMAILS ?? 100_000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -54,9 +54,9 @@ const page = (where: string, order: string, values: unknown[] = []) => [
 ];
 
 const words = vocabulary();
-// Common words: found in 5–50% of emails; rare: in a handful. Both measured as one mix.
-const common = [words[3]!, words[10]!, words[25]!, words[60]!];
-const rare = [words[1500]!, words[1800]!, words[1950]!, `${words[700]!} ${words[1200]!}`];
+// Common words: found in 5–50% of emails (see seed-emails.ts); rare: one email, or well under 1%. Measured as one mix.
+const common = [words[40]!, words[100]!, words[300]!, words[1000]!];
+const rare = [`ref${Math.ceil(N / 3)}`, `ref${N}`, words[15000]!, `${words[5000]!} ${words[12000]!}`];
 
 const db = await benchDatabase();
 const server = await startBenchServer(db.url, { SYNC_ENABLED: 'false' });

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDovecot, type DovecotServer } from '../support/dovecot.js';
 import { expectEventually } from '../support/eventually.js';
+import { appendMessage, buildMessage } from '../support/imap.js';
 import { scopedKey, serverFlags, syncedAccount } from '../support/mail-account.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -133,5 +134,20 @@ describe('GET /api/emails/{id} marks the email read', () => {
     expect(u.body.data.updateEmail).toEqual({ isStarred: true, categories: [{ slug: 'invoices' }] });
     const missing = await gql(`mutation { updateEmail(id: "999999", input: { isRead: true }) { id } }`);
     expect(missing.body.errors[0].extensions.code).toBe('NOT_FOUND');
+  }, 60_000);
+});
+
+describe('listing totals', () => {
+  it('follow every change at once (the cached COUNT is keyed by the outbox generation)', async () => {
+    const { creds, accountId, ids } = await syncedAccount(env(), ['t1', 't2', 't3']);
+    const unread = async () => (await srv.api(`/api/emails?account_id=${accountId}&is_read=0`)).body.meta.total as number;
+    expect(await unread()).toBe(3);
+    expect(await unread()).toBe(3);
+    await patch(ids.get('t1')!, { is_read: true });
+    expect(await unread()).toBe(2);
+    expect((await srv.api(`/api/emails/${ids.get('t2')!}`, { method: 'DELETE' })).status).toBe(200);
+    expect(await unread()).toBe(1);
+    await appendMessage(dovecot, creds, 'INBOX', buildMessage({ subject: 't4' }));
+    await expectEventually(async () => expect(await unread()).toBe(2), { timeoutMs: 10_000, intervalMs: 100 });
   }, 60_000);
 });

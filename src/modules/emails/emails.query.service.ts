@@ -5,6 +5,7 @@
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { exec } from '../../db/sql.js';
+import { CountCache } from './count-cache.js';
 import { AppError } from '../../shared/errors.js';
 import type { Principal } from '../auth/index.js';
 import { canSeeAccount } from '../accounts/index.js';
@@ -89,6 +90,8 @@ export function positive(value: number | null | undefined, field: string, fallba
 }
 
 export class EmailsQueryService {
+  private readonly counts = new CountCache();
+
   constructor(private readonly orm: MikroORM) {}
 
   private get em() {
@@ -105,7 +108,11 @@ export class EmailsQueryService {
     const where = buildEmailWhere(principal.accountIds, args.filter ?? {});
     const after = args.after ? afterSql(decodeCursor(args.after, sort)) : null;
     const em = this.em;
-    const [rows, [count]] = await Promise.all([
+    const counted = async () => {
+      const [row] = await exec<{ n: number }>(this.em, `SELECT count(*)::int AS n FROM emails e WHERE ${where.sql}`, where.params);
+      return row!.n;
+    };
+    const [rows, total] = await Promise.all([
       exec<EmailRow & { _key: string }>(
         em,
         `SELECT ${EMAIL_COLUMNS}, ${sortKeySql(sort)} AS "_key" FROM emails e
@@ -113,9 +120,10 @@ export class EmailsQueryService {
          ORDER BY ${orderSql(sort)} LIMIT ? OFFSET ?`,
         [...where.params, ...(after?.params ?? []), size + 1, page ? (page - 1) * size : 0],
       ),
-      opts.count === false ? [{ n: 0 }] : exec<{ n: number }>(em, `SELECT count(*)::int AS n FROM emails e WHERE ${where.sql}`, where.params),
+      opts.count === false
+        ? 0
+        : this.counts.generation(this.em).then((g) => this.counts.total(`${where.sql}\0${JSON.stringify(where.params)}`, g, counted)),
     ]);
-    const total = count!.n;
     const pageRows = rows.slice(0, size).map(({ _key, ...r }) => ({ ...toEmailRow(r), cursor: encodeCursor({ ...sort, key: _key, id: r.id }) }));
     return {
       rows: pageRows,
