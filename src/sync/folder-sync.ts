@@ -55,6 +55,7 @@ async function flagChanges(client: ImapFlow, changedSince: string | null, local:
 /** Syncs `folder`; the caller holds the account's sync lock. */
 export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: number, folder: string, opts: FolderSyncOptions = {}): Promise<FolderCounts> {
   const counts = emptyCounts();
+  const selectedBefore = (client.mailbox || null)?.path === folder;
   const lock = await client.getMailboxLock(folder);
   try {
     const box = client.mailbox as MailboxObject;
@@ -62,7 +63,7 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     const view = { uidValidity, uidNext: box.uidNext, exists: box.exists, highestModseq: box.highestModseq !== undefined ? String(box.highestModseq) : null };
     const cursor = await deps.state.cursor(accountId, folder);
     const stale = await deps.state.hasStaleValidity(accountId, folder, uidValidity);
-    const plan = planFolderSync(cursor, view, { full: opts.full ?? false, staleRowsExist: stale });
+    const plan = planFolderSync(cursor, view, { full: opts.full ?? false, staleRowsExist: stale, selectedBefore });
     const local = await deps.state.localFlags(accountId, folder, uidValidity);
     const sinceQuery = opts.since ? { since: opts.since } : {};
 
@@ -79,7 +80,8 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
       toFetch = toFetch.filter((u) => !matched.has(u));
     }
     const fetched = await fetchNewMessages(client, deps, {
-      accountId, folder, uidValidity, uids: toFetch, finalUidNext: box.uidNext, onProgress: opts.onProgress,
+      // UID SEARCH saw every UID from the cursor on; box.uidNext may predate messages that arrived during IDLE.
+      accountId, folder, uidValidity, uids: toFetch, finalUidNext: Math.max(box.uidNext, (toFetch.at(-1) ?? 0) + 1), onProgress: opts.onProgress,
     });
     counts.new += fetched.new;
     counts.failed += fetched.failed;

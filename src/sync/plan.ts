@@ -21,11 +21,20 @@ export type FolderPlan =
   /** Same UIDVALIDITY: fetch UIDs from `fromUid`, then flags since `changedSince` (CONDSTORE) or by comparison. */
   | { kind: 'incremental'; fromUid: number; changedSince: string | null; unchanged: boolean };
 
-export function planFolderSync(cursor: CursorView | null, box: MailboxView, opts: { full: boolean; staleRowsExist: boolean }): FolderPlan {
+/**
+ * `selectedBefore`: the folder was already selected on this session (the IDLE folder), so `box` holds the UIDNEXT and
+ * HIGHESTMODSEQ of that earlier SELECT — IMAP notifications update only EXISTS — and cannot prove "unchanged".
+ */
+export function planFolderSync(
+  cursor: CursorView | null,
+  box: MailboxView,
+  opts: { full: boolean; staleRowsExist: boolean; selectedBefore?: boolean },
+): FolderPlan {
   if (!cursor || cursor.uidValidity === null) return opts.staleRowsExist ? { kind: 'reset' } : { kind: 'initial' };
   if (cursor.uidValidity !== box.uidValidity || opts.staleRowsExist) return { kind: 'reset' };
   if (opts.full) return { kind: 'initial' };
   const unchanged =
+    !opts.selectedBefore &&
     cursor.uidNext >= box.uidNext && cursor.highestModseq !== null && box.highestModseq !== null && cursor.highestModseq === box.highestModseq;
   return { kind: 'incremental', fromUid: cursor.uidNext, changedSince: box.highestModseq !== null ? cursor.highestModseq : null, unchanged };
 }

@@ -26,6 +26,12 @@ describe('planFolderSync', () => {
     expect(planFolderSync({ uidValidity: 7, uidNext: 50, highestModseq: '900' }, box, { full: false, staleRowsExist: false })).toMatchObject({ unchanged: true });
   });
 
+  it('a folder selected before this pass (the IDLE folder) is never unchanged: its UIDNEXT/HIGHESTMODSEQ are old', () => {
+    expect(planFolderSync({ uidValidity: 7, uidNext: 50, highestModseq: '900' }, box, { full: false, staleRowsExist: false, selectedBefore: true })).toEqual({
+      kind: 'incremental', fromUid: 50, changedSince: '900', unchanged: false,
+    });
+  });
+
   it('no CONDSTORE → flags by comparison, never unchanged', () => {
     const p = planFolderSync({ uidValidity: 7, uidNext: 50, highestModseq: null }, { ...box, highestModseq: null }, { full: false, staleRowsExist: false });
     expect(p).toEqual({ kind: 'incremental', fromUid: 50, changedSince: null, unchanged: false });
