@@ -13,6 +13,12 @@ const bool = z
 
 const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** A host name (letters, digits, dots, hyphens) or an IPv4/IPv6 literal. */
+const HOST_OR_IP = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?)+$|^[0-9a-f:.]+$/;
+
+/** Webhook retry delays after attempts 1, 2, …: 30 s, 2 min, 10 min, 30 min, 1 h, 3 h, 6 h, 12 h (≈ 22.7 h in all). */
+const DEFAULT_WEBHOOK_RETRY_DELAYS = [30, 120, 600, 1800, 3600, 10_800, 21_600, 43_200];
+
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -53,6 +59,20 @@ const EnvSchema = z.object({
   MAX_MESSAGE_BYTES: intIn(1024, 2_000_000_000).default(50 * 1024 * 1024),
   PARSER_WORKERS: intIn(1, 64).optional(),
   BLOB_SWEEP_INTERVAL_MS: intIn(60_000, 86_400_000 * 7).default(3_600_000),
+  WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .transform((s) => s.split(',').map((h) => h.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1')).filter(Boolean))
+    .refine((hosts) => hosts.every((h) => HOST_OR_IP.test(h)), 'must be a comma-separated list of host names or IP addresses')
+    .optional(),
+  WEBHOOK_TIMEOUT_MS: intIn(500, 120_000).default(10_000),
+  WEBHOOK_MAX_CONSECUTIVE_FAILURES: intIn(1, 10_000).default(20),
+  WEBHOOK_RETRY_DELAYS: z
+    .string()
+    .regex(/^\s*\d{1,6}(\s*,\s*\d{1,6}){0,29}\s*$/, 'must be 1–30 comma-separated delays in seconds')
+    .transform((s) => s.split(',').map((d) => Math.max(1, Number(d.trim()))))
+    .default(DEFAULT_WEBHOOK_RETRY_DELAYS),
+  WEBHOOK_CONCURRENCY: intIn(1, 200).default(10),
+  WEBHOOK_POLL_INTERVAL_MS: intIn(100, 3_600_000).default(5000),
 });
 
 type Env = z.infer<typeof EnvSchema>;
@@ -89,6 +109,16 @@ export interface Config {
     readonly maxMessageBytes: number;
     readonly parserWorkers: number;
     readonly blobSweepIntervalMs: number;
+  };
+  readonly webhooks: {
+    /** Host names / IPs that skip the private-address check and may use plain http (lower case, no brackets). */
+    readonly allowedHosts: readonly string[];
+    readonly timeoutMs: number;
+    readonly maxConsecutiveFailures: number;
+    /** Delay in seconds before attempt n+2 after attempt n+1 failed; its length + 1 is the number of attempts. */
+    readonly retryDelaysSeconds: readonly number[];
+    readonly concurrency: number;
+    readonly pollIntervalMs: number;
   };
 }
 
@@ -162,6 +192,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       // Parsing is the CPU-bound stage: one worker per core, leaving the main thread for fetching and storing.
       parserWorkers: e.PARSER_WORKERS ?? Math.max(1, Math.min(8, availableParallelism())),
       blobSweepIntervalMs: e.BLOB_SWEEP_INTERVAL_MS,
+    }),
+    webhooks: Object.freeze({
+      allowedHosts: Object.freeze(e.WEBHOOK_ALLOWED_HOSTS ?? []),
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      maxConsecutiveFailures: e.WEBHOOK_MAX_CONSECUTIVE_FAILURES,
+      retryDelaysSeconds: Object.freeze(e.WEBHOOK_RETRY_DELAYS),
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      pollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
     }),
   });
 }

@@ -19,6 +19,9 @@ import type { CreatedKey } from './modules/auth/index.js';
 import type { SyncTrigger } from './modules/accounts/index.js';
 import { EmailStatsService, MailboxStateService } from './modules/emails/index.js';
 import { createSyncEngine, type SyncEngine } from './sync/index.js';
+import { EventStream } from './events/index.js';
+import { UrlGuard, WebhookSender, type DeliveryQueue } from './modules/webhooks/index.js';
+import { createWebhookEngine, type WebhookEngine } from './webhooks/index.js';
 
 export interface RunningServer {
   readonly url: string;
@@ -27,6 +30,8 @@ export interface RunningServer {
   readonly bootstrapKey: CreatedKey | null;
   /** The sync engine (tests look at which accounts this instance owns). */
   readonly engine: SyncEngine;
+  /** This process's outbox reader (tests wait for its subscriber count). */
+  readonly events: EventStream;
   close(): Promise<void>;
 }
 
@@ -53,10 +58,23 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
       sync: (id, req) => engine!.trigger.sync(id, req),
       progress: (id) => engine!.trigger.progress(id),
     };
-    const services = createServices({ orm, config, log, secretKey, stats: new EmailStatsService(orm), sync, folderStates: new MailboxStateService(orm), blobs: new BlobStore(path.join(config.dataDir, 'blobs')) });
+    // One outbox reader per process, woken by NOTIFY; closed after the HTTP server (cleanups run in reverse).
+    const eventStream = new EventStream({ url: db.url, orm, log: log.child({ module: 'events' }) });
+    await eventStream.start();
+    cleanups.push(() => eventStream.close());
+    // Webhooks: the service redelivers through the engine, which needs the services: bind through a late port.
+    let webhookEngine: WebhookEngine | undefined;
+    const webhookQueue: DeliveryQueue = { redeliver: (id) => webhookEngine!.redeliver(id) };
+    const webhookGuard = new UrlGuard(config.webhooks.allowedHosts);
+    const webhookSender = new WebhookSender(webhookGuard, config.webhooks.timeoutMs);
+    cleanups.push(() => webhookSender.close());
+    const services = createServices({ orm, config, log, secretKey, stats: new EmailStatsService(orm), sync, folderStates: new MailboxStateService(orm), blobs: new BlobStore(path.join(config.dataDir, 'blobs')), eventStream, webhookDelivery: { guard: webhookGuard, sender: webhookSender, queue: webhookQueue } });
     engine = await createSyncEngine({ orm, databaseUrl: db.url, config, log, accounts: services.accounts });
     const syncEngine = engine;
     cleanups.push(() => syncEngine.close());
+    const webhooks = await createWebhookEngine({ orm, databaseUrl: db.url, config, log, webhooks: services.webhooks, sender: webhookSender });
+    webhookEngine = webhooks;
+    cleanups.push(() => webhooks.close());
     const bootstrapKey = await orm.em.fork().transactional(async (em) => {
       // One instance at a time, so two first starts never both create "the first key".
       await em.getConnection().execute('SELECT pg_advisory_xact_lock(7001)');
@@ -78,7 +96,7 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
     const port = (http.app.server.address() as AddressInfo).port;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     log.info({ port, embeddedDatabase: db.embedded }, 'Incoming is listening');
-    return { url: `http://${host}:${port}`, port, bootstrapKey, engine: syncEngine, close: cleanup };
+    return { url: `http://${host}:${port}`, port, bootstrapKey, engine: syncEngine, events: eventStream, close: cleanup };
   } catch (err) {
     await cleanup();
     throw err;

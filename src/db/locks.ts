@@ -32,5 +32,8 @@ export class AdvisoryLocks {
   }
 }
 
-/** Lock namespaces (the first key of a two-key advisory lock). */
-export const LockNamespace = { accountSync: 7101 } as const;
+/**
+ * Lock namespaces (the first key of a two-key advisory lock). `events` (second key 0) is a transaction-level lock
+ * taken by appendEvents so that event seq order equals commit order (see src/events/outbox.ts).
+ */
+export const LockNamespace = { accountSync: 7101, events: 7102 } as const;

@@ -2,9 +2,16 @@
  * Appends events to the outbox through the caller's EntityManager (so they commit or roll back with the change) and
  * queues a NOTIFY that PostgreSQL delivers only after commit. Listeners read rows by seq, so a lost notification
  * only delays an event.
+ *
+ * Ordering: a bigserial alone is not a safe cursor (A takes seq 10, B takes 11, B commits first: a reader that saw
+ * 11 moves past 10 and never sees A's event). So appending takes a transaction-level advisory lock first: from the
+ * append to its commit, a transaction is the only one holding new seqs, and seq order equals commit order. The price
+ * is that event-writing transactions serialise from that point on, so callers append as their last (or nearly last)
+ * statement and must not wait for row locks another appender could hold after it.
  */
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { LockNamespace } from '../db/locks.js';
 import { exec } from '../db/sql.js';
 import type { NewEvent } from './catalog.js';
 
@@ -18,6 +25,9 @@ export function eventId(e: Pick<NewEvent, 'type' | 'accountId' | 'identity'>): s
 /** Inserts the events (ignoring ones that already exist) and notifies listeners at commit. Returns how many were new. */
 export async function appendEvents(em: EntityManager, events: readonly NewEvent[]): Promise<number> {
   if (events.length === 0) return 0;
+  // Outside a transaction the lock would be released before the row is visible: give the append its own.
+  if (!em.isInTransaction()) return em.transactional((tx) => appendEvents(tx, events));
+  await exec(em, 'SELECT pg_advisory_xact_lock(?, 0)', [LockNamespace.events]);
   const values = events.map(() => '(?, ?, ?, ?::jsonb, now())').join(', ');
   const params = events.flatMap((e) => [eventId(e), e.type, e.accountId, JSON.stringify(e.payload)]);
   const rows = await exec<{ seq: string }>(

@@ -7,7 +7,7 @@
 import type { Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { RequestContext, type MikroORM } from '@mikro-orm/postgresql';
-import { execute, GraphQLError, parse, specifiedRules, subscribe, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { execute, GraphQLError, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { CloseCode, type ExecutionResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -19,6 +19,7 @@ import { createContext } from '../modules/context.js';
 import type { Services } from '../modules/services.js';
 import { MAX_TOKENS, protection } from './apollo.js';
 import { formatGraphQLError } from './errors.js';
+import { sharedSubscribe } from './shared-execution.js';
 
 interface Extra extends Record<PropertyKey, unknown> {
   principal?: Principal;
@@ -90,7 +91,9 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
         return args;
       },
       execute: (args: ExecutionArgs) => inContext(() => execute(args)),
-      subscribe: (args: ExecutionArgs) => inContext(() => subscribe(args)),
+      // One execution per event for all of a key's subscribers with the same operation (see shared-execution.ts).
+      subscribe: (args: ExecutionArgs) =>
+        inContext(() => sharedSubscribe(args, String((args.contextValue as { principal?: Principal }).principal?.keyId ?? ''))),
       onNext: (_ctx, _id, _payload, _args, result) => {
         const r = result as ExecutionResult;
         if (!r.errors) return undefined;

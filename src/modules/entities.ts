@@ -7,5 +7,6 @@ import { Thread } from './threads/thread.entity.js';
 import { Category, EmailCategory } from './categories/category.entity.js';
 import { EventRecord } from '../events/event.entity.js';
 import { SyncLease } from '../db/lease.entity.js';
+import { Webhook, WebhookDelivery, WebhookDispatchCursor } from './webhooks/webhook.entity.js';
 
-export const entities = [ApiKey, RateLimitCounter, Account, Email, Attachment, FolderState, Thread, EventRecord, SyncLease, WriteBack, Category, EmailCategory];
+export const entities = [ApiKey, RateLimitCounter, Account, Email, Attachment, FolderState, Thread, EventRecord, SyncLease, WriteBack, Category, EmailCategory, Webhook, WebhookDelivery, WebhookDispatchCursor];

@@ -4,5 +4,7 @@ import { AuthResolver } from './auth/index.js';
 import { AttachmentsResolver } from './attachments/index.js';
 import { EmailChangesResolver, EmailsResolver } from './emails/index.js';
 import { EmailThreadResolver, ThreadsResolver } from './threads/index.js';
+import { EventsResolver } from './events/index.js';
+import { WebhooksResolver } from './webhooks/index.js';
 
-export const resolvers = [AuthResolver, AccountsResolver, AccountsSyncResolver, AttachmentsResolver, EmailChangesResolver, EmailsResolver, ThreadsResolver, EmailThreadResolver] as const;
+export const resolvers = [AuthResolver, AccountsResolver, AccountsSyncResolver, AttachmentsResolver, EmailChangesResolver, EmailsResolver, ThreadsResolver, EmailThreadResolver, EventsResolver, WebhooksResolver] as const;

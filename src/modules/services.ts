@@ -8,6 +8,9 @@ import { EmailChangesService, EmailsQueryService } from './emails/index.js';
 import { CategoriesService } from './categories/index.js';
 import { ThreadsService } from './threads/index.js';
 import { AttachmentsService, type BlobLocator } from './attachments/index.js';
+import { EventsService } from './events/index.js';
+import type { EventStream } from '../events/index.js';
+import { WebhooksService, type DeliveryQueue, type UrlGuard, type WebhookSender } from './webhooks/index.js';
 
 export interface Services {
   readonly auth: AuthService;
@@ -23,6 +26,10 @@ export interface Services {
   readonly threads: ThreadsService;
   readonly categories: CategoriesService;
   readonly attachments: AttachmentsService;
+  /** Subscriptions to the durable event stream (live and replayed). */
+  readonly events: EventsService;
+  /** Webhook subscriptions, test deliveries and the delivery log. */
+  readonly webhooks: WebhooksService;
 }
 
 export interface ServiceDeps {
@@ -35,9 +42,13 @@ export interface ServiceDeps {
   folderStates: FolderStateSource;
   /** The content-addressed blob store (attachment downloads). */
   blobs: BlobLocator;
+  /** This process's reader of the outbox (started and closed by the server). */
+  eventStream: EventStream;
+  /** The URL guard, the signed sender and the delivery engine's queue (bound late: the engine needs the services). */
+  webhookDelivery: { guard: UrlGuard; sender: WebhookSender; queue: DeliveryQueue };
 }
 
-export function createServices({ orm, config, log, secretKey, stats, sync, folderStates, blobs }: ServiceDeps): Services {
+export function createServices({ orm, config, log, secretKey, stats, sync, folderStates, blobs, eventStream, webhookDelivery }: ServiceDeps): Services {
   const emails = new EmailsQueryService(orm);
   return {
     auth: new AuthService({ orm, log: log.child({ module: 'auth' }), defaults: config.rateLimit }),
@@ -50,5 +61,7 @@ export function createServices({ orm, config, log, secretKey, stats, sync, folde
     threads: new ThreadsService(orm, emails),
     categories: new CategoriesService(orm),
     attachments: new AttachmentsService({ orm, blobs, log: log.child({ module: 'attachments' }) }),
+    events: new EventsService(orm, eventStream),
+    webhooks: new WebhooksService({ orm, secretKey, ...webhookDelivery }),
   };
 }

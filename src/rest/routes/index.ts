@@ -6,5 +6,6 @@ import { attachmentRoutes } from './attachments.js';
 import { emailRoutes } from './emails.js';
 import { threadRoutes } from './threads.js';
 import { emailWriteRoutes } from './emails-write.js';
+import { webhookRoutes } from './webhooks.js';
 
-export const restRoutes: readonly RestRoute[] = [...authRoutes, ...accountRoutes, ...attachmentRoutes, ...emailRoutes, ...threadRoutes, ...emailWriteRoutes];
+export const restRoutes: readonly RestRoute[] = [...authRoutes, ...accountRoutes, ...attachmentRoutes, ...emailRoutes, ...threadRoutes, ...emailWriteRoutes, ...webhookRoutes];

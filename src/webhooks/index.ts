@@ -1,0 +1,95 @@
+/**
+ * The webhook delivery engine, assembled on every instance: pg-boss (its own `pgboss` schema in the same database,
+ * outside MikroORM's entities and migrations), the dispatcher (events → delivery jobs, exactly once) and the worker
+ * (signed attempts with retries). Jobs are durable: a killed instance's jobs expire and run elsewhere or after restart.
+ */
+import type { MikroORM } from '@mikro-orm/postgresql';
+import pg from 'pg';
+import { PgBoss } from 'pg-boss';
+import type { Config } from '../config.js';
+import type { DeliveryQueue, WebhookSender, WebhooksService } from '../modules/webhooks/index.js';
+import type { Logger } from '../shared/logger.js';
+import { DELIVER_QUEUE, WebhookDispatcher, type DeliverJob } from './dispatcher.js';
+import { DeliveryWorker } from './delivery-worker.js';
+
+export { DELIVER_QUEUE, type DeliverJob } from './dispatcher.js';
+
+export interface WebhookEngine extends DeliveryQueue {
+  readonly dispatcher: WebhookDispatcher;
+  close(): Promise<void>;
+}
+
+export interface WebhookEngineDeps {
+  orm: MikroORM;
+  databaseUrl: string;
+  config: Config;
+  log: Logger;
+  webhooks: WebhooksService;
+  sender: WebhookSender;
+}
+
+export async function createWebhookEngine({ orm, databaseUrl, config, log, webhooks, sender }: WebhookEngineDeps): Promise<WebhookEngine> {
+  const wlog = log.child({ module: 'webhooks' });
+  const c = config.webhooks;
+  // A job still active this long after it started belongs to a dead instance (an attempt takes at most timeoutMs).
+  const expireInSeconds = Math.ceil(c.timeoutMs / 1000) + 5;
+  // Expired jobs are noticed by the supervise pass: keep it well inside the expiry.
+  const superviseSeconds = Math.max(1, Math.min(60, Math.floor(expireInSeconds / 2)));
+  // NOTIFY wakes workers for new jobs, but a retry's `startAfter` passes silently: poll at half the shortest delay.
+  const pollSeconds = Math.max(0.5, Math.min(10, Math.min(...c.retryDelaysSeconds) / 2));
+  const boss = new PgBoss({
+    connectionString: databaseUrl,
+    max: 4,
+    application_name: 'incoming-webhooks',
+    useListenNotify: true,
+    schedule: false,
+    superviseIntervalSeconds: superviseSeconds,
+    monitorIntervalSeconds: superviseSeconds,
+  });
+  boss.on('error', (err) => wlog.warn({ err }, 'pg-boss error'));
+  await boss.start();
+  // pg-boss's own retries only cover crashes and unexpected errors; HTTP failures follow our schedule (new jobs).
+  const queueOptions = { expireInSeconds, retryLimit: 10, retryDelay: 5, retryBackoff: true, retryDelayMax: 600, deleteAfterSeconds: 86_400, notify: true };
+  await boss.createQueue(DELIVER_QUEUE, queueOptions);
+  await boss.updateQueue(DELIVER_QUEUE, queueOptions);
+
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: 'incoming-webhooks' });
+  pool.on('error', () => undefined);
+  const worker = new DeliveryWorker({
+    pool, boss, webhooks, sender, log: wlog,
+    policy: { retryDelaysSeconds: c.retryDelaysSeconds, maxConsecutiveFailures: c.maxConsecutiveFailures },
+  });
+  const dispatcher = new WebhookDispatcher({ orm, pool, boss, databaseUrl, pollMs: c.pollIntervalMs, log: wlog });
+  // Two pollers, each taking up to half the concurrency per fetch and fetching again at once while batches come back
+  // full (a poller waits for NOTIFY or its poll interval after a short batch); each job is settled on its own.
+  const batchSize = Math.max(1, Math.ceil(c.concurrency / 2));
+  await boss.work<DeliverJob>(
+    DELIVER_QUEUE,
+    {
+      localConcurrency: Math.min(2, c.concurrency), batchSize, burstWhenBatchFull: true, perJobResults: true,
+      pollingIntervalSeconds: Math.min(2, pollSeconds), notifyPollingIntervalSeconds: pollSeconds,
+    },
+    (jobs) =>
+      Promise.all(
+        jobs.map(async (job) => {
+          try {
+            await worker.handle(job.data);
+            return { id: job.id, status: 'completed' as const };
+          } catch (err) {
+            wlog.warn({ err, job: job.data }, 'webhook delivery job failed; pg-boss retries it');
+            return { id: job.id, status: 'failed' as const, output: { message: (err as Error).message } };
+          }
+        }),
+      ),
+  );
+  await dispatcher.start();
+  return {
+    dispatcher,
+    redeliver: (id) => worker.redeliver(id),
+    close: async () => {
+      await dispatcher.close();
+      await boss.stop({ graceful: true, timeout: Math.min(c.timeoutMs + 2000, config.shutdownTimeoutMs) }).catch((err: unknown) => wlog.warn({ err }, 'pg-boss stop failed'));
+      await pool.end().catch(() => undefined);
+    },
+  };
+}
