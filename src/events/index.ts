@@ -4,3 +4,4 @@ export { appendEvents, eventId, EVENTS_CHANNEL } from './outbox.js';
 export { EventRecord } from './event.entity.js';
 export { readEvents, seqOfEvent, lastEventSeq, type StoredEvent, type ReadEventsOptions } from './reader.js';
 export { EventStream, OVERFLOW, type StreamItem, type LiveSubscription, type EventStreamOptions } from './stream.js';
+export { EventsWakeLoop } from './wake-loop.js';

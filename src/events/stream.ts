@@ -4,11 +4,10 @@
  * and hand each to every local subscriber whose filter matches. Subscribers have bounded buffers: one that falls
  * `bufferSize` events behind (a slow WebSocket client) is ended with an overflow marker instead of growing memory.
  */
-import pg from 'pg';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../shared/logger.js';
-import { EVENTS_CHANNEL } from './outbox.js';
 import { lastEventSeq, readEvents, type StoredEvent } from './reader.js';
+import { EventsWakeLoop } from './wake-loop.js';
 
 /** What a subscriber receives after it fell too far behind; the iterator ends right after it. */
 export const OVERFLOW = Symbol('event subscriber overflow');
@@ -99,28 +98,25 @@ class Subscriber implements LiveSubscription {
 
 export class EventStream {
   private readonly subs = new Set<Subscriber>();
-  private client: pg.Client | null = null;
   private cursor = '0';
-  private timer: NodeJS.Timeout | null = null;
-  private reading: Promise<void> | null = null;
-  private again = false;
-  private closed = false;
-  private readonly pollMs: number;
   private readonly bufferSize: number;
   private readonly pageSize: number;
+  private readonly loop: EventsWakeLoop;
 
   constructor(private readonly opts: EventStreamOptions) {
-    this.pollMs = opts.pollMs ?? 2000;
     this.bufferSize = opts.bufferSize ?? 1000;
     this.pageSize = opts.pageSize ?? 500;
+    this.loop = new EventsWakeLoop({ url: opts.url, pollMs: opts.pollMs ?? 2000, log: opts.log, name: 'event stream read', pass: () => this.readNew() });
+  }
+
+  private get closed(): boolean {
+    return this.loop.isClosed;
   }
 
   /** Starts at the newest stored event (subscribers that want history replay it themselves) and listens. */
   async start(): Promise<void> {
     this.cursor = await lastEventSeq(this.opts.orm.em.fork());
-    await this.listen();
-    this.timer = setInterval(() => this.wake(), this.pollMs);
-    this.timer.unref();
+    await this.loop.start();
   }
 
   /** Number of local subscribers (tests, metrics). */
@@ -138,21 +134,7 @@ export class EventStream {
 
   /** Reads new rows now (also called on NOTIFY and by the poll). Concurrent wake-ups coalesce into one more read. */
   wake(): void {
-    if (this.closed) return;
-    if (this.reading) {
-      this.again = true;
-      return;
-    }
-    this.reading = (async () => {
-      do {
-        this.again = false;
-        try {
-          await this.readNew();
-        } catch (err) {
-          this.opts.log.warn({ err }, 'event stream read failed; retrying at the next poll');
-        }
-      } while (this.again && !this.closed);
-    })().finally(() => (this.reading = null));
+    this.loop.wake();
   }
 
   private async readNew(): Promise<void> {
@@ -174,42 +156,8 @@ export class EventStream {
     }
   }
 
-  private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.opts.url });
-    client.on('notification', () => this.wake());
-    client.on('error', (err) => {
-      if (this.closed) return;
-      this.opts.log.warn({ err }, 'event stream LISTEN connection lost; reconnecting');
-      this.client = null;
-      void client.end().catch(() => undefined);
-      setTimeout(() => void this.relisten(), 1000).unref();
-    });
-    await client.connect();
-    if (this.closed) {
-      await client.end();
-      return;
-    }
-    await client.query(`LISTEN ${EVENTS_CHANNEL}`);
-    this.client = client;
-  }
-
-  private async relisten(): Promise<void> {
-    if (this.closed) return;
-    try {
-      await this.listen();
-      this.wake(); // whatever was notified while disconnected
-    } catch (err) {
-      this.opts.log.warn({ err }, 'event stream reconnect failed');
-      setTimeout(() => void this.relisten(), 2000).unref();
-    }
-  }
-
   async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearInterval(this.timer);
     for (const s of [...this.subs]) s.end();
-    await this.reading?.catch(() => undefined);
-    await this.client?.end().catch(() => undefined);
-    this.client = null;
+    await this.loop.close();
   }
 }

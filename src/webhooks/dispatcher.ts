@@ -9,7 +9,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { PgBoss } from 'pg-boss';
-import { EVENTS_CHANNEL, readEvents } from '../events/index.js';
+import { EventsWakeLoop, readEvents } from '../events/index.js';
 import type { Logger } from '../shared/logger.js';
 import { withTx } from './pg-tx.js';
 
@@ -30,45 +30,35 @@ interface HookRow {
 }
 
 export class WebhookDispatcher {
-  private running: Promise<void> | null = null;
-  private again = false;
-  private closed = false;
-  private timer: NodeJS.Timeout | undefined;
-  private listener: pg.Client | null = null;
+  private readonly loop: EventsWakeLoop;
 
   constructor(
     private readonly deps: { orm: MikroORM; pool: pg.Pool; boss: PgBoss; databaseUrl: string; pollMs: number; log: Logger },
-  ) {}
+  ) {
+    this.loop = new EventsWakeLoop({
+      url: deps.databaseUrl,
+      pollMs: deps.pollMs,
+      log: deps.log,
+      name: 'webhook dispatch',
+      pass: async () => {
+        while (!this.loop.isClosed && (await this.batch()) === BATCH);
+      },
+    });
+  }
 
   async start(): Promise<void> {
-    await this.listen();
-    this.timer = setInterval(() => this.wake(), this.deps.pollMs);
-    this.timer.unref();
+    await this.loop.start();
     this.wake();
   }
 
   /** Runs a dispatch pass now, or once more right after the one in progress. */
   wake(): void {
-    if (this.closed) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        try {
-          while (!this.closed && (await this.batch()) === BATCH);
-        } catch (err) {
-          this.deps.log.warn({ err }, 'webhook dispatch failed; retrying at the next wake-up');
-        }
-      } while (this.again && !this.closed);
-    })().finally(() => (this.running = null));
+    this.loop.wake();
   }
 
   /** Waits for the pass in progress (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    await this.loop.idle();
   }
 
   /** One batch; returns how many events it consumed. */
@@ -106,23 +96,7 @@ export class WebhookDispatcher {
     });
   }
 
-  private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.deps.databaseUrl });
-    client.on('notification', () => this.wake());
-    client.on('error', (err) => {
-      this.deps.log.warn({ err }, 'webhook dispatcher lost its LISTEN connection; reconnecting');
-      this.listener = null;
-      if (!this.closed) setTimeout(() => void this.listen().then(() => this.wake(), () => undefined), 1000).unref();
-    });
-    await client.connect();
-    await client.query(`LISTEN "${EVENTS_CHANNEL}"`);
-    this.listener = client;
-  }
-
   async close(): Promise<void> {
-    this.closed = true;
-    clearInterval(this.timer);
-    await this.idle();
-    await this.listener?.end().catch(() => undefined);
+    await this.loop.close();
   }
 }
