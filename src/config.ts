@@ -73,6 +73,7 @@ const EnvSchema = z.object({
     .default(DEFAULT_WEBHOOK_RETRY_DELAYS),
   WEBHOOK_CONCURRENCY: intIn(1, 200).default(10),
   WEBHOOK_POLL_INTERVAL_MS: intIn(100, 3_600_000).default(5000),
+  EVENTS_RETENTION_DAYS: intIn(0, 36_500).default(30),
 });
 
 type Env = z.infer<typeof EnvSchema>;
@@ -110,6 +111,8 @@ export interface Config {
     readonly parserWorkers: number;
     readonly blobSweepIntervalMs: number;
   };
+  /** Outbox rows are kept this many days (0: forever). */
+  readonly eventsRetentionDays: number;
   readonly webhooks: {
     /** Host names / IPs that skip the private-address check and may use plain http (lower case, no brackets). */
     readonly allowedHosts: readonly string[];
@@ -193,6 +196,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       parserWorkers: e.PARSER_WORKERS ?? Math.max(1, Math.min(8, availableParallelism())),
       blobSweepIntervalMs: e.BLOB_SWEEP_INTERVAL_MS,
     }),
+    eventsRetentionDays: e.EVENTS_RETENTION_DAYS,
     webhooks: Object.freeze({
       allowedHosts: Object.freeze(e.WEBHOOK_ALLOWED_HOSTS ?? []),
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,

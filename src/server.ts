@@ -9,6 +9,7 @@ import type { Logger as PinoLogger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { initOrm, migrateUp, pendingMigrations } from './db/orm.js';
+import { StartupLock, withSessionLock } from './db/locks.js';
 import { getSchema } from './graphql/schema.js';
 import { buildHttpApp } from './http/app.js';
 import { entities } from './modules/entities.js';
@@ -19,7 +20,7 @@ import type { CreatedKey } from './modules/auth/index.js';
 import type { SyncTrigger } from './modules/accounts/index.js';
 import { EmailStatsService, MailboxStateService } from './modules/emails/index.js';
 import { createSyncEngine, type SyncEngine } from './sync/index.js';
-import { EventStream } from './events/index.js';
+import { EventStream, startEventRetention } from './events/index.js';
 import { UrlGuard, WebhookSender, type DeliveryQueue } from './modules/webhooks/index.js';
 import { createWebhookEngine, type WebhookEngine } from './webhooks/index.js';
 
@@ -75,11 +76,12 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
     const webhooks = await createWebhookEngine({ orm, databaseUrl: db.url, config, log, webhooks: services.webhooks, sender: webhookSender });
     webhookEngine = webhooks;
     cleanups.push(() => webhooks.close());
-    const bootstrapKey = await orm.em.fork().transactional(async (em) => {
-      // One instance at a time, so two first starts never both create "the first key".
-      await em.getConnection().execute('SELECT pg_advisory_xact_lock(7001)');
-      return services.auth.ensureBootstrapKey(config.bootstrapKey);
-    });
+    const stopRetention = startEventRetention(orm, config.eventsRetentionDays, log.child({ module: 'events' }));
+    cleanups.push(async () => stopRetention());
+    // One instance at a time, so two first starts never both create "the first key".
+    const bootstrapKey = await withSessionLock(db.url, StartupLock.bootstrap, () =>
+      orm.em.fork().transactional(() => services.auth.ensureBootstrapKey(config.bootstrapKey)),
+    );
     const schema = await getSchema();
     const ready = async () => {
       try {

@@ -37,3 +37,21 @@ export class AdvisoryLocks {
  * taken by appendEvents so that event seq order equals commit order (see src/events/outbox.ts).
  */
 export const LockNamespace = { accountSync: 7101, events: 7102 } as const;
+
+/** Start-up locks (single-key advisory locks): instances starting together take turns. */
+export const StartupLock = { migrations: 7000, bootstrap: 7001 } as const;
+
+/**
+ * Runs `fn` while holding a session advisory lock on a connection of its own (released when it closes). A
+ * transaction-level lock taken through a pooled, autocommit connection would be released at the end of its statement.
+ */
+export async function withSessionLock<T>(url: string, key: number, fn: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [key]);
+    return await fn();
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -7,14 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { MikroORM, type EntityManager, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import type { EntitySchema } from '@mikro-orm/core';
-import pg from 'pg';
+import { StartupLock, withSessionLock } from './locks.js';
 import type { Logger } from '../shared/logger.js';
 
 export type { EntityManager };
 export type Orm = MikroORM;
-
-/** Advisory lock key held while migrating (start-up bootstrap uses 7001, per-account locks 7101+). */
-const MIGRATIONS_LOCK = 7000;
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
@@ -66,15 +63,7 @@ export async function initOrm(opts: OrmOptions): Promise<Orm> {
  * connection of its own, released when it closes): two concurrent runs would both try `CREATE TABLE accounts`.
  */
 export async function migrateUp(orm: Orm): Promise<string[]> {
-  const lock = new pg.Client({ connectionString: orm.config.get('clientUrl') });
-  await lock.connect();
-  try {
-    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATIONS_LOCK]);
-    const done = await orm.migrator.up();
-    return done.map((m) => m.name);
-  } finally {
-    await lock.end().catch(() => undefined);
-  }
+  return withSessionLock(orm.config.get('clientUrl')!, StartupLock.migrations, async () => (await orm.migrator.up()).map((m) => m.name));
 }
 
 /** Names of migrations not yet applied (readiness: an instance with pending migrations is not ready). */

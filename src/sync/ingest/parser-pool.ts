@@ -8,15 +8,16 @@
  *   blob store, and a worker that waited on each write alone sat idle ~40% of the time (bench:ingest profile).
  * - Workers start lazily (a server with sync disabled never pays for them) and do not keep the process alive while
  *   idle (unref'd).
- * - The raw buffer is transferred, not copied, when it owns its whole ArrayBuffer; otherwise its bytes are copied once
- *   into a fresh buffer that is then transferred (cloning a view would copy the entire underlying ArrayBuffer).
+ * - The worker gets a copy of exactly the message's bytes (a view into a larger ArrayBuffer is never cloned whole). The
+ *   pool keeps the source until the worker reports it stored: a worker that a neighbour's message crashes before
+ *   that point must not cost this message anything, so it is parsed again from the kept source.
  * - Poison messages: a worker that crashes (uncaught error, OOM under `maxMemoryMb`) or exceeds `timeoutMs` is
  *   terminated and replaced. The message that timed out resolves with a `parseError` on top of the headers-only
  *   result the worker reported after storing the raw source. The other messages that worker held are innocent (after a
- *   timeout) or suspects (after a crash, the culprit is unknown): each is parsed again from its stored raw source, a
+ *   timeout) or suspects (after a crash, the culprit is unknown): each is parsed again from its kept or stored source, a
  *   suspect alone on a worker, so only the message that crashes a worker by itself gets the `parseError` — nothing
- *   hangs and nothing is retried forever. If a worker died before even storing a message's raw source (boot failure,
- *   blob store I/O error), that parse() rejects: an infrastructure fault, the message must be fetched again.
+ *   hangs and nothing is retried forever. A message whose retry also dies before its raw source is stored (a worker
+ *   that cannot boot, blob store I/O errors) rejects: an infrastructure fault, the message must be fetched again.
  */
 import { readFile } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
@@ -74,10 +75,10 @@ function revive(m: ParsedMessage): ParsedMessage {
   return { ...m, date: m.date === null ? null : new Date(m.date) };
 }
 
-/** A view the worker can own: the caller's memory when the Buffer owns all of it, else a one-time copy. */
-function transferable(raw: Buffer): Uint8Array<ArrayBuffer> {
-  const owns = raw.buffer instanceof ArrayBuffer && raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
-  return owns ? new Uint8Array(raw.buffer as ArrayBuffer) : new Uint8Array(raw);
+/** An exact-size view of the message (structured clone copies a view's whole ArrayBuffer, not just its bytes). */
+function exactView(raw: Buffer): Uint8Array {
+  const owns = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
+  return owns ? raw : new Uint8Array(raw);
 }
 
 export class ParserPool {
@@ -92,10 +93,7 @@ export class ParserPool {
     this.store = new BlobStore(opts.blobRoot);
   }
 
-  /**
-   * Parses one message on a worker (waits while all workers are busy). `raw` is transferred to the worker when it
-   * owns its memory: the caller must not use it (or another view of the same memory) afterwards.
-   */
+  /** Parses one message on a worker (waits while all workers have their share). `raw` is not modified. */
   parse(raw: Buffer): Promise<ParsedMessage> {
     if (this.closed) return Promise.reject(new Error('parser pool is closed'));
     const done = new Promise<ParsedMessage>((resolve, reject) => {
@@ -143,14 +141,7 @@ export class ParserPool {
     slot.worker.ref();
     const timeoutMs = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     task.timer = setTimeout(() => this.kill(slot, task, `parse timed out after ${timeoutMs} ms`), timeoutMs);
-    const raw = transferable(task.raw!);
-    task.raw = null;
-    try {
-      slot.worker.postMessage({ id: task.id, raw } satisfies ParseRequest, [raw.buffer]);
-    } catch {
-      // Some ArrayBuffers are marked untransferable by Node; structured clone copies this exact-size view instead.
-      slot.worker.postMessage({ id: task.id, raw } satisfies ParseRequest);
-    }
+    slot.worker.postMessage({ id: task.id, raw: exactView(task.raw!) } satisfies ParseRequest);
   }
 
   private spawn(): void {
@@ -182,6 +173,7 @@ export class ParserPool {
     if (!task) return;
     if (reply.type === 'headers') {
       task.headersOnly = reply.message;
+      task.raw = null; // stored: a retry reads it back from the blob store
       return;
     }
     this.release(slot, task);
@@ -227,15 +219,19 @@ export class ParserPool {
   }
 
   /**
-   * Queues a message again (ahead of new work), read back from its stored raw source, or settles it like a lost one
-   * when its source was never stored, it was retried once already, or the pool is closing.
+   * Queues a message again (ahead of new work) with its kept source, or read back from the blob store once stored; or
+   * settles it like a lost one when it was retried once already or the pool is closing.
    */
   private retry(task: Task, reason: string, alone: boolean): void {
     const key = task.headersOnly?.rawBlobKey;
-    if (!key || task.retries > 0 || this.closed) return this.settleLost(task, reason);
+    if ((!task.raw && !key) || task.retries > 0 || this.closed) return this.settleLost(task, reason);
     task.retries++;
     task.alone = alone;
-    const pending = readFile(this.store.path(key)).then(
+    if (task.raw) {
+      this.queue.unshift(task); // never reached its worker's blob store: the kept source goes again
+      return;
+    }
+    const pending = readFile(this.store.path(key!)).then(
       (raw) => {
         if (this.closed) return this.settleLost(task, reason);
         task.raw = raw;
