@@ -237,17 +237,21 @@ export class WriteBackDrainer {
   private async finish(done: Job[], succeeded: { job: Job; modseq: string | null }[]): Promise<void> {
     const all = [...done, ...succeeded.map((s) => s.job)];
     if (all.length === 0) return;
+    // Lock order emails → write_backs, as in the email changes service (a local delete locks the email, then its
+    // pending rows): the other order deadlocked with a delete of an email whose flag change was just written back.
     await this.deps.orm.em.fork().transactional(async (em) => {
-      await exec(em, 'DELETE FROM write_backs WHERE id = ANY(?::bigint[])', [all.map((j) => j.id)]);
       const updates = succeeded.filter((s) => s.job.email_id !== null).map((s) => ({ id: s.job.email_id, modseq: s.modseq }));
-      if (updates.length === 0) return;
       const json = JSON.stringify(updates);
-      await exec(
-        em,
-        `UPDATE emails e SET sync_error = NULL, modseq = COALESCE(v.modseq, e.modseq)
-         FROM jsonb_to_recordset(?::jsonb) AS v(id int, modseq bigint) WHERE e.id = v.id`,
-        [json],
-      );
+      if (updates.length > 0) {
+        await exec(
+          em,
+          `UPDATE emails e SET sync_error = NULL, modseq = COALESCE(v.modseq, e.modseq)
+           FROM jsonb_to_recordset(?::jsonb) AS v(id int, modseq bigint) WHERE e.id = v.id`,
+          [json],
+        );
+      }
+      await exec(em, 'DELETE FROM write_backs WHERE id = ANY(?::bigint[])', [all.map((j) => j.id)]);
+      if (updates.length === 0) return;
       await exec(
         em,
         `UPDATE write_backs w SET modseq = v.modseq FROM jsonb_to_recordset(?::jsonb) AS v(id int, modseq bigint)
@@ -279,9 +283,9 @@ export class WriteBackDrainer {
   private async fail(accountId: number, folder: string, jobs: Job[], error: string): Promise<void> {
     this.deps.log.warn({ accountId, folder, rows: jobs.length, err: error }, 'write-back failed for good');
     await this.deps.orm.em.fork().transactional(async (em) => {
-      await exec(em, `UPDATE write_backs SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ANY(?::bigint[])`, [error, jobs.map((j) => j.id)]);
       const emailIds = jobs.map((j) => j.email_id).filter((id): id is number => id !== null);
       if (emailIds.length > 0) await exec(em, 'UPDATE emails SET sync_error = ?, updated_at = now() WHERE id = ANY(?::int[])', [error, emailIds]);
+      await exec(em, `UPDATE write_backs SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ANY(?::bigint[])`, [error, jobs.map((j) => j.id)]);
     });
   }
 

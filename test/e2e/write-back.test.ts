@@ -331,7 +331,7 @@ describe('input, scope and permissions', () => {
     ]);
     const acc = await gql(`{ account(id: "${accountId}") { deleteMode } }`);
     expect(acc.body.data.account.deleteMode).toBe('trash');
-    expect((await gql(`mutation { deleteEmail(id: "${id}") }`)).body.data.deleteEmail).toBe(true);
+    expect((await gql(`mutation { deleteEmail(id: "${id}") }`)).body).toEqual({ data: { deleteEmail: true } });
     const again = await gql(`mutation { deleteEmail(id: "${id}") }`);
     expect(again.body.errors[0].extensions.code).toBe('NOT_FOUND');
     const badMode = await srv.api(`/api/accounts/${accountId}`, { method: 'PUT', json: { delete_mode: 'shred' } });
