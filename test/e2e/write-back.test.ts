@@ -5,43 +5,27 @@
  * a permanent failure (UIDVALIDITY reset) and the input and scope checks of the bulk and delete routes.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDovecot, type DovecotServer } from '../support/dovecot.js';
+import { describe, expect, it } from 'vitest';
 import { expectEventually } from '../support/eventually.js';
 import { appendMessage, withImap } from '../support/imap.js';
-import { scopedKey, serverFlags as serverFlagsOf, syncedAccount as syncedAccountIn, type MailCreds } from '../support/mail-account.js';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { apiRequest, startTestServer, type Credentials, type TestServer } from '../support/server.js';
+import { scopedKey, serverFlags as serverFlagsOf, syncedAccount as syncedAccountIn, type MailCreds, useMailEnv } from '../support/mail-account.js';
+import { apiRequest, startTestServer, type Credentials } from '../support/server.js';
 import { serverView, sql } from '../support/sync.js';
 
-let dovecot: DovecotServer;
-let db: TestDatabase;
-let srv: TestServer;
-
-beforeAll(async () => {
-  dovecot = await startDovecot();
-  db = await createTestDatabase();
-  srv = await startTestServer(db.url, {
-    SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '1000', SYNC_LEASE_TTL_MS: '3000', SYNC_BACKOFF_BASE_MS: '200', SYNC_BACKOFF_MAX_MS: '1000',
-  });
-}, 60_000);
-afterAll(async () => {
-  await srv?.close();
-  await dovecot?.stop();
-  await db?.drop();
+const t = useMailEnv({
+  SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '1000', SYNC_LEASE_TTL_MS: '3000', SYNC_BACKOFF_BASE_MS: '200', SYNC_BACKOFF_MAX_MS: '1000',
 });
 
-const env = () => ({ dovecot, srv, dbUrl: db.url });
-const syncedAccount = (subjects: string[], extra: Record<string, unknown> = {}, folder = 'INBOX') => syncedAccountIn(env(), subjects, extra, folder);
-const serverFlags = (creds: MailCreds, folder: string, subject: string) => serverFlagsOf(dovecot, creds, folder, subject);
+const syncedAccount = (subjects: string[], extra: Record<string, unknown> = {}, folder = 'INBOX') => syncedAccountIn(t, subjects, extra, folder);
+const serverFlags = (creds: MailCreds, folder: string, subject: string) => serverFlagsOf(t.dovecot, creds, folder, subject);
 
 async function bulk(ids: number[], action: string, auth?: Credentials) {
-  return srv.api('/api/emails/bulk', { method: 'POST', json: { ids, action }, ...(auth ? { auth } : {}) });
+  return t.srv.api('/api/emails/bulk', { method: 'POST', json: { ids, action }, ...(auth ? { auth } : {}) });
 }
 
 async function emailRow(id: number) {
   const [row] = await sql<{ is_read: boolean; is_starred: boolean; is_archived: boolean; read_at: Date | null; flags: string[]; sync_error: string | null }>(
-    db.url,
+    t.db.url,
     'SELECT is_read, is_starred, is_archived, read_at, flags, sync_error FROM emails WHERE id = $1',
     [id],
   );
@@ -49,11 +33,11 @@ async function emailRow(id: number) {
 }
 
 const pendingRows = async (accountId: number) =>
-  sql<{ action: string; status: string; last_error: string | null }>(db.url, 'SELECT action, status, last_error FROM write_backs WHERE account_id = $1 ORDER BY id', [accountId]);
+  sql<{ action: string; status: string; last_error: string | null }>(t.db.url, 'SELECT action, status, last_error FROM write_backs WHERE account_id = $1 ORDER BY id', [accountId]);
 
 /** Holds the account's sync lock (the drain's too), so a change stays queued until `release()`. */
 async function holdSyncLock(accountId: number): Promise<{ release: () => Promise<void> }> {
-  const client = new pg.Client({ connectionString: db.url });
+  const client = new pg.Client({ connectionString: t.db.url });
   await client.connect();
   await client.query('SELECT pg_advisory_lock(7101, $1)', [accountId]);
   return { release: async () => void (await client.query('SELECT pg_advisory_unlock(7101, $1)', [accountId]), await client.end()) };
@@ -80,14 +64,14 @@ describe('write-back of flags', () => {
       expect(await pendingRows(accountId)).toEqual([]);
     }, { timeoutMs: 10_000, intervalMs: 100 });
     expect(await serverFlags(creds, 'INBOX', 'three')).toEqual([]);
-    const events = await sql(db.url, "SELECT payload FROM events WHERE account_id = $1 AND type = 'email.updated'", [accountId]);
+    const events = await sql(t.db.url, "SELECT payload FROM events WHERE account_id = $1 AND type = 'email.updated'", [accountId]);
     expect(events.map((e) => (e.payload as { emailId: number }).emailId).sort()).toEqual([one, two].sort());
 
     // Our own STORE raised the folder's HIGHESTMODSEQ: the flag sync that follows must not revert anything.
-    await srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: {} });
+    await t.srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: {} });
     await new Promise((res) => setTimeout(res, 1500));
     expect(await emailRow(one!)).toMatchObject({ is_read: true });
-    expect(await sql(db.url, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.updated'", [accountId])).toHaveLength(2);
+    expect(await sql(t.db.url, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.updated'", [accountId])).toHaveLength(2);
 
     expect((await bulk([one!], 'mark_unread')).status).toBe(200);
     expect(await emailRow(one!)).toMatchObject({ is_read: false, read_at: null });
@@ -135,7 +119,7 @@ describe('write-back of flags', () => {
     try {
       expect((await bulk([id], 'mark_read')).status).toBe(200);
       // Someone flags the message on the server before our write-back runs: its MODSEQ moves past ours.
-      await withImap(dovecot, creds, async (c) => {
+      await withImap(t.dovecot, creds, async (c) => {
         await c.mailboxOpen('INBOX');
         await c.messageFlagsAdd('1:*', ['\\Flagged']);
       });
@@ -153,8 +137,8 @@ describe('write-back of flags', () => {
 describe('write-back across instances', () => {
   it('a change made through an instance without the IMAP session is applied by the owner (NOTIFY)', async () => {
     const { creds, accountId, ids } = await syncedAccount(['remote']);
-    const other = await startTestServer(db.url, { SYNC_ENABLED: 'false' });
-    const listener = new pg.Client({ connectionString: db.url });
+    const other = await startTestServer(t.db.url, { SYNC_ENABLED: 'false' });
+    const listener = new pg.Client({ connectionString: t.db.url });
     const wakeUps: string[] = [];
     await listener.connect();
     listener.on('notification', (n) => wakeUps.push(n.payload ?? ''));
@@ -175,33 +159,33 @@ describe('write-back of deletes', () => {
   it('DELETE /api/emails/:id in trash mode moves the message to Trash and removes the email and its attachments', async () => {
     const { creds, accountId, ids } = await syncedAccount(['keep', 'bin']);
     const id = ids.get('bin')!;
-    const r = await srv.api(`/api/emails/${id}`, { method: 'DELETE' });
+    const r = await t.srv.api(`/api/emails/${id}`, { method: 'DELETE' });
     expect(r.status, r.text).toBe(200);
     expect(r.body).toEqual({ success: true, message: 'Email deleted' });
-    expect(await sql(db.url, 'SELECT 1 FROM emails WHERE id = $1', [id])).toEqual([]);
-    expect(await sql(db.url, 'SELECT 1 FROM attachments WHERE email_id = $1', [id])).toEqual([]);
-    expect(await sql(db.url, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.deleted'", [accountId])).toHaveLength(1);
+    expect(await sql(t.db.url, 'SELECT 1 FROM emails WHERE id = $1', [id])).toEqual([]);
+    expect(await sql(t.db.url, 'SELECT 1 FROM attachments WHERE email_id = $1', [id])).toEqual([]);
+    expect(await sql(t.db.url, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.deleted'", [accountId])).toHaveLength(1);
     await expectEventually(async () => {
       expect(await serverFlags(creds, 'INBOX', 'bin')).toBeUndefined();
       expect(await serverFlags(creds, 'Trash', 'bin')).toBeDefined();
       expect(await pendingRows(accountId)).toEqual([]);
     }, { timeoutMs: 10_000, intervalMs: 100 });
     expect(await serverFlags(creds, 'INBOX', 'keep')).toEqual([]);
-    expect((await srv.api(`/api/emails/${id}`, { method: 'DELETE' })).status).toBe(404);
+    expect((await t.srv.api(`/api/emails/${id}`, { method: 'DELETE' })).status).toBe(404);
     // The expunge seen by the next sync does not announce the delete a second time.
-    await srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: {} });
-    expect(await sql(db.url, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.deleted'", [accountId])).toHaveLength(1);
+    await t.srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: {} });
+    expect(await sql(t.db.url, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.deleted'", [accountId])).toHaveLength(1);
   }, 60_000);
 
   it('expunge mode (delete_mode via PUT) removes the message from the server for good', async () => {
     const { creds, accountId, ids } = await syncedAccount(['gone 1', 'gone 2', 'stays']);
-    const put = await srv.api(`/api/accounts/${accountId}`, { method: 'PUT', json: { delete_mode: 'expunge' } });
+    const put = await t.srv.api(`/api/accounts/${accountId}`, { method: 'PUT', json: { delete_mode: 'expunge' } });
     expect(put.status, put.text).toBe(200);
     expect(put.body.data.delete_mode).toBe('expunge');
     const r = await bulk([ids.get('gone 1')!, ids.get('gone 2')!], 'delete');
     expect(r.body.meta).toEqual({ total: 2, succeeded: 2, failed: 0 });
     await expectEventually(async () => {
-      const view = await serverView(dovecot, creds, 'INBOX');
+      const view = await serverView(t.dovecot, creds, 'INBOX');
       expect(view.messages).toHaveLength(1);
       expect(await pendingRows(accountId)).toEqual([]);
     }, { timeoutMs: 15_000, intervalMs: 100 });
@@ -214,14 +198,14 @@ describe('failures', () => {
   it('an IMAP server that is down: the change stays queued and is applied once it is back', async () => {
     const { creds, accountId, ids } = await syncedAccount(['during outage']);
     const id = ids.get('during outage')!;
-    await dovecot.kill();
+    await t.dovecot.kill();
     try {
       expect((await bulk([id], 'star')).status).toBe(200);
       expect(await emailRow(id)).toMatchObject({ is_starred: true });
       await new Promise((res) => setTimeout(res, 1000));
       expect(await pendingRows(accountId)).toMatchObject([{ action: 'flag', status: 'pending' }]);
     } finally {
-      await dovecot.restart();
+      await t.dovecot.restart();
     }
     await expectEventually(async () => {
       expect(await serverFlags(creds, 'INBOX', 'during outage')).toEqual(['\\Flagged']);
@@ -237,15 +221,15 @@ describe('failures', () => {
     try {
       expect((await bulk([id], 'mark_read')).status).toBe(200);
       // Recreate the folder with the same message: a new UIDVALIDITY.
-      const sources = await withImap(dovecot, creds, async (c) => {
+      const sources = await withImap(t.dovecot, creds, async (c) => {
         await c.mailboxOpen('Archive');
         return (await c.fetchAll('1:*', { uid: true, source: true })).map((m) => m.source!);
       });
-      await withImap(dovecot, creds, async (c) => {
+      await withImap(t.dovecot, creds, async (c) => {
         await c.mailboxDelete('Archive');
         await c.mailboxCreate('Archive');
       });
-      await appendMessage(dovecot, creds, 'Archive', sources[0]!);
+      await appendMessage(t.dovecot, creds, 'Archive', sources[0]!);
     } finally {
       await lock.release();
     }
@@ -258,9 +242,9 @@ describe('failures', () => {
     }, { timeoutMs: 15_000, intervalMs: 100 });
     expect(await serverFlags(creds, 'Archive', 'reset me')).toEqual([]);
     // Once the sync has matched the message under the new UIDVALIDITY, a later change reaches the server and clears the error.
-    const { uidValidity } = await serverView(dovecot, creds, 'Archive');
+    const { uidValidity } = await serverView(t.dovecot, creds, 'Archive');
     await expectEventually(async () => {
-      expect(await sql(db.url, 'SELECT uid_validity FROM emails WHERE id = $1', [id])).toEqual([{ uid_validity: String(uidValidity) }]);
+      expect(await sql(t.db.url, 'SELECT uid_validity FROM emails WHERE id = $1', [id])).toEqual([{ uid_validity: String(uidValidity) }]);
     }, { timeoutMs: 15_000, intervalMs: 100 });
     expect((await bulk([id], 'star')).status).toBe(200);
     await expectEventually(async () => {
@@ -287,7 +271,7 @@ describe('input, scope and permissions', () => {
       [[1, 2], /JSON object/],
     ];
     for (const [json, message] of bad) {
-      const r = await srv.api('/api/emails/bulk', { method: 'POST', json });
+      const r = await t.srv.api('/api/emails/bulk', { method: 'POST', json });
       expect(r.status, JSON.stringify(json)).toBe(400);
       expect(r.body.success).toBe(false);
       expect(r.body.error).toMatch(message);
@@ -295,15 +279,15 @@ describe('input, scope and permissions', () => {
     const unknown = await bulk([999_999], 'mark_read');
     expect(unknown.status).toBe(200);
     expect(unknown.body.data).toEqual([{ id: 999_999, success: false, error: 'Email not found' }]);
-    expect((await srv.api('/api/emails/abc', { method: 'DELETE' })).status).toBe(400);
-    expect((await srv.api('/api/emails/999999', { method: 'DELETE' })).status).toBe(404);
+    expect((await t.srv.api('/api/emails/abc', { method: 'DELETE' })).status).toBe(400);
+    expect((await t.srv.api('/api/emails/999999', { method: 'DELETE' })).status).toBe(404);
   });
 
   it('a key scoped to other accounts cannot touch these emails; a read-only key gets 403', async () => {
     const { accountId, ids } = await syncedAccount(['private']);
     const other = await syncedAccount(['elsewhere']);
     const id = ids.get('private')!;
-    const key = (permissions: string[], accountIds: number[]) => scopedKey(srv, permissions, accountIds);
+    const key = (permissions: string[], accountIds: number[]) => scopedKey(t.srv, permissions, accountIds);
     const scoped = await key(['read', 'write'], [other.accountId]);
     const r = await bulk([id, other.ids.get('elsewhere')!], 'star', scoped);
     expect(r.body.data).toEqual([
@@ -311,19 +295,19 @@ describe('input, scope and permissions', () => {
       { id: other.ids.get('elsewhere'), success: true, error: null },
     ]);
     expect(await emailRow(id)).toMatchObject({ is_starred: false });
-    expect((await srv.api(`/api/emails/${id}`, { method: 'DELETE', auth: scoped })).status).toBe(404);
-    expect(await sql(db.url, 'SELECT 1 FROM emails WHERE id = $1', [id])).toHaveLength(1);
+    expect((await t.srv.api(`/api/emails/${id}`, { method: 'DELETE', auth: scoped })).status).toBe(404);
+    expect(await sql(t.db.url, 'SELECT 1 FROM emails WHERE id = $1', [id])).toHaveLength(1);
     expect(await pendingRows(accountId)).toEqual([]);
 
     const readOnly = await key(['read'], [accountId]);
     expect((await bulk([id], 'star', readOnly)).status).toBe(403);
-    expect((await srv.api(`/api/emails/${id}`, { method: 'DELETE', auth: readOnly })).status).toBe(403);
+    expect((await t.srv.api(`/api/emails/${id}`, { method: 'DELETE', auth: readOnly })).status).toBe(403);
   }, 60_000);
 
   it('GraphQL: bulkEmails with upper-case actions, deleteEmail with NOT_FOUND, Account.deleteMode', async () => {
     const { accountId, ids } = await syncedAccount(['gql']);
     const id = ids.get('gql')!;
-    const gql = (query: string) => srv.api('/graphql', { method: 'POST', json: { query } });
+    const gql = (query: string) => t.srv.api('/graphql', { method: 'POST', json: { query } });
     const b = await gql(`mutation { bulkEmails(ids: ["${id}", "999999"], action: MARK_READ) { id success error } }`);
     expect(b.body.data.bulkEmails).toEqual([
       { id: String(id), success: true, error: null },
@@ -334,7 +318,7 @@ describe('input, scope and permissions', () => {
     expect((await gql(`mutation { deleteEmail(id: "${id}") }`)).body).toEqual({ data: { deleteEmail: true } });
     const again = await gql(`mutation { deleteEmail(id: "${id}") }`);
     expect(again.body.errors[0].extensions.code).toBe('NOT_FOUND');
-    const badMode = await srv.api(`/api/accounts/${accountId}`, { method: 'PUT', json: { delete_mode: 'shred' } });
+    const badMode = await t.srv.api(`/api/accounts/${accountId}`, { method: 'PUT', json: { delete_mode: 'shred' } });
     expect(badMode.status).toBe(400);
     expect(badMode.body.error).toMatch(/deleteMode|delete_mode/);
   }, 60_000);

@@ -2,18 +2,19 @@
  * Shared steps of the end-to-end tests that change synced mail: a Dovecot user with messages, an active account
  * syncing it through the API, the server-side flags seen by a second IMAP client, and API keys with given scopes.
  */
-import { expect } from 'vitest';
-import type { DovecotServer } from './dovecot.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { startDovecot, type DovecotServer } from './dovecot.js';
 import { expectEventually } from './eventually.js';
 import { appendMessage, buildMessage, createFolder, withImap } from './imap.js';
-import type { Credentials, TestServer } from './server.js';
+import { createTestDatabase, type TestDatabase } from './postgres.js';
+import { startTestServer, type Credentials, type TestServer } from './server.js';
 import { sql } from './sync.js';
 
 export type MailCreds = { user: string; password: string };
 
 /** A mailbox with `subjects` in `folder`, an active account syncing it, and the email ids by subject once synced. */
 export async function syncedAccount(
-  env: { dovecot: DovecotServer; srv: TestServer; dbUrl: string },
+  env: Pick<MailEnv, 'dovecot' | 'srv' | 'dbUrl'>,
   subjects: string[],
   extra: Record<string, unknown> = {},
   folder = 'INBOX',
@@ -55,4 +56,32 @@ export async function scopedKey(srv: TestServer, permissions: string[], accountI
     json: { query: `mutation { createApiKey(input: {name: "k", permissions: ${JSON.stringify(permissions)}, accountIds: ${JSON.stringify(accountIds)}}) { secret key { publicKey } } }` },
   });
   return { key: r.body.data.createApiKey.key.publicKey as string, secret: r.body.data.createApiKey.secret as string };
+}
+
+export interface MailEnv {
+  dovecot: DovecotServer;
+  db: TestDatabase;
+  srv: TestServer;
+  dbUrl: string;
+}
+
+/**
+ * For a test file: a private Dovecot, a database cloned from the template and the server started on it with
+ * `serverEnv` (before all tests), stopped and dropped after them. The fields are set once `beforeAll` ran.
+ */
+export function useMailEnv(serverEnv: Record<string, string>, setup?: (env: MailEnv) => Promise<void>): MailEnv {
+  const env = {} as MailEnv;
+  beforeAll(async () => {
+    env.dovecot = await startDovecot();
+    env.db = await createTestDatabase();
+    env.dbUrl = env.db.url;
+    env.srv = await startTestServer(env.db.url, serverEnv);
+    await setup?.(env);
+  }, 60_000);
+  afterAll(async () => {
+    await env.srv?.close();
+    await env.dovecot?.stop();
+    await env.db?.drop();
+  });
+  return env;
 }
