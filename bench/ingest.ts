@@ -5,7 +5,8 @@
  * (2) mailparser alone over the same sources on one core, (3) a naive loop: fetch → parse → one batched INSERT per
  * 500 messages, no concurrency. Reports messages/s, MB/s and the server's peak RSS.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import { Readable } from 'node:stream';
 import { MailParser } from 'mailparser';
 import pg from 'pg';
@@ -13,11 +14,13 @@ import { generateMailbox } from '../test/fixtures/messages.js';
 import { startDovecot } from '../test/support/dovecot.js';
 import { fillMaildir } from '../test/support/maildir.js';
 import { withImap } from '../test/support/imap.js';
-import { apiRequest } from '../test/support/server.js';
-import { benchDatabase, benchKey, startBenchServer } from './support.js';
+import path from 'node:path';
+import { apiRequest, ROOT } from '../test/support/server.js';
+import { benchDatabase, benchKey, cpuSince, cpuSnapshot, startBenchServer, threadCpuSince, threadSnapshot } from './support.js';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const MB = 1024 * 1024;
+let cpuLine = '';
 
 /** Parses one message with the streaming MailParser, draining attachments (what every variant must at least do). */
 function parseOnly(raw: Buffer): Promise<{ subject: string; text: string }> {
@@ -50,7 +53,7 @@ async function peakRss(pid: number): Promise<number> {
 
 const messages = generateMailbox(N, 1);
 const totalBytes = messages.reduce((s, m) => s + m.length, 0);
-console.log(`bench:ingest — ${N} messages, ${(totalBytes / MB).toFixed(0)} MB, machine: ${(await import('node:os')).cpus().length} cores`);
+console.log(`bench:ingest — ${N} messages, ${(totalBytes / MB).toFixed(0)} MB, machine: ${os.cpus().length} cores`);
 const dovecot = await startDovecot();
 const db = await benchDatabase();
 try {
@@ -102,26 +105,37 @@ try {
   {
     // PARSER_WORKERS, when set, reaches the server (to compare pool sizes).
     const workers: Record<string, string> = process.env.PARSER_WORKERS ? { PARSER_WORKERS: process.env.PARSER_WORKERS } : {};
-    const server = await startBenchServer(db.url, { SYNC_ENABLED: 'false', ...workers });
+    // A new, empty blob store: blobs left by an earlier run would turn every write into a cheaper deduplication (and
+    // deleting them first would leave ext4 scanning past thousands of just-freed inodes on every create).
+    const dataDir = path.join(ROOT, 'data', `bench-ingest-${Date.now().toString(36)}`);
+    const server = await startBenchServer(db.url, { SYNC_ENABLED: 'false', DATA_DIR: dataDir, ...workers });
     try {
       const key = await benchKey(db.url);
       const created = await apiRequest(server.url, key, '/api/accounts', {
         method: 'POST',
         json: { name: 'Bench', email: 'bench@example.com', host: dovecot.host, port: dovecot.port, username: creds.user, password: creds.password, encryption: 'none' },
       });
+      const cpu = await cpuSnapshot();
+      const threads = await threadSnapshot(server.child.pid!);
       const t = performance.now();
       const r = await apiRequest(server.url, key, `/api/accounts/${created.body.data.id}/sync`, { method: 'POST' });
       const ms = performance.now() - t;
+      const spent = await cpuSince(cpu, { server: server.child.pid!, bench: process.pid });
+      const byThread = Object.entries(await threadCpuSince(server.child.pid!, threads)).sort((a, b) => b[1] - a[1]);
+      const top = Object.entries(spent).sort((a, b) => b[1] - a[1]).filter(([, s]) => s >= 0.05);
+      cpuLine = `CPU seconds during the first sync (${(ms / 1000).toFixed(1)} s wall, ${(os.cpus().length * ms / 1000).toFixed(1)} available): ${top.map(([k, s]) => `${k} ${s.toFixed(1)}`).join(', ')}; server threads: ${byThread.map(([k, s]) => `${k} ${s.toFixed(1)}`).join(', ')}`;
       if (r.status !== 200 || r.body.data.new !== N) throw new Error(`sync did not store every message: ${r.text}`);
       results.push(row('(4) Incoming first sync (API, until queryable)', ms, N, totalBytes, await peakRss(server.child.pid!)));
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;
+      await rm(dataDir, { recursive: true, force: true });
     }
   }
 
   console.log('\n| variant | seconds | messages/s | MB/s | peak RSS (server) |\n|---|---:|---:|---:|---:|');
   for (const r of results) console.log(`| ${r.name} | ${r.seconds} | ${r.msgs} | ${r.mbps} | ${r.rss} |`);
+  console.log(`\n${cpuLine}`);
   const naive = results[2]!;
   const product = results[3]!;
   console.log(`\nIncoming vs naive loop: ${(product.msgs / naive.msgs).toFixed(2)}× (target ≥ 2×); vs IMAP ceiling: ${((product.msgs / results[0]!.msgs) * 100).toFixed(0)}%`);

@@ -74,3 +74,54 @@ export function printTable(rows: LoadResult[], baseline?: (r: LoadResult) => Loa
   }
   console.log(lines.join('\n'));
 }
+
+/** CPU seconds (user + system) per process group between `cpuSnapshot()` and `cpuSince()`; processes are read from /proc. */
+export type CpuSnapshot = Map<number, { comm: string; ticks: number }>;
+const TICKS_PER_SECOND = 100;
+
+async function readTicks(dir: string): Promise<Map<number, { comm: string; ticks: number }>> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const out = new Map<number, { comm: string; ticks: number }>();
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`${dir}/${name}/stat`, 'utf8').catch(() => null);
+    if (!stat) continue;
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' ');
+    out.set(Number(name), { comm: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) });
+  }
+  return out;
+}
+
+export function cpuSnapshot(): Promise<CpuSnapshot> {
+  return readTicks('/proc');
+}
+
+/** A process's threads (main thread, parser workers, libuv pool, V8 GC helpers), for `cpuSince` with threads. */
+export function threadSnapshot(pid: number): Promise<CpuSnapshot> {
+  return readTicks(`/proc/${pid}/task`);
+}
+
+/** CPU seconds per thread name of `pid` since `before`. */
+export async function threadCpuSince(pid: number, before: CpuSnapshot): Promise<Record<string, number>> {
+  const groups: Record<string, number> = {};
+  for (const [tid, a] of await threadSnapshot(pid)) {
+    const spent = (a.ticks - (before.get(tid)?.ticks ?? 0)) / TICKS_PER_SECOND;
+    if (spent > 0) groups[a.comm] = (groups[a.comm] ?? 0) + spent;
+  }
+  return groups;
+}
+
+/** CPU seconds spent since `before`, grouped: the given pids by name, then by command name (postgres, imap, …). */
+export async function cpuSince(before: CpuSnapshot, named: Record<string, number>): Promise<Record<string, number>> {
+  const after = await cpuSnapshot();
+  const byPid = new Map(Object.entries(named).map(([k, pid]) => [pid, k]));
+  const groups: Record<string, number> = {};
+  for (const [pid, a] of after) {
+    const spent = (a.ticks - (before.get(pid)?.ticks ?? 0)) / TICKS_PER_SECOND;
+    if (spent <= 0) continue;
+    const group = byPid.get(pid) ?? a.comm;
+    groups[group] = (groups[group] ?? 0) + spent;
+  }
+  return groups;
+}

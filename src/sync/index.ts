@@ -57,6 +57,8 @@ function startBlobSweep(orm: MikroORM, blobs: BlobStore, intervalMs: number, log
 export async function createSyncEngine({ orm, databaseUrl, config, log, accounts }: SyncEngineDeps): Promise<SyncEngine> {
   const slog = log.child({ module: 'sync' });
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
+  const moved = await blobs.migrateLayout();
+  if (moved > 0) slog.info({ moved }, 'blob store moved to the one-level layout');
   const parser = new ParserPool({ size: config.sync.parserWorkers, blobRoot: path.join(config.dataDir, 'blobs'), maxBytes: config.sync.maxMessageBytes });
   const ingest = new IngestService(orm);
   ingest.addHook(new ThreadLinker());

@@ -284,7 +284,7 @@ describe('downloads', () => {
     const account = await createAccount(creds);
     const [att] = (await srv.api(`/api/emails/${await emailId(account, 'Lost')}/attachments`)).body.data as { id: number }[];
     const key = sha256(content);
-    await rm(path.join(srv.dataDir, 'blobs', key.slice(0, 2), key.slice(2, 4), key));
+    await rm(path.join(srv.dataDir, 'blobs', key.slice(0, 2), key));
     const r = await get(`/api/attachments/${att!.id}/download`);
     expect(r.status).toBe(404);
     expect(r.json()).toEqual({ success: false, error: `Attachment ${att!.id} file is not available` });

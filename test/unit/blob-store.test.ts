@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -29,13 +29,13 @@ afterAll(async () => {
 });
 
 describe('BlobStore', () => {
-  it('stores content under its sha256 in a two-level fan-out', async () => {
+  it('stores content under its sha256 in a one-level fan-out', async () => {
     const store = freshStore();
     const content = Buffer.from('hello blob');
     const { key, size } = await store.writeBuffer(content);
     expect(key).toBe(sha(content));
     expect(size).toBe(content.length);
-    expect(store.path(key)).toBe(path.join(store.root, key.slice(0, 2), key.slice(2, 4), key));
+    expect(store.path(key)).toBe(path.join(store.root, key.slice(0, 2), key));
     expect(await readFile(store.path(key))).toEqual(content);
     expect(await store.exists(key)).toBe(true);
     expect(await store.stat(key)).toEqual({ size: content.length });
@@ -58,7 +58,8 @@ describe('BlobStore', () => {
     const keys = [];
     for await (const k of store.keys()) keys.push(k.key);
     expect(keys).toEqual([sha(content)]);
-    expect(await readdir(path.join(store.root, 'tmp'))).toEqual([]);
+    // No temp file is left beside it.
+    expect(await readdir(path.dirname(store.path(sha(content))))).toEqual([sha(content)]);
   });
 
   it('refreshes the mtime of an existing blob on a deduplicated write (so the sweep spares it)', async () => {
@@ -113,6 +114,20 @@ describe('BlobStore', () => {
     await expect(store.delete(missing)).resolves.toBeUndefined();
   });
 
+  it('moves blobs of the earlier two-level layout (ab/cd/<key>) to ab/<key>', async () => {
+    const store = freshStore();
+    const content = Buffer.from('stored by an earlier version');
+    const key = sha(content);
+    const legacy = path.join(store.root, key.slice(0, 2), key.slice(2, 4));
+    await mkdir(legacy, { recursive: true });
+    await writeFile(path.join(legacy, key), content);
+    expect(await store.migrateLayout()).toBe(1);
+    expect(await readFile(store.path(key))).toEqual(content);
+    expect(await readdir(path.join(store.root, key.slice(0, 2)))).toEqual([key]);
+    expect(await collect(store.keys())).toHaveLength(1);
+    expect(await store.migrateLayout()).toBe(0);
+  });
+
   it('keys() lists nothing for a store that does not exist yet', async () => {
     expect(await collect(freshStore().keys())).toEqual([]);
   });
@@ -125,11 +140,15 @@ describe('BlobStore', () => {
       const orphanYoung = await store.writeBuffer(Buffer.from('just written, row not committed yet'));
       await age(store.path(referencedOld.key), 7_200_000);
       await age(store.path(orphanOld.key), 7_200_000);
+      // Temp files of both kinds: a stream's in tmp/, a buffer's beside its final path.
+      await mkdir(path.join(store.root, 'tmp'), { recursive: true });
       const staleTmp = path.join(store.root, 'tmp', 'crashed-write');
       const freshTmp = path.join(store.root, 'tmp', 'in-progress-write');
-      await writeFile(staleTmp, 'x');
-      await writeFile(freshTmp, 'y');
+      const staleBeside = `${store.path(referencedOld.key)}.0a1b2c.tmp`;
+      const freshBeside = `${store.path(orphanYoung.key)}.3d4e5f.tmp`;
+      for (const f of [staleTmp, freshTmp, staleBeside, freshBeside]) await writeFile(f, 'x');
       await age(staleTmp, 7_200_000);
+      await age(staleBeside, 7_200_000);
 
       const asked: string[][] = [];
       const removed = await store.sweep(async (keys) => {
@@ -144,6 +163,8 @@ describe('BlobStore', () => {
       // Young files are not even offered to `referenced`.
       expect(asked.flat().sort()).toEqual([referencedOld.key, orphanOld.key].sort());
       expect(await readdir(path.join(store.root, 'tmp'))).toEqual(['in-progress-write']);
+      expect(await readdir(path.dirname(staleBeside))).not.toContain(path.basename(staleBeside));
+      expect(await readdir(path.dirname(freshBeside))).toContain(path.basename(freshBeside));
     });
 
     it('asks about keys in batches of at most 500', async () => {
