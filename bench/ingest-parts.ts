@@ -64,7 +64,8 @@ try {
       for (const m of messages) await f(m);
     };
     const store = new BlobStore(path.join(dir, `store-${pass}`));
-    const pool = new ParserPool({ size: Math.max(1, os.availableParallelism()), blobRoot: path.join(dir, `pool-${pass}`), maxBytes: MAX_BYTES });
+    // The server's default pool size (PARSER_WORKERS overrides it, as for the server).
+    const pool = new ParserPool({ size: Number(process.env.PARSER_WORKERS ?? Math.max(1, Math.min(8, os.availableParallelism() - 1))), blobRoot: path.join(dir, `pool-${pass}`), maxBytes: MAX_BYTES });
     await pool.parse(messages[0]!); // workers booted before the clock starts
     await measure(`(a) mailparser alone, pass ${pass}`, sequential(mailparserOnly));
     await measure(`(b) parseMessage, draining store, pass ${pass}`, sequential((m) => parseMessage(m, drainingStore, { maxBytes: MAX_BYTES })));
