@@ -5,7 +5,8 @@
  * loopback at concurrency 1 and 32, and measures in the same run the raw SQL of the same page (pg, no HTTP, no auth, no
  * COUNT), which is the ceiling the API is compared with.
  *
- * BENCH_EMAILS (default 100000), BENCH_SECONDS per case (default 5).
+ * BENCH_EMAILS (default 100000), BENCH_SECONDS per case (default 5), BENCH_CONNECTIONS (default "1,32"), BENCH_CASES (only
+ * the cases whose name contains one of these comma-separated strings, e.g. "GET /api/emails?folder" — to profile one).
  */
 import pg from 'pg';
 import { benchDatabase, benchKey, load, startBenchServer, type LoadResult } from './support.js';
@@ -13,6 +14,8 @@ import { seedEmails, vocabulary } from './seed-emails.js';
 
 const N = Number(process.env.BENCH_EMAILS ?? 100_000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const connectionCounts = (process.env.BENCH_CONNECTIONS ?? '1,32').split(',').map(Number);
+const only = process.env.BENCH_CASES?.split(',');
 
 interface Case {
   name: string;
@@ -89,8 +92,8 @@ try {
     { name: 'POST /graphql emails(50) + attachments + categories', path: '/graphql', method: 'POST', body: gql },
   ];
   const rows: string[] = ['| request | conns | req/s | p50 ms | p97.5 ms | p99 ms | errors | raw page SQL p50 / p95 ms | p50 vs raw SQL |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
-  for (const connections of [1, 32]) {
-    for (const c of cases) {
+  for (const connections of connectionCounts) {
+    for (const c of cases.filter((x) => !only || only.some((o) => x.name.includes(o)))) {
       const headers = { ...auth, ...(c.body ? { 'content-type': 'application/json' } : {}) };
       const r: LoadResult = await load(c.name, { url: `${server.url}${c.path}`, connections, seconds, method: c.method, headers, body: c.body });
       const raw = c.sql ? await rawSql(pool, c.sql, connections, seconds * 1000) : null;
