@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { expectEventually } from '../support/eventually.js';
-import { appendMessage, withImap } from '../support/imap.js';
+import { appendMessage, buildMessage, withImap } from '../support/imap.js';
 import { scopedKey, serverFlags as serverFlagsOf, syncedAccount as syncedAccountIn, type MailCreds, useMailEnv } from '../support/mail-account.js';
 import { apiRequest, startTestServer, type Credentials } from '../support/server.js';
 import { serverView, sql } from '../support/sync.js';
@@ -175,6 +175,45 @@ describe('write-back of deletes', () => {
     // The expunge seen by the next sync does not announce the delete a second time.
     await t.srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: {} });
     expect(await sql(t.db.url, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.deleted'", [accountId])).toHaveLength(1);
+  }, 60_000);
+
+  it('thread counters follow deletes, local ones and expunges seen by the sync; an emptied thread is gone', async () => {
+    const { creds, accountId } = await syncedAccount([]);
+    const root = buildMessage({ subject: 'Plan', messageId: 'plan-1@threads.test' });
+    const replies = [2, 3].map((n) =>
+      buildMessage({ subject: 'Re: Plan', messageId: `plan-${n}@threads.test`, headers: { 'In-Reply-To': '<plan-1@threads.test>', References: '<plan-1@threads.test>' } }),
+    );
+    for (const m of [root, ...replies]) await appendMessage(t.dovecot, creds, 'INBOX', m);
+    let rows: { id: number; message_id: string; thread_id: number }[] = [];
+    await expectEventually(async () => {
+      rows = await sql(t.db.url, 'SELECT id, message_id, thread_id FROM emails WHERE account_id = $1 ORDER BY message_id', [accountId]);
+      expect(rows).toHaveLength(3);
+    }, { timeoutMs: 20_000, intervalMs: 100 });
+    const threadId = rows[0]!.thread_id;
+    expect(new Set(rows.map((r) => r.thread_id))).toEqual(new Set([threadId]));
+    const thread = async () => t.srv.api(`/api/threads/${threadId}`);
+    // received_at is the server's INTERNALDATE: the newest remaining one is the thread's last_message_at.
+    const expectThread = async (count: number) => {
+      const [row] = await sql<{ last: Date }>(t.db.url, 'SELECT max(received_at) AS last FROM emails WHERE thread_id = $1', [threadId]);
+      expect((await thread()).body.data).toMatchObject({ message_count: count, last_message_at: row!.last.toISOString() });
+    };
+    await expectThread(3);
+
+    // A local delete of the newest reply.
+    expect((await t.srv.api(`/api/emails/${rows[2]!.id}`, { method: 'DELETE' })).status).toBe(200);
+    await expectThread(2);
+    // An expunge on the server, seen by the next sync.
+    await withImap(t.dovecot, creds, async (c) => {
+      await c.mailboxOpen('INBOX');
+      await c.messageDelete({ header: { 'message-id': 'plan-2@threads.test' } });
+    });
+    await t.srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: {} });
+    await expectThread(1);
+    // The last one: the thread is gone from the API.
+    expect((await t.srv.api(`/api/emails/${rows[0]!.id}`, { method: 'DELETE' })).status).toBe(200);
+    expect((await thread()).status).toBe(404);
+    const list = await t.srv.api(`/api/threads?account_id=${accountId}`);
+    expect(list.body.data).toEqual([]);
   }, 60_000);
 
   it('expunge mode (delete_mode via PUT) removes the message from the server for good', async () => {

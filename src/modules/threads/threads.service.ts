@@ -59,10 +59,10 @@ export class ThreadsService {
     return { rows: rows.map(toThreadRow), total: count!.n, page, perPage, totalPages: Math.ceil(count!.n / perPage) };
   }
 
-  /** One thread, or NOT_FOUND (also outside the principal's scope). */
+  /** One thread, or NOT_FOUND (also outside the principal's scope, and once all its emails are deleted). */
   async get(principal: Principal, id: number): Promise<ThreadRow> {
     const scope = scopeSql(principal.accountIds, 't.account_id');
-    const [row] = await exec<ThreadRow>(this.em, `SELECT ${COLUMNS} FROM threads t WHERE t.id = ? AND ${scope.sql}`, [id, ...scope.params]);
+    const [row] = await exec<ThreadRow>(this.em, `SELECT ${COLUMNS} FROM threads t WHERE t.id = ? AND t.message_count > 0 AND ${scope.sql}`, [id, ...scope.params]);
     if (!row) throw AppError.notFound('Thread', id);
     return toThreadRow(row);
   }
