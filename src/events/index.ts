@@ -5,4 +5,4 @@ export { EventRecord } from './event.entity.js';
 export { readEvents, seqOfEvent, lastEventSeq, type StoredEvent, type ReadEventsOptions } from './reader.js';
 export { EventStream, OVERFLOW, type StreamItem, type LiveSubscription, type EventStreamOptions } from './stream.js';
 export { EventsWakeLoop } from './wake-loop.js';
-export { pruneEvents, startEventRetention } from './retention.js';
+export { pruneEvents, pruneWebhookDeliveries, startEventRetention } from './retention.js';

@@ -1,7 +1,8 @@
 /**
  * Outbox retention: events older than EVENTS_RETENTION_DAYS are deleted (0 keeps them forever), in batches so no
  * statement holds locks for long, and never one the webhook dispatcher has not consumed yet (its cursor) — a webhook
- * that was down for longer than the retention still gets every event. Every instance runs it; the deletes are
+ * that was down for longer than the retention still gets every event. The webhook delivery log follows the same
+ * retention. Every instance runs it; the deletes are
  * idempotent. Replay (`events(after:)`) from a pruned id answers "unknown event id": resubscribe without `after`.
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -10,36 +11,63 @@ import type { Logger } from '../shared/logger.js';
 
 const BATCH = 5000;
 
-/** Deletes expired events; returns how many. */
-export async function pruneEvents(orm: MikroORM, retentionDays: number): Promise<number> {
-  if (retentionDays <= 0) return 0;
+/** Runs a `DELETE … RETURNING 1` wrapped to count, batch after batch, until a batch comes back short. */
+async function deleteInBatches(orm: MikroORM, sql: string, params: unknown[]): Promise<number> {
   let total = 0;
   for (;;) {
-    const rows = await exec<{ n: number }>(
-      orm.em.fork(),
-      `WITH doomed AS (
-         SELECT seq FROM events
-         WHERE created_at < now() - make_interval(days => ?)
-           AND seq <= coalesce((SELECT last_seq FROM webhook_dispatch_cursor WHERE id = 1), 0)
-         ORDER BY seq LIMIT ?
-       ), gone AS (DELETE FROM events e USING doomed WHERE e.seq = doomed.seq RETURNING 1)
-       SELECT count(*)::int AS n FROM gone`,
-      [retentionDays, BATCH],
-    );
+    const rows = await exec<{ n: number }>(orm.em.fork(), sql, [...params, BATCH]);
     const n = rows[0]!.n;
     total += n;
     if (n < BATCH) return total;
   }
 }
 
+/** Deletes expired events; returns how many. */
+export async function pruneEvents(orm: MikroORM, retentionDays: number): Promise<number> {
+  if (retentionDays <= 0) return 0;
+  return deleteInBatches(
+    orm,
+    `WITH doomed AS (
+       SELECT seq FROM events
+       WHERE created_at < now() - make_interval(days => ?)
+         AND seq <= coalesce((SELECT last_seq FROM webhook_dispatch_cursor WHERE id = 1), 0)
+       ORDER BY seq LIMIT ?
+     ), gone AS (DELETE FROM events e USING doomed WHERE e.seq = doomed.seq RETURNING 1)
+     SELECT count(*)::int AS n FROM gone`,
+    [retentionDays],
+  );
+}
+
+/**
+ * Deletes webhook delivery log rows older than the same retention (by their last activity), never a pending one (its
+ * job is still to run). An older delivery could not be redelivered anyway: its event is gone.
+ */
+export async function pruneWebhookDeliveries(orm: MikroORM, retentionDays: number): Promise<number> {
+  if (retentionDays <= 0) return 0;
+  return deleteInBatches(
+    orm,
+    `WITH doomed AS (
+       SELECT id FROM webhook_deliveries
+       WHERE status <> 'pending' AND coalesce(delivered_at, last_attempt_at, created_at) < now() - make_interval(days => ?)
+       LIMIT ?
+     ), gone AS (DELETE FROM webhook_deliveries d USING doomed WHERE d.id = doomed.id RETURNING 1)
+     SELECT count(*)::int AS n FROM gone`,
+    [retentionDays],
+  );
+}
+
 /** Prunes now and then every `intervalMs`; returns the stop function. */
 export function startEventRetention(orm: MikroORM, retentionDays: number, log: Logger, intervalMs = 3_600_000): () => void {
   if (retentionDays <= 0) return () => undefined;
-  const run = () =>
-    pruneEvents(orm, retentionDays).then(
-      (n) => n > 0 && log.info({ removed: n, retentionDays }, 'expired events removed'),
-      (err: unknown) => log.warn({ err }, 'event retention failed'),
-    );
+  const run = async () => {
+    try {
+      const events = await pruneEvents(orm, retentionDays);
+      const deliveries = await pruneWebhookDeliveries(orm, retentionDays);
+      if (events + deliveries > 0) log.info({ events, deliveries, retentionDays }, 'expired events and webhook deliveries removed');
+    } catch (err) {
+      log.warn({ err }, 'event retention failed');
+    }
+  };
   void run();
   const timer = setInterval(run, intervalMs);
   timer.unref();

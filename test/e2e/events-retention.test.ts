@@ -1,8 +1,11 @@
-/** Outbox retention: old events go, recent ones and those the webhook dispatcher has not consumed yet stay. */
+/**
+ * Outbox retention: old events go, recent ones and those the webhook dispatcher has not consumed yet stay; the webhook
+ * delivery log follows, never dropping a pending delivery.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initOrm, type Orm } from '../../src/db/orm.js';
 import { entities } from '../../src/modules/entities.js';
-import { appendEvents, pruneEvents } from '../../src/events/index.js';
+import { appendEvents, pruneEvents, pruneWebhookDeliveries } from '../../src/events/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { sql } from '../support/sync.js';
 
@@ -36,5 +39,31 @@ describe('pruneEvents', () => {
     await sql(db.url, 'UPDATE webhook_dispatch_cursor SET last_seq = $1 WHERE id = 1', [seq['recent']]);
     expect(await pruneEvents(orm, 30)).toBe(1);
     expect(await pruneEvents(orm, 30)).toBe(0);
+  });
+});
+
+describe('pruneWebhookDeliveries', () => {
+  it('deletes finished deliveries whose last activity is older than the retention; pending ones stay', async () => {
+    const [hook] = await sql<{ id: number }>(
+      db.url,
+      `INSERT INTO webhooks (name, url, events, secret_sealed, created_at, updated_at) VALUES ('h', 'https://example.com/h', '["*"]', 'x', now(), now()) RETURNING id`,
+    );
+    const add = (eventId: string, status: string, age: string, lastAttempt: string | null) =>
+      sql(
+        db.url,
+        `INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, status, created_at, last_attempt_at, delivered_at)
+         VALUES ($1, $2, 'email.received', $3, now() - $4::interval, now() - $5::interval, CASE WHEN $3 = 'delivered' THEN now() - $5::interval END)`,
+        [hook!.id, eventId, status, age, lastAttempt ?? age],
+      );
+    await add('old-delivered', 'delivered', '40 days', null);
+    await add('old-failed', 'failed', '40 days', null);
+    await add('old-pending', 'pending', '40 days', null);
+    await add('old-but-retried-lately', 'failed', '40 days', '2 days');
+    await add('recent', 'delivered', '1 day', null);
+
+    expect(await pruneWebhookDeliveries(orm, 0)).toBe(0);
+    expect(await pruneWebhookDeliveries(orm, 30)).toBe(2);
+    const left = await sql<{ event_id: string }>(db.url, 'SELECT event_id FROM webhook_deliveries ORDER BY id');
+    expect(left.map((r) => r.event_id)).toEqual(['old-pending', 'old-but-retried-lately', 'recent']);
   });
 });
