@@ -4,7 +4,11 @@
  * our STORE and the queue row's removal (it would see a "server change" and revert the local state).
  *
  * Rules:
- * - UIDVALIDITY differs from the row's → the row fails for good (the UID names another message now).
+ * - UIDVALIDITY differs from the row's (the UID names another message now) → a flag change follows its message: once
+ *   the sync has matched the message again by content identity (new UID on the email row), the row is re-targeted
+ *   to that UID, without its old MODSEQ; until then it waits (retried with backoff, so a message that never comes
+ *   back fails after MAX_WRITE_BACK_ATTEMPTS). A delete cannot follow (its email row, the link to the message, is
+ *   gone): it fails for good.
  * - Flags: STORE with UNCHANGEDSINCE = the MODSEQ the local change was based on (CONDSTORE). A change made on the
  *   server meanwhile wins: the message's current flags are read back and applied locally. A message that is gone is
  *   simply done.
@@ -128,11 +132,8 @@ export class WriteBackDrainer {
       const box = client.mailbox as MailboxObject;
       const uidValidity = Number(box.uidValidity);
       const stale = jobs.filter((j) => Number(j.uid_validity) !== uidValidity);
-      if (stale.length > 0) {
-        const was = [...new Set(stale.map((j) => j.uid_validity))].join(', ');
-        await this.fail(accountId, folder, stale, `UIDVALIDITY of ${folder} changed (${was} → ${uidValidity}): the change was not written to the server`);
-      }
       const current = jobs.filter((j) => Number(j.uid_validity) === uidValidity);
+      if (stale.length > 0) current.push(...(await this.retarget(accountId, folder, uidValidity, stale)));
       const condstore = client.enabled.has('CONDSTORE') && !box.noModseq;
       let applied = await this.applyFlags(client, accountId, folder, uidValidity, current.filter((j) => j.action !== 'delete'), condstore);
       applied += await this.applyDeletes(client, accountId, folder, current.filter((j) => j.action === 'delete'), trash);
@@ -287,6 +288,42 @@ export class WriteBackDrainer {
       if (emailIds.length > 0) await exec(em, 'UPDATE emails SET sync_error = ?, updated_at = now() WHERE id = ANY(?::int[])', [error, emailIds]);
       await exec(em, `UPDATE write_backs SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ANY(?::bigint[])`, [error, jobs.map((j) => j.id)]);
     });
+  }
+
+  /** Rows queued under an older UIDVALIDITY (see the module comment); returns those re-targeted to a current UID. */
+  private async retarget(accountId: number, folder: string, uidValidity: number, stale: Job[]): Promise<Job[]> {
+    const why = `UIDVALIDITY of ${folder} changed (${[...new Set(stale.map((j) => j.uid_validity))].join(', ')} → ${uidValidity})`;
+    const deletes = stale.filter((j) => j.action === 'delete');
+    if (deletes.length > 0) await this.fail(accountId, folder, deletes, `${why}: the change was not written to the server`);
+    const flags = stale.filter((j) => j.action !== 'delete');
+    if (flags.length === 0) return [];
+    const em = this.deps.orm.em.fork();
+    const rows = await exec<{ id: string; folder: string | null; uid_validity: string | null; uid: string | null }>(
+      em,
+      'SELECT w.id, e.folder, e.uid_validity, e.uid FROM write_backs w LEFT JOIN emails e ON e.id = w.email_id WHERE w.id = ANY(?::bigint[])',
+      [flags.map((j) => j.id)],
+    );
+    const emailOf = new Map(rows.map((r) => [String(r.id), r]));
+    const moved: Job[] = [];
+    const gone: Job[] = [];
+    const waiting: Job[] = [];
+    for (const job of flags) {
+      const e = emailOf.get(String(job.id));
+      if (!e || e.uid === null) gone.push(job); // the email was deleted meanwhile: nothing left to change
+      else if (e.folder === folder && Number(e.uid_validity) === uidValidity) moved.push({ ...job, uid: String(e.uid), uid_validity: String(uidValidity), modseq: null });
+      else waiting.push(job);
+    }
+    if (moved.length > 0) {
+      await exec(
+        em,
+        'UPDATE write_backs w SET uid = v.uid, uid_validity = ?, modseq = NULL FROM jsonb_to_recordset(?::jsonb) AS v(id bigint, uid bigint) WHERE w.id = v.id',
+        [uidValidity, JSON.stringify(moved.map((j) => ({ id: Number(j.id), uid: Number(j.uid) })))],
+      );
+      this.deps.log.info({ accountId, folder, rows: moved.length }, 'write-back re-targeted to the messages under the new UIDVALIDITY');
+    }
+    await this.finish(gone, []);
+    await this.retry(accountId, folder, waiting, `${why}: waiting for the sync to match the message again`);
+    return moved;
   }
 
   /** The jobs whose rows still exist (a failure mid-folder must not resurrect rows finished before it). */

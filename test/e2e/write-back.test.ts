@@ -12,8 +12,10 @@ import { scopedKey, serverFlags as serverFlagsOf, syncedAccount as syncedAccount
 import { apiRequest, startTestServer, type Credentials } from '../support/server.js';
 import { serverView, sql } from '../support/sync.js';
 
+// One key makes every request of this file; the default 60/minute is tested elsewhere (auth.test.ts).
 const t = useMailEnv({
   SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '1000', SYNC_LEASE_TTL_MS: '3000', SYNC_BACKOFF_BASE_MS: '200', SYNC_BACKOFF_MAX_MS: '1000',
+  RATE_LIMIT_PER_MINUTE: '1000',
 });
 
 const syncedAccount = (subjects: string[], extra: Record<string, unknown> = {}, folder = 'INBOX') => syncedAccountIn(t, subjects, extra, folder);
@@ -253,13 +255,14 @@ describe('failures', () => {
     expect(await emailRow(id)).toMatchObject({ is_starred: true, sync_error: null });
   }, 90_000);
 
-  it('UIDVALIDITY changed before the write-back: the row fails for good and the email shows sync_error', async () => {
-    const { creds, accountId, ids } = await syncedAccount(['reset me'], { sync_folders: ['INBOX', 'Archive'] }, 'Archive');
+  it('UIDVALIDITY changed before the write-back: a flag change follows its message to the new UID; a delete fails for good', async () => {
+    const { creds, accountId, ids } = await syncedAccount(['reset me', 'deleted before'], { sync_folders: ['INBOX', 'Archive'] }, 'Archive');
     const id = ids.get('reset me')!;
     const lock = await holdSyncLock(accountId);
     try {
       expect((await bulk([id], 'mark_read')).status).toBe(200);
-      // Recreate the folder with the same message: a new UIDVALIDITY.
+      expect((await t.srv.api(`/api/emails/${ids.get('deleted before')!}`, { method: 'DELETE' })).status).toBe(200);
+      // Recreate the folder with the same messages: a new UIDVALIDITY.
       const sources = await withImap(t.dovecot, creds, async (c) => {
         await c.mailboxOpen('Archive');
         return (await c.fetchAll('1:*', { uid: true, source: true })).map((m) => m.source!);
@@ -268,26 +271,27 @@ describe('failures', () => {
         await c.mailboxDelete('Archive');
         await c.mailboxCreate('Archive');
       });
-      await appendMessage(t.dovecot, creds, 'Archive', sources[0]!);
+      for (const source of sources) await appendMessage(t.dovecot, creds, 'Archive', source);
     } finally {
       await lock.release();
     }
-    await expectEventually(async () => {
-      const rows = await pendingRows(accountId);
-      expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({ action: 'seen', status: 'failed' });
-      expect(rows[0]!.last_error).toMatch(/UIDVALIDITY of Archive changed/);
-      expect((await emailRow(id))!.sync_error).toMatch(/UIDVALIDITY of Archive changed/);
-    }, { timeoutMs: 15_000, intervalMs: 100 });
-    expect(await serverFlags(creds, 'Archive', 'reset me')).toEqual([]);
-    // Once the sync has matched the message under the new UIDVALIDITY, a later change reaches the server and clears the error.
     const { uidValidity } = await serverView(t.dovecot, creds, 'Archive');
     await expectEventually(async () => {
+      // The sync matched the message again (same email row, new UIDVALIDITY) and the queued \Seen followed it there.
       expect(await sql(t.db.url, 'SELECT uid_validity FROM emails WHERE id = $1', [id])).toEqual([{ uid_validity: String(uidValidity) }]);
-    }, { timeoutMs: 15_000, intervalMs: 100 });
+      expect(await serverFlags(creds, 'Archive', 'reset me')).toEqual(['\\Seen']);
+      expect(await emailRow(id)).toMatchObject({ is_read: true, sync_error: null });
+      // The delete had lost its link to the message (the email row is gone with the delete): it fails for good.
+      const rows = await pendingRows(accountId);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ action: 'delete', status: 'failed' });
+      expect(rows[0]!.last_error).toMatch(/UIDVALIDITY of Archive changed .*not written to the server/);
+    }, { timeoutMs: 20_000, intervalMs: 100 });
+    expect(await serverFlags(creds, 'Archive', 'deleted before')).toEqual([]);
+    // A later change reaches the server under the new UID too.
     expect((await bulk([id], 'star')).status).toBe(200);
     await expectEventually(async () => {
-      expect(await serverFlags(creds, 'Archive', 'reset me')).toEqual(['\\Flagged']);
+      expect((await serverFlags(creds, 'Archive', 'reset me'))?.sort()).toEqual(['\\Flagged', '\\Seen']);
       expect((await emailRow(id))!.sync_error).toBeNull();
     }, { timeoutMs: 15_000, intervalMs: 100 });
   }, 60_000);
@@ -354,7 +358,8 @@ describe('input, scope and permissions', () => {
     ]);
     const acc = await gql(`{ account(id: "${accountId}") { deleteMode } }`);
     expect(acc.body.data.account.deleteMode).toBe('trash');
-    expect((await gql(`mutation { deleteEmail(id: "${id}") }`)).body).toEqual({ data: { deleteEmail: true } });
+    const deleted = await gql(`mutation { deleteEmail(id: "${id}") }`);
+    expect(deleted.body, deleted.text).toEqual({ data: { deleteEmail: true } });
     const again = await gql(`mutation { deleteEmail(id: "${id}") }`);
     expect(again.body.errors[0].extensions.code).toBe('NOT_FOUND');
     const badMode = await t.srv.api(`/api/accounts/${accountId}`, { method: 'PUT', json: { delete_mode: 'shred' } });
