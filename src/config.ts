@@ -74,6 +74,7 @@ const EnvSchema = z.object({
   WEBHOOK_CONCURRENCY: intIn(1, 200).default(10),
   WEBHOOK_POLL_INTERVAL_MS: intIn(100, 3_600_000).default(5000),
   EVENTS_RETENTION_DAYS: intIn(0, 36_500).default(30),
+  ATTACHMENT_URL_TTL_SECONDS: intIn(60, 7 * 86_400).default(3600),
 });
 
 type Env = z.infer<typeof EnvSchema>;
@@ -113,6 +114,8 @@ export interface Config {
   };
   /** Outbox rows are kept this many days (0: forever). */
   readonly eventsRetentionDays: number;
+  /** Lifetime of the signed attachment URLs that replace cid: images in sanitised HTML. */
+  readonly attachmentUrlTtlSeconds: number;
   readonly webhooks: {
     /** Host names / IPs that skip the private-address check and may use plain http (lower case, no brackets). */
     readonly allowedHosts: readonly string[];
@@ -199,6 +202,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       blobSweepIntervalMs: e.BLOB_SWEEP_INTERVAL_MS,
     }),
     eventsRetentionDays: e.EVENTS_RETENTION_DAYS,
+    attachmentUrlTtlSeconds: e.ATTACHMENT_URL_TTL_SECONDS,
     webhooks: Object.freeze({
       allowedHosts: Object.freeze(e.WEBHOOK_ALLOWED_HOSTS ?? []),
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,

@@ -1,7 +1,9 @@
 /**
  * Binary attachment downloads (seed 000): `GET /api/emails/:id/attachments/:attachmentId` and
  * `GET /api/attachments/:id/download`. Plain Fastify routes, since bytes are not GraphQL; they run behind the same auth
- * and rate-limit hook as every route and require `read`. The file is streamed from the blob store, never buffered.
+ * and rate-limit hook as every route and require `read`. The second also opens with a signed URL instead of a key
+ * (`expires` + `signature`, see modules/attachments/signed-urls.ts): that is what `cid:` images in sanitised HTML point
+ * to. The file is streamed from the blob store, never buffered.
  *
  * Response headers: the stored `Content-Type`; `Content-Disposition` per RFC 6266/8187 (`attachment` unless `?inline=1`
  * on a type that cannot script: raster images and PDF); `X-Content-Type-Options: nosniff`; a CSP `sandbox` so that even
@@ -11,7 +13,8 @@
  */
 import { create as contentDisposition } from 'content-disposition';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { assertPermissions, requirePrincipal } from '../modules/auth/index.js';
+import { assertPermissions, type Principal } from '../modules/auth/index.js';
+import { AppError } from '../shared/errors.js';
 import type { Services } from '../modules/services.js';
 import { bool } from '../rest/coerce.js';
 import { parseId } from '../shared/ids.js';
@@ -31,9 +34,21 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
+/** What a valid signed URL grants: reading the one attachment it names (checked by `download`). */
+const SIGNED: Principal = { keyId: 0, name: 'signed attachment URL', permissions: ['read'], accountIds: null, limits: { perMinute: 0, perHour: 0 } };
+
+/** The caller: the API key's principal, or — on a request the auth hook let through unauthenticated — a valid signature. */
+function caller(services: Services, req: FastifyRequest, target: () => DownloadTarget): Principal {
+  if (req.principal) return req.principal;
+  const query = (req.query ?? {}) as Record<string, unknown>;
+  const { id } = target();
+  if (!services.attachmentUrls.verify(id, query.expires, query.signature)) throw new AppError('UNAUTHENTICATED', 'Invalid or expired signed URL');
+  return SIGNED;
+}
+
 /** `target` parses the path ids: it runs after the permission check, so a key without `read` gets 403, not a 400. */
 async function download(services: Services, req: FastifyRequest, reply: FastifyReply, target: () => DownloadTarget): Promise<FastifyReply> {
-  const principal = requirePrincipal(req);
+  const principal = caller(services, req, target);
   assertPermissions(principal, ['read']);
   const { id, emailId } = target();
   const query = (req.query ?? {}) as Record<string, unknown>;
@@ -87,6 +102,7 @@ export function registerAttachmentDownloads(app: FastifyInstance, services: Serv
   app.route({
     method: ['GET', 'HEAD'],
     url: '/api/attachments/:id/download',
+    config: { signedUrl: true },
     handler: (req, reply) => download(services, req, reply, () => ({ id: parseId((req.params as { id: string }).id) })),
   });
 }

@@ -1,6 +1,7 @@
 /**
- * Authentication and rate limiting for every route except those marked `config: { public: true }` (health). Runs
- * once per request: resolves the principal from X-API-Key / X-API-Secret, counts the request against the key's
+ * Authentication and rate limiting for every route except those marked `config: { public: true }` (health), and
+ * requests without a key to routes marked `signedUrl` that carry a signature (the route verifies it). Runs once per
+ * request: resolves the principal from X-API-Key / X-API-Secret, counts the request against the key's
  * per-minute and per-hour budget in PostgreSQL, and sets the X-RateLimit-* headers on every authenticated response.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -14,6 +15,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     public?: boolean;
+    /** The route also accepts a signed URL (`expires` + `signature`) instead of a key; the route verifies it. */
+    signedUrl?: boolean;
   }
 }
 
@@ -28,6 +31,7 @@ export function registerAuthHook(app: FastifyInstance, services: Services): void
     if (req.routeOptions.config?.public) return;
     // Unknown routes answer 404 without touching credentials or the budget.
     if (!req.routeOptions.url) return;
+    if (req.routeOptions.config?.signedUrl && header(req, 'x-api-key') === undefined && (req.query as { signature?: unknown }).signature !== undefined) return;
     const principal = await services.auth.authenticate(header(req, 'x-api-key'), header(req, 'x-api-secret'));
     const rl = await services.rateLimit.hit(principal);
     reply.header('X-RateLimit-Limit', rl.limit);

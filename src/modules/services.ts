@@ -7,7 +7,7 @@ import { AuthService, RateLimitService } from './auth/index.js';
 import { EmailChangesService, EmailsQueryService } from './emails/index.js';
 import { CategoriesService } from './categories/index.js';
 import { ThreadsService } from './threads/index.js';
-import { AttachmentsService, type BlobLocator } from './attachments/index.js';
+import { AttachmentUrlSigner, AttachmentsService, type BlobLocator } from './attachments/index.js';
 import { EventsService } from './events/index.js';
 import type { EventStream } from '../events/index.js';
 import { WebhooksService, type DeliveryQueue, type UrlGuard, type WebhookSender } from './webhooks/index.js';
@@ -26,6 +26,7 @@ export interface Services {
   readonly threads: ThreadsService;
   readonly categories: CategoriesService;
   readonly attachments: AttachmentsService;
+  readonly attachmentUrls: AttachmentUrlSigner;
   /** Subscriptions to the durable event stream (live and replayed). */
   readonly events: EventsService;
   /** Webhook subscriptions, test deliveries and the delivery log. */
@@ -61,6 +62,7 @@ export function createServices({ orm, config, log, secretKey, stats, sync, folde
     threads: new ThreadsService(orm, emails),
     categories: new CategoriesService(orm),
     attachments: new AttachmentsService({ orm, blobs, log: log.child({ module: 'attachments' }) }),
+    attachmentUrls: new AttachmentUrlSigner(secretKey, config.attachmentUrlTtlSeconds),
     events: new EventsService(orm, eventStream),
     webhooks: new WebhooksService({ orm, secretKey, ...webhookDelivery }),
   };

@@ -133,6 +133,29 @@ describe('metadata (REST and GraphQL)', () => {
     expect(inline.body.data).toMatchObject([{ mime_type: 'image/png', is_inline: true, content_id: 'logo@example.com', file_size: PNG.length }]);
   });
 
+  it('cid: images in body_html are signed URLs that open that attachment without a key, and nothing else', async () => {
+    const email = await srv.api(`/api/emails/${ids.inlineEmail}`);
+    const [inline] = (await srv.api(`/api/emails/${ids.inlineEmail}/attachments`)).body.data;
+    const src = /<img[^>]* src="([^"]+)"/.exec(email.body.data.body_html)?.[1]?.replace(/&amp;/g, '&');
+    expect(src).toMatch(new RegExp(`^/api/attachments/${inline.id}/download\\?inline=1&expires=\\d+&signature=[\\w-]+$`));
+    const open = (url: string, method = 'GET') => fetch(`${srv.url}${url}`, { method });
+    const res = await open(src!);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    expect(res.headers.get('content-disposition')).toMatch(/^inline/);
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(PNG);
+    expect((await open(src!, 'HEAD')).status).toBe(200);
+    // The signature names one attachment and one expiry; no key and no valid signature is a 401 in the envelope.
+    const query = src!.slice(src!.indexOf('?'));
+    for (const url of [`/api/attachments/${pdfId()}/download${query}`, src!.replace(/signature=[\w-]+/, 'signature=forged'), src!.replace(/expires=\d+/, 'expires=9999999999'), `/api/attachments/${inline.id}/download`]) {
+      const r = await open(url);
+      expect(r.status, url).toBe(401);
+      expect(((await r.json()) as { success: boolean }).success).toBe(false);
+    }
+    // The other download route never accepts a signature.
+    expect((await open(`/api/emails/${ids.inlineEmail}/attachments/${inline.id}${query}`)).status).toBe(401);
+  });
+
   it('an email without attachments lists none; unknown ids are 404, malformed ids 400', async () => {
     const [plain] = await sql<{ id: number }>(db.url, 'SELECT id FROM emails WHERE NOT has_attachments LIMIT 1');
     if (plain) expect((await srv.api(`/api/emails/${plain.id}/attachments`)).body).toEqual({ success: true, data: [] });

@@ -2,3 +2,4 @@ export { AttachmentsService, type AttachmentFile, type BlobLocator, type Attachm
 export { createAttachmentLoaders, type AttachmentLoaders } from './attachments.loaders.js';
 export { AttachmentType, attachmentDownloadUrl } from './attachments.types.js';
 export { AttachmentsResolver } from './attachments.resolver.js';
+export { AttachmentUrlSigner } from './signed-urls.js';

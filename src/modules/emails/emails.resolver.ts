@@ -8,7 +8,8 @@ import type { AppContext } from '../context.js';
 import { requirePrincipal } from '../auth/index.js';
 import type { Account } from '../accounts/index.js';
 import { AccountType } from '../accounts/accounts.types.js';
-import { AttachmentType, attachmentDownloadUrl } from '../attachments/attachments.types.js';
+import { AttachmentType } from '../attachments/attachments.types.js';
+import type { AttachmentUrlSigner } from '../attachments/signed-urls.js';
 import { CategoryType } from '../categories/categories.types.js';
 import type { CategorySummary } from '../categories/categories.service.js';
 import type { Attachment } from './email.entity.js';
@@ -111,12 +112,12 @@ export class EmailsResolver {
     return (await bodiesOf(email, ctx))?.bodyText ?? null;
   }
 
-  @FieldResolver(() => String, { nullable: true, description: 'Sanitized HTML; cid: images point to the attachment download URL' })
+  @FieldResolver(() => String, { nullable: true, description: 'Sanitized HTML; cid: images point to signed, short-lived attachment download URLs' })
   async bodyHtml(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<string | null> {
     const html = (await bodiesOf(email, ctx))?.bodyHtml;
     if (!html) return html ?? null;
     const attachments = await ctx.loaders.attachmentsByEmail.load(email.id);
-    return sanitizeEmailHtml(html, { cidUrl: cidResolver(attachments) });
+    return sanitizeEmailHtml(html, { cidUrl: cidResolver(attachments, ctx.services.attachmentUrls) });
   }
 
   @FieldResolver(() => JSONObjectResolver, { description: 'Every header field of the message' })
@@ -146,10 +147,11 @@ function bodiesOf(email: EmailRow | EmailDetail, ctx: AppContext): Promise<Email
 }
 
 /** cid: URL → download URL of the attachment with that Content-ID (null: the sanitizer drops the src). */
-function cidResolver(attachments: readonly Attachment[]): (cid: string) => string | null {
+/** cid: → a signed URL of the attachment with that Content-ID (an `<img>` cannot send API-key headers). */
+function cidResolver(attachments: readonly Attachment[], urls: AttachmentUrlSigner): (cid: string) => string | null {
   const byCid = new Map(attachments.filter((a) => a.contentId).map((a) => [normalizeContentId(a.contentId!), a.id]));
   return (cid) => {
     const id = byCid.get(normalizeContentId(cid));
-    return id === undefined ? null : attachmentDownloadUrl(id);
+    return id === undefined ? null : urls.sign(id);
   };
 }
