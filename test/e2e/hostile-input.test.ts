@@ -1,0 +1,121 @@
+/**
+ * No 500s on bad input: every REST route (and the attachment downloads) gets malformed path ids, hostile query
+ * values and hostile JSON bodies. Whatever the route, the answer is a 4xx (or a 2xx where the input happens to be
+ * acceptable) in the documented envelope — never a 5xx. A small seeded database gives the ids something to find.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { restRoutes } from '../../src/rest/routes/index.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { startTestServer, type ApiResponse, type TestServer } from '../support/server.js';
+import { sql } from '../support/sync.js';
+
+let db: TestDatabase;
+let srv: TestServer;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  srv = await startTestServer(db.url, { SYNC_ENABLED: 'false', RATE_LIMIT_PER_MINUTE: '1000000', RATE_LIMIT_PER_HOUR: '10000000' });
+  // An account whose IMAP server refuses connections (port 1): routes that reach it must answer 4xx, not 5xx.
+  const created = await srv.api('/api/accounts', {
+    method: 'POST',
+    json: { name: 'Seed', email: 'seed@example.com', host: '127.0.0.1', port: 1, username: 'seed', password: 'pw', encryption: 'none', is_active: false },
+  });
+  expect(created.status, created.text).toBe(201);
+  const account = { id: created.body.data.id as number };
+  await sql(
+    db.url,
+    `INSERT INTO emails (account_id, folder, uid_validity, uid, header_hash, to_addresses, cc_addresses, headers, "references", received_at, flags, raw_blob, subject, created_at, updated_at)
+     VALUES ($1, 'INBOX', 1, 1, 'h', '[]', '[]', '{}', '[]', now(), '[]', $2, 'Seed', now(), now())`,
+    [account.id, '0'.repeat(64)],
+  );
+}, 60_000);
+afterAll(async () => {
+  await srv?.close();
+  await db?.drop();
+});
+
+const IDS = ['0', '-1', '1.5', 'abc', '1e3', '99999999999999999999', '%00', '%E2%80%AE', 'null', '1;DROP TABLE emails', '1', ' 1'];
+const VALUES = ['', '-1', '0', '1e309', 'NaN', '99999999999999999999', 'true', 'yes', '%00', '%FF', "'", '\\', '[]', '{}', 'x'.repeat(5000), '2024-13-45', '<script>'];
+const KEYS = ['page', 'per_page', 'limit', 'sort', 'order', 'account_id', 'folder', 'from', 'subject', 'search', 'q', 'has_attachments', 'is_read', 'since', 'until', 'inline', 'full_resync', 'since_date'];
+const BODIES: (string | undefined)[] = [
+  undefined,
+  '',
+  'not json',
+  '{"unterminated": ',
+  'null',
+  '[]',
+  '"string"',
+  '12',
+  JSON.stringify({ ids: 'all', action: 42, name: { nested: true }, url: ['x'], email: 7, port: 'ten', events: 'x', is_read: 'yes', category_ids: [null], delete_mode: null, sync_folders: 'INBOX', since_date: 'yesterday', folder: {} }),
+  JSON.stringify({ ids: Array.from({ length: 5000 }, (_, i) => i), action: 'mark_read' }),
+  JSON.stringify({ ids: [-1, 0, 1.5, '1', 2 ** 53], action: 'delete' }),
+  JSON.stringify({ name: 'x'.repeat(100_000), url: 'http://[::1', email: 'not-an-email', host: '', port: 70000, events: ['no.such.event'] }),
+  JSON.stringify({ __proto__: { admin: true }, constructor: { prototype: { x: 1 } } }),
+];
+
+const paths = [...restRoutes.map((r) => ({ method: r.method, path: r.path })), { method: 'GET', path: '/api/attachments/:id/download' }, { method: 'GET', path: '/api/emails/:id/attachments/:attachmentId' }];
+const fill = (p: string, id: string) => p.replace(/:[a-zA-Z]+/g, id);
+
+function check(res: ApiResponse, what: string): void {
+  expect(res.status, `${what} → ${res.status} ${res.text.slice(0, 300)}`).toBeLessThan(500);
+  if (res.status >= 400 && res.headers.get('content-type')?.includes('json')) {
+    expect(res.body?.success, `${what}: ${res.text.slice(0, 300)}`).toBe(false);
+    expect(typeof res.body?.error, what).toBe('string');
+  }
+}
+
+describe('hostile input never makes a 5xx', () => {
+  it('malformed path ids', async () => {
+    for (const { method, path } of paths) {
+      if (!path.includes(':')) continue;
+      for (const id of IDS) {
+        const p = fill(path, id);
+        check(await srv.api(p, { method, ...(method === 'GET' || method === 'DELETE' ? {} : { json: {} }) }), `${method} ${p}`);
+      }
+    }
+  });
+
+  it('hostile query values, repeated keys and unknown keys', async () => {
+    for (const { path } of paths.filter((r) => r.method === 'GET')) {
+      const base = fill(path, '1');
+      // One key at a time, its variants in parallel (a route that reaches the refusing IMAP server waits on each).
+      for (const key of KEYS) {
+        const queries = [...VALUES.map((v) => `${key}=${encodeURIComponent(v)}`), `${key}=1&${key}=2`, `${key}[a]=1`];
+        const answers = await Promise.all(queries.map((q) => srv.api(`${base}?${q}`)));
+        answers.forEach((res, i) => check(res, `GET ${base}?${queries[i]!.slice(0, 40)}`));
+      }
+    }
+  }, 120_000);
+
+  it('hostile bodies, also without or with the wrong content type', async () => {
+    for (const { method, path } of paths.filter((r) => r.method !== 'GET')) {
+      const p = fill(path, '1');
+      for (const body of BODIES) {
+        check(await srv.api(p, { method, body, headers: body === undefined ? {} : { 'content-type': 'application/json' } }), `${method} ${p} ${String(body).slice(0, 40)}`);
+      }
+      check(await srv.api(p, { method, body: '{"a":1}', headers: { 'content-type': 'text/plain' } }), `${method} ${p} text/plain`);
+      check(await srv.api(p, { method, body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), `${method} ${p} form`);
+    }
+  }, 120_000);
+
+  it('GraphQL: malformed documents, variables of the wrong type, huge queries', async () => {
+    const docs = [
+      '{',
+      'query { emails(perPage: -1) { totalCount } }',
+      'query { emails(page: 99999999999) { totalCount } }',
+      'query($id: ID!) { email(id: $id) { id } }',
+      'mutation { deleteEmail(id: "abc") }',
+      `query { ${'emails { totalCount } '.repeat(500)} }`,
+      `query { emails { nodes { ${'thread { emails { '.repeat(30)}id${' } }'.repeat(30)} } } }`,
+    ];
+    for (const query of docs) {
+      for (const variables of [undefined, { id: { $gt: 1 } }, { id: null }, 'str']) {
+        const res = await srv.api('/graphql', { method: 'POST', json: { query, variables } });
+        expect(res.status, `${query.slice(0, 60)} → ${res.text.slice(0, 200)}`).toBeLessThan(500);
+      }
+    }
+    for (const body of ['', 'nope', '[]', '{"query": 5}']) {
+      const res = await srv.api('/graphql', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      expect(res.status, body).toBeLessThan(500);
+    }
+  });
+});
