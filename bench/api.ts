@@ -9,7 +9,7 @@
  * the cases whose name contains one of these comma-separated strings, e.g. "GET /api/emails?folder" — to profile one).
  */
 import pg from 'pg';
-import { benchDatabase, benchKey, load, startBenchServer, type LoadResult } from './support.js';
+import { benchDatabase, benchKey, cpuSince, cpuSnapshot, load, startBenchServer, type LoadResult } from './support.js';
 import { seedEmails, vocabulary } from './seed-emails.js';
 
 const N = Number(process.env.BENCH_EMAILS ?? 100_000);
@@ -91,13 +91,19 @@ try {
     })),
     { name: 'POST /graphql emails(50) + attachments + categories', path: '/graphql', method: 'POST', body: gql },
   ];
-  const rows: string[] = ['| request | conns | req/s | p50 ms | p97.5 ms | p99 ms | errors | raw page SQL p50 / p95 ms | p50 vs raw SQL |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const rows: string[] = [
+    '| request | conns | req/s | p50 ms | p97.5 ms | p99 ms | errors | CPU ms/request: server / PostgreSQL | raw page SQL p50 / p95 ms | p50 vs raw SQL |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
   for (const connections of connectionCounts) {
     for (const c of cases.filter((x) => !only || only.some((o) => x.name.includes(o)))) {
       const headers = { ...auth, ...(c.body ? { 'content-type': 'application/json' } : {}) };
+      const cpu = await cpuSnapshot();
       const r: LoadResult = await load(c.name, { url: `${server.url}${c.path}`, connections, seconds, method: c.method, headers, body: c.body });
+      const spent = await cpuSince(cpu, { server: server.child.pid! });
+      const perRequest = (s: number | undefined) => (((s ?? 0) * 1000) / Math.max(1, r.rps * seconds)).toFixed(1);
       const raw = c.sql ? await rawSql(pool, c.sql, connections, seconds * 1000) : null;
-      rows.push(`| ${r.name} | ${connections} | ${r.rps} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.errors} | ${raw ? `${raw.p50} / ${raw.p95}` : '—'} | ${raw ? `${(r.p50 / Math.max(raw.p50, 0.1)).toFixed(1)}×` : '—'} |`);
+      rows.push(`| ${r.name} | ${connections} | ${r.rps} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.errors} | ${perRequest(spent.server)} / ${perRequest(spent.postgres)} | ${raw ? `${raw.p50} / ${raw.p95}` : '—'} | ${raw ? `${(r.p50 / Math.max(raw.p50, 0.1)).toFixed(1)}×` : '—'} |`);
     }
   }
   console.log(`\nbench:api — ${N} emails, ${seconds}s per case, server, database and load generator on this machine (loopback)\n`);
