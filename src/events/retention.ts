@@ -11,11 +11,17 @@ import type { Logger } from '../shared/logger.js';
 
 const BATCH = 5000;
 
-/** Runs a `DELETE … RETURNING 1` wrapped to count, batch after batch, until a batch comes back short. */
-async function deleteInBatches(orm: MikroORM, sql: string, params: unknown[]): Promise<number> {
+/** Deletes the rows of `table` matching `where` (its `?` bound to `params`), BATCH at a time by `key`; returns how many. */
+async function deleteInBatches(orm: MikroORM, table: string, key: string, where: string, params: unknown[]): Promise<number> {
   let total = 0;
   for (;;) {
-    const rows = await exec<{ n: number }>(orm.em.fork(), sql, [...params, BATCH]);
+    const rows = await exec<{ n: number }>(
+      orm.em.fork(),
+      `WITH doomed AS (SELECT ${key} FROM ${table} WHERE ${where} ORDER BY ${key} LIMIT ?),
+            gone AS (DELETE FROM ${table} t USING doomed WHERE t.${key} = doomed.${key} RETURNING 1)
+       SELECT count(*)::int AS n FROM gone`,
+      [...params, BATCH],
+    );
     const n = rows[0]!.n;
     total += n;
     if (n < BATCH) return total;
@@ -27,13 +33,9 @@ export async function pruneEvents(orm: MikroORM, retentionDays: number): Promise
   if (retentionDays <= 0) return 0;
   return deleteInBatches(
     orm,
-    `WITH doomed AS (
-       SELECT seq FROM events
-       WHERE created_at < now() - make_interval(days => ?)
-         AND seq <= coalesce((SELECT last_seq FROM webhook_dispatch_cursor WHERE id = 1), 0)
-       ORDER BY seq LIMIT ?
-     ), gone AS (DELETE FROM events e USING doomed WHERE e.seq = doomed.seq RETURNING 1)
-     SELECT count(*)::int AS n FROM gone`,
+    'events',
+    'seq',
+    `created_at < now() - make_interval(days => ?) AND seq <= coalesce((SELECT last_seq FROM webhook_dispatch_cursor WHERE id = 1), 0)`,
     [retentionDays],
   );
 }
@@ -46,12 +48,9 @@ export async function pruneWebhookDeliveries(orm: MikroORM, retentionDays: numbe
   if (retentionDays <= 0) return 0;
   return deleteInBatches(
     orm,
-    `WITH doomed AS (
-       SELECT id FROM webhook_deliveries
-       WHERE status <> 'pending' AND coalesce(delivered_at, last_attempt_at, created_at) < now() - make_interval(days => ?)
-       LIMIT ?
-     ), gone AS (DELETE FROM webhook_deliveries d USING doomed WHERE d.id = doomed.id RETURNING 1)
-     SELECT count(*)::int AS n FROM gone`,
+    'webhook_deliveries',
+    'id',
+    `status <> 'pending' AND coalesce(delivered_at, last_attempt_at, created_at) < now() - make_interval(days => ?)`,
     [retentionDays],
   );
 }
