@@ -1,5 +1,6 @@
 /** Shared bench helpers: a database to run against, a spawned server, and an autocannon wrapper. */
 import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -80,7 +81,6 @@ export type CpuSnapshot = Map<number, { comm: string; ticks: number }>;
 const TICKS_PER_SECOND = 100;
 
 async function readTicks(dir: string): Promise<Map<number, { comm: string; ticks: number }>> {
-  const { readdir, readFile } = await import('node:fs/promises');
   const out = new Map<number, { comm: string; ticks: number }>();
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!/^\d+$/.test(name)) continue;
@@ -104,23 +104,21 @@ export function threadSnapshot(pid: number): Promise<CpuSnapshot> {
 
 /** CPU seconds per thread name of `pid` since `before`. */
 export async function threadCpuSince(pid: number, before: CpuSnapshot): Promise<Record<string, number>> {
-  const groups: Record<string, number> = {};
-  for (const [tid, a] of await threadSnapshot(pid)) {
-    const spent = (a.ticks - (before.get(tid)?.ticks ?? 0)) / TICKS_PER_SECOND;
-    if (spent > 0) groups[a.comm] = (groups[a.comm] ?? 0) + spent;
-  }
-  return groups;
+  return spentSince(before, await threadSnapshot(pid), new Map());
 }
 
 /** CPU seconds spent since `before`, grouped: the given pids by name, then by command name (postgres, imap, …). */
 export async function cpuSince(before: CpuSnapshot, named: Record<string, number>): Promise<Record<string, number>> {
-  const after = await cpuSnapshot();
-  const byPid = new Map(Object.entries(named).map(([k, pid]) => [pid, k]));
+  return spentSince(before, await cpuSnapshot(), new Map(Object.entries(named).map(([k, pid]) => [pid, k])));
+}
+
+/** CPU seconds between two snapshots, summed by `names` (id → group) or else by command name. */
+function spentSince(before: CpuSnapshot, after: CpuSnapshot, names: Map<number, string>): Record<string, number> {
   const groups: Record<string, number> = {};
-  for (const [pid, a] of after) {
-    const spent = (a.ticks - (before.get(pid)?.ticks ?? 0)) / TICKS_PER_SECOND;
+  for (const [id, a] of after) {
+    const spent = (a.ticks - (before.get(id)?.ticks ?? 0)) / TICKS_PER_SECOND;
     if (spent <= 0) continue;
-    const group = byPid.get(pid) ?? a.comm;
+    const group = names.get(id) ?? a.comm;
     groups[group] = (groups[group] ?? 0) + spent;
   }
   return groups;

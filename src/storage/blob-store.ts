@@ -93,11 +93,7 @@ export class BlobStore {
     // directories instead of all creating in tmp/, whose directory lock the writers otherwise contend for).
     const tmpFile = `${final}.${randomBytes(6).toString('hex')}${TMP_SUFFIX}`;
     try {
-      await writeFile(tmpFile, buf, { flush: true }).catch(async (err: unknown) => {
-        if (!isMissing(err)) throw err;
-        await mkdir(path.dirname(final), { recursive: true });
-        await writeFile(tmpFile, buf, { flush: true });
-      });
+      await this.inFanOut(final, () => writeFile(tmpFile, buf, { flush: true }));
       // Replacing a copy published meanwhile is harmless: same content, fresh mtime.
       await rename(tmpFile, final);
       return { key, size: buf.length };
@@ -138,13 +134,17 @@ export class BlobStore {
       await unlink(tmpFile);
       return;
     }
+    await this.inFanOut(final, () => rename(tmpFile, final));
+  }
+
+  /** Runs `op` on a path in `final`'s fan-out directory, creating the directory when it does not exist yet. */
+  private async inFanOut(final: string, op: () => Promise<void>): Promise<void> {
     try {
-      await rename(tmpFile, final);
+      await op();
     } catch (err) {
       if (!isMissing(err)) throw err;
-      // The fan-out directory does not exist yet (the first blob of its 65,536).
       await mkdir(path.dirname(final), { recursive: true });
-      await rename(tmpFile, final);
+      await op();
     }
   }
 
