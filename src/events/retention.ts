@@ -6,27 +6,8 @@
  * idempotent. Replay (`events(after:)`) from a pruned id answers "unknown event id": resubscribe without `after`.
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { exec } from '../db/sql.js';
+import { deleteInBatches } from '../db/sql.js';
 import type { Logger } from '../shared/logger.js';
-
-const BATCH = 5000;
-
-/** Deletes the rows of `table` matching `where` (its `?` bound to `params`), BATCH at a time by `key`; returns how many. */
-async function deleteInBatches(orm: MikroORM, table: string, key: string, where: string, params: unknown[]): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const rows = await exec<{ n: number }>(
-      orm.em.fork(),
-      `WITH doomed AS (SELECT ${key} FROM ${table} WHERE ${where} ORDER BY ${key} LIMIT ?),
-            gone AS (DELETE FROM ${table} t USING doomed WHERE t.${key} = doomed.${key} RETURNING 1)
-       SELECT count(*)::int AS n FROM gone`,
-      [...params, BATCH],
-    );
-    const n = rows[0]!.n;
-    total += n;
-    if (n < BATCH) return total;
-  }
-}
 
 /** Deletes expired events; returns how many. */
 export async function pruneEvents(orm: MikroORM, retentionDays: number): Promise<number> {
