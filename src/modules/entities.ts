@@ -1,7 +1,7 @@
 /** Every MikroORM entity, listed once for the ORM config and the migration generator. */
 import { Account } from './accounts/account.entity.js';
 import { ApiKey, RateLimitCounter } from './auth/api-key.entity.js';
-import { Attachment, Email, FolderState } from './emails/email.entity.js';
+import { Attachment, Email, FolderState, RawSource } from './emails/email.entity.js';
 import { WriteBack } from './emails/write-back.entity.js';
 import { Thread } from './threads/thread.entity.js';
 import { Category, EmailCategory } from './categories/category.entity.js';
@@ -9,4 +9,4 @@ import { EventRecord } from '../events/event.entity.js';
 import { SyncLease } from '../db/lease.entity.js';
 import { Webhook, WebhookDelivery, WebhookDispatchCursor } from './webhooks/webhook.entity.js';
 
-export const entities = [ApiKey, RateLimitCounter, Account, Email, Attachment, FolderState, Thread, EventRecord, SyncLease, WriteBack, Category, EmailCategory, Webhook, WebhookDelivery, WebhookDispatchCursor];
+export const entities = [ApiKey, RateLimitCounter, Account, Email, Attachment, FolderState, RawSource, Thread, EventRecord, SyncLease, WriteBack, Category, EmailCategory, Webhook, WebhookDelivery, WebhookDispatchCursor];

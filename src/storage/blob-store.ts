@@ -26,6 +26,9 @@ export interface StoredBlob {
   size: number;
 }
 
+/** The key a content has in the store (and in `raw_sources`): lowercase sha256 hex. */
+export const blobKey = (buf: Uint8Array): string => createHash('sha256').update(buf).digest('hex');
+
 const listDir = (dir: string): Promise<string[]> => readdir(dir).catch(() => [] as string[]);
 const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 
@@ -85,7 +88,7 @@ export class BlobStore {
 
   /** Stores a buffer (one write, fsync, rename — no stream machinery); see `writeStream`. */
   async writeBuffer(buf: Buffer): Promise<StoredBlob> {
-    const key = createHash('sha256').update(buf).digest('hex');
+    const key = blobKey(buf);
     const final = this.path(key);
     // Already stored: refresh its mtime (see publish) without writing anything.
     if (await this.touch(final)) return { key, size: buf.length };

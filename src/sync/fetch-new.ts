@@ -12,7 +12,7 @@ import type { FolderCounts, ProgressReport, SyncDeps } from './sync-context.js';
 
 const META_CHUNK = 1000;
 const SOURCE_CHUNK_COUNT = 100;
-const SOURCE_CHUNK_BYTES = 8 * 1024 * 1024;
+const SOURCE_CHUNK_BYTES = 4 * 1024 * 1024;
 /** Chunks parsed or stored concurrently with the next fetch (bounds memory). */
 const MAX_IN_FLIGHT = 2;
 
@@ -55,7 +55,7 @@ async function ingestLarge(client: ImapFlow, deps: SyncDeps, meta: ImapMeta): Pr
   const head = await client.fetchOne(String(meta.uid), { uid: true, headers: true }, { uid: true });
   const headers = head && head.headers ? Buffer.concat([head.headers, Buffer.from('\r\n')]) : Buffer.from('\r\n\r\n');
   const parsed = await deps.parser.parse(headers);
-  return { ...toIngestMessage(meta, parsed), size: stored.size, rawBlobKey: stored.key, bodyText: null, bodyHtml: null, attachments: [] };
+  return { ...toIngestMessage(meta, parsed, headers), size: stored.size, rawBlobKey: stored.key, rawSource: null, bodyText: null, bodyHtml: null, attachments: [] };
 }
 
 /** Fetches, parses and stores the given UIDs; returns counts. */
@@ -83,7 +83,10 @@ export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: 
     const parsed = Promise.all(
       chunk
         .filter((m) => sources.has(m.uid))
-        .map(async (m) => toIngestMessage(m, await deps.parser.parse(sources.get(m.uid)!))),
+        .map(async (m) => {
+          const raw = sources.get(m.uid)!;
+          return toIngestMessage(m, await deps.parser.parse(raw), raw);
+        }),
     );
     const isLast = index === chunks.length - 1;
     const uidNext = isLast ? input.finalUidNext : chunks[index + 1]![0]!.uid;

@@ -9,7 +9,7 @@ import { AdvisoryLocks } from '../db/locks.js';
 import { exec } from '../db/sql.js';
 import { PgPubSub } from '../events/pubsub.js';
 import type { AccountsService, SyncProgress, SyncTrigger } from '../modules/accounts/index.js';
-import { IngestService, MailboxStateService } from '../modules/emails/index.js';
+import { IngestService, MailboxStateService, sweepRawSources } from '../modules/emails/index.js';
 import { ThreadLinker } from '../modules/threads/index.js';
 import type { Logger } from '../shared/logger.js';
 import { BlobStore } from '../storage/blob-store.js';
@@ -34,7 +34,10 @@ export interface SyncEngineDeps {
   accounts: AccountsService;
 }
 
-/** Removes blob files no email or attachment references (files are written before their rows, so only old ones). */
+/**
+ * Removes blob files no email or attachment references (files are written before their rows, so only old ones), and
+ * `raw_sources` rows no email names.
+ */
 function startBlobSweep(orm: MikroORM, blobs: BlobStore, intervalMs: number, log: Logger): () => void {
   const referenced = async (keys: string[]) => {
     const rows = await exec<{ k: string }>(
@@ -49,6 +52,10 @@ function startBlobSweep(orm: MikroORM, blobs: BlobStore, intervalMs: number, log
       (n) => n > 0 && log.info({ removed: n }, 'orphaned blobs removed'),
       (err: unknown) => log.warn({ err }, 'blob sweep failed'),
     );
+    sweepRawSources(orm, intervalMs).then(
+      (n) => n > 0 && log.info({ removed: n }, 'orphaned raw sources removed'),
+      (err: unknown) => log.warn({ err }, 'raw source sweep failed'),
+    );
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
@@ -59,7 +66,12 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
   const moved = await blobs.migrateLayout();
   if (moved > 0) slog.info({ moved }, 'blob store moved to the one-level layout');
-  const parser = new ParserPool({ size: config.sync.parserWorkers, blobRoot: path.join(config.dataDir, 'blobs'), maxBytes: config.sync.maxMessageBytes });
+  const parser = new ParserPool({
+    size: config.sync.parserWorkers,
+    blobRoot: path.join(config.dataDir, 'blobs'),
+    maxBytes: config.sync.maxMessageBytes,
+    inlineMaxBytes: config.sync.rawInlineMaxBytes,
+  });
   const ingest = new IngestService(orm);
   ingest.addHook(new ThreadLinker());
   const state = new MailboxStateService(orm);

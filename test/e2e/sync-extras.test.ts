@@ -8,10 +8,14 @@ import { appendMessage, buildMessage } from '../support/imap.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sql } from '../support/sync.js';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 
 const dovecot = inject('dovecot');
 let db: TestDatabase;
 let srv: TestServer;
+const blobPath = (key: string): string => path.join(srv.dataDir, 'blobs', key.slice(0, 2), key);
 
 async function account(creds: { user: string; password: string }): Promise<number> {
   const r = await srv.api('/api/accounts', {
@@ -23,7 +27,7 @@ async function account(creds: { user: string; password: string }): Promise<numbe
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  srv = await startTestServer(db.url, { MAX_MESSAGE_BYTES: '100000', SYNC_ENABLED: 'false' });
+  srv = await startTestServer(db.url, { MAX_MESSAGE_BYTES: '100000', RAW_INLINE_MAX_BYTES: '20000', SYNC_ENABLED: 'false' });
 });
 afterAll(async () => {
   await srv?.close();
@@ -59,6 +63,36 @@ describe('sync extras', () => {
     expect(row).toMatchObject({ subject: 'Huge one', body_text: null, has_attachments: false });
     expect(row!.size).toBeGreaterThan(300_000);
     expect(row!.raw_blob).toMatch(/^[0-9a-f]{64}$/);
+    expect((await readFile(blobPath(row!.raw_blob))).length).toBe(row!.size);
+    expect(await sql(db.url, 'SELECT 1 FROM raw_sources WHERE key = $1', [row!.raw_blob])).toEqual([]);
+  });
+
+  it('raw sources up to RAW_INLINE_MAX_BYTES are stored in PostgreSQL, larger ones as blob files', async () => {
+    const mb = await createDovecotUser(dovecot.dir);
+    const small = buildMessage({ subject: 'Small one', text: 'tiny body' });
+    const large = buildMessage({ subject: 'Larger one', attachments: [{ filename: 'a.bin', contentType: 'application/octet-stream', content: Buffer.alloc(30_000, 7) }] });
+    await appendMessage(dovecot, mb, 'INBOX', small);
+    await appendMessage(dovecot, mb, 'INBOX', large);
+    const id = await account(mb);
+    expect((await srv.api(`/api/accounts/${id}/sync`, { method: 'POST' })).body.data).toMatchObject({ new: 2, failed: 0 });
+    const rows = await sql<{ subject: string; raw_blob: string; size: number; data: Buffer | null }>(
+      db.url,
+      'SELECT e.subject, e.raw_blob, e.size, r.data FROM emails e LEFT JOIN raw_sources r ON r.key = e.raw_blob WHERE e.account_id = $1 ORDER BY e.uid',
+      [id],
+    );
+    expect(rows.map((r) => r.subject)).toEqual(['Small one', 'Larger one']);
+    const [inline, file] = rows as [(typeof rows)[number], (typeof rows)[number]];
+    // The exact source, under the key a blob file would have had, and no file for it.
+    expect(inline.data!.length).toBe(inline.size);
+    expect(createHash('sha256').update(inline.data!).digest('hex')).toBe(inline.raw_blob);
+    expect(inline.data!.toString()).toContain('tiny body');
+    await expect(readFile(blobPath(inline.raw_blob))).rejects.toThrow(/ENOENT/);
+    expect(file.data).toBeNull();
+    expect(createHash('sha256').update(await readFile(blobPath(file.raw_blob))).digest('hex')).toBe(file.raw_blob);
+    // Syncing again stores nothing twice.
+    await srv.api(`/api/accounts/${id}/sync`, { method: 'POST', json: { full_resync: true } });
+    const [count] = await sql<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM raw_sources WHERE key = $1', [inline.raw_blob]);
+    expect(count!.n).toBe(1);
   });
 
   it('syncProgress streams folder, done and total over graphql-ws while a pass runs', async () => {

@@ -54,6 +54,21 @@ describe('parseMessage: ordinary mail', () => {
     expect(m.headers).toMatchObject({ From: 'Alice Sender <alice@example.com>', 'Message-ID': '<fixture-1@example.com>', 'MIME-Version': '1.0' });
   });
 
+  it('a raw source up to inlineMaxBytes is only hashed (rawInline, no file); a larger one is stored', async () => {
+    const small = F.plainText('inline me\n', { Subject: 'inline' });
+    const large = F.withAttachments([40_000]);
+    const opts = { maxBytes: MAX, inlineMaxBytes: small.length };
+    const a = await parseMessage(small, store, opts);
+    expect(a).toMatchObject({ rawInline: true, rawBlobKey: F.sha256(small), size: small.length, subject: 'inline', parseError: null });
+    await expect(blob(a.rawBlobKey)).rejects.toThrow(/ENOENT/);
+    const b = await parseMessage(large, store, opts);
+    expect(b.rawInline).toBe(false);
+    await expectStoredRaw(large, b);
+    // Attachments are blob files either way.
+    expect((await blob(b.attachments[0]!.blobKey)).length).toBe(40_000);
+    expect((await parse(small)).rawInline).toBe(false); // default: every source is a file
+  });
+
   it('html + text alternative: both bodies, HTML unsanitised, threading headers', async () => {
     const m = await parse(F.htmlAlternative());
     expect(m.bodyText).toBe('Plain version\n');

@@ -112,6 +112,17 @@ describe('ParserPool', () => {
     expect(results[2]!.attachments).toHaveLength(1);
   });
 
+  it('inline sources (inlineMaxBytes): never written by the worker, and kept for the retry after a crash', async () => {
+    const root = path.join(dir, 'inline-blobs'); // the other tests store the HTML bomb's source as a file
+    const pool = newPool({ size: 1, perWorker: 4, maxMemoryMb: 32, inlineMaxBytes: 1024 * 1024, blobRoot: root });
+    const plain = [F.plainText('inline a\n', { Subject: 'inline a' }), F.plainText('inline b\n', { Subject: 'inline b' })];
+    const results = await Promise.all([pool.parse(plain[0]!), pool.parse(htmlBomb()), pool.parse(plain[1]!)]);
+    expect(results.map((m) => m.parseError)).toEqual([null, 'parser worker ran out of memory', null]);
+    expect(results.map((m) => [m.subject, m.rawInline])).toEqual([['inline a', true], ['HTML bomb', true], ['inline b', true]]);
+    expect(results.map((m) => m.rawBlobKey)).toEqual([F.sha256(plain[0]!), F.sha256(htmlBomb()), F.sha256(plain[1]!)]);
+    for (const m of results) await expect(readFile(new BlobStore(root).path(m.rawBlobKey))).rejects.toThrow(/ENOENT/);
+  });
+
   it('rejects (never hangs) when a worker cannot even start', async () => {
     const pool = newPool({ size: 1, maxMemoryMb: 8 }); // too small for tsx + mailparser to load
     const results = await Promise.allSettled([pool.parse(F.plainText()), pool.parse(F.plainText())]);

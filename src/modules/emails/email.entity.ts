@@ -18,6 +18,8 @@ export const Email = defineEntity({
     { name: 'emails_account_received', properties: ['account', 'receivedAt'] },
     { name: 'emails_content_identity', properties: ['account', 'folder', 'messageId', 'headerHash'] },
     { name: 'emails_message_id', properties: ['account', 'messageId'] },
+    // The raw-source and blob sweeps look emails up by raw_blob.
+    { name: 'emails_raw_blob', properties: ['rawBlob'] },
   ],
   properties: {
     id: p.integer().primary().autoincrement(),
@@ -79,6 +81,23 @@ export const Attachment = defineEntity({
   },
 });
 export type Attachment = InferEntity<typeof Attachment>;
+
+/**
+ * A raw RFC 822 source of at most RAW_INLINE_MAX_BYTES, stored in PostgreSQL instead of as a blob file (key = the same
+ * sha256 hex a blob file would have, so `emails.raw_blob` names either). Written in the transaction that stores its
+ * email; rows no email references are removed by the sweep after a grace period.
+ */
+export const RawSource = defineEntity({
+  name: 'RawSource',
+  tableName: 'raw_sources',
+  properties: {
+    key: p.string().length(64).primary(),
+    data: p.blob(),
+    /** Refreshed when an identical source is stored again, so the sweep's grace period protects a re-used row. */
+    storedAt: p.datetime().defaultRaw('now()'),
+  },
+});
+export type RawSource = InferEntity<typeof RawSource>;
 
 /** Per-folder sync cursor. It advances only in the transaction that stored the messages up to it. */
 export const FolderState = defineEntity({

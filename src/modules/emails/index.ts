@@ -1,4 +1,5 @@
-export { Email, Attachment, FolderState, type EmailAddress } from './email.entity.js';
+export { Email, Attachment, FolderState, RawSource, type EmailAddress } from './email.entity.js';
+export { sweepRawSources } from './raw-sources.js';
 export type { IngestHook, IngestMessage, IngestAttachment, IngestAddress, StoredEmail, BatchResult } from './ingest.types.js';
 export { IngestService, type BatchInput, type MessageIdentity } from './ingest.service.js';
 export { MailboxStateService, type FolderCursor, type FlagChange } from './mailbox-state.service.js';

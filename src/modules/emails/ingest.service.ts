@@ -75,6 +75,17 @@ function receivedEvent(e: StoredEmail): NewEvent<'email.received'> {
   };
 }
 
+/**
+ * Raw sources kept inline go into `raw_sources` before the emails that name them, in the same transaction. An identical
+ * source stored before refreshes `stored_at` (and takes the row lock), so a concurrent sweep cannot remove it.
+ */
+async function storeRawSources(em: EntityManager, messages: readonly IngestMessage[], now: Date): Promise<void> {
+  const rows = new Map<string, Buffer>();
+  for (const m of messages) if (m.rawSource) rows.set(m.rawBlobKey, m.rawSource);
+  await insertRows(em, 'raw_sources', ['key', 'data', 'stored_at'], [...rows].map(([key, data]) => [key, data, now]),
+    'ON CONFLICT ("key") DO UPDATE SET "stored_at" = EXCLUDED."stored_at"');
+}
+
 export class IngestService {
   private readonly hooks: IngestHook[] = [];
 
@@ -89,6 +100,7 @@ export class IngestService {
   async storeBatch(b: BatchInput): Promise<BatchResult> {
     return this.orm.em.fork().transactional(async (em) => {
       const now = new Date();
+      await storeRawSources(em, b.messages, now);
       const rows = await insertRows<{ id: number; uid: string }>(
         em,
         'emails',

@@ -37,6 +37,8 @@ export interface IngestMessage {
   bodyHtml: string | null;
   attachments: IngestAttachment[];
   rawBlobKey: string;
+  /** The raw source itself when it is stored in PostgreSQL (`raw_sources`); absent or null: it is a blob file. */
+  rawSource?: Buffer | null;
   parseError: string | null;
 }
 

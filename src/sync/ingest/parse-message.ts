@@ -19,7 +19,7 @@
 import { MailParser, type AttachmentStream, type MailParserOptions, type MessageText } from 'mailparser';
 import { extensionFor, sanitizeFilename } from '../../shared/filenames.js';
 import { headerBlock, headerHash } from '../../shared/header-hash.js';
-import type { BlobStore } from '../../storage/blob-store.js';
+import { blobKey, type BlobStore } from '../../storage/blob-store.js';
 import { bodyStart, decode8bit, parseHeaderFields, readFields, rootContentType, type HeaderFields } from './parse-headers.js';
 
 export interface ParsedAddress {
@@ -65,6 +65,11 @@ export interface ParsedMessage {
   /** sha256 hex of the raw header block (`shared/header-hash.ts`, the same digest as from an IMAP BODY[HEADER]). */
   headerHash: string;
   rawBlobKey: string;
+  /**
+   * The raw source was NOT written to the blob store (it is at most `inlineMaxBytes`): the caller stores it in
+   * PostgreSQL with the email (`raw_sources`), under `rawBlobKey`.
+   */
+  rawInline: boolean;
   size: number;
   parseError: string | null;
 }
@@ -76,7 +81,12 @@ export interface ParseOptions {
    */
   maxBytes: number;
   /**
-   * Called once the raw source is stored and the headers are read, before the MIME parse. The worker pool forwards
+   * Raw sources up to this size (default 0: none) are only hashed, not written to the blob store — the caller keeps
+   * them (`rawInline`). One file per message was the most expensive step of ingest (bench:ingest-parts).
+   */
+  inlineMaxBytes?: number;
+  /**
+   * Called once the raw source is stored (or hashed, inline) and the headers are read, before the MIME parse. The worker pool forwards
    * this so that a worker crash or timeout still yields a storable message.
    */
   onHeaders?: (headersOnly: ParsedMessage) => void;
@@ -232,12 +242,14 @@ function hasDelimiterLine(raw: Buffer, start: number, boundary: string): boolean
 }
 
 /**
- * Parses a raw message: stores the raw source (always, first), reads the header fields, then MIME-parses bodies and
- * streams attachments into `store`. Never throws for bad input (see the module comment); rejects only when the blob
+ * Parses a raw message: stores the raw source first (unless it goes inline, see `inlineMaxBytes`), reads the header
+ * fields, then MIME-parses bodies and streams attachments into `store`. Never throws for bad input (see the module comment); rejects only when the blob
  * store fails.
  */
 export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOptions): Promise<ParsedMessage> {
-  const stored = await store.writeBuffer(raw);
+  const inlineMax = opts.inlineMaxBytes ?? 0;
+  const rawInline = inlineMax > 0 && raw.length <= inlineMax;
+  const stored = rawInline ? { key: blobKey(raw), size: raw.length } : await store.writeBuffer(raw);
   const fields = readFields(headerBlock(raw));
   const base: ParsedMessage = {
     ...wellFormedFields(parseHeaderFields(fields)),
@@ -246,6 +258,7 @@ export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOpt
     attachments: [],
     headerHash: headerHash(raw),
     rawBlobKey: stored.key,
+    rawInline,
     size: stored.size,
     parseError: null,
   };

@@ -14,6 +14,7 @@ import { parseMessage } from './parse-message.js';
 export interface ParseWorkerData {
   blobRoot: string;
   maxBytes: number;
+  inlineMaxBytes: number;
 }
 
 export interface ParseRequest {
@@ -23,12 +24,12 @@ export interface ParseRequest {
 
 if (!parentPort) throw new Error('parse-worker must run in a worker thread');
 const port = parentPort;
-const { blobRoot, maxBytes } = workerData as ParseWorkerData;
+const { blobRoot, maxBytes, inlineMaxBytes } = workerData as ParseWorkerData;
 const store = new BlobStore(blobRoot);
 
 port.on('message', ({ id, raw }: ParseRequest) => {
   const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-  parseMessage(buf, store, { maxBytes, onHeaders: (message) => port.postMessage({ type: 'headers', id, message }) }).then(
+  parseMessage(buf, store, { maxBytes, inlineMaxBytes, onHeaders: (message) => port.postMessage({ type: 'headers', id, message }) }).then(
     (message) => port.postMessage({ type: 'done', id, message }),
     (err: unknown) => port.postMessage({ type: 'failed', id, error: err instanceof Error ? err.message : String(err) }),
   );

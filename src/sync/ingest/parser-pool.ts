@@ -3,14 +3,16 @@
  * (IMAP sessions, DB writes, HTTP) responsive and uses the machine.
  *
  * - Back-pressure: at most `size × perWorker` messages are inside workers; further `parse()` calls wait in a FIFO
- *   until a worker has room, so a caller that awaits parse() is paced by the parsers. A worker takes several messages
- *   at once (default 4) because parsing is not pure CPU: every message and attachment is written (and fsynced) to the
- *   blob store, and a worker that waited on each write alone sat idle ~40% of the time (bench:ingest profile).
+ *   until a worker has room, so a caller that awaits parse() is paced by the parsers. A worker takes two messages at
+ *   once by default because parsing is not pure CPU: large sources and every attachment are written (and fsynced) to
+ *   the blob store, and a worker that waited on each write alone sat idle. (It was 4 while every raw source was a
+ *   file; with small sources kept inline, 2 measured the same throughput with less memory in flight.)
  * - Workers start lazily (a server with sync disabled never pays for them) and do not keep the process alive while
  *   idle (unref'd).
  * - The worker gets a copy of exactly the message's bytes (a view into a larger ArrayBuffer is never cloned whole). The
- *   pool keeps the source until the worker reports it stored: a worker that a neighbour's message crashes before
- *   that point must not cost this message anything, so it is parsed again from the kept source.
+ *   pool keeps the source until the worker reports it stored (an inline source, which the worker never stores, is kept
+ *   to the end): a worker that a neighbour's message crashes before that point must not cost this message anything, so
+ *   it is parsed again from the kept source.
  * - Poison messages: a worker that crashes (uncaught error, OOM under `maxMemoryMb`) or exceeds `timeoutMs` is
  *   terminated and replaced. The message that timed out resolves with a `parseError` on top of the headers-only
  *   result the worker reported after storing the raw source. The other messages that worker held are innocent (after a
@@ -28,11 +30,13 @@ import type { ParseRequest, ParseWorkerData } from './parse-worker.js';
 export interface ParserPoolOptions {
   /** Worker threads (≥ 1). */
   size: number;
-  /** Messages one worker parses concurrently (default 4, ≥ 1). */
+  /** Messages one worker parses concurrently (default 2, ≥ 1). */
   perWorker?: number;
   blobRoot: string;
   /** See ParseOptions.maxBytes. */
   maxBytes: number;
+  /** See ParseOptions.inlineMaxBytes. */
+  inlineMaxBytes?: number;
   /** Per-message limit (default 60 s); the clock starts when a worker takes the message. */
   timeoutMs?: number;
   /** V8 heap limit per worker (default 1024 MiB, at least 8): a message that needs more kills its worker, not us. */
@@ -67,8 +71,14 @@ interface Slot {
 const WORKER_URL = new URL('./parse-worker.mjs', import.meta.url);
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_MEMORY_MB = 1024;
-const DEFAULT_PER_WORKER = 4;
+const DEFAULT_PER_WORKER = 2;
 const MIN_MEMORY_MB = 8;
+/**
+ * The worker's young generation. V8's default on a large machine is 3 × 64 MiB; a parser allocates short-lived
+ * buffers at a high rate, so a large young generation is mostly garbage held as RSS. 8 MiB cost no throughput in
+ * bench:ingest (the worker's CPU per message was unchanged).
+ */
+const YOUNG_GENERATION_MB = 8;
 
 /** Structured clone keeps Dates, but be explicit: callers rely on `date` being a Date. */
 function revive(m: ParsedMessage): ParsedMessage {
@@ -145,11 +155,14 @@ export class ParserPool {
   }
 
   private spawn(): void {
-    const workerData: ParseWorkerData = { blobRoot: this.opts.blobRoot, maxBytes: this.opts.maxBytes };
+    const workerData: ParseWorkerData = { blobRoot: this.opts.blobRoot, maxBytes: this.opts.maxBytes, inlineMaxBytes: this.opts.inlineMaxBytes ?? 0 };
     const worker = new Worker(WORKER_URL, {
       workerData,
       // Below a few MiB V8 cannot even deserialize the isolate snapshot and aborts the whole *process*, not the worker.
-      resourceLimits: { maxOldGenerationSizeMb: Math.max(MIN_MEMORY_MB, this.opts.maxMemoryMb ?? DEFAULT_MAX_MEMORY_MB) },
+      resourceLimits: {
+        maxOldGenerationSizeMb: Math.max(MIN_MEMORY_MB, this.opts.maxMemoryMb ?? DEFAULT_MAX_MEMORY_MB),
+        maxYoungGenerationSizeMb: YOUNG_GENERATION_MB,
+      },
     });
     const slot: Slot = { worker, ready: false, tasks: new Map(), lastError: null };
     this.slots.add(slot);
@@ -173,7 +186,8 @@ export class ParserPool {
     if (!task) return;
     if (reply.type === 'headers') {
       task.headersOnly = reply.message;
-      task.raw = null; // stored: a retry reads it back from the blob store
+      // Stored: a retry reads it back from the blob store. An inline source is in no store yet: keep it.
+      if (!reply.message.rawInline) task.raw = null;
       return;
     }
     this.release(slot, task);

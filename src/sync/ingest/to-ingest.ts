@@ -10,7 +10,8 @@ export interface ImapMeta {
   size: number;
 }
 
-export function toIngestMessage(meta: ImapMeta, p: ParsedMessage): IngestMessage {
+/** `raw` is the source that was parsed: kept for `raw_sources` when the parser left it inline. */
+export function toIngestMessage(meta: ImapMeta, p: ParsedMessage, raw: Buffer): IngestMessage {
   return {
     uid: meta.uid,
     flags: meta.flags,
@@ -32,6 +33,7 @@ export function toIngestMessage(meta: ImapMeta, p: ParsedMessage): IngestMessage
     bodyHtml: p.bodyHtml,
     attachments: p.attachments,
     rawBlobKey: p.rawBlobKey,
+    rawSource: p.rawInline ? raw : null,
     parseError: p.parseError,
   };
 }
