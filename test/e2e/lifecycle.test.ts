@@ -4,7 +4,7 @@
  * PostgreSQL default (DATABASE_URL unset).
  */
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -72,6 +72,25 @@ describe('serve (DATABASE_URL)', () => {
     const list = await apiRequest(second.url, creds, '/api/accounts');
     expect(list.body.data.map((a: { name: string }) => a.name)).toEqual(['Persisted']);
     expect(await stop(second)).toBe(0);
+  });
+
+  it('serve re-executes itself in place with its memory settings, unless the operator chose their own', async () => {
+    const settings = async (s: SpawnedServer) => {
+      const pid = s.child.pid!;
+      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+      const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+      return { argv, malloc: environ.filter((e) => e.startsWith('MALLOC_')).sort() };
+    };
+    const tuned = await serve({ DATABASE_URL: db.url });
+    // Same PID (signals reach the server), with the flag and the malloc settings.
+    expect(await settings(tuned)).toMatchObject({ argv: expect.arrayContaining(['--max-semi-space-size=2']), malloc: ['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=131072'] });
+    expect(await stop(tuned)).toBe(0);
+    const own = await serve({ DATABASE_URL: db.url, NODE_OPTIONS: '--max-semi-space-size=16' });
+    expect((await settings(own)).argv.some((a) => a.includes('semi-space'))).toBe(false);
+    expect(await stop(own)).toBe(0);
+    const off = await serve({ DATABASE_URL: db.url, INCOMING_RUNTIME_TUNING: 'off' });
+    expect(await settings(off)).toMatchObject({ malloc: [] });
+    expect(await stop(off)).toBe(0);
   });
 
   it('INCOMING_API_KEY/SECRET make that key exist with all permissions', async () => {
