@@ -2,7 +2,9 @@
  * `npm run bench:ingest-parts` — where the ingest CPU goes, one part at a time, in this process (no IMAP, no
  * database): the same generated messages (`BENCH_MESSAGES`, default 2,000) through (a) mailparser alone, (b) our
  * parseMessage with a blob store that only drains its input, (c) parseMessage with the real blob store (hash,
- * write, fsync, rename), (d) the ParserPool on worker threads with the real blob store. CPU seconds per thread kind
+ * write, fsync, rename) for every raw source and attachment, (e) the same with raw sources up to RAW_INLINE_MAX_BYTES
+ * kept inline (the server's default: they go to PostgreSQL, not measured here), (d) the ParserPool on worker threads
+ * with the real blob store and the server's inline default. CPU seconds per thread kind
  * (main thread, parser workers, libuv pool, V8 GC helpers) are read from /proc; two passes, the second is warm.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,6 +22,7 @@ import { threadCpuSince, threadSnapshot } from './support.js';
 const N = Number(process.env.BENCH_MESSAGES ?? 2000);
 const messages = generateMailbox(N, 1);
 const MAX_BYTES = 50 * 1024 * 1024;
+const INLINE = Number(process.env.RAW_INLINE_MAX_BYTES ?? 256 * 1024);
 
 function mailparserOnly(raw: Buffer): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -65,12 +68,19 @@ try {
     };
     const store = new BlobStore(path.join(dir, `store-${pass}`));
     // The server's default pool size (PARSER_WORKERS overrides it, as for the server).
-    const pool = new ParserPool({ size: Number(process.env.PARSER_WORKERS ?? Math.max(1, Math.min(8, os.availableParallelism() - 1))), blobRoot: path.join(dir, `pool-${pass}`), maxBytes: MAX_BYTES });
+    const pool = new ParserPool({
+      size: Number(process.env.PARSER_WORKERS ?? Math.max(1, Math.min(8, os.availableParallelism() - 1))),
+      blobRoot: path.join(dir, `pool-${pass}`),
+      maxBytes: MAX_BYTES,
+      inlineMaxBytes: INLINE,
+    });
+    const inlineStore = new BlobStore(path.join(dir, `inline-${pass}`));
     await pool.parse(messages[0]!); // workers booted before the clock starts
     await measure(`(a) mailparser alone, pass ${pass}`, sequential(mailparserOnly));
     await measure(`(b) parseMessage, draining store, pass ${pass}`, sequential((m) => parseMessage(m, drainingStore, { maxBytes: MAX_BYTES })));
     await measure(`(c) parseMessage, blob store, pass ${pass}`, sequential((m) => parseMessage(m, store, { maxBytes: MAX_BYTES })));
-    await measure(`(d) ParserPool, blob store, pass ${pass}`, () => Promise.all(messages.map((m) => pool.parse(m))));
+    await measure(`(e) parseMessage, blob store, sources ≤ ${INLINE / 1024} KiB inline, pass ${pass}`, sequential((m) => parseMessage(m, inlineStore, { maxBytes: MAX_BYTES, inlineMaxBytes: INLINE })));
+    await measure(`(d) ParserPool, blob store, sources inline, pass ${pass}`, () => Promise.all(messages.map((m) => pool.parse(m))));
     await pool.close();
   }
 } finally {

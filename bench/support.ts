@@ -51,7 +51,11 @@ export async function benchKey(databaseUrl: string): Promise<{ key: string; secr
 export async function startBenchServer(databaseUrl: string, env: Record<string, string> = {}): Promise<SpawnedServer> {
   // BENCH_NODE_OPTIONS reaches the server process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
   const nodeOptions: Record<string, string> = process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {};
-  return spawnServer({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', SYNC_ENABLED: 'false', DATA_DIR: path.join(ROOT, 'data', 'bench'), ...nodeOptions, ...env });
+  // BENCH_ENV_<NAME>=value reaches the server as <NAME>=value (e.g. BENCH_ENV_MALLOC_ARENA_MAX=2, BENCH_ENV_PARSER_WORKERS=2).
+  const passed = Object.fromEntries(
+    Object.entries(process.env).flatMap(([k, v]) => (k.startsWith('BENCH_ENV_') && v !== undefined ? [[k.slice('BENCH_ENV_'.length), v]] : [])),
+  );
+  return spawnServer({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', SYNC_ENABLED: 'false', DATA_DIR: path.join(ROOT, 'data', 'bench'), ...nodeOptions, ...passed, ...env });
 }
 
 /** Runs autocannon against one request for `seconds` at `connections`. */
