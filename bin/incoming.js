@@ -5,9 +5,10 @@
 // `serve` first re-executes itself in place (same PID, so signals and supervisors are unaffected) with its memory
 // settings, unless the operator chose their own young-generation size (NODE_OPTIONS or a node flag) or
 // INCOMING_RUNTIME_TUNING=off:
-// - a small V8 young generation: Node 24 lets it grow to 64 MiB per semi-space on a machine with this much RAM —
-//   128 MiB of RSS held by an idle server, and garbage in flight during a sync. bench:ingest measured no throughput
-//   difference at 2 MiB.
+// - the V8 young generation: Node 24 lets each semi-space grow to 64 MiB on a machine with this much RAM — 128 MiB of
+//   RSS held by an idle server. INCOMING_SEMI_SPACE_MB (default 16) caps it. Smaller saves memory during a sync
+//   (2: peak RSS of a 10,000-message first sync under 300 MB) but costs API throughput under concurrent load, where
+//   the responses in flight outgrow a small young generation and get promoted (bench:api, bench:ingest).
 // - glibc malloc: at most 2 arenas (MALLOC_ARENA_MAX; otherwise one per thread — main, parser worker, libuv pool —
 //   each holding freed memory) and a fixed mmap threshold of 128 KiB (MALLOC_MMAP_THRESHOLD_): by default glibc
 //   raises the threshold after the first large free, and from then on every message source or attachment buffer of up
@@ -15,13 +16,23 @@
 import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';
 
-const SEMI_SPACE_MB = 2;
+const DEFAULT_SEMI_SPACE_MB = 16;
+
+function semiSpaceMb() {
+  const raw = process.env.INCOMING_SEMI_SPACE_MB;
+  if (raw === undefined || raw === '') return DEFAULT_SEMI_SPACE_MB;
+  const n = Number(raw);
+  if (Number.isInteger(n) && n >= 1 && n <= 256) return n;
+  process.stderr.write(`INCOMING_SEMI_SPACE_MB must be an integer from 1 to 256 (got "${raw}"); using ${DEFAULT_SEMI_SPACE_MB}\n`);
+  return DEFAULT_SEMI_SPACE_MB;
+}
+
 const command = process.argv[2];
 const chosen = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('semi-space-size'));
 if ((command === undefined || command === 'serve') && !chosen && process.env.INCOMING_RUNTIME_TUNING !== 'off' && process.platform !== 'win32' && typeof process.execve === 'function') {
   process.execve(
     process.execPath,
-    [process.execPath, ...process.execArgv, `--max-semi-space-size=${SEMI_SPACE_MB}`, ...process.argv.slice(1)],
+    [process.execPath, ...process.execArgv, `--max-semi-space-size=${semiSpaceMb()}`, ...process.argv.slice(1)],
     { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...process.env },
   );
 }
