@@ -1,0 +1,64 @@
+/**
+ * Search snippets come from a window around the first occurrence of the query's first word, so a match deep in a long
+ * body is highlighted; without a verbatim occurrence the window is the body's start. Also the word picked from the
+ * query (websearch syntax).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initOrm, type Orm } from '../../src/db/orm.js';
+import { entities } from '../../src/modules/entities.js';
+import { EmailsQueryService } from '../../src/modules/emails/index.js';
+import { firstWord } from '../../src/modules/emails/emails.query.service.js';
+import type { Principal } from '../../src/modules/auth/auth.service.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { sql } from '../support/sync.js';
+
+let db: TestDatabase;
+let orm: Orm;
+let service: EmailsQueryService;
+const principal: Principal = { keyId: 1, name: 't', permissions: ['read'], accountIds: null, limits: { perMinute: 1000, perHour: 1000 } };
+
+async function addEmail(uid: number, subject: string, body: string): Promise<void> {
+  await sql(
+    db.url,
+    `INSERT INTO emails (folder, uid_validity, uid, header_hash, subject, body_text, to_addresses, cc_addresses, headers, "references", received_at, flags, raw_blob, created_at, updated_at)
+     VALUES ('INBOX', 1, $1, $2, $3, $4, '[]', '[]', '{}', '[]', now(), '[]', $2, now(), now())`,
+    [uid, String(uid).padStart(64, '0'), subject, body],
+  );
+}
+
+const filler = (n: number) => Array.from({ length: n }, (_, i) => `filler${i % 50}`).join(' ');
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  orm = await initOrm({ url: db.url, entities, poolMax: 3 });
+  service = new EmailsQueryService(orm);
+  await addEmail(1, 'Deep match', `${filler(2000)} the zanzibarquux shipment arrived ${filler(200)}`);
+  await addEmail(2, 'Accent only', `${filler(20)} Réunion à Noël ${filler(2000)}`);
+});
+afterAll(async () => {
+  await orm?.close();
+  await db?.drop();
+});
+
+describe('search snippets', () => {
+  it('highlights a match deep in a long body (past the first 10,000 characters)', async () => {
+    const [hit] = await service.search(principal, 'zanzibarquux');
+    expect(hit!.email.subject).toBe('Deep match');
+    expect(hit!.snippet).toContain('<mark>zanzibarquux</mark> shipment');
+  });
+
+  it('a match found only accent-insensitively still gets a snippet (from the body start)', async () => {
+    const [hit] = await service.search(principal, 'noel');
+    expect(hit!.email.subject).toBe('Accent only');
+    expect(hit!.snippet).toContain('<mark>Noël</mark>');
+  });
+
+  it('firstWord: the first required word of a websearch query', () => {
+    expect(firstWord('-spam Invoice')).toBe('Invoice');
+    expect(firstWord('"quarterly report" 2026')).toBe('quarterly');
+    expect(firstWord('or été')).toBe('été');
+    expect(firstWord('-"a b" c')).toBe('c');
+    expect(firstWord('facture:')).toBe('facture');
+    expect(firstWord('  ')).toBe('');
+  });
+});
