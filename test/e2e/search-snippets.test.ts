@@ -3,23 +3,21 @@
  * body is highlighted; without a verbatim occurrence the window is the body's start. Also the word picked from the
  * query (websearch syntax).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initOrm, type Orm } from '../../src/db/orm.js';
-import { entities } from '../../src/modules/entities.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { EmailsQueryService } from '../../src/modules/emails/index.js';
 import { firstWord } from '../../src/modules/emails/emails.query.service.js';
 import type { Principal } from '../../src/modules/auth/auth.service.js';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { useOrmDatabase } from '../support/orm.js';
 import { sql } from '../support/sync.js';
 
-let db: TestDatabase;
-let orm: Orm;
+const t = useOrmDatabase();
+
 let service: EmailsQueryService;
 const principal: Principal = { keyId: 1, name: 't', permissions: ['read'], accountIds: null, limits: { perMinute: 1000, perHour: 1000 } };
 
 async function addEmail(uid: number, subject: string, body: string): Promise<void> {
   await sql(
-    db.url,
+    t.db.url,
     `INSERT INTO emails (folder, uid_validity, uid, header_hash, subject, body_text, to_addresses, cc_addresses, headers, "references", received_at, flags, raw_blob, created_at, updated_at)
      VALUES ('INBOX', 1, $1, $2, $3, $4, '[]', '[]', '{}', '[]', now(), '[]', $2, now(), now())`,
     [uid, String(uid).padStart(64, '0'), subject, body],
@@ -29,15 +27,9 @@ async function addEmail(uid: number, subject: string, body: string): Promise<voi
 const filler = (n: number) => Array.from({ length: n }, (_, i) => `filler${i % 50}`).join(' ');
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  orm = await initOrm({ url: db.url, entities, poolMax: 3 });
-  service = new EmailsQueryService(orm);
+  service = new EmailsQueryService(t.orm);
   await addEmail(1, 'Deep match', `${filler(2000)} the zanzibarquux shipment arrived ${filler(200)}`);
   await addEmail(2, 'Accent only', `${filler(20)} Réunion à Noël ${filler(2000)}`);
-});
-afterAll(async () => {
-  await orm?.close();
-  await db?.drop();
 });
 
 describe('search snippets', () => {
