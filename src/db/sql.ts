@@ -63,8 +63,8 @@ const DELETE_BATCH = 5000;
 
 /**
  * Deletes the rows of `table` matching `where` (its `?` bound to `params`), DELETE_BATCH at a time by `key`; returns
- * how many. `recheck` (over the table's row as `t`, its `?` bound to `recheckParams`) is tested again on the row the
- * DELETE locks: a condition that a concurrent writer may change meanwhile belongs there too (READ COMMITTED re-checks
+ * how many. `recheck.sql` (over the table's row as `t`, its `?` bound to `recheck.params`) is tested again on the row
+ * the DELETE locks: a condition that a concurrent writer may change meanwhile belongs there too (READ COMMITTED re-checks
  * only the DELETE's own quals on the newest row version, not those of the selecting subquery).
  */
 export async function deleteInBatches(

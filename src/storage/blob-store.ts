@@ -1,6 +1,6 @@
 /**
- * Content-addressed blob store (raw messages, attachments, converted audio) under DATA_DIR/blobs — outside any served
- * directory. Key = lowercase sha256 hex of the content, file at `root/ab/<key>`; identical content is stored once.
+ * Content-addressed blob store (attachments, raw messages over RAW_INLINE_MAX_BYTES — smaller ones are rows of
+ * `raw_sources` under the same key —, converted audio) under DATA_DIR/blobs — outside any served directory. Key = lowercase sha256 hex of the content, file at `root/ab/<key>`; identical content is stored once.
  * Streams are written into `root/tmp/` while hashing, buffers (hashed first) into a temp file beside their final path;
  * both are fsynced, then renamed into place, so a reader never sees a partial file and a crash leaves at most a stale
  * temp file. Files are written before the rows that reference them; `sweep()`

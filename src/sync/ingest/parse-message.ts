@@ -86,8 +86,8 @@ export interface ParseOptions {
    */
   inlineMaxBytes?: number;
   /**
-   * Called once the raw source is stored (or hashed, inline) and the headers are read, before the MIME parse. The worker pool forwards
-   * this so that a worker crash or timeout still yields a storable message.
+   * Called once the raw source is stored (or hashed, inline) and the headers are read, before the MIME parse. The
+   * worker pool forwards this so that a worker crash or timeout still yields a storable message.
    */
   onHeaders?: (headersOnly: ParsedMessage) => void;
 }
@@ -243,8 +243,8 @@ function hasDelimiterLine(raw: Buffer, start: number, boundary: string): boolean
 
 /**
  * Parses a raw message: stores the raw source first (unless it goes inline, see `inlineMaxBytes`), reads the header
- * fields, then MIME-parses bodies and streams attachments into `store`. Never throws for bad input (see the module comment); rejects only when the blob
- * store fails.
+ * fields, then MIME-parses bodies and streams attachments into `store`. Never throws for bad input (see the module
+ * comment); rejects only when the blob store fails.
  */
 export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOptions): Promise<ParsedMessage> {
   const inlineMax = opts.inlineMaxBytes ?? 0;
