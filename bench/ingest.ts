@@ -116,7 +116,10 @@ try {
     const dataDir = path.join(ROOT, 'data', `bench-ingest-${Date.now().toString(36)}`);
     // And a database of its own: the same sources stored again would be cheaper upserts.
     const vdb = await benchDatabase();
-    const server = await startBenchServer(vdb.url, { SYNC_ENABLED: 'false', DATA_DIR: dataDir, ...workers, ...env });
+    const server = await startBenchServer(vdb.url, { SYNC_ENABLED: 'false', DATA_DIR: dataDir, ...workers, ...env }).catch(async (err: unknown) => {
+      await vdb.drop();
+      throw err;
+    });
     try {
       const key = await benchKey(vdb.url);
       const created = await apiRequest(server.url, key, '/api/accounts', {

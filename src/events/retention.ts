@@ -2,8 +2,8 @@
  * Outbox retention: events older than EVENTS_RETENTION_DAYS are deleted (0 keeps them forever), in batches so no
  * statement holds locks for long, and never one the webhook dispatcher has not consumed yet (its cursor) — a webhook
  * that was down for longer than the retention still gets every event. The webhook delivery log follows the same
- * retention. Every instance runs it; the deletes are
- * idempotent. Replay (`events(after:)`) from a pruned id answers "unknown event id": resubscribe without `after`.
+ * retention. Every instance runs it; the deletes are idempotent. Replay (`events(after:)`) from a pruned id answers
+ * "unknown event id": resubscribe without `after`.
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { deleteInBatches } from '../db/sql.js';

@@ -1,8 +1,8 @@
 /**
  * Authentication and rate limiting for every route except those marked `config: { public: true }` (health), and
  * requests without a key to routes marked `signedUrl` that carry a signature (the route verifies it). Runs once per
- * request: resolves the principal from X-API-Key / X-API-Secret, counts the request against the key's
- * per-minute and per-hour budget in PostgreSQL, and sets the X-RateLimit-* headers on every authenticated response.
+ * request: resolves the principal from X-API-Key / X-API-Secret, counts the request against the key's per-minute and
+ * per-hour budget in PostgreSQL, and sets the X-RateLimit-* headers on every authenticated response.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../shared/errors.js';

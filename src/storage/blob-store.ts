@@ -1,10 +1,11 @@
 /**
- * Content-addressed blob store (attachments, raw messages over RAW_INLINE_MAX_BYTES — smaller ones are rows of
- * `raw_sources` under the same key —, converted audio) under DATA_DIR/blobs — outside any served directory. Key = lowercase sha256 hex of the content, file at `root/ab/<key>`; identical content is stored once.
- * Streams are written into `root/tmp/` while hashing, buffers (hashed first) into a temp file beside their final path;
- * both are fsynced, then renamed into place, so a reader never sees a partial file and a crash leaves at most a stale
- * temp file. Files are written before the rows that reference them; `sweep()`
- * removes files no row references once they are older than a grace period.
+ * Content-addressed blob store under DATA_DIR/blobs, outside any served directory: attachments, converted audio and
+ * raw messages over RAW_INLINE_MAX_BYTES (smaller ones are rows of `raw_sources` under the same key). Key = lowercase
+ * sha256 hex of the content, file at `root/ab/<key>`; identical content is stored once. Streams are written into
+ * `root/tmp/` while hashing, buffers (hashed first) into a temp file beside their final path; both are fsynced, then
+ * renamed into place, so a reader never sees a partial file and a crash leaves at most a stale temp file. Files are
+ * written before the rows that reference them; `sweep()` removes files no row references once they are older than a
+ * grace period.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EmailsQueryService } from '../../src/modules/emails/index.js';
-import { firstWord } from '../../src/modules/emails/emails.query.service.js';
+import { firstWord } from '../../src/modules/emails/email-query.js';
 import type { Principal } from '../../src/modules/auth/auth.service.js';
 import { useOrmDatabase } from '../support/orm.js';
 import { sql } from '../support/sync.js';

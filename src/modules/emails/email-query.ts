@@ -41,6 +41,20 @@ const SORT_SQL: Record<SortField, { expr: string; type: string }> = {
 /** The text search configuration created by the email_read migration (simple + unaccent). */
 export const FTS_CONFIG = 'incoming_fts';
 
+/**
+ * The first word the query requires, in websearch_to_tsquery syntax: not negated (`-word`), not the `or` operator,
+ * the first word of a quoted phrase; '' when there is none (the snippet then starts at the body's start).
+ */
+export function firstWord(query: string): string {
+  for (const m of query.matchAll(/(-?)"([^"]*)"?|(\S+)/g)) {
+    const token = m[2] ?? m[3] ?? '';
+    if (m[1] === '-' || token.startsWith('-') || token.toLowerCase() === 'or') continue;
+    const word = /[\p{L}\p{N}][\p{L}\p{N}\p{M}._@'’-]*/u.exec(token)?.[0];
+    if (word) return word.replace(/[._@'’-]+$/u, '');
+  }
+  return '';
+}
+
 export interface Sort {
   field: SortField;
   order: SortOrder;

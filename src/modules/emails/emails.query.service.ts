@@ -15,6 +15,7 @@ import {
   checkText,
   decodeCursor,
   encodeCursor,
+  firstWord,
   FTS_CONFIG,
   orderSql,
   parseSort,
@@ -48,20 +49,6 @@ const SNIPPET_LEAD = 300;
 const SNIPPET_SCAN = 100_000;
 const MIN_QUERY_LENGTH = 2;
 const SNIPPET_OPTIONS = 'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "';
-
-/**
- * The first word the query requires, in websearch_to_tsquery syntax: not negated (`-word`), not the `or` operator,
- * the first word of a quoted phrase; '' when there is none (the snippet then starts at the body's start).
- */
-export function firstWord(query: string): string {
-  for (const m of query.matchAll(/(-?)"([^"]*)"?|(\S+)/g)) {
-    const token = m[2] ?? m[3] ?? '';
-    if (m[1] === '-' || token.startsWith('-') || token.toLowerCase() === 'or') continue;
-    const word = /[\p{L}\p{N}][\p{L}\p{N}\p{M}._@'’-]*/u.exec(token)?.[0];
-    if (word) return word.replace(/[._@'’-]+$/u, '');
-  }
-  return '';
-}
 
 export interface ListArgs {
   filter?: EmailFilter;

@@ -146,8 +146,10 @@ function bodiesOf(email: EmailRow | EmailDetail, ctx: AppContext): Promise<Email
   return 'headers' in email ? email : ctx.loaders.emailBodies.load(email.id);
 }
 
-/** cid: URL → download URL of the attachment with that Content-ID (null: the sanitizer drops the src). */
-/** cid: → a signed URL of the attachment with that Content-ID (an `<img>` cannot send API-key headers). */
+/**
+ * cid: → a signed URL of the attachment with that Content-ID (an `<img>` cannot send API-key headers); null: the
+ * sanitizer drops the src.
+ */
 function cidResolver(attachments: readonly Attachment[], urls: AttachmentUrlSigner): (cid: string) => string | null {
   const byCid = new Map(attachments.filter((a) => a.contentId).map((a) => [normalizeContentId(a.contentId!), a.id]));
   return (cid) => {
