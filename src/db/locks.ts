@@ -3,27 +3,37 @@
  * their session): serialises work on one account across every instance of the server.
  */
 import pg from 'pg';
+import type { Logger } from '../shared/logger.js';
+import { guardClient, guardPool } from './pg-guard.js';
 
 export class AdvisoryLocks {
   private readonly pool: pg.Pool;
 
-  constructor(url: string, max = 10) {
-    this.pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000 });
-    this.pool.on('error', () => undefined);
+  constructor(url: string, log: Logger, max = 10) {
+    this.pool = guardPool(new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000 }), log, 'advisory-locks');
   }
 
-  /** Runs `fn` while holding lock (namespace, id); waits for the lock if another session holds it. */
+  /**
+   * Runs `fn` while holding lock (namespace, id); waits for the lock if another session holds it. If the connection
+   * dies meanwhile, its lock is gone with it (PostgreSQL releases a session's locks when it ends); `fn` runs on, and
+   * what it writes stays safe through the unique keys it writes under.
+   */
   async withLock<T>(namespace: number, id: number, fn: () => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    let broken: Error | undefined;
     try {
       await client.query('SELECT pg_advisory_lock($1, $2)', [namespace, id]);
       try {
         return await fn();
       } finally {
-        await client.query('SELECT pg_advisory_unlock($1, $2)', [namespace, id]);
+        // A failed unlock leaves the client out of the pool (destroyed, which frees any lock it still held).
+        await client.query('SELECT pg_advisory_unlock($1, $2)', [namespace, id]).catch((err: Error) => (broken = err));
       }
+    } catch (err) {
+      broken ??= err as Error;
+      throw err;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 
@@ -46,7 +56,7 @@ export const StartupLock = { migrations: 7000, bootstrap: 7001 } as const;
  * transaction-level lock taken through a pooled, autocommit connection would be released at the end of its statement.
  */
 export async function withSessionLock<T>(url: string, key: number, fn: () => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
+  const client = guardClient(new pg.Client({ connectionString: url }), null, 'startup-lock');
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [key]);

@@ -3,6 +3,7 @@
  * process fans notifications out to local subscribers as async iterables. Durable events go through the outbox instead.
  */
 import pg from 'pg';
+import { guardPool } from '../db/pg-guard.js';
 import type { Logger } from '../shared/logger.js';
 
 type Listener = (payload: unknown) => void;
@@ -15,8 +16,7 @@ export class PgPubSub {
   private closed = false;
 
   constructor(private readonly url: string, private readonly log: Logger) {
-    this.pool = new pg.Pool({ connectionString: url, max: 2 });
-    this.pool.on('error', () => undefined);
+    this.pool = guardPool(new pg.Pool({ connectionString: url, max: 2 }), log, 'pubsub');
   }
 
   /** Publishes to every process listening on `channel` (delivered at commit when called inside a transaction elsewhere). */

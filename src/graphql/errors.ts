@@ -1,8 +1,10 @@
 /**
  * Maps errors to GraphQL: AppError → its code in `extensions.code`; GraphQL validation/parse errors keep their codes;
- * anything else is logged and masked as INTERNAL_SERVER_ERROR (no stack traces, no SQL).
+ * an unreachable database is SERVICE_UNAVAILABLE; anything else is logged and masked as INTERNAL_SERVER_ERROR (no stack
+ * traces, no SQL).
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
 import { AppError, ErrorCode, isErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
@@ -27,6 +29,11 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, error: unkn
   if (!original && typeof code === 'string') return formatted;
   if (!original && error instanceof GraphQLError) {
     return { ...formatted, extensions: { ...formatted.extensions, code: isErrorCode(code) ? code : 'GRAPHQL_VALIDATION_FAILED' } };
+  }
+  if (isDatabaseUnavailable(original)) {
+    log.warn({ err: original, path: formatted.path }, 'database unavailable in GraphQL resolver');
+    const e = databaseUnavailableError(original);
+    return { message: e.message, locations: formatted.locations, path: formatted.path, extensions: { code: e.code } };
   }
   log.error({ err: original ?? error, path: formatted.path }, 'unhandled error in GraphQL resolver');
   return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };

@@ -3,7 +3,11 @@
  * GraphQL-over-HTTP requests rejected before GraphQL runs (auth, rate limit, body) get `{"errors": [...]}` instead.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
 import { AppError, ErrorCode, httpStatusFor, type ErrorCode as Code } from '../shared/errors.js';
+
+/** Seconds a client is asked to wait before retrying a 503. */
+const RETRY_AFTER_UNAVAILABLE = 5;
 
 const FASTIFY_CODES: Record<string, Code> = {
   FST_ERR_CTP_INVALID_JSON_BODY: ErrorCode.BAD_USER_INPUT,
@@ -16,6 +20,7 @@ const FASTIFY_CODES: Record<string, Code> = {
 
 export function toAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
+  if (isDatabaseUnavailable(err)) return databaseUnavailableError(err);
   const fe = err as Partial<FastifyError>;
   if (fe.code && FASTIFY_CODES[fe.code]) {
     const message = fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? 'Malformed JSON in request body' : (fe.message ?? 'Bad request');
@@ -34,6 +39,7 @@ function isGraphQL(req: FastifyRequest): boolean {
 /** Sends an error in the right envelope. */
 export function sendError(req: FastifyRequest, reply: FastifyReply, err: AppError): FastifyReply {
   reply.status(httpStatusFor(err.code));
+  if (err.code === ErrorCode.SERVICE_UNAVAILABLE) reply.header('Retry-After', String(RETRY_AFTER_UNAVAILABLE));
   if (isGraphQL(req)) return reply.send({ errors: [{ message: err.message, extensions: { code: err.code } }] });
   return reply.send({ success: false, error: err.message });
 }
@@ -41,6 +47,7 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, err: AppErro
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err, req, reply) => {
     const app_ = toAppError(err);
+    if (app_?.code === ErrorCode.SERVICE_UNAVAILABLE) req.log.warn({ err: app_.cause ?? app_ }, 'database unavailable; answered 503');
     if (app_) return sendError(req, reply, app_);
     req.log.error({ err }, 'unhandled error');
     return sendError(req, reply, new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error'));

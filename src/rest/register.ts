@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { GraphQLError } from 'graphql';
+import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { OperationRunner } from '../graphql/operation-runner.js';
@@ -30,6 +31,8 @@ function errorOf(errors: readonly GraphQLError[], log: Logger): AppError {
   });
   const appError = causes.find((c) => c instanceof AppError);
   if (appError) return appError as AppError;
+  const unavailable = causes.find(isDatabaseUnavailable);
+  if (unavailable) return databaseUnavailableError(unavailable);
   if (causes.every((c) => c instanceof GraphQLError)) {
     return AppError.badInput(causes.map((c) => restMessage((c as GraphQLError).message)).join('; '));
   }

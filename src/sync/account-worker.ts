@@ -8,6 +8,7 @@ import type { ImapFlow } from 'imapflow';
 import type { AccountsService, ImapTimeouts } from '../modules/accounts/index.js';
 import { classifyImapError, connectImap } from '../modules/accounts/index.js';
 import { WRITE_BACK_CHANNEL, type MailboxStateService } from '../modules/emails/index.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { PgPubSub } from '../events/pubsub.js';
 import type { Logger } from '../shared/logger.js';
 import { backoffDelay } from './backoff.js';
@@ -32,6 +33,9 @@ export interface WorkerDeps {
   options: WorkerOptions;
 }
 
+/** The longest wait between retries while the database is unreachable: it is our own, probing it storms no one. */
+const DB_RETRY_MAX_MS = 10_000;
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -49,7 +53,9 @@ export class AccountWorker {
   constructor(readonly accountId: number, readonly configVersion: string, private readonly deps: WorkerDeps) {}
 
   start(): void {
-    this.loop ??= this.run();
+    // run() handles its own errors; this catch is the last guard, so no failure (say, the database going away while
+    // an error is being recorded) can become an unhandled rejection and take the process down.
+    this.loop ??= this.run().catch((err: unknown) => this.deps.log.error({ accountId: this.accountId, err }, 'account session loop failed'));
   }
 
   /** Stops the session (logout) and waits for the loop to end. */
@@ -74,13 +80,24 @@ export class AccountWorker {
         await this.session();
       } catch (err) {
         if (this.stopped) break;
-        const account = await this.deps.accounts.findById(this.accountId);
+        if (isDatabaseUnavailable(err)) {
+          // Not the IMAP server's fault, and nothing can be recorded: reconnect once the database answers again.
+          attempt++;
+          const delay = backoffDelay(attempt, { ...this.deps.options.backoff, maxMs: Math.min(this.deps.options.backoff.maxMs, DB_RETRY_MAX_MS) });
+          this.deps.log.warn({ accountId: this.accountId, err, delay }, 'database unavailable; IMAP session restarts after the backoff');
+          await sleep(delay, this.abort.signal);
+          continue;
+        }
+        const account = await this.deps.accounts.findById(this.accountId).catch(() => null);
         const c = classifyImapError(err, account ?? undefined);
         if (c.kind === 'auth') {
-          // Parked: the supervisor will not start a worker again until the account is updated.
-          await this.deps.accounts.recordSyncStatus(this.accountId, { connected: false, error: c.message, pause: true });
-          this.deps.log.warn({ accountId: this.accountId }, 'IMAP credentials rejected; sync paused until the account is updated');
-          return;
+          // Parked: the supervisor will not start a worker again until the account is updated. If the pause cannot
+          // be recorded, retry after the backoff like any other failure (the next login fails the same way).
+          const parked = await this.deps.accounts.recordSyncStatus(this.accountId, { connected: false, error: c.message, pause: true }).then(() => true, () => false);
+          if (parked) {
+            this.deps.log.warn({ accountId: this.accountId }, 'IMAP credentials rejected; sync paused until the account is updated');
+            return;
+          }
         }
         await this.deps.accounts.recordSyncStatus(this.accountId, { connected: false, error: c.message }).catch(() => undefined);
         // A connection that lived a while resets the backoff; a flapping one does not.

@@ -75,7 +75,7 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
   const ingest = new IngestService(orm);
   ingest.addHook(new ThreadLinker());
   const state = new MailboxStateService(orm);
-  const locks = new AdvisoryLocks(databaseUrl);
+  const locks = new AdvisoryLocks(databaseUrl, slog);
   const pubsub = new PgPubSub(databaseUrl, slog);
   const runner = new SyncRunner({
     orm, accounts, locks, pubsub, imapTimeouts: config.imap,

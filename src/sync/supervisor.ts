@@ -2,7 +2,8 @@
  * Keeps one IMAP session per active account across all server instances. Ownership is a lease row renewed by
  * heartbeat: a live owner keeps it; when an owner dies its lease expires and another instance takes the account over
  * within `leaseTtlMs + tickMs`. A worker whose lease is lost, or whose account changed, is stopped (and restarted
- * with the new settings).
+ * with the new settings); so is one whose lease could not be renewed in time (the database unreachable), before the
+ * lease can expire under it.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +20,8 @@ export interface SupervisorOptions {
 export class SyncSupervisor {
   readonly instanceId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly workers = new Map<number, AccountWorker>();
+  /** When (local clock) each owned lease was last acquired or renewed: sent time of the statement that did it. */
+  private readonly renewedAt = new Map<number, number>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private stopped = false;
@@ -34,7 +37,10 @@ export class SyncSupervisor {
     const loop = () => {
       if (this.stopped) return;
       this.ticking = this.tick()
-        .catch((err: unknown) => this.log.error({ err }, 'sync supervisor tick failed'))
+        .catch(async (err: unknown) => {
+          this.log.error({ err }, 'sync supervisor tick failed');
+          await this.dropLapsed();
+        })
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(loop, this.options.tickMs);
         });
@@ -54,7 +60,28 @@ export class SyncSupervisor {
     await this.ticking;
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     this.workers.clear();
+    this.renewedAt.clear();
     await exec(this.orm.em.fork(), 'DELETE FROM sync_leases WHERE owner = ?', [this.instanceId]).catch(() => undefined);
+  }
+
+  /**
+   * Stops the sessions whose lease may lapse before the next tick because renewals failed (the database unreachable,
+   * say): once it expires another instance may take the account, and two sessions must never run at once.
+   */
+  private async dropLapsed(): Promise<void> {
+    const { leaseTtlMs, tickMs } = this.options;
+    const oldest = Date.now() - Math.max(leaseTtlMs / 2, leaseTtlMs - tickMs);
+    for (const [id, worker] of this.workers) {
+      if ((this.renewedAt.get(id) ?? 0) > oldest) continue;
+      this.log.warn({ accountId: id }, 'lease not renewed in time; stopping account session');
+      this.forget(id);
+      await worker.stop();
+    }
+  }
+
+  private forget(accountId: number): void {
+    this.workers.delete(accountId);
+    this.renewedAt.delete(accountId);
   }
 
   private async tick(): Promise<void> {
@@ -65,7 +92,7 @@ export class SyncSupervisor {
       const renewed = version !== undefined && version === worker.configVersion && (await this.renew(id));
       if (!renewed) {
         this.log.info({ accountId: id, reason: version === undefined ? 'inactive' : version !== worker.configVersion ? 'changed' : 'lease lost' }, 'stopping account session');
-        this.workers.delete(id);
+        this.forget(id);
         await worker.stop();
         await this.release(id);
       }
@@ -80,6 +107,7 @@ export class SyncSupervisor {
   }
 
   private async acquire(accountId: number): Promise<boolean> {
+    const sent = Date.now();
     const rows = await exec(
       this.orm.em.fork(),
       `INSERT INTO sync_leases (account_id, owner, expires_at, acquired_at)
@@ -89,15 +117,18 @@ export class SyncSupervisor {
        RETURNING account_id`,
       [accountId, this.instanceId, String(this.options.leaseTtlMs)],
     );
+    if (rows.length > 0) this.renewedAt.set(accountId, sent);
     return rows.length > 0;
   }
 
   private async renew(accountId: number): Promise<boolean> {
+    const sent = Date.now();
     const rows = await exec(
       this.orm.em.fork(),
       `UPDATE sync_leases SET expires_at = now() + (? || ' milliseconds')::interval WHERE account_id = ? AND owner = ? RETURNING account_id`,
       [String(this.options.leaseTtlMs), accountId, this.instanceId],
     );
+    if (rows.length > 0) this.renewedAt.set(accountId, sent);
     return rows.length > 0;
   }
 

@@ -7,6 +7,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import type { Config } from '../config.js';
+import { guardPool } from '../db/pg-guard.js';
 import type { DeliveryQueue, WebhookSender, WebhooksService } from '../modules/webhooks/index.js';
 import type { Logger } from '../shared/logger.js';
 import { DELIVER_QUEUE, WebhookDispatcher, type DeliverJob } from './dispatcher.js';
@@ -53,8 +54,7 @@ export async function createWebhookEngine({ orm, databaseUrl, config, log, webho
   await boss.createQueue(DELIVER_QUEUE, queueOptions);
   await boss.updateQueue(DELIVER_QUEUE, queueOptions);
 
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: 'incoming-webhooks' });
-  pool.on('error', () => undefined);
+  const pool = guardPool(new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: 'incoming-webhooks' }), wlog, 'webhooks');
   const worker = new DeliveryWorker({
     pool, boss, webhooks, sender, log: wlog,
     policy: { retryDelaysSeconds: c.retryDelaysSeconds, maxConsecutiveFailures: c.maxConsecutiveFailures },

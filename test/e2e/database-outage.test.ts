@@ -1,0 +1,97 @@
+/**
+ * The database going away under a running server, mid-sync (a PostgreSQL restart: fast shutdown, which also ends every
+ * open connection). Against a private PostgreSQL that this file stops and starts on the same port, and a private
+ * Dovecot: the process stays up, the API answers 503 with Retry-After in its envelopes while the database is gone,
+ * the account's session is stopped once its lease could lapse, and afterwards the sync resumes without losing or
+ * duplicating anything, mail that arrived during the outage included, and IDLE delivers new mail again.
+ */
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { startDovecot, type DovecotServer } from '../support/dovecot.js';
+import { expectEventually } from '../support/eventually.js';
+import { appendMessage, buildMessage } from '../support/imap.js';
+import { apiRequest, newCredentials, spawnServer, type SpawnedServer } from '../support/server.js';
+import { expectInSync, receivedEvents, sql } from '../support/sync.js';
+
+const log = pino({ level: 'warn' });
+let dovecot: DovecotServer;
+let pgDir: string;
+let dataDir: string;
+let pgPort: number;
+let postgres: EmbeddedDatabase | null = null;
+let server: SpawnedServer | undefined;
+
+beforeAll(async () => {
+  dovecot = await startDovecot();
+  pgDir = await mkdtemp(path.join(os.tmpdir(), 'incoming-outage-pg-'));
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'incoming-outage-data-'));
+  await chmod(pgDir, 0o711);
+  await chmod(dataDir, 0o711);
+  pgPort = await freePort();
+  postgres = await startEmbeddedPostgres(pgDir, log, { port: pgPort });
+}, 120_000);
+
+afterAll(async () => {
+  if (server && server.child.exitCode === null) {
+    server.child.kill('SIGKILL');
+    await server.exited;
+  }
+  await postgres?.stop();
+  await dovecot?.stop();
+  await rm(pgDir, { recursive: true, force: true });
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('PostgreSQL restarted under a running server', () => {
+  it('keeps the process up, answers 503 meanwhile, and resumes the sync with nothing lost or duplicated', async () => {
+    const creds = await dovecot.createUser();
+    for (let i = 0; i < 120; i++) {
+      const attachments = i % 10 === 0 ? [{ filename: `f${i}.bin`, contentType: 'application/octet-stream', content: Buffer.alloc(150_000, i) }] : [];
+      await appendMessage(dovecot, creds, 'INBOX', buildMessage({ subject: `bulk ${i}`, text: `message ${i} `.repeat(200), attachments }), i % 3 ? [] : ['\\Seen']);
+    }
+    const key = newCredentials();
+    const url = postgres!.url;
+    server = await spawnServer({
+      DATABASE_URL: url, DATA_DIR: dataDir, INCOMING_API_KEY: key.key, INCOMING_API_SECRET: key.secret,
+      SYNC_TICK_MS: '300', SYNC_LEASE_TTL_MS: '2000', SYNC_BACKOFF_BASE_MS: '200', SYNC_BACKOFF_MAX_MS: '1000', SYNC_POLL_INTERVAL_MS: '1000',
+    });
+    const created = await apiRequest(server.url, key, '/api/accounts', {
+      method: 'POST',
+      json: { name: 'Outage', email: `${creds.user}@example.com`, host: dovecot.host, port: dovecot.port, username: creds.user, password: creds.password, encryption: 'none', is_active: true },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.data.id as number;
+    await expectEventually(async () => expect(await receivedEvents(url, id)).toBeGreaterThan(10), { timeoutMs: 30_000, intervalMs: 10 });
+
+    await postgres!.stop();
+    postgres = null;
+    const list = await apiRequest(server.url, key, '/api/emails?per_page=5');
+    expect(list.status).toBe(503);
+    expect(list.headers.get('retry-after')).toBe('5');
+    expect(list.body).toEqual({ success: false, error: expect.stringMatching(/database is unavailable/) });
+    const gql = await apiRequest(server.url, key, '/graphql', { method: 'POST', json: { query: '{ emails(perPage: 1) { totalCount } }' } });
+    expect(gql.status).toBe(503);
+    expect(gql.body.errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
+    expect((await apiRequest(server.url, false, '/readyz')).status).toBe(503);
+    await appendMessage(dovecot, creds, 'INBOX', buildMessage({ subject: 'arrived during the outage' }));
+    // Longer than the lease: the session must stop before another instance could take the account.
+    await expectEventually(() => expect(server!.output()).toContain('lease not renewed in time; stopping account session'), { timeoutMs: 10_000 });
+    expect(server.child.exitCode).toBeNull();
+
+    postgres = await startEmbeddedPostgres(pgDir, log, { port: pgPort });
+    await expectEventually(async () => expectInSync(url, id, dovecot, creds, 'INBOX'), { timeoutMs: 60_000, intervalMs: 500 });
+    expect(await receivedEvents(url, id)).toBe(121);
+    expect(await sql(url, 'SELECT uid FROM emails WHERE account_id = $1 GROUP BY uid HAVING count(*) > 1', [id])).toEqual([]);
+    expect((await apiRequest(server.url, key, '/api/emails?per_page=1')).body.meta.total).toBe(121);
+
+    // IDLE again: a new message arrives without any request.
+    await appendMessage(dovecot, creds, 'INBOX', buildMessage({ subject: 'after the outage' }));
+    await expectEventually(async () => expect(await receivedEvents(url, id)).toBe(122), { timeoutMs: 20_000, intervalMs: 100 });
+    expect(server.child.exitCode).toBeNull();
+    expect(server.output()).not.toMatch(/unhandled|Unhandled|uncaught/);
+  }, 180_000);
+});
