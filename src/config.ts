@@ -30,6 +30,7 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATABASE_POOL_MAX: intIn(1, 200).default(10),
+  DATABASE_WAIT_MS: intIn(0, 3_600_000).default(60_000),
   MIGRATE_ON_START: bool.default(true),
   INCOMING_SECRET_KEY: z
     .string()
@@ -88,6 +89,8 @@ export interface Config {
   readonly dataDir: string;
   readonly databaseUrl: string | undefined;
   readonly databasePoolMax: number;
+  /** How long start-up waits for an unreachable DATABASE_URL before giving up. */
+  readonly databaseWaitMs: number;
   readonly migrateOnStart: boolean;
   readonly secretKey: string | undefined;
   readonly bootstrapKey: { readonly key: string; readonly secret: string } | undefined;
@@ -169,6 +172,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
+    databaseWaitMs: e.DATABASE_WAIT_MS,
     migrateOnStart: e.MIGRATE_ON_START,
     secretKey: e.INCOMING_SECRET_KEY,
     bootstrapKey:

@@ -1,8 +1,48 @@
 /** Chooses the database: DATABASE_URL when set, else the embedded PostgreSQL under DATA_DIR. */
+import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../shared/logger.js';
 import { startEmbeddedPostgres } from './embedded.js';
-import { registerDatabaseEndpoint } from './unavailable.js';
+import { isDatabaseUnavailable, registerDatabaseEndpoint } from './unavailable.js';
+
+const WAIT_STEP_MS = 1000;
+
+/** `host:port` of a URL, for messages (never the credentials). */
+function where(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname}:${u.port || '5432'}`;
+}
+
+/**
+ * Waits until the database answers: in a container the application often starts before PostgreSQL does. Retries what
+ * means "not there yet" every second for up to `waitMs`; anything else (wrong password, no such database) fails at
+ * once. Either way the error names the host and port and points at DATABASE_URL.
+ */
+export async function waitForDatabase(url: string, waitMs: number, log: Logger): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1; ; attempt++) {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      if (attempt > 1) log.info({ database: where(url) }, 'database reachable');
+      return;
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (!isDatabaseUnavailable(err)) {
+        throw new Error(`PostgreSQL at ${where(url)} refused us: ${reason}. Check DATABASE_URL.`, { cause: err });
+      }
+      if (Date.now() + WAIT_STEP_MS > deadline) {
+        throw new Error(`Cannot reach PostgreSQL at ${where(url)} (${reason}) after ${waitMs / 1000} s (DATABASE_WAIT_MS). Is it running, and is DATABASE_URL right?`, { cause: err });
+      }
+      if (attempt === 1) log.warn({ database: where(url), reason, waitMs }, 'waiting for the database');
+      await new Promise((r) => setTimeout(r, WAIT_STEP_MS));
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+}
 
 export interface DatabaseHandle {
   readonly url: string;
@@ -14,6 +54,7 @@ export interface DatabaseHandle {
 export async function openDatabase(config: Config, log: Logger): Promise<DatabaseHandle> {
   if (config.databaseUrl) {
     registerDatabaseEndpoint(config.databaseUrl);
+    await waitForDatabase(config.databaseUrl, config.databaseWaitMs, log);
     return { url: config.databaseUrl, embedded: false, close: async () => {} };
   }
   const pg = await startEmbeddedPostgres(config.dataDir, log);

@@ -24,6 +24,8 @@ let dataDir: string;
 let pgPort: number;
 let postgres: EmbeddedDatabase | null = null;
 let server: SpawnedServer | undefined;
+/** The private cluster's URL (the same after every restart: same port, same password). */
+let startedUrl = '';
 
 beforeAll(async () => {
   dovecot = await startDovecot();
@@ -33,6 +35,7 @@ beforeAll(async () => {
   await chmod(dataDir, 0o711);
   pgPort = await freePort();
   postgres = await startEmbeddedPostgres(pgDir, log, { port: pgPort });
+  startedUrl = postgres.url;
 }, 120_000);
 
 afterAll(async () => {
@@ -54,7 +57,7 @@ describe('PostgreSQL restarted under a running server', () => {
       await appendMessage(dovecot, creds, 'INBOX', buildMessage({ subject: `bulk ${i}`, text: `message ${i} `.repeat(200), attachments }), i % 3 ? [] : ['\\Seen']);
     }
     const key = newCredentials();
-    const url = postgres!.url;
+    const url = startedUrl;
     server = await spawnServer({
       DATABASE_URL: url, DATA_DIR: dataDir, INCOMING_API_KEY: key.key, INCOMING_API_SECRET: key.secret,
       SYNC_TICK_MS: '300', SYNC_LEASE_TTL_MS: '2000', SYNC_BACKOFF_BASE_MS: '200', SYNC_BACKOFF_MAX_MS: '1000', SYNC_POLL_INTERVAL_MS: '1000',
@@ -94,4 +97,28 @@ describe('PostgreSQL restarted under a running server', () => {
     expect(server.child.exitCode).toBeNull();
     expect(server.output()).not.toMatch(/unhandled|Unhandled|uncaught/);
   }, 180_000);
+});
+
+describe('PostgreSQL not reachable when the server starts', () => {
+  it('waits for it (DATABASE_WAIT_MS) and starts once it answers', async () => {
+    if (server && server.child.exitCode === null) {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+    await postgres?.stop();
+    postgres = null;
+    const key = newCredentials();
+    const starting = spawnServer({ DATABASE_URL: startedUrl, DATA_DIR: dataDir, INCOMING_API_KEY: key.key, INCOMING_API_SECRET: key.secret, SYNC_ENABLED: 'false' });
+    await new Promise((r) => setTimeout(r, 2000));
+    postgres = await startEmbeddedPostgres(pgDir, log, { port: pgPort });
+    server = await starting;
+    expect(server.output()).toContain('waiting for the database');
+    expect((await apiRequest(server.url, key, '/api/emails?per_page=1')).status).toBe(200);
+  }, 120_000);
+
+  it('gives up after DATABASE_WAIT_MS with a message naming the host and port', async () => {
+    const port = await freePort();
+    const failed = spawnServer({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/incoming`, DATA_DIR: dataDir, DATABASE_WAIT_MS: '1500' });
+    await expect(failed).rejects.toThrow(new RegExp(`exited \\(1\\)[\\s\\S]*Cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port}[\\s\\S]*DATABASE_URL`));
+  }, 60_000);
 });
