@@ -3,7 +3,8 @@
  * open connection). Against a private PostgreSQL that this file stops and starts on the same port, and a private
  * Dovecot: the process stays up, the API answers 503 with Retry-After in its envelopes while the database is gone,
  * the account's session is stopped once its lease could lapse, and afterwards the sync resumes without losing or
- * duplicating anything, mail that arrived during the outage included, and IDLE delivers new mail again.
+ * duplicating anything, mail that arrived during the outage included, IDLE delivers new mail again, and a
+ * subscription opened before the outage receives both. Then start-up without a database: waiting, giving up.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,6 +16,7 @@ import { startDovecot, type DovecotServer } from '../support/dovecot.js';
 import { expectEventually } from '../support/eventually.js';
 import { appendMessage, buildMessage } from '../support/imap.js';
 import { apiRequest, newCredentials, spawnServer, type SpawnedServer } from '../support/server.js';
+import { collect, connectWs } from '../support/ws.js';
 import { expectInSync, receivedEvents, sql } from '../support/sync.js';
 
 const log = pino({ level: 'warn' });
@@ -68,7 +70,11 @@ describe('PostgreSQL restarted under a running server', () => {
     });
     expect(created.status).toBe(201);
     const id = created.body.data.id as number;
+    // A realtime client connected before the outage keeps its subscription through it.
+    const { client: ws } = await connectWs(server.url, key);
+    const received = collect(ws, 'subscription($a: ID) { emailReceived(accountId: $a) { subject } }', { a: String(id) });
     await expectEventually(async () => expect(await receivedEvents(url, id)).toBeGreaterThan(10), { timeoutMs: 30_000, intervalMs: 10 });
+    await expectEventually(() => expect(received.items.length).toBeGreaterThan(0), { timeoutMs: 10_000 });
 
     await postgres!.stop();
     postgres = null;
@@ -96,6 +102,10 @@ describe('PostgreSQL restarted under a running server', () => {
     await expectEventually(async () => expect(await receivedEvents(url, id)).toBe(122), { timeoutMs: 20_000, intervalMs: 100 });
     expect(server.child.exitCode).toBeNull();
     expect(server.output()).not.toMatch(/unhandled|Unhandled|uncaught/);
+    await expectEventually(() => expect(received.items.map((i) => i.subject)).toEqual(expect.arrayContaining(['arrived during the outage', 'after the outage'])));
+    expect(received.errors).toEqual([]);
+    received.stop();
+    await ws.dispose();
   }, 180_000);
 });
 
