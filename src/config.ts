@@ -52,6 +52,7 @@ const EnvSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: intIn(100, 600_000).default(15_000),
   SYNC_ENABLED: bool.default(true),
   SYNC_POLL_INTERVAL_MS: intIn(1000, 86_400_000).default(60_000),
+  SYNC_WATCHDOG_TIMEOUT_MS: intIn(500, 600_000).default(30_000),
   SYNC_IDLE_RESTART_MS: intIn(10_000, 1_740_000).default(300_000),
   SYNC_LEASE_TTL_MS: intIn(500, 600_000).default(20_000),
   SYNC_TICK_MS: intIn(200, 600_000).default(5000),
@@ -108,6 +109,8 @@ export interface Config {
   readonly sync: {
     readonly enabled: boolean;
     readonly pollIntervalMs: number;
+    /** A poll's STATUS unanswered this long: the session is stale (a silently dead socket) and is reconnected. */
+    readonly watchdogTimeoutMs: number;
     readonly idleRestartMs: number;
     readonly leaseTtlMs: number;
     readonly tickMs: number;
@@ -197,6 +200,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     sync: Object.freeze({
       enabled: e.SYNC_ENABLED,
       pollIntervalMs: e.SYNC_POLL_INTERVAL_MS,
+      watchdogTimeoutMs: e.SYNC_WATCHDOG_TIMEOUT_MS,
       idleRestartMs: e.SYNC_IDLE_RESTART_MS,
       leaseTtlMs: e.SYNC_LEASE_TTL_MS,
       tickMs: e.SYNC_TICK_MS,

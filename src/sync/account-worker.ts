@@ -17,6 +17,8 @@ import type { WriteBackDrainer } from './write-back.js';
 
 export interface WorkerOptions {
   pollIntervalMs: number;
+  /** How long a poll's STATUS may go unanswered before the session is declared stale and reconnected. */
+  watchdogTimeoutMs: number;
   idleRestartMs: number;
   backoff: { baseMs: number; maxMs: number };
 }
@@ -186,6 +188,26 @@ export class AccountWorker {
     }
   }
 
+  /**
+   * STATUS with a deadline: a socket that died silently (a NAT or firewall dropping the connection without a reset)
+   * would leave it waiting for the socket timeout, minutes. Past the deadline the session is closed, and reconnected.
+   */
+  private async statusOrStale(client: ImapFlow, folder: string) {
+    let timer: NodeJS.Timeout | undefined;
+    const stale = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.deps.log.warn({ accountId: this.accountId, folder, timeoutMs: this.deps.options.watchdogTimeoutMs }, 'IMAP session stale (STATUS unanswered); reconnecting');
+        client.close();
+        reject(Object.assign(new Error('IMAP session stale: STATUS unanswered'), { code: 'ETIMEDOUT' }));
+      }, this.deps.options.watchdogTimeoutMs);
+    });
+    try {
+      return await Promise.race([client.status(folder, { uidNext: true, uidValidity: true, messages: true, highestModseq: true }), stale]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Every poll interval: STATUS each folder (the IDLE one too, as a watchdog) and sync those that changed. */
   private async poll(client: ImapFlow, folders: string[]): Promise<void> {
     while (!this.stopped && client.usable) {
@@ -193,7 +215,7 @@ export class AccountWorker {
       if (this.stopped || !client.usable) return;
       const cursors = new Map((await this.deps.state.cursors(this.accountId)).map((c) => [c.folder, c]));
       for (const folder of folders) {
-        const s = await client.status(folder, { uidNext: true, uidValidity: true, messages: true, highestModseq: true });
+        const s = await this.statusOrStale(client, folder);
         if (!s) continue;
         const c = cursors.get(folder);
         const changed =

@@ -1,0 +1,61 @@
+/**
+ * A TCP proxy on loopback whose open connections can be made silent: nothing crosses them any more, yet neither side
+ * sees a reset or a close — how long-lived IMAP connections die in the wild (a NAT or firewall forgetting them). New
+ * connections are forwarded as usual.
+ */
+import net from 'node:net';
+
+export interface SilenceableProxy {
+  readonly host: string;
+  readonly port: number;
+  /** Stops forwarding on every open connection (they stay open); returns how many there were. */
+  silenceOpen(): number;
+  close(): Promise<void>;
+}
+
+export async function startProxy(target: { host: string; port: number }): Promise<SilenceableProxy> {
+  const open = new Set<{ client: net.Socket; upstream: net.Socket }>();
+  const silenced = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target.port, target.host);
+    const pair = { client, upstream };
+    open.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = () => {
+      open.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const s of [client, upstream]) {
+      s.on('error', end);
+      s.on('close', end);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    host: '127.0.0.1',
+    port,
+    silenceOpen() {
+      const n = open.size;
+      for (const { client, upstream } of open) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+        silenced.add(client).add(upstream);
+      }
+      open.clear();
+      return n;
+    },
+    async close() {
+      for (const s of silenced) s.destroy();
+      for (const { client, upstream } of open) {
+        client.destroy();
+        upstream.destroy();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
