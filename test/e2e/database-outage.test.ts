@@ -4,7 +4,8 @@
  * Dovecot: the process stays up, the API answers 503 with Retry-After in its envelopes while the database is gone,
  * the account's session is stopped once its lease could lapse, and afterwards the sync resumes without losing or
  * duplicating anything, mail that arrived during the outage included, IDLE delivers new mail again, and a
- * subscription opened before the outage receives both. Then start-up without a database: waiting, giving up.
+ * subscription opened before the outage receives both, and so does a webhook. Then start-up without a database:
+ * waiting, giving up.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { startDovecot, type DovecotServer } from '../support/dovecot.js';
 import { expectEventually } from '../support/eventually.js';
 import { appendMessage, buildMessage } from '../support/imap.js';
 import { apiRequest, newCredentials, spawnServer, type SpawnedServer } from '../support/server.js';
+import { startReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 import { collect, connectWs } from '../support/ws.js';
 import { expectInSync, receivedEvents, sql } from '../support/sync.js';
 
@@ -26,11 +28,13 @@ let dataDir: string;
 let pgPort: number;
 let postgres: EmbeddedDatabase | null = null;
 let server: SpawnedServer | undefined;
+let receiver: WebhookReceiver;
 /** The private cluster's URL (the same after every restart: same port, same password). */
 let startedUrl = '';
 
 beforeAll(async () => {
   dovecot = await startDovecot();
+  receiver = await startReceiver();
   pgDir = await mkdtemp(path.join(os.tmpdir(), 'incoming-outage-pg-'));
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'incoming-outage-data-'));
   await chmod(pgDir, 0o711);
@@ -47,6 +51,7 @@ afterAll(async () => {
   }
   await postgres?.stop();
   await dovecot?.stop();
+  await receiver?.close();
   await rm(pgDir, { recursive: true, force: true });
   await rm(dataDir, { recursive: true, force: true });
 });
@@ -63,7 +68,11 @@ describe('PostgreSQL restarted under a running server', () => {
     server = await spawnServer({
       DATABASE_URL: url, DATA_DIR: dataDir, INCOMING_API_KEY: key.key, INCOMING_API_SECRET: key.secret,
       SYNC_TICK_MS: '300', SYNC_LEASE_TTL_MS: '2000', SYNC_BACKOFF_BASE_MS: '200', SYNC_BACKOFF_MAX_MS: '1000', SYNC_POLL_INTERVAL_MS: '1000',
+      WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WEBHOOK_POLL_INTERVAL_MS: '1000', WEBHOOK_RETRY_DELAYS: '1,1,1,1,1,1',
     });
+    const hook = await apiRequest(server.url, key, '/api/webhooks', { method: 'POST', json: { url: receiver.url, events: ['email.received'] } });
+    expect(hook.status).toBe(201);
+    receiver.secret = hook.body.data.secret;
     const created = await apiRequest(server.url, key, '/api/accounts', {
       method: 'POST',
       json: { name: 'Outage', email: `${creds.user}@example.com`, host: dovecot.host, port: dovecot.port, username: creds.user, password: creds.password, encryption: 'none', is_active: true },
@@ -106,6 +115,12 @@ describe('PostgreSQL restarted under a running server', () => {
     expect(received.errors).toEqual([]);
     received.stop();
     await ws.dispose();
+    // Webhooks too: one signed delivery per email, the outage's and the later one included.
+    await expectEventually(() => {
+      const subjects = receiver.received.filter((r) => r.verified).map((r) => r.json!.data.subject);
+      expect(subjects).toEqual(expect.arrayContaining(['arrived during the outage', 'after the outage']));
+      expect(new Set(receiver.received.map((r) => r.headers['webhook-id'])).size).toBe(122);
+    }, { timeoutMs: 30_000, intervalMs: 200 });
   }, 180_000);
 });
 
