@@ -3,6 +3,7 @@
  * when DATABASE_URL is unset. The cluster lives in DATA_DIR/postgres, is initialised on first start, persists across
  * restarts and listens on a free loopback port of its own (a system PostgreSQL may own 5432).
  */
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -172,5 +173,42 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, opts: 
   }
   await writeFile(ownerFile, `${process.pid}\n`);
   log.info({ port, pgdata }, 'embedded PostgreSQL started');
-  return { url: urlFor(password, port), stop: () => pg.stop() };
+  return { url: urlFor(password, port), stop: superviseRestarts(pg, port, log) };
+}
+
+type Cluster = { start(): Promise<void>; stop(): Promise<void> };
+
+/**
+ * Restarts the embedded postmaster when it dies (killed, crashed, out of memory) — nothing else would, and the server
+ * would stay unready for good. Retries 1 s apart, doubling up to 30 s: the orphaned backends of a killed postmaster
+ * hold its shared memory for a moment, so the first attempt can fail. Returns the intentional stop.
+ */
+function superviseRestarts(pg: Cluster, port: number, log: Logger): () => Promise<void> {
+  let stopping = false;
+  const postmaster = () => (pg as unknown as { process?: ChildProcess }).process;
+  const restart = async () => {
+    for (let attempt = 0; !stopping; attempt++) {
+      await new Promise((r) => setTimeout(r, Math.min(30_000, 1000 * 2 ** attempt)));
+      if (stopping) return;
+      try {
+        await pg.start();
+        log.info({ port }, 'embedded PostgreSQL restarted');
+        watch();
+        return;
+      } catch (err) {
+        log.warn({ err, port, attempt: attempt + 1 }, 'embedded PostgreSQL did not restart; retrying');
+      }
+    }
+  };
+  const watch = () =>
+    postmaster()?.once('exit', (code, signal) => {
+      if (stopping) return;
+      log.error({ code, signal, port }, 'embedded PostgreSQL exited; restarting it');
+      void restart();
+    });
+  watch();
+  return async () => {
+    stopping = true;
+    await pg.stop();
+  };
 }

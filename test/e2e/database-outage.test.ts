@@ -5,9 +5,9 @@
  * the account's session is stopped once its lease could lapse, and afterwards the sync resumes without losing or
  * duplicating anything, mail that arrived during the outage included, IDLE delivers new mail again, and a
  * subscription opened before the outage receives both, and so does a webhook. Then start-up without a database:
- * waiting, giving up.
+ * waiting, giving up; and the embedded PostgreSQL of the zero-setup default killed under the server: restarted.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -146,4 +146,26 @@ describe('PostgreSQL not reachable when the server starts', () => {
     const failed = spawnServer({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/incoming`, DATA_DIR: dataDir, DATABASE_WAIT_MS: '1500' });
     await expect(failed).rejects.toThrow(new RegExp(`exited \\(1\\)[\\s\\S]*Cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port}[\\s\\S]*DATABASE_URL`));
   }, 60_000);
+});
+
+describe('the embedded PostgreSQL (no DATABASE_URL) killed under the server', () => {
+  it('is restarted, and the server is ready again', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'incoming-embedded-kill-'));
+    await chmod(dir, 0o711);
+    const key = newCredentials();
+    const embedded = await spawnServer({ DATA_DIR: dir, INCOMING_API_KEY: key.key, INCOMING_API_SECRET: key.secret, SYNC_ENABLED: 'false' });
+    try {
+      expect((await apiRequest(embedded.url, false, '/readyz')).status).toBe(200);
+      const postmaster = Number((await readFile(path.join(dir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      process.kill(postmaster, 'SIGKILL');
+      await expectEventually(async () => expect((await apiRequest(embedded.url, false, '/readyz')).status).toBe(503), { timeoutMs: 5_000, intervalMs: 50 });
+      await expectEventually(async () => expect((await apiRequest(embedded.url, false, '/readyz')).status).toBe(200), { timeoutMs: 30_000, intervalMs: 200 });
+      expect((await apiRequest(embedded.url, key, '/api/emails')).status).toBe(200);
+      expect(embedded.output()).toContain('embedded PostgreSQL restarted');
+    } finally {
+      embedded.child.kill('SIGTERM');
+      await embedded.exited;
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
