@@ -8,6 +8,7 @@
  * waiting, giving up; and the embedded PostgreSQL of the zero-setup default killed under the server: restarted.
  */
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -133,8 +134,18 @@ describe('PostgreSQL not reachable when the server starts', () => {
     await postgres?.stop();
     postgres = null;
     const key = newCredentials();
+    // Until the server has tried once, its database's port drops every connection (what a PostgreSQL still starting
+    // up looks like from outside); then PostgreSQL starts there.
+    let tried!: () => void;
+    const firstAttempt = new Promise<void>((resolve) => (tried = resolve));
+    const blocker = net.createServer((socket) => {
+      socket.destroy();
+      tried();
+    });
+    await new Promise<void>((resolve) => blocker.listen(pgPort, '127.0.0.1', resolve));
     const starting = spawnServer({ DATABASE_URL: startedUrl, DATA_DIR: dataDir, INCOMING_API_KEY: key.key, INCOMING_API_SECRET: key.secret, SYNC_ENABLED: 'false' });
-    await new Promise((r) => setTimeout(r, 2000));
+    await firstAttempt;
+    await new Promise((resolve) => blocker.close(resolve));
     postgres = await startEmbeddedPostgres(pgDir, log, { port: pgPort });
     server = await starting;
     expect(server.output()).toContain('waiting for the database');
