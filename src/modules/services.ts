@@ -51,13 +51,16 @@ export interface ServiceDeps {
 
 export function createServices({ orm, config, log, secretKey, stats, sync, folderStates, blobs, eventStream, webhookDelivery }: ServiceDeps): Services {
   const emails = new EmailsQueryService(orm);
+  const accounts = new AccountsService({ orm, secretKey, imapTimeouts: config.imap, log: log.child({ module: 'accounts' }), stats });
+  const emailChanges = new EmailChangesService(orm);
+  accounts.onBeforeDelete((em, accountId, opts) => emailChanges.onAccountDelete(em, accountId, opts));
   return {
     auth: new AuthService({ orm, log: log.child({ module: 'auth' }), defaults: config.rateLimit }),
     rateLimit: new RateLimitService(orm),
-    accounts: new AccountsService({ orm, secretKey, imapTimeouts: config.imap, log: log.child({ module: 'accounts' }), stats }),
+    accounts,
     sync,
     folderStates,
-    emailChanges: new EmailChangesService(orm),
+    emailChanges,
     emails,
     threads: new ThreadsService(orm, emails),
     categories: new CategoriesService(orm),

@@ -67,45 +67,62 @@ export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: 
   input.onProgress?.({ folder: input.folder, done, total: metas.length });
   const inFlight: Promise<void>[] = [];
   let storeChain: Promise<void> = Promise.resolve();
-  for (const [index, chunk] of chunks.entries()) {
-    const small = chunk.filter((m) => m.size <= deps.maxMessageBytes);
-    const sources = new Map<number, Buffer>();
-    if (small.length > 0) {
-      const rows = await client.fetchAll(small.map((m) => m.uid).join(','), { uid: true, source: true }, { uid: true });
-      for (const r of rows) if (r.source) sources.set(r.uid, r.source);
+  try {
+    for (const [index, chunk] of chunks.entries()) {
+      const { parsed, large, fetched } = await fetchChunk(client, deps, chunk);
+      const isLast = index === chunks.length - 1;
+      const uidNext = isLast ? input.finalUidNext : chunks[index + 1]![0]!.uid;
+      storeChain = storeChain.then(async () => {
+        const messages = [...(await parsed), ...large].sort((a, b) => a.uid - b.uid);
+        const r = await deps.ingest.storeBatch({ accountId: input.accountId, folder: input.folder, uidValidity: input.uidValidity, messages, uidNext });
+        counts.new += r.inserted.length;
+        // Vanished between SEARCH and FETCH (expunged meanwhile): nothing to store.
+        counts.failed += chunk.length - fetched;
+        done += chunk.length;
+        input.onProgress?.({ folder: input.folder, done, total: metas.length });
+      });
+      // Each link is awaited below, or its failure reaches us through an earlier one: handled either way.
+      storeChain.catch(() => undefined);
+      inFlight.push(storeChain);
+      if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
     }
-    const large: IngestMessage[] = [];
-    for (const m of chunk.filter((x) => x.size > deps.maxMessageBytes)) {
-      const msg = await ingestLarge(client, deps, m);
-      if (msg) large.push(msg);
-    }
-    // Parsing runs on worker threads while the loop goes on fetching the next chunk.
-    const parsed = Promise.all(
-      chunk
-        .filter((m) => sources.has(m.uid))
-        .map(async (m) => {
-          const raw = sources.get(m.uid)!;
-          return toIngestMessage(m, await deps.parser.parse(raw), raw);
-        }),
-    );
-    const isLast = index === chunks.length - 1;
-    const uidNext = isLast ? input.finalUidNext : chunks[index + 1]![0]!.uid;
-    const missing = chunk.length - sources.size - large.length;
-    storeChain = storeChain.then(async () => {
-      const messages = [...(await parsed), ...large].sort((a, b) => a.uid - b.uid);
-      const r = await deps.ingest.storeBatch({ accountId: input.accountId, folder: input.folder, uidValidity: input.uidValidity, messages, uidNext });
-      counts.new += r.inserted.length;
-      // Vanished between SEARCH and FETCH (expunged meanwhile): nothing to store.
-      counts.failed += missing;
-      done += chunk.length;
-      input.onProgress?.({ folder: input.folder, done, total: metas.length });
-    });
-    inFlight.push(storeChain);
-    if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
+    await storeChain;
+  } catch (err) {
+    // Never leave a store running once the pass has failed: a retry would race it.
+    await storeChain.catch(() => undefined);
+    throw err;
   }
-  await storeChain;
   if (chunks.length === 0) {
     await deps.ingest.storeBatch({ accountId: input.accountId, folder: input.folder, uidValidity: input.uidValidity, messages: [], uidNext: input.finalUidNext });
   }
   return counts;
+}
+
+/**
+ * Fetches one chunk's sources and starts parsing them on the worker threads (`parsed` settles later, while the
+ * caller fetches the next chunk); messages over MAX_MESSAGE_BYTES are streamed and ingested from their header.
+ */
+async function fetchChunk(client: ImapFlow, deps: SyncDeps, chunk: readonly ImapMeta[]): Promise<{ parsed: Promise<IngestMessage[]>; large: IngestMessage[]; fetched: number }> {
+  const small = chunk.filter((m) => m.size <= deps.maxMessageBytes);
+  const sources = new Map<number, Buffer>();
+  if (small.length > 0) {
+    const rows = await client.fetchAll(small.map((m) => m.uid).join(','), { uid: true, source: true }, { uid: true });
+    for (const r of rows) if (r.source) sources.set(r.uid, r.source);
+  }
+  const large: IngestMessage[] = [];
+  for (const m of chunk.filter((x) => x.size > deps.maxMessageBytes)) {
+    const msg = await ingestLarge(client, deps, m);
+    if (msg) large.push(msg);
+  }
+  const parsed = Promise.all(
+    chunk
+      .filter((m) => sources.has(m.uid))
+      .map(async (m) => {
+        const raw = sources.get(m.uid)!;
+        return toIngestMessage(m, await deps.parser.parse(raw), raw);
+      }),
+  );
+  // Awaited by this chunk's store, which never runs if an earlier store failed: the failure is reported there.
+  parsed.catch(() => undefined);
+  return { parsed, large, fetched: sources.size + large.length };
 }

@@ -1,5 +1,6 @@
 /** Mail accounts: CRUD with sealed passwords, connection tests and folder listing against the IMAP server. */
-import { UniqueConstraintViolationException, type MikroORM } from '@mikro-orm/postgresql';
+import { UniqueConstraintViolationException, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
+import { exec } from '../../db/sql.js';
 import { AppError } from '../../shared/errors.js';
 import { open, seal } from '../../shared/crypto.js';
 import type { Logger } from '../../shared/logger.js';
@@ -58,7 +59,7 @@ export function canSeeAccount(principal: Principal, accountId: number): boolean 
   return principal.accountIds === null || principal.accountIds.includes(accountId);
 }
 
-export type AccountDeleteHook = (accountId: number, opts: { deleteEmails: boolean }) => Promise<void>;
+export type AccountDeleteHook = (em: EntityManager, accountId: number, opts: { deleteEmails: boolean }) => Promise<void>;
 
 export class AccountsService {
   private readonly deleteHooks: AccountDeleteHook[] = [];
@@ -120,14 +121,18 @@ export class AccountsService {
   }
 
   /**
-   * Deletes the account. `deleteEmails` is passed to the `beforeDelete` hook of the emails module (its mail is removed
-   * or kept detached); until mail is synced there is nothing else to remove.
+   * Deletes the account. `deleteEmails` is passed to the hooks other modules registered (`onBeforeDelete`: the emails
+   * module removes the mail, or leaves it detached); leases, folder states, write-backs and webhooks of the account
+   * go with it through their foreign keys.
    */
   async delete(principal: Principal, id: number, opts: { deleteEmails: boolean }): Promise<void> {
     const account = await this.get(principal, id);
     await this.em.transactional(async (em) => {
-      for (const hook of this.deleteHooks) await hook(account.id, opts);
-      em.remove(account);
+      // Locked first: a sync pass storing mail for this account now waits (its foreign key check needs the row), and
+      // fails once it is gone, instead of committing mail between the hooks and the delete.
+      await exec(em, 'SELECT id FROM accounts WHERE id = ? FOR UPDATE', [account.id]);
+      for (const hook of this.deleteHooks) await hook(em, account.id, opts);
+      await exec(em, 'DELETE FROM accounts WHERE id = ?', [account.id]);
     });
   }
 

@@ -175,6 +175,18 @@ export class EmailChangesService {
     return out;
   }
 
+  /**
+   * An account is being deleted (in `em`'s transaction): with `deleteEmails` its mail goes too — emails, attachment
+   * rows, category links and threads; blob files and raw sources are left to the orphan sweep, and there is nothing to
+   * write back. Without it the mail stays, detached (`account_id` set to null by the foreign key). No event per email:
+   * removing an account's whole mailbox is one administrative act, not as many mail changes.
+   */
+  async onAccountDelete(em: EntityManager, accountId: number, opts: { deleteEmails: boolean }): Promise<void> {
+    if (!opts.deleteEmails) return;
+    await exec(em, 'DELETE FROM emails WHERE account_id = ?', [accountId]);
+    await exec(em, 'DELETE FROM threads WHERE account_id = ?', [accountId]);
+  }
+
   /** Locks the emails the principal may see; detached emails (account deleted, mail kept) only for unscoped keys. */
   private async lockVisible(em: EntityManager, principal: Principal, ids: readonly number[]): Promise<Row[]> {
     if (ids.length === 0) return [];
