@@ -6,7 +6,7 @@
  */
 import type { ImapFlow } from 'imapflow';
 import type { AccountsService, ImapTimeouts } from '../modules/accounts/index.js';
-import { classifyImapError, connectImap } from '../modules/accounts/index.js';
+import { classifyImapError, connectImap, isMailboxMissing } from '../modules/accounts/index.js';
 import { WRITE_BACK_CHANNEL, type MailboxStateService } from '../modules/emails/index.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { PgPubSub } from '../events/pubsub.js';
@@ -116,7 +116,6 @@ export class AccountWorker {
     const account = await this.deps.accounts.findById(this.accountId);
     if (!account) return this.abort.abort();
     const folders = account.syncFolders;
-    const primary = folders[0] ?? 'INBOX';
     const client = await connectImap(this.deps.accounts.settings(account), this.deps.imapTimeouts, { maxIdleTime: this.deps.options.idleRestartMs });
     this.client = client;
     const closed = new Promise<never>((_, reject) => client.once('close', () => reject(Object.assign(new Error('IMAP connection closed'), { code: 'NoConnection' }))));
@@ -130,7 +129,9 @@ export class AccountWorker {
       })().catch((err: unknown) => this.deps.log.warn({ accountId: this.accountId, err }, 'write-back wake-ups lost; draining on polls only'));
       // Local changes made while disconnected (or left by a crashed owner) go first, whatever their backoff.
       await this.drain(client, true);
-      await this.deps.runner.run(this.accountId, {}, client);
+      const first = await this.deps.runner.run(this.accountId, {}, client);
+      // IDLE on the first sync folder the server has (else on INBOX, which every server has).
+      const primary = folders.find((f) => !first.missing.includes(f)) ?? 'INBOX';
       client.on('exists', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
       client.on('expunge', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
       client.on('flags', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
@@ -215,7 +216,11 @@ export class AccountWorker {
       if (this.stopped || !client.usable) return;
       const cursors = new Map((await this.deps.state.cursors(this.accountId)).map((c) => [c.folder, c]));
       for (const folder of folders) {
-        const s = await this.statusOrStale(client, folder);
+        // A folder gone from the server is skipped here; the next full pass records it on the account.
+        const s = await this.statusOrStale(client, folder).catch((err: unknown) => {
+          if (isMailboxMissing(err)) return null;
+          throw err;
+        });
         if (!s) continue;
         const c = cursors.get(folder);
         const changed =

@@ -10,8 +10,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { appendEvents, type EventPayloads, type NewEvent } from '../events/index.js';
 import type { PgPubSub } from '../events/pubsub.js';
 import { AdvisoryLocks, LockNamespace } from '../db/locks.js';
-import { AppError } from '../shared/errors.js';
-import { classifyImapError, connectImap, type AccountsService, type ImapTimeouts } from '../modules/accounts/index.js';
+import { AppError, ErrorCode } from '../shared/errors.js';
+import { classifyImapError, connectImap, isMailboxMissing, type AccountsService, type ImapTimeouts } from '../modules/accounts/index.js';
 import { syncFolder } from './folder-sync.js';
 import { addCounts, emptyCounts, type FolderCounts, type ProgressReport, type SyncDeps } from './sync-context.js';
 
@@ -26,6 +26,8 @@ export interface SyncRequest {
 export interface SyncResult extends FolderCounts {
   durationMs: number;
   folders: string[];
+  /** Sync folders the server does not have (deleted, renamed): skipped, the others synced. */
+  missing: string[];
 }
 
 export interface SyncProgressMessage extends ProgressReport {
@@ -79,13 +81,26 @@ export class SyncRunner {
     let current: string | null = null;
     try {
       client ??= await connectImap(accounts.settings(account), this.deps.imapTimeouts);
+      const missing: string[] = [];
       for (const folder of folders) {
         current = folder;
         const onProgress = (p: ProgressReport) => void this.progress({ ...p, accountId, runId });
-        totals = addCounts(totals, await syncFolder(client, sync, accountId, folder, { full: req.full, since: req.since, onProgress }));
+        try {
+          totals = addCounts(totals, await syncFolder(client, sync, accountId, folder, { full: req.full, since: req.since, onProgress }));
+        } catch (err) {
+          // One folder gone from the server must not stop the others (nor, through the session, IDLE). Its stored
+          // mail is kept: the folder may come back, or be dropped from sync_folders.
+          if (!isMailboxMissing(err)) throw err;
+          if (req.folder) throw new AppError(ErrorCode.NOT_FOUND, `Folder "${folder}" does not exist on the IMAP server`);
+          missing.push(folder);
+          sync.log.warn({ accountId, folder }, 'sync folder does not exist on the IMAP server; skipped');
+          await sync.state.finishFolder(accountId, folder, { error: 'The folder does not exist on the IMAP server' });
+        }
       }
-      const result: SyncResult = { ...totals, durationMs: Date.now() - started, folders };
-      await accounts.recordSyncStatus(accountId, { connected: true, error: null, synced: true });
+      const result: SyncResult = { ...totals, durationMs: Date.now() - started, folders, missing };
+      // Only a pass over every folder knows which are missing; a one-folder pass leaves the account's error as is.
+      const error = req.folder ? undefined : missing.length > 0 ? `Sync folders missing on the IMAP server: ${missing.join(', ')}` : null;
+      await accounts.recordSyncStatus(accountId, { connected: true, error, synced: true });
       await this.event('sync.completed', accountId, runId, { accountId, runId, ...totals, durationMs: result.durationMs, folders });
       sync.log.info({ accountId, ...result }, 'sync pass completed');
       return result;
@@ -93,7 +108,9 @@ export class SyncRunner {
       const c = classifyImapError(err, account);
       const message = err instanceof AppError ? err.message : c.message;
       sync.log.warn({ accountId, folder: current, err, kind: c.kind }, 'sync pass failed');
-      await accounts.recordSyncStatus(accountId, { connected: false, error: message, pause: c.kind === 'auth' });
+      // A requested folder that does not exist says nothing about the account's connection.
+      const badRequest = err instanceof AppError && err.code === ErrorCode.NOT_FOUND;
+      if (!badRequest) await accounts.recordSyncStatus(accountId, { connected: false, error: message, pause: c.kind === 'auth' });
       if (current) await sync.state.finishFolder(accountId, current, { error: message }).catch(() => undefined);
       await this.event('sync.failed', accountId, runId, { accountId, runId, error: message, folder: current });
       if (err instanceof AppError) throw err;

@@ -72,3 +72,15 @@ export function classifyImapError(error: unknown, target?: { host: string; port:
     message: `IMAP error from ${where}: ${serverText ?? str(err.message) ?? 'unknown error'}`,
   };
 }
+
+/**
+ * Whether an IMAP command failed because the mailbox does not exist (deleted or renamed on the server, or a typo in
+ * `sync_folders`): imapflow marks a failed SELECT `mailboxMissing` and a failed STATUS `NotFound`; servers that send
+ * the RFC 5530 response code say `NONEXISTENT`.
+ */
+export function isMailboxMissing(error: unknown): boolean {
+  const err = error as { mailboxMissing?: unknown; code?: unknown; serverResponseCode?: unknown; response?: unknown } | null;
+  if (!err || typeof err !== 'object') return false;
+  const nested = err.response && typeof err.response === 'object' ? (err.response as { serverResponseCode?: unknown }) : undefined;
+  return err.mailboxMissing === true || err.code === 'NotFound' || err.serverResponseCode === 'NONEXISTENT' || nested?.serverResponseCode === 'NONEXISTENT';
+}
