@@ -30,6 +30,18 @@ export interface StoredBlob {
 /** The key a content has in the store (and in `raw_sources`): lowercase sha256 hex. */
 export const blobKey = (buf: Uint8Array): string => createHash('sha256').update(buf).digest('hex');
 
+/** File-system failures of the store itself: full or read-only disk, quota, permissions, I/O, descriptors. */
+const STORAGE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE']);
+
+/** Whether `err` (or its cause) is a local storage failure: reported as such, never blamed on the IMAP server. */
+export function isStorageFailure(err: unknown): boolean {
+  for (let cur = err, depth = 0; cur && typeof cur === 'object' && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && STORAGE_CODES.has(code)) return true;
+  }
+  return false;
+}
+
 const listDir = (dir: string): Promise<string[]> => readdir(dir).catch(() => [] as string[]);
 const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 

@@ -9,6 +9,7 @@ import type { AccountsService, ImapTimeouts } from '../modules/accounts/index.js
 import { classifyImapError, connectImap, isMailboxMissing } from '../modules/accounts/index.js';
 import { WRITE_BACK_CHANNEL, type MailboxStateService } from '../modules/emails/index.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { AppError } from '../shared/errors.js';
 import type { PgPubSub } from '../events/pubsub.js';
 import type { Logger } from '../shared/logger.js';
 import { backoffDelay } from './backoff.js';
@@ -91,21 +92,23 @@ export class AccountWorker {
           continue;
         }
         const account = await this.deps.accounts.findById(this.accountId).catch(() => null);
-        const c = classifyImapError(err, account ?? undefined);
+        // A failed pass arrives as the runner's AppError, which already says what happened (and recorded it).
+        const c = classifyImapError(err instanceof AppError && err.cause ? err.cause : err, account ?? undefined);
+        const message = err instanceof AppError ? err.message : c.message;
         if (c.kind === 'auth') {
           // Parked: the supervisor will not start a worker again until the account is updated. If the pause cannot
           // be recorded, retry after the backoff like any other failure (the next login fails the same way).
-          const parked = await this.deps.accounts.recordSyncStatus(this.accountId, { connected: false, error: c.message, pause: true }).then(() => true, () => false);
+          const parked = await this.deps.accounts.recordSyncStatus(this.accountId, { connected: false, error: message, pause: true }).then(() => true, () => false);
           if (parked) {
             this.deps.log.warn({ accountId: this.accountId }, 'IMAP credentials rejected; sync paused until the account is updated');
             return;
           }
         }
-        await this.deps.accounts.recordSyncStatus(this.accountId, { connected: false, error: c.message }).catch(() => undefined);
+        await this.deps.accounts.recordSyncStatus(this.accountId, { connected: false, error: message }).catch(() => undefined);
         // A connection that lived a while resets the backoff; a flapping one does not.
         attempt = Date.now() - started > 60_000 ? 0 : attempt + 1;
         const delay = backoffDelay(attempt, this.deps.options.backoff);
-        this.deps.log.warn({ accountId: this.accountId, err: c.message, kind: c.kind, delay }, 'IMAP session ended; reconnecting');
+        this.deps.log.warn({ accountId: this.accountId, err: message, kind: c.kind, delay }, 'IMAP session ended; reconnecting');
         await sleep(delay, this.abort.signal);
       }
     }

@@ -10,6 +10,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { appendEvents, type EventPayloads, type NewEvent } from '../events/index.js';
 import type { PgPubSub } from '../events/pubsub.js';
 import { AdvisoryLocks, LockNamespace } from '../db/locks.js';
+import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
+import { isStorageFailure } from '../storage/blob-store.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import { classifyImapError, connectImap, isMailboxMissing, type AccountsService, type ImapTimeouts } from '../modules/accounts/index.js';
 import { syncFolder } from './folder-sync.js';
@@ -105,16 +107,19 @@ export class SyncRunner {
       sync.log.info({ accountId, ...result }, 'sync pass completed');
       return result;
     } catch (err) {
+      // Nothing can be recorded without the database: say so (503) rather than blame the IMAP server.
+      if (isDatabaseUnavailable(err)) throw databaseUnavailableError(err);
       const c = classifyImapError(err, account);
-      const message = err instanceof AppError ? err.message : c.message;
-      sync.log.warn({ accountId, folder: current, err, kind: c.kind }, 'sync pass failed');
+      const storage = isStorageFailure(err);
+      const message = err instanceof AppError ? err.message : storage ? `Local storage failed (DATA_DIR): ${(err as Error).message}` : c.message;
+      sync.log.warn({ accountId, folder: current, err, kind: storage ? 'storage' : c.kind }, 'sync pass failed');
       // A requested folder that does not exist says nothing about the account's connection.
       const badRequest = err instanceof AppError && err.code === ErrorCode.NOT_FOUND;
       if (!badRequest) await accounts.recordSyncStatus(accountId, { connected: false, error: message, pause: c.kind === 'auth' });
       if (current) await sync.state.finishFolder(accountId, current, { error: message }).catch(() => undefined);
       await this.event('sync.failed', accountId, runId, { accountId, runId, error: message, folder: current });
       if (err instanceof AppError) throw err;
-      throw new AppError('UPSTREAM_ERROR', `Sync failed: ${message}`, undefined, { cause: err });
+      throw new AppError(storage ? ErrorCode.SERVICE_UNAVAILABLE : ErrorCode.UPSTREAM_ERROR, `Sync failed: ${message}`, undefined, { cause: err });
     } finally {
       if (client && client !== session) await client.logout().catch(() => client?.close());
     }

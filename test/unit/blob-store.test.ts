@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobStore } from '../../src/storage/blob-store.js';
+import { BlobStore, isStorageFailure } from '../../src/storage/blob-store.js';
 
 let dir: string;
 let n = 0;
@@ -214,5 +214,16 @@ describe('BlobStore', () => {
       expect(removed).toBe(0);
       expect(await store.exists(key)).toBe(true);
     });
+  });
+});
+
+describe('isStorageFailure', () => {
+  it('recognises a full, read-only or inaccessible store, also as a cause; not other errors', () => {
+    const fsError = (code: string) => Object.assign(new Error(`${code}: write`), { code });
+    for (const code of ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EIO', 'EMFILE']) expect(isStorageFailure(fsError(code))).toBe(true);
+    expect(isStorageFailure(new Error('sync failed', { cause: fsError('ENOSPC') }))).toBe(true);
+    expect(isStorageFailure(fsError('ECONNREFUSED'))).toBe(false);
+    expect(isStorageFailure(new Error('parse error'))).toBe(false);
+    expect(isStorageFailure(undefined)).toBe(false);
   });
 });

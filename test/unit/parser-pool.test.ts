@@ -135,6 +135,8 @@ describe('ParserPool', () => {
     await writeFile(file, 'x');
     const pool = newPool({ size: 1, blobRoot: file });
     await expect(pool.parse(F.plainText())).rejects.toThrow(/blob store failed/);
+    // The file-system error code crosses the thread boundary (ENOSPC and the like are then reported as storage).
+    await expect(pool.parse(F.plainText())).rejects.toMatchObject({ code: expect.stringMatching(/^E[A-Z]+$/) });
   });
 
   it('close() lets running messages finish, fails queued ones, refuses new ones', async () => {

@@ -4,7 +4,7 @@
  * Protocol, per message `{ id, raw }` (raw transferred, not copied):
  *   → `{ type: 'headers', id, message }` once the raw source is stored and the headers read — what the pool resolves
  *     with (plus a parseError) if this worker then crashes or times out;
- *   → `{ type: 'done', id, message }`, or `{ type: 'failed', id, error }` when the blob store failed (I/O).
+ *   → `{ type: 'done', id, message }`, or `{ type: 'failed', id, error, code }` when the blob store failed (I/O).
  * `{ type: 'ready' }` is posted once at start-up, so the pool's per-message timeout never includes the boot time.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -31,7 +31,7 @@ port.on('message', ({ id, raw }: ParseRequest) => {
   const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   parseMessage(buf, store, { maxBytes, inlineMaxBytes, onHeaders: (message) => port.postMessage({ type: 'headers', id, message }) }).then(
     (message) => port.postMessage({ type: 'done', id, message }),
-    (err: unknown) => port.postMessage({ type: 'failed', id, error: err instanceof Error ? err.message : String(err) }),
+    (err: unknown) => port.postMessage({ type: 'failed', id, error: err instanceof Error ? err.message : String(err), code: (err as { code?: unknown } | null)?.code }),
   );
 });
 port.postMessage({ type: 'ready' });

@@ -46,7 +46,7 @@ export interface ParserPoolOptions {
 type WorkerReply =
   | { type: 'ready' }
   | { type: 'headers' | 'done'; id: number; message: ParsedMessage }
-  | { type: 'failed'; id: number; error: string };
+  | { type: 'failed'; id: number; error: string; code?: unknown };
 
 interface Task {
   id: number;
@@ -191,7 +191,8 @@ export class ParserPool {
       return;
     }
     this.release(slot, task);
-    if (reply.type === 'failed') task.reject(new Error(`blob store failed while parsing: ${reply.error}`));
+    // The error code (ENOSPC, EACCES, …) crosses the thread boundary so that the failure is reported as local storage.
+    if (reply.type === 'failed') task.reject(Object.assign(new Error(`blob store failed while parsing: ${reply.error}`), { code: reply.code }));
     else task.resolve(revive(reply.message));
     this.dispatch();
   }
