@@ -12,6 +12,7 @@ import { CloseCode, type ExecutionResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
+import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { hasPermissions, type Principal } from '../modules/auth/index.js';
@@ -62,6 +63,12 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
           (ctx.extra as Extra).principal = principal;
           return true;
         } catch (err) {
+          if (isDatabaseUnavailable(err)) {
+            // Not the client's credentials: 1013 "try again later", so that it reconnects instead of giving up.
+            log.warn({ err }, 'WebSocket refused: database unavailable');
+            socket.close(1013, 'Try again later: the database is unavailable');
+            return false;
+          }
           if (!(err instanceof AppError)) log.error({ err }, 'WebSocket authentication failed');
           socket.close(4401, 'Unauthorized');
           return false;
@@ -69,7 +76,14 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
       },
       onSubscribe: async (ctx, _id, payload) => {
         const principal = (ctx.extra as Extra).principal!;
-        const decision = await inContext(() => services.rateLimit.hit(principal));
+        let decision;
+        try {
+          decision = await inContext(() => services.rateLimit.hit(principal));
+        } catch (err) {
+          if (!isDatabaseUnavailable(err)) throw err;
+          const e = databaseUnavailableError(err);
+          return [new GraphQLError(e.message, { extensions: { code: e.code } })];
+        }
         if (!decision.allowed) {
           return [new GraphQLError(`Rate limit exceeded; retry in ${decision.retryAfter} s`, { extensions: { code: 'RATE_LIMITED' } })];
         }

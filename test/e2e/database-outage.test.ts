@@ -96,6 +96,14 @@ describe('PostgreSQL restarted under a running server', () => {
     expect(gql.status).toBe(503);
     expect(gql.body.errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
     expect((await apiRequest(server.url, false, '/readyz')).status).toBe(503);
+    // WebSocket: a key that must be looked up is refused with 1013 (try again later), not 4401; a connected client's
+    // new subscription gets SERVICE_UNAVAILABLE.
+    const fresh = await connectWs(server.url, newCredentials());
+    expect(fresh.outcome).toBe(1013);
+    await fresh.client.dispose();
+    const refused = collect(ws, 'subscription { emailReceived { subject } }');
+    await refused.ended;
+    expect(refused.errors).toMatchObject([{ extensions: { code: 'SERVICE_UNAVAILABLE' } }]);
     await appendMessage(dovecot, creds, 'INBOX', buildMessage({ subject: 'arrived during the outage' }));
     // Longer than the lease: the session must stop before another instance could take the account.
     await expectEventually(() => expect(server!.output()).toContain('lease not renewed in time; stopping account session'), { timeoutMs: 10_000 });
