@@ -20,18 +20,18 @@ export class AdvisoryLocks {
    */
   async withLock<T>(namespace: number, id: number, fn: () => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A lock or unlock that failed leaves the client out of the pool (destroyed, which frees any lock it still held).
     let broken: Error | undefined;
     try {
-      await client.query('SELECT pg_advisory_lock($1, $2)', [namespace, id]);
+      await client.query('SELECT pg_advisory_lock($1, $2)', [namespace, id]).catch((err: Error) => {
+        broken = err;
+        throw err;
+      });
       try {
         return await fn();
       } finally {
-        // A failed unlock leaves the client out of the pool (destroyed, which frees any lock it still held).
         await client.query('SELECT pg_advisory_unlock($1, $2)', [namespace, id]).catch((err: Error) => (broken = err));
       }
-    } catch (err) {
-      broken ??= err as Error;
-      throw err;
     } finally {
       client.release(broken);
     }
