@@ -37,17 +37,23 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, log: PinoLogger): Promise<RunningServer> {
-  const cleanups: (() => Promise<void>)[] = [];
+  const cleanups: [string, () => Promise<void>][] = [];
+  /** Slow shutdown steps are logged: a shutdown that hits SHUTDOWN_TIMEOUT_MS then says where the time went. */
+  const step = async ([name, fn]: [string, () => Promise<void>]) => {
+    const t = Date.now();
+    await fn().catch((err: unknown) => log.error({ err, step: name }, 'error during shutdown'));
+    if (Date.now() - t > 1000) log.info({ step: name, ms: Date.now() - t }, 'slow shutdown step');
+  };
   let closing: Promise<void> | undefined;
   const cleanup = () =>
     (closing ??= (async () => {
-      for (const fn of [...cleanups].reverse()) await fn().catch((err: unknown) => log.error({ err }, 'error during shutdown'));
+      for (const c of [...cleanups].reverse()) await step(c);
     })());
   try {
     const db = await openDatabase(config, log);
-    cleanups.push(() => db.close());
+    cleanups.push(['database', () => db.close()]);
     const orm = await initOrm({ url: db.url, entities, poolMax: config.databasePoolMax, logger: log });
-    cleanups.push(() => orm.close());
+    cleanups.push(['orm', () => orm.close()]);
     if (config.migrateOnStart) {
       const applied = await migrateUp(orm);
       if (applied.length > 0) log.info({ applied }, 'migrations applied');
@@ -62,22 +68,22 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
     // One outbox reader per process, woken by NOTIFY; closed after the HTTP server (cleanups run in reverse).
     const eventStream = new EventStream({ url: db.url, orm, log: log.child({ module: 'events' }) });
     await eventStream.start();
-    cleanups.push(() => eventStream.close());
+    cleanups.push(['event stream', () => eventStream.close()]);
     // Webhooks: the service redelivers through the engine, which needs the services: bind through a late port.
     let webhookEngine: WebhookEngine | undefined;
     const webhookQueue: DeliveryQueue = { redeliver: (id) => webhookEngine!.redeliver(id) };
     const webhookGuard = new UrlGuard(config.webhooks.allowedHosts);
     const webhookSender = new WebhookSender(webhookGuard, config.webhooks.timeoutMs);
-    cleanups.push(() => webhookSender.close());
+    cleanups.push(['webhook sender', () => webhookSender.close()]);
     const services = createServices({ orm, config, log, secretKey, stats: new EmailStatsService(orm), sync, folderStates: new MailboxStateService(orm), blobs: new BlobStore(path.join(config.dataDir, 'blobs')), eventStream, webhookDelivery: { guard: webhookGuard, sender: webhookSender, queue: webhookQueue } });
     engine = await createSyncEngine({ orm, databaseUrl: db.url, config, log, accounts: services.accounts });
     const syncEngine = engine;
-    cleanups.push(() => syncEngine.close());
+    cleanups.push(['sync engine', () => syncEngine.close()]);
     const webhooks = await createWebhookEngine({ orm, databaseUrl: db.url, config, log, webhooks: services.webhooks, sender: webhookSender });
     webhookEngine = webhooks;
-    cleanups.push(() => webhooks.close());
+    cleanups.push(['webhooks', () => webhooks.close()]);
     const stopRetention = startEventRetention(orm, config.eventsRetentionDays, log.child({ module: 'events' }));
-    cleanups.push(async () => stopRetention());
+    cleanups.push(['event retention', async () => stopRetention()]);
     // One instance at a time, so two first starts never both create "the first key".
     const bootstrapKey = await withSessionLock(db.url, StartupLock.bootstrap, () =>
       orm.em.fork().transactional(() => services.auth.ensureBootstrapKey(config.bootstrapKey)),
@@ -94,7 +100,9 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
     };
     const http = await buildHttpApp({ config, log, orm, schema, services, ready });
     await http.app.listen({ host: config.host, port: config.port });
-    cleanups.push(() => http.close());
+    cleanups.push(['http', () => http.close()]);
+    // Runs before the HTTP drain (cleanups run in reverse): a request waiting on a sync pass must not hold it.
+    cleanups.push(['sync interrupt', async () => syncEngine.interrupt()]);
     const port = (http.app.server.address() as AddressInfo).port;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     log.info({ port, embeddedDatabase: db.embedded }, 'Incoming is listening');

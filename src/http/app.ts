@@ -85,7 +85,15 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     app,
     close: async () => {
       await closeWs();
-      await app.close();
+      // app.close() waits for every connection to end, and closes only those idle when it starts: a keep-alive
+      // connection whose request finishes during the drain would hold it until the client lets go. Close such
+      // connections as they become idle.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(sweep);
+      }
     },
   };
 }

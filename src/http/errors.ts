@@ -47,7 +47,7 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, err: AppErro
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err, req, reply) => {
     const app_ = toAppError(err);
-    if (app_?.code === ErrorCode.SERVICE_UNAVAILABLE) req.log.warn({ err: app_.cause ?? app_ }, 'database unavailable; answered 503');
+    if (app_?.code === ErrorCode.SERVICE_UNAVAILABLE) req.log.warn({ err: app_.cause ?? app_ }, 'service unavailable; answered 503');
     if (app_) return sendError(req, reply, app_);
     req.log.error({ err }, 'unhandled error');
     return sendError(req, reply, new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error'));

@@ -34,6 +34,8 @@ export interface WorkerDeps {
   imapTimeouts: ImapTimeouts;
   log: Logger;
   options: WorkerOptions;
+  /** The server's shutdown (see SyncEngine.interrupt): the session ends without recording an error. */
+  shutdown?: AbortSignal;
 }
 
 /** The longest wait between retries while the database is unreachable: it is our own, probing it storms no one. */
@@ -82,7 +84,7 @@ export class AccountWorker {
       try {
         await this.session();
       } catch (err) {
-        if (this.stopped) break;
+        if (this.stopped || this.deps.shutdown?.aborted) break;
         if (isDatabaseUnavailable(err)) {
           // Not the IMAP server's fault, and nothing can be recorded: reconnect once the database answers again.
           attempt++;

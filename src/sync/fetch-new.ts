@@ -69,6 +69,7 @@ export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: 
   let storeChain: Promise<void> = Promise.resolve();
   try {
     for (const [index, chunk] of chunks.entries()) {
+      deps.shutdown?.throwIfAborted();
       const { parsed, large, fetched } = await fetchChunk(client, deps, chunk);
       const isLast = index === chunks.length - 1;
       const uidNext = isLast ? input.finalUidNext : chunks[index + 1]![0]!.uid;

@@ -11,6 +11,7 @@ import { PgPubSub } from '../events/pubsub.js';
 import type { AccountsService, SyncProgress, SyncTrigger } from '../modules/accounts/index.js';
 import { IngestService, MailboxStateService, sweepRawSources } from '../modules/emails/index.js';
 import { ThreadLinker } from '../modules/threads/index.js';
+import { AppError, ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { BlobStore } from '../storage/blob-store.js';
 import { ParserPool } from './ingest/parser-pool.js';
@@ -20,6 +21,11 @@ import { WriteBackDrainer } from './write-back.js';
 
 export interface SyncEngine {
   readonly trigger: SyncTrigger;
+  /**
+   * First step of a shutdown: running passes stop at their next chunk and new ones are refused (503), so that
+   * requests waiting on a pass end at once instead of holding the HTTP server's drain.
+   */
+  interrupt(): void;
   readonly runner: SyncRunner;
   readonly supervisor: SyncSupervisor | null;
   readonly blobs: BlobStore;
@@ -77,15 +83,17 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
   const state = new MailboxStateService(orm);
   const locks = new AdvisoryLocks(databaseUrl, slog);
   const pubsub = new PgPubSub(databaseUrl, slog);
+  const shutdown = new AbortController();
+  const interrupt = () => shutdown.abort(new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The server is shutting down; the sync resumes when it restarts'));
   const runner = new SyncRunner({
     orm, accounts, locks, pubsub, imapTimeouts: config.imap,
-    sync: { ingest, state, parser, blobs, log: slog, maxMessageBytes: config.sync.maxMessageBytes },
+    sync: { ingest, state, parser, blobs, log: slog, maxMessageBytes: config.sync.maxMessageBytes, shutdown: shutdown.signal },
   });
   const writeBack = new WriteBackDrainer({ orm, accounts, state, locks, log: slog, backoff: config.sync.backoff });
   const supervisor = config.sync.enabled
     ? new SyncSupervisor(
         orm,
-        { accounts, state, runner, writeBack, pubsub, imapTimeouts: config.imap, log: slog, options: { pollIntervalMs: config.sync.pollIntervalMs, watchdogTimeoutMs: config.sync.watchdogTimeoutMs, idleRestartMs: config.sync.idleRestartMs, backoff: config.sync.backoff } },
+        { accounts, state, runner, writeBack, pubsub, imapTimeouts: config.imap, log: slog, shutdown: shutdown.signal, options: { pollIntervalMs: config.sync.pollIntervalMs, watchdogTimeoutMs: config.sync.watchdogTimeoutMs, idleRestartMs: config.sync.idleRestartMs, backoff: config.sync.backoff } },
         { tickMs: config.sync.tickMs, leaseTtlMs: config.sync.leaseTtlMs },
         slog,
       )
@@ -102,7 +110,9 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
     runner,
     supervisor,
     blobs,
+    interrupt,
     close: async () => {
+      interrupt();
       stopSweep();
       await supervisor?.stop();
       await parser.close();

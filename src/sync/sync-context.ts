@@ -11,6 +11,8 @@ export interface SyncDeps {
   blobs: BlobStore;
   log: Logger;
   maxMessageBytes: number;
+  /** Aborted when the server shuts down: a pass stops at its next chunk (what it stored stays, the cursor with it). */
+  shutdown?: AbortSignal;
 }
 
 export interface FolderCounts {

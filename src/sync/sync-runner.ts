@@ -73,6 +73,7 @@ export class SyncRunner {
 
   private async pass(accountId: number, req: SyncRequest, session?: ImapFlow): Promise<SyncResult> {
     const { accounts, sync } = this.deps;
+    sync.shutdown?.throwIfAborted();
     const account = await accounts.findById(accountId);
     if (!account) throw AppError.notFound('Account', accountId);
     const folders = req.folder ? [req.folder] : account.syncFolders;
@@ -85,6 +86,7 @@ export class SyncRunner {
       client ??= await connectImap(accounts.settings(account), this.deps.imapTimeouts);
       const missing: string[] = [];
       for (const folder of folders) {
+        sync.shutdown?.throwIfAborted();
         current = folder;
         const onProgress = (p: ProgressReport) => void this.progress({ ...p, accountId, runId });
         try {
@@ -107,6 +109,8 @@ export class SyncRunner {
       sync.log.info({ accountId, ...result }, 'sync pass completed');
       return result;
     } catch (err) {
+      // Interrupted by the server's shutdown: nothing went wrong with the account, and the next start resumes.
+      if (sync.shutdown?.aborted) throw sync.shutdown.reason;
       // Nothing can be recorded without the database: say so (503) rather than blame the IMAP server.
       if (isDatabaseUnavailable(err)) throw databaseUnavailableError(err);
       const c = classifyImapError(err, account);

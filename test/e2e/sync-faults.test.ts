@@ -1,14 +1,17 @@
 /**
  * Sync under faults, each against its own private Dovecot (the shared one must not be killed): Dovecot killed
- * mid-sync, our process SIGKILLed mid-sync, and two instances competing for one account.
+ * mid-sync, our process SIGKILLed mid-sync, stopped with SIGTERM mid-sync, and two instances competing for one
+ * account.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateMailbox } from '../fixtures/messages.js';
 import { startDovecot, type DovecotServer } from '../support/dovecot.js';
 import { expectEventually } from '../support/eventually.js';
 import { appendMessage, buildMessage } from '../support/imap.js';
+import { fillMaildir } from '../support/maildir.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { apiRequest, newCredentials, spawnServer, startTestServer, type SpawnedServer } from '../support/server.js';
 import { expectInSync, receivedEvents, sql } from '../support/sync.js';
@@ -83,6 +86,34 @@ describe('sync under faults', () => {
     expect(dupes).toEqual([]);
     second.child.kill('SIGTERM');
     await second.exited;
+  }, 120_000);
+
+  it('SIGTERM mid-sync: the pass stops at once, a request waiting on it gets 503, exit 0; the restart completes it', async () => {
+    const creds = await dovecot.createUser();
+    await fillMaildir(dovecot.dir, creds.user, generateMailbox(1500, 21));
+    const key = newCredentials();
+    const env = { DATABASE_URL: db.url, DATA_DIR: dataDir, INCOMING_API_KEY: key.key, INCOMING_API_SECRET: key.secret, SYNC_TICK_MS: '300', SYNC_LEASE_TTL_MS: '2000' };
+    const first = await spawnServer(env);
+    spawned.push(first);
+    const r = await apiRequest(first.url, key, '/api/accounts', { method: 'POST', json: accountJson(creds, true) });
+    const id = r.body.data.id as number;
+    await expectEventually(async () => expect(await receivedEvents(db.url, id)).toBeGreaterThan(100), { timeoutMs: 30_000, intervalMs: 10 });
+    const waiting = apiRequest(first.url, key, `/api/accounts/${id}/sync`, { method: 'POST' });
+    await new Promise((res) => setTimeout(res, 500)); // joined to the running pass by then
+    first.child.kill('SIGTERM');
+    // Before, the drain waited for the whole pass (and a keep-alive connection) and hit SHUTDOWN_TIMEOUT_MS: exit 1.
+    expect(await first.exited).toBe(0);
+    const answer = await waiting;
+    expect(answer.status).toBe(503);
+    expect(answer.body.error).toMatch(/shutting down/);
+    expect(await receivedEvents(db.url, id)).toBeLessThan(1500);
+    expect(first.output()).not.toMatch(/graceful shutdown timed out/);
+    const second = await spawnServer(env);
+    spawned.push(second);
+    await expectEventually(async () => expectInSync(db.url, id, dovecot, creds, 'INBOX'), { timeoutMs: 60_000, intervalMs: 500 });
+    expect(await receivedEvents(db.url, id)).toBe(1500);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
   }, 120_000);
 
   it('two instances on one database never both open the same account; the survivor takes over', async () => {
