@@ -38,6 +38,9 @@ export interface WorkerDeps {
   shutdown?: AbortSignal;
 }
 
+/** On a server without IDLE: how often the primary folder is asked for news (NOOP), at most. */
+const NOOP_WITHOUT_IDLE_MS = 10_000;
+
 /** The longest wait between retries while the database is unreachable: it is our own, probing it storms no one. */
 const DB_RETRY_MAX_MS = 10_000;
 
@@ -185,12 +188,24 @@ export class AccountWorker {
     }, Math.min(delayMs, 2 ** 31 - 1));
   }
 
+  /**
+   * Waits for the primary folder's changes: IDLE where the server has it. Without it, imapflow's stand-in holds the
+   * connection in NOOPs minutes apart and makes every other command wait for its turn (the polls' STATUS would then
+   * look stale); a NOOP of our own every few seconds on the selected folder brings the same notifications instead.
+   */
   private async idleLoop(client: ImapFlow, primary: string): Promise<void> {
+    const idle = client.capabilities.has('IDLE');
+    const noopEvery = Math.min(this.deps.options.pollIntervalMs, NOOP_WITHOUT_IDLE_MS);
     while (!this.stopped && client.usable) {
       // Re-select the primary folder (a poll may have selected another) without holding the lock during IDLE.
       const lock = await client.getMailboxLock(primary);
       lock.release();
-      await client.idle();
+      if (idle) {
+        await client.idle();
+        continue;
+      }
+      await sleep(noopEvery, this.abort.signal);
+      if (!this.stopped && client.usable) await client.noop();
     }
   }
 

@@ -68,6 +68,8 @@ export interface ConfigInput {
   host: string;
   port: number;
   id: Identity;
+  /** Post-login CAPABILITY to advertise instead of Dovecot's own (a server without IDLE, CONDSTORE, …). */
+  capabilities?: string;
 }
 
 /** The whole dovecot.conf; it is the only file Dovecot reads (no /etc/dovecot includes). */
@@ -90,7 +92,7 @@ auth_failure_delay = 0
 auth_verbose = yes
 mail_max_userip_connections = 1000
 mail_fsync = never
-passdb {
+${c.capabilities ? `imap_capability = ${c.capabilities}\n` : ''}passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u ${c.usersDir}/%u
 }

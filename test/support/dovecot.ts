@@ -64,10 +64,11 @@ const running = (globals[RUNNING] ??= (() => {
 /**
  * Starts a private Dovecot on 127.0.0.1 and a free port in a fresh short temp dir, or in `opts.dir` (created if
  * needed, and not removed by stop()). Resolves once the greeting, LOGIN, SELECT INBOX work and the post-login
- * CAPABILITY has IDLE, CONDSTORE and QRESYNC. Throws at once if Dovecot is not installed (never skips), and on any
- * start failure with the tail of dovecot.log and `doveconf -n`.
+ * CAPABILITY has IDLE, CONDSTORE and QRESYNC — or, with `opts.capabilities`, advertises that list instead (a minimal
+ * server: clients then avoid what is not listed). Throws at once if Dovecot is not installed (never skips), and on
+ * any start failure with the tail of dovecot.log and `doveconf -n`.
  */
-export async function startDovecot(opts: { dir?: string } = {}): Promise<DovecotServer> {
+export async function startDovecot(opts: { dir?: string; capabilities?: string } = {}): Promise<DovecotServer> {
   const dovecot = findDovecot();
   if (!dovecot || !existsSync(IMAP_BINARY)) throw new Error('IMAP tests need Dovecot: apt-get install -y dovecot-imapd');
   const doveconfBin = findTool('doveconf', dovecot);
@@ -112,7 +113,7 @@ export async function startDovecot(opts: { dir?: string } = {}): Promise<Dovecot
 
   /** Runs `dovecot -c CONF` (it daemonizes); false if the port was taken. Output goes to a file, never a pipe. */
   const launch = async (): Promise<boolean> => {
-    await fs.writeFile(configPath, renderConfig({ instance, dir, runDir, usersDir, mailDir, logFile, host: HOST, port, id }));
+    await fs.writeFile(configPath, renderConfig({ instance, dir, runDir, usersDir, mailDir, logFile, host: HOST, port, id, capabilities: opts.capabilities }));
     await fs.rm(path.join(runDir, 'master.pid'), { force: true });
     const logBefore = (await fs.stat(logFile).catch(() => undefined))?.size ?? 0;
     const out = await fs.open(outFile, 'a');
@@ -144,7 +145,7 @@ export async function startDovecot(opts: { dir?: string } = {}): Promise<Dovecot
     while (Date.now() < deadline) {
       try {
         const caps = await probeImap(HOST, port, probe.user, probe.password, 5_000);
-        const missing = REQUIRED_CAPS.filter((c) => !caps.includes(c));
+        const missing = opts.capabilities ? [] : REQUIRED_CAPS.filter((c) => !caps.includes(c));
         if (missing.length === 0) return;
         last = `post-login CAPABILITY lacks ${missing.join(', ')}: ${caps.join(' ')}`;
         break;

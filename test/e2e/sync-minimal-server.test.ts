@@ -1,0 +1,59 @@
+/**
+ * A minimal IMAP server (IMAP4rev1 without IDLE, CONDSTORE, QRESYNC or MOVE, as many hosted and older servers are):
+ * new mail comes through polls, flag changes through comparison, expunges through the UID SEARCH diff, and
+ * write-back (flags, delete to Trash) works with the base commands.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDovecot, type DovecotServer } from '../support/dovecot.js';
+import { expectEventually } from '../support/eventually.js';
+import { appendMessage, buildMessage, withImap } from '../support/imap.js';
+import { syncedAccount, serverFlags } from '../support/mail-account.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { expectInSync, receivedEvents } from '../support/sync.js';
+
+const MINIMAL = 'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS';
+let dovecot: DovecotServer;
+let db: TestDatabase;
+let srv: TestServer;
+
+beforeAll(async () => {
+  dovecot = await startDovecot({ capabilities: MINIMAL });
+  db = await createTestDatabase();
+  srv = await startTestServer(db.url, { SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '1000' });
+}, 60_000);
+afterAll(async () => {
+  await srv?.close();
+  await dovecot?.stop();
+  await db?.drop();
+});
+
+describe('a server without IDLE, CONDSTORE, QRESYNC and MOVE', () => {
+  it('syncs new mail, flag changes and expunges, and writes flags and deletes back', async () => {
+    const env = { dovecot, srv, dbUrl: db.url };
+    const { creds, accountId, ids } = await syncedAccount(env, ['one', 'two', 'three']);
+    await withImap(dovecot, creds, async (c) => {
+      expect(c.capabilities.has('IDLE')).toBe(false);
+      expect(c.capabilities.has('CONDSTORE')).toBe(false);
+    });
+
+    await appendMessage(dovecot, creds, 'INBOX', buildMessage({ subject: 'four' }));
+    await expectEventually(async () => expect(await receivedEvents(db.url, accountId)).toBe(4), { timeoutMs: 15_000, intervalMs: 100 });
+
+    await withImap(dovecot, creds, async (c) => {
+      await c.mailboxOpen('INBOX');
+      await c.messageFlagsAdd({ uid: '1' }, ['\\Seen', '\\Flagged'], { uid: true });
+      await c.messageDelete({ uid: '2' }, { uid: true });
+    });
+    await expectEventually(async () => expectInSync(db.url, accountId, dovecot, creds, 'INBOX'), { timeoutMs: 15_000, intervalMs: 250 });
+
+    const three = ids.get('three')!;
+    expect((await srv.api(`/api/emails/${three}`, { method: 'PATCH', json: { is_starred: true } })).status).toBe(200);
+    await expectEventually(async () => expect(await serverFlags(dovecot, creds, 'INBOX', 'three')).toEqual(expect.arrayContaining(['\\Flagged'])), { timeoutMs: 15_000, intervalMs: 200 });
+    expect((await srv.api(`/api/emails/${three}`, { method: 'DELETE' })).status).toBe(200);
+    await expectEventually(async () => {
+      expect(await serverFlags(dovecot, creds, 'INBOX', 'three')).toBeUndefined();
+      expect(await serverFlags(dovecot, creds, 'Trash', 'three')).toBeDefined();
+    }, { timeoutMs: 15_000, intervalMs: 200 });
+  }, 90_000);
+});
