@@ -70,6 +70,8 @@ export interface ConfigInput {
   id: Identity;
   /** Post-login CAPABILITY to advertise instead of Dovecot's own (a server without IDLE, CONDSTORE, …). */
   capabilities?: string;
+  /** TLS: STARTTLS on `port`, implicit TLS (imaps) on `tls.port`, with this certificate and key (PEM files). */
+  tls?: { port: number; certFile: string; keyFile: string };
 }
 
 /** The whole dovecot.conf; it is the only file Dovecot reads (no /etc/dovecot includes). */
@@ -85,7 +87,7 @@ state_dir = ${c.dir}/state
 log_path = ${c.logFile}
 protocols = imap
 listen = ${c.host}
-ssl = no
+${c.tls ? `ssl = yes\nssl_cert = <${c.tls.certFile}\nssl_key = <${c.tls.keyFile}` : 'ssl = no'}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -110,7 +112,8 @@ service imap-login {
     port = ${c.port}
   }
   inet_listener imaps {
-    port = 0
+    address = ${c.host}
+    port = ${c.tls?.port ?? 0}
   }${own ? '\n  chroot =' : ''}
 }
 service anvil {

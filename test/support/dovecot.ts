@@ -32,6 +32,10 @@ export interface DovecotServer {
   /** Always '127.0.0.1'. */
   readonly host: string;
   readonly port: number;
+  /** Implicit-TLS (imaps) port when started with `tls` (then `port` offers STARTTLS), else 0. */
+  readonly tlsPort: number;
+  /** The self-signed certificate (PEM) when started with `tls`. */
+  readonly certFile: string;
   /** Instance directory: dovecot.conf, users/, mail/, dovecot.log, dovecot.out (daemon stdout/stderr). */
   readonly dir: string;
   readonly configPath: string;
@@ -68,7 +72,7 @@ const running = (globals[RUNNING] ??= (() => {
  * server: clients then avoid what is not listed). Throws at once if Dovecot is not installed (never skips), and on
  * any start failure with the tail of dovecot.log and `doveconf -n`.
  */
-export async function startDovecot(opts: { dir?: string; capabilities?: string } = {}): Promise<DovecotServer> {
+export async function startDovecot(opts: { dir?: string; capabilities?: string; tls?: boolean } = {}): Promise<DovecotServer> {
   const dovecot = findDovecot();
   if (!dovecot || !existsSync(IMAP_BINARY)) throw new Error('IMAP tests need Dovecot: apt-get install -y dovecot-imapd');
   const doveconfBin = findTool('doveconf', dovecot);
@@ -94,6 +98,9 @@ export async function startDovecot(opts: { dir?: string; capabilities?: string }
   const probe = { user: `probe-${randomBytes(4).toString('hex')}`, password: randomBytes(8).toString('hex') };
 
   let port = 0;
+  let tlsPort = 0;
+  const certFile = path.join(dir, 'tls.crt');
+  const keyFile = path.join(dir, 'tls.key');
   let pid = 0;
   let stopped = false;
   const removeOwnDirs = async (): Promise<void> => {
@@ -113,7 +120,7 @@ export async function startDovecot(opts: { dir?: string; capabilities?: string }
 
   /** Runs `dovecot -c CONF` (it daemonizes); false if the port was taken. Output goes to a file, never a pipe. */
   const launch = async (): Promise<boolean> => {
-    await fs.writeFile(configPath, renderConfig({ instance, dir, runDir, usersDir, mailDir, logFile, host: HOST, port, id, capabilities: opts.capabilities }));
+    await fs.writeFile(configPath, renderConfig({ instance, dir, runDir, usersDir, mailDir, logFile, host: HOST, port, id, capabilities: opts.capabilities, tls: opts.tls ? { port: tlsPort, certFile, keyFile } : undefined }));
     await fs.rm(path.join(runDir, 'master.pid'), { force: true });
     const logBefore = (await fs.stat(logFile).catch(() => undefined))?.size ?? 0;
     const out = await fs.open(outFile, 'a');
@@ -178,7 +185,10 @@ export async function startDovecot(opts: { dir?: string; capabilities?: string }
   /** Launch + wait until ready. A fresh port per attempt, or (restart) the same port retried for ~5 s. */
   const start = async (samePort: boolean): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
-      if (!samePort) port = await freePort(HOST);
+      if (!samePort) {
+        port = await freePort(HOST);
+        if (opts.tls) tlsPort = await freePort(HOST);
+      }
       if (await launch()) break;
       if (attempt >= (samePort ? 50 : 10)) throw new Error(`port ${port} stays in use${await diagnostics()}`);
       await sleep(samePort ? 100 : 10);
@@ -203,6 +213,11 @@ export async function startDovecot(opts: { dir?: string; capabilities?: string }
       }
     }
     await createDovecotUser(dir, probe.user, probe.password);
+    if (opts.tls) {
+      // A self-signed certificate for 127.0.0.1 (openssl comes with Dovecot's ssl-cert dependency).
+      await execFileP('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+      await fs.chmod(keyFile, 0o644); // read by Dovecot's config process, which may not run as us
+    }
     await start(false);
   } catch (e) {
     await removeOwnDirs();
@@ -214,6 +229,10 @@ export async function startDovecot(opts: { dir?: string; capabilities?: string }
     get port() {
       return port;
     },
+    get tlsPort() {
+      return tlsPort;
+    },
+    certFile,
     dir,
     configPath,
     get pid() {
