@@ -32,6 +32,18 @@ function accountJson(creds: { user: string; password: string }, active: boolean)
   return { name: 'Fault test', email: `${creds.user}@example.com`, host: dovecot.host, port: dovecot.port, username: creds.user, password: creds.password, encryption: 'none', is_active: active };
 }
 
+/** A spawned server syncing a new active account for `creds`, once more than `stored` messages are in. */
+async function midSync(creds: { user: string; password: string }, stored: number) {
+  const key = newCredentials();
+  const env = { DATABASE_URL: db.url, DATA_DIR: dataDir, INCOMING_API_KEY: key.key, INCOMING_API_SECRET: key.secret, SYNC_TICK_MS: '300', SYNC_LEASE_TTL_MS: '2000' };
+  const first = await spawnServer(env);
+  spawned.push(first);
+  const r = await apiRequest(first.url, key, '/api/accounts', { method: 'POST', json: accountJson(creds, true) });
+  const id = r.body.data.id as number;
+  await expectEventually(async () => expect(await receivedEvents(db.url, id)).toBeGreaterThan(stored), { timeoutMs: 30_000, intervalMs: 10 });
+  return { env, key, first, id };
+}
+
 beforeAll(async () => {
   dovecot = await startDovecot();
   db = await createTestDatabase();
@@ -67,13 +79,7 @@ describe('sync under faults', () => {
   it('our process SIGKILLed mid-sync and restarted: nothing missing, nothing duplicated', async () => {
     const creds = await dovecot.createUser();
     await fill(creds, 200);
-    const key = newCredentials();
-    const env = { DATABASE_URL: db.url, DATA_DIR: dataDir, INCOMING_API_KEY: key.key, INCOMING_API_SECRET: key.secret, SYNC_TICK_MS: '300', SYNC_LEASE_TTL_MS: '2000' };
-    const first = await spawnServer(env);
-    spawned.push(first);
-    const r = await apiRequest(first.url, key, '/api/accounts', { method: 'POST', json: accountJson(creds, true) });
-    const id = r.body.data.id as number;
-    await expectEventually(async () => expect(await receivedEvents(db.url, id)).toBeGreaterThan(20), { timeoutMs: 30_000, intervalMs: 10 });
+    const { env, first, id } = await midSync(creds, 20);
     first.child.kill('SIGKILL');
     await first.exited;
     const partial = await receivedEvents(db.url, id);
@@ -91,13 +97,7 @@ describe('sync under faults', () => {
   it('SIGTERM mid-sync: the pass stops at once, a request waiting on it gets 503, exit 0; the restart completes it', async () => {
     const creds = await dovecot.createUser();
     await fillMaildir(dovecot.dir, creds.user, generateMailbox(1500, 21));
-    const key = newCredentials();
-    const env = { DATABASE_URL: db.url, DATA_DIR: dataDir, INCOMING_API_KEY: key.key, INCOMING_API_SECRET: key.secret, SYNC_TICK_MS: '300', SYNC_LEASE_TTL_MS: '2000' };
-    const first = await spawnServer(env);
-    spawned.push(first);
-    const r = await apiRequest(first.url, key, '/api/accounts', { method: 'POST', json: accountJson(creds, true) });
-    const id = r.body.data.id as number;
-    await expectEventually(async () => expect(await receivedEvents(db.url, id)).toBeGreaterThan(100), { timeoutMs: 30_000, intervalMs: 10 });
+    const { env, key, first, id } = await midSync(creds, 100);
     const waiting = apiRequest(first.url, key, `/api/accounts/${id}/sync`, { method: 'POST' });
     await new Promise((res) => setTimeout(res, 500)); // joined to the running pass by then
     first.child.kill('SIGTERM');
