@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../shared/logger.js';
 import { startEmbeddedPostgres } from './embedded.js';
-import { isDatabaseUnavailable, registerDatabaseEndpoint } from './unavailable.js';
+import { isDatabaseUnavailable, isSocketError, registerDatabaseEndpoint } from './unavailable.js';
 
 const WAIT_STEP_MS = 1000;
 
@@ -30,7 +30,9 @@ export async function waitForDatabase(url: string, waitMs: number, log: Logger):
       return;
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      if (!isDatabaseUnavailable(err)) {
+      // Only the database is contacted here, so any socket failure (a reset from a proxy or a server still starting,
+      // say, which carries no address) means "not there yet" too.
+      if (!isDatabaseUnavailable(err) && !isSocketError(err)) {
         throw new Error(`PostgreSQL at ${where(url)} refused us: ${reason}. Check DATABASE_URL.`, { cause: err });
       }
       if (Date.now() + WAIT_STEP_MS > deadline) {

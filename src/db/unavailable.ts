@@ -33,6 +33,12 @@ function namesDatabase(err: object): boolean {
   return (e.port !== undefined && endpoints.has(`:${String(e.port)}`)) || (typeof e.hostname === 'string' && endpoints.has(e.hostname));
 }
 
+/** A socket-level failure (refused, reset, timed out, unreachable, name not resolving), wherever it came from. */
+export function isSocketError(err: unknown): boolean {
+  const code = err && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && SOCKET_CODES.has(code);
+}
+
 function codeOf(err: object): string | undefined {
   const e = err as { code?: unknown; sqlState?: unknown };
   const code = typeof e.sqlState === 'string' ? e.sqlState : e.code;

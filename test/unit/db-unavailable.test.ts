@@ -1,7 +1,7 @@
 /** Which errors mean "the database cannot be reached right now" (answered 503, retried by the sync engine). */
 import { ConnectionException, DriverException, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { describe, expect, it } from 'vitest';
-import { isDatabaseUnavailable, registerDatabaseEndpoint } from '../../src/db/unavailable.js';
+import { isDatabaseUnavailable, isSocketError, registerDatabaseEndpoint } from '../../src/db/unavailable.js';
 import { AppError } from '../../src/shared/errors.js';
 
 const socketError = (code: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(`connect ${code}`), { code, ...extra });
@@ -30,6 +30,13 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(pgError('53300', 'too many clients already'))).toBe(true);
     expect(isDatabaseUnavailable(new Error('Connection terminated unexpectedly'))).toBe(true);
     expect(isDatabaseUnavailable(new Error('timeout exceeded when trying to connect'))).toBe(true);
+  });
+
+  it('isSocketError: any socket-level failure, with or without an address (start-up only contacts the database)', () => {
+    expect(isSocketError(socketError('ECONNRESET'))).toBe(true);
+    expect(isSocketError(socketError('ETIMEDOUT'))).toBe(true);
+    expect(isSocketError(pgError('28P01', 'password authentication failed'))).toBe(false);
+    expect(isSocketError(null)).toBe(false);
   });
 
   it('follows causes', () => {
