@@ -229,8 +229,8 @@ describe('sanitizeEmailHtml: ordinary newsletter HTML survives', () => {
   });
 
   it('handles a 320 KB newsletter with 3,500 styled rows whole', () => {
-    // This test asserted a time (< 250 ms) until it failed at 250.2 ms under the full parallel suite: timings belong
-    // in bench/, not in tests. What it can assert is that nothing of a large message is lost or left unsanitised.
+    // This test asserted a time (< 250 ms) until it failed at 250.2 ms under the full parallel suite: the time is in
+    // `npm run bench:sanitize` now. What a test can assert is that nothing of a large message is lost or unsanitised.
     const big = NEWSLETTER.replace(/<\/table>\n<\/center>/, `${'<tr><td style="padding:4px;color:#333">row <a href="https://x.example/r">link</a></td></tr>'.repeat(3500)}</table></center>`);
     expect(big.length).toBeGreaterThan(250_000);
     const result = clean(big);
