@@ -4,7 +4,7 @@
  * `Retry-After` instead of a masked 500, and the sync engine retries them without blaming the IMAP server.
  */
 import { ConnectionException, DriverException } from '@mikro-orm/core';
-import { AppError, ErrorCode } from '../shared/errors.js';
+import { AppError, causeChain, ErrorCode } from '../shared/errors.js';
 
 /** Socket-level failures: only meaningful with evidence that the socket was the database's (see below). */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -46,7 +46,7 @@ function codeOf(err: object): string | undefined {
 }
 
 export function isDatabaseUnavailable(err: unknown): boolean {
-  for (let cur = err, depth = 0; cur && typeof cur === 'object' && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
+  for (const cur of causeChain(err)) {
     if (cur instanceof ConnectionException) return true;
     const code = codeOf(cur);
     const message = (cur as { message?: unknown }).message;

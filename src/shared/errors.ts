@@ -37,6 +37,11 @@ export function httpStatusFor(code: ErrorCode): number {
   return STATUS[code];
 }
 
+/** `err` and the errors it wraps (`cause`), outermost first, at most `max`: classifiers look through wrappers. */
+export function* causeChain(err: unknown, max = 5): Generator<object> {
+  for (let cur = err, i = 0; cur && typeof cur === 'object' && i < max; cur = (cur as { cause?: unknown }).cause, i++) yield cur;
+}
+
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && value in STATUS;
 }

@@ -13,6 +13,7 @@ import { mkdir, readdir, rename, rm, stat, unlink, utimes, writeFile } from 'nod
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { causeChain } from '../shared/errors.js';
 
 const KEY = /^[0-9a-f]{64}$/;
 const FANOUT = /^[0-9a-f]{2}$/;
@@ -35,11 +36,10 @@ const STORAGE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', '
 
 /** Whether `err` (or its cause) is a local storage failure: reported as such, never blamed on the IMAP server. */
 export function isStorageFailure(err: unknown): boolean {
-  for (let cur = err, depth = 0; cur && typeof cur === 'object' && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
-    const code = (cur as { code?: unknown }).code;
-    if (typeof code === 'string' && STORAGE_CODES.has(code)) return true;
-  }
-  return false;
+  return [...causeChain(err)].some((e) => {
+    const code = (e as { code?: unknown }).code;
+    return typeof code === 'string' && STORAGE_CODES.has(code);
+  });
 }
 
 const listDir = (dir: string): Promise<string[]> => readdir(dir).catch(() => [] as string[]);
