@@ -18,7 +18,7 @@ import { createContext, type AppContext } from '../modules/context.js';
 import type { Services } from '../modules/services.js';
 import { registerAuthHook } from './auth-hook.js';
 import { registerAttachmentDownloads } from './attachment-downloads.js';
-import { registerErrorHandling } from './errors.js';
+import { frameworkErrors, registerErrorHandling } from './errors.js';
 
 export interface HttpDeps {
   config: Config;
@@ -49,6 +49,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    frameworkErrors,
     forceCloseConnections: 'idle',
   });
 

@@ -44,6 +44,14 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, err: AppErro
   return reply.send({ success: false, error: err.message });
 }
 
+/**
+ * Fastify's `frameworkErrors` option: errors raised before routing (a malformed percent-encoding in the path,
+ * FST_ERR_BAD_URL) in the same envelope as every other 4xx, instead of Fastify's own shape.
+ */
+export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  sendError(req, reply, toAppError(err) ?? new AppError(ErrorCode.BAD_USER_INPUT, err.message));
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err, req, reply) => {
     const app_ = toAppError(err);

@@ -3,6 +3,7 @@
  * Y-m-d, integers with bounds, per_page capped at 100. Failures are 400s naming the parameter.
  */
 import { AppError } from '../shared/errors.js';
+import { parseDay } from '../shared/validation.js';
 
 type Raw = unknown;
 
@@ -33,12 +34,9 @@ export function perPage(value: Raw, fallback = 50, cap = 100): number {
 /** A calendar date `Y-m-d`, validated (2024-02-30 is refused); returned as the same string. */
 export function date(value: Raw, field: string): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  const m = typeof value === 'string' ? /^(\d{4})-(\d{2})-(\d{2})$/.exec(value) : null;
-  const d = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : null;
-  if (!m || !d || d.getUTCMonth() !== Number(m[2]) - 1 || d.getUTCDate() !== Number(m[3])) {
-    throw AppError.badInput(`${field}: must be a date in Y-m-d format`);
-  }
-  return value as string;
+  if (typeof value !== 'string') throw AppError.badInput(`${field}: must be a date in Y-m-d format`);
+  parseDay(value, field);
+  return value;
 }
 
 /** A string, or undefined; numbers are not silently accepted as strings for required text. */

@@ -33,8 +33,9 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const IDS = ['0', '-1', '1.5', 'abc', '1e3', '99999999999999999999', '%00', '%E2%80%AE', 'null', '1;DROP TABLE emails', '1', ' 1'];
-const VALUES = ['', '-1', '0', '1e309', 'NaN', '99999999999999999999', 'true', 'yes', '%00', '%FF', "'", '\\', '[]', '{}', 'x'.repeat(5000), '2024-13-45', '<script>'];
+// %E9 and %zz are not valid percent-encoded UTF-8: Fastify refuses them before routing (FST_ERR_BAD_URL).
+const IDS = ['0', '-1', '1.5', 'abc', '1e3', '99999999999999999999', '%00', '%E2%80%AE', '%E9', '%zz', 'null', '1;DROP TABLE emails', '1', ' 1'];
+const VALUES = ['', '-1', '0', '1e309', 'NaN', '99999999999999999999', 'true', 'yes', '%00', '%FF', "'", '\\', '[]', '{}', 'x'.repeat(5000), '2024-13-45', '0000-01-01', '9999-12-31', '<script>'];
 const KEYS = ['page', 'per_page', 'limit', 'sort', 'order', 'account_id', 'folder', 'from', 'subject', 'search', 'q', 'has_attachments', 'is_read', 'since', 'until', 'inline', 'full_resync', 'since_date'];
 const BODIES: (string | undefined)[] = [
   undefined,
@@ -55,8 +56,12 @@ const BODIES: (string | undefined)[] = [
 const paths = [...restRoutes.map((r) => ({ method: r.method, path: r.path })), { method: 'GET', path: '/api/attachments/:id/download' }, { method: 'GET', path: '/api/emails/:id/attachments/:attachmentId' }];
 const fill = (p: string, id: string) => p.replace(/:[a-zA-Z]+/g, id);
 
+/** Routes that talk to the account's IMAP server, which refuses connections: 502 UPSTREAM_ERROR is their answer. */
+const REACHES_IMAP = /^\S+ \/api\/accounts\/1\/(folders|test|sync)\b/;
+
 function check(res: ApiResponse, what: string): void {
-  expect(res.status, `${what} → ${res.status} ${res.text.slice(0, 300)}`).toBeLessThan(500);
+  const upstream = res.status === 502 && REACHES_IMAP.test(what);
+  if (!upstream) expect(res.status, `${what} → ${res.status} ${res.text.slice(0, 300)}`).toBeLessThan(500);
   if (res.status >= 400 && res.headers.get('content-type')?.includes('json')) {
     expect(res.body?.success, `${what}: ${res.text.slice(0, 300)}`).toBe(false);
     expect(typeof res.body?.error, what).toBe('string');
@@ -68,6 +73,8 @@ describe('hostile input never makes a 5xx', () => {
     for (const { method, path } of paths) {
       if (!path.includes(':')) continue;
       for (const id of IDS) {
+        // The seeded account and email stay for the other cases (which then reach past the 404s).
+        if (method === 'DELETE' && id.trim() === '1') continue;
         const p = fill(path, id);
         check(await srv.api(p, { method, ...(method === 'GET' || method === 'DELETE' ? {} : { json: {} }) }), `${method} ${p}`);
       }

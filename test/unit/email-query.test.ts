@@ -1,8 +1,9 @@
 /** The email listing query builder: sort validation, Y-m-d days, LIKE escaping, scope, keyset cursors. */
 import { describe, expect, it } from 'vitest';
-import { afterSql, buildEmailWhere, decodeCursor, encodeCursor, escapeLike, orderSql, parseDay, parseSort } from '../../src/modules/emails/email-query.js';
+import { afterSql, buildEmailWhere, decodeCursor, encodeCursor, escapeLike, orderSql, parseSort } from '../../src/modules/emails/email-query.js';
 import { restStatistics } from '../../src/rest/presenters/emails.js';
 import { AppError } from '../../src/shared/errors.js';
+import { parseDay } from '../../src/shared/validation.js';
 
 const badInput = (fn: () => unknown, text: string) => {
   try {
@@ -31,7 +32,11 @@ describe('parseSort', () => {
 describe('parseDay', () => {
   it('parses Y-m-d as UTC midnight and refuses impossible dates', () => {
     expect(parseDay('2024-02-29', 'since').toISOString()).toBe('2024-02-29T00:00:00.000Z');
-    for (const bad of ['2023-02-29', '2024-13-01', '2024-1-1', '01/02/2024', 'yesterday', '2024-01-01T00:00']) badInput(() => parseDay(bad, 'until'), 'until: must be a date');
+    for (const bad of ['2023-02-29', '2024-13-01', '2024-1-1', '01/02/2024', 'yesterday', '2024-01-01T00:00', '0000-01-01']) badInput(() => parseDay(bad, 'until'), 'until: must be a date');
+  });
+  it('reads the years 1–99 as written (Date.UTC would make them 1900–1999), up to 9999', () => {
+    expect(parseDay('0099-03-01', 'since').toISOString()).toBe('0099-03-01T00:00:00.000Z');
+    expect(parseDay('9999-12-31', 'until').toISOString()).toBe('9999-12-31T00:00:00.000Z');
   });
 });
 
@@ -46,6 +51,10 @@ describe('buildEmailWhere', () => {
     expect(w.sql).toContain('e.search_vector @@ websearch_to_tsquery');
     expect(w.params).toEqual([1, 'INBOX', '%a\\_b%', '%a\\_b%', '%50\\%%', 'été', true, false, new Date('2024-01-01T00:00:00Z'), new Date('2024-02-01T00:00:00Z')]);
     expect(w.sql.split('?').length - 1).toBe(w.params.length);
+  });
+  it('until=9999-12-31 has no upper bound (its next midnight has no ISO form PostgreSQL reads)', () => {
+    expect(buildEmailWhere(null, { until: '9999-12-31' }).sql).toBe('TRUE');
+    expect(buildEmailWhere(null, { until: '9999-12-30' }).params).toEqual([new Date('9999-12-31T00:00:00Z')]);
   });
   it('ignores empty text filters and refuses until before since', () => {
     expect(buildEmailWhere(null, { from: '', subject: '', search: '  ' }).sql).toBe('TRUE');

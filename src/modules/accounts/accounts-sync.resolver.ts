@@ -1,7 +1,7 @@
 /** GraphQL: `syncAccount` (run a pass now) and the `syncProgress` subscription. */
 import { AppError } from '../../shared/errors.js';
 import { parseId, withoutNulls } from '../../shared/ids.js';
-import { parseInput } from '../../shared/validation.js';
+import { parseDay, parseInput } from '../../shared/validation.js';
 import { z } from 'zod';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Resolver, Root, Subscription } from '../type-graphql.js';
 import { assertPermissions, requirePrincipal } from '../auth/index.js';
@@ -14,11 +14,7 @@ import type { Account } from './account.entity.js';
 const SyncSchema = z.object({
   folder: z.string().min(1).max(1000).optional(),
   fullResync: z.boolean().optional(),
-  sinceDate: z
-    .string()
-    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date in Y-m-d format')
-    .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'must be a valid date')
-    .optional(),
+  sinceDate: z.string().optional(),
 });
 
 @Resolver(() => AccountType)
@@ -36,6 +32,7 @@ export class AccountsSyncResolver {
     @Ctx() ctx: AppContext,
   ): Promise<SyncResultType> {
     const args = parseInput(SyncSchema, withoutNulls(input ?? {}));
+    const since = args.sinceDate ? parseDay(args.sinceDate, 'since_date') : undefined;
     const account = await ctx.services.accounts.get(requirePrincipal(ctx), parseId(id));
     if (args.folder && !account.syncFolders.includes(args.folder)) {
       throw AppError.badInput(`folder: "${args.folder}" is not one of the account's sync_folders`);
@@ -43,7 +40,7 @@ export class AccountsSyncResolver {
     return ctx.services.sync.sync(account.id, {
       folder: args.folder,
       full: args.fullResync,
-      since: args.sinceDate ? new Date(`${args.sinceDate}T00:00:00Z`) : undefined,
+      since,
     });
   }
 

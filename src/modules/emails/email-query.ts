@@ -3,6 +3,7 @@
  * scope, sort and keyset cursors as SQL fragments with `?` parameters. Pure (no database), so it is unit-tested.
  */
 import { AppError } from '../../shared/errors.js';
+import { parseDay } from '../../shared/validation.js';
 
 /** Filters of `GET /api/emails` / `emails(filter)`. Dates are `Y-m-d` days in UTC; `until` includes its day. */
 export interface EmailFilter {
@@ -71,15 +72,8 @@ export function parseSort(sort: string | null | undefined, order: string | null 
   return { field: field as SortField, order: dir as SortOrder };
 }
 
-/** `Y-m-d` → the UTC midnight starting that day; anything else (or 2024-02-30) is a 400 naming the field. */
-export function parseDay(value: string, field: string): Date {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value.trim());
-  const d = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : null;
-  if (!m || !d || d.getUTCMonth() !== Number(m[2]) - 1 || d.getUTCDate() !== Number(m[3])) {
-    throw AppError.badInput(`${field}: must be a date in Y-m-d format`);
-  }
-  return d;
-}
+/** 10000-01-01: a timestamp from here on has no ISO 8601 form PostgreSQL reads (`+010000-…`). */
+const YEAR_10000 = Date.UTC(10000, 0, 1);
 
 const DAY_MS = 86_400_000;
 
@@ -135,7 +129,8 @@ export function buildEmailWhere(accountIds: readonly number[] | null, f: EmailFi
   if (since && until && until < since) throw AppError.badInput('until: must not be before since');
   if (since) add('e.received_at >= ?', since);
   // `until` names a day and includes all of it: strictly before the next midnight.
-  if (until) add('e.received_at < ?', new Date(until.getTime() + DAY_MS));
+  // `until=9999-12-31` ends after every storable timestamp: no condition.
+  if (until && until.getTime() + DAY_MS < YEAR_10000) add('e.received_at < ?', new Date(until.getTime() + DAY_MS));
   return { sql: conds.join(' AND '), params };
 }
 
