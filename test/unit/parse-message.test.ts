@@ -138,32 +138,6 @@ describe('parseMessage: ordinary mail', () => {
   });
 });
 
-describe('parseMessage: charsets', () => {
-  it.each(F.CHARSET_SAMPLES.map((s) => [s.charset, s] as const))('%s body and encoded-word headers decode to Unicode', async (_name, sample) => {
-    const m = await parse(F.charsetMessage(sample));
-    expect(m.parseError).toBeNull();
-    expect(m.bodyText?.trim()).toBe(sample.text);
-    expect(m.subject).toBe(sample.charset === 'ISO-2022-JP' ? F.ISO2022JP_SUBJECT.text : sample.text);
-    expect(m.from).toEqual({ email: 'sender@example.com', name: sample.text });
-    expect(m.headers.From).toBe(`${sample.text} <sender@example.com>`);
-  });
-
-  it('unknown charset: no error, ASCII intact', async () => {
-    const m = await parse(F.unknownCharset());
-    expect(m.parseError).toBeNull();
-    expect(m.subject).toBe('Unknown charset');
-    expect(m.bodyText).toBe('Plain ASCII in an unknown charset\n');
-  });
-
-  it.each(['utf8', 'latin1'] as const)('raw 8-bit %s bytes in Subject/From decode', async (charset) => {
-    const m = await parse(F.raw8bitHeaders(charset));
-    expect(m.subject).toBe('Grüße aus Köln');
-    expect(m.from).toEqual({ email: 'juergen@example.com', name: 'Jürgen Müller' });
-    expect(m.headers.Subject).toBe('Grüße aus Köln');
-    expect(m.bodyText).toBe('Body\n');
-  });
-});
-
 describe('parseMessage: broken and hostile input never throws', () => {
   it('missing closing boundary: parts up to the cut are kept', async () => {
     const m = await parse(F.unclosedBoundary());

@@ -14,8 +14,11 @@
  *   blob-store I/O errors (disk full, permissions) reject — they are not the message's fault and must be retried.
  * - Legacy charsets (ISO-2022-JP, Shift_JIS, GB2312, KOI8-R, windows-125x, ISO-8859-x, …) decode with mailparser's
  *   built-in libmime (iconv-lite + encoding-japanese) — covered by tests, so no native `Iconv` is passed. Unknown
- *   charsets decode as UTF-8 with U+FFFD (libmime's rule); UTF-7 is refused on purpose (it smuggles markup).
+ *   charsets decode as UTF-8 with U+FFFD (libmime's rule); UTF-7 is refused on purpose (it smuggles markup). A text
+ *   part that declares no charset and is not UTF-8 is read as its HTML `<meta charset>` says, else as windows-1252
+ *   (`CharsetHook`), as mail clients do.
  */
+import { isUtf8 } from 'node:buffer';
 import { MailParser, type AttachmentStream, type MailParserOptions, type MessageText } from 'mailparser';
 import { extensionFor, sanitizeFilename } from '../../shared/filenames.js';
 import { headerBlock, headerHash } from '../../shared/header-hash.js';
@@ -170,13 +173,63 @@ interface BodyResult {
   bodyHtml: string | null;
 }
 
+/** A MIME node as mailsplit hands it to mailparser (the fields mailparser reads to decode a text part). */
+interface SplitterNode {
+  type?: string;
+  contentType?: string | false;
+  charset?: string | false;
+}
+
+/**
+ * Text parts that declare no charset. mailparser decodes them as UTF-8, so 8-bit Latin text without a label (old
+ * clients, mailing lists, many HTML newsletters that name theirs only in a `<meta charset>`) came out as U+FFFD.
+ * The hook sees every node mailsplit hands to mailparser (mailparser reads `node.charset` when it creates its own
+ * node) and records or, with a `fallback`, sets the charset of the unlabelled text parts. mailparser has no option
+ * for a default charset, so this reads from its splitter: the hook is tested against the pinned version.
+ */
+class CharsetHook {
+  unlabelled = 0;
+  constructor(private readonly fallback: ((contentType: string) => string) | null) {}
+
+  attach(parser: MailParser): void {
+    const splitter = (parser as unknown as { splitter?: { read: (size?: number) => unknown } }).splitter;
+    if (!splitter || typeof splitter.read !== 'function') return;
+    const read = splitter.read.bind(splitter);
+    // Stream internals call read(0) too (and drop what it returns): the argument must pass through.
+    splitter.read = (size?: number) => {
+      const data = read(size) as SplitterNode | null;
+      if (data?.type === 'node' && typeof data.contentType === 'string' && data.contentType.startsWith('text/') && !data.charset) {
+        this.unlabelled++;
+        if (this.fallback) data.charset = this.fallback(data.contentType);
+      }
+      return data;
+    };
+  }
+}
+
+const META_CHARSET = /<meta\b[^>]{0,200}?charset\s*=\s*["']?\s*([a-z0-9_.:-]{1,40})/i;
+
+/**
+ * The charset for unlabelled text parts of a message whose body is not valid UTF-8: an HTML part's `<meta charset>`
+ * (read from the raw bytes; a UTF-8 one is ignored, the bytes just proved it wrong), otherwise windows-1252 — what
+ * browsers and mail clients assume for unlabelled legacy text, a superset of ISO-8859-1 that decodes every byte.
+ */
+function legacyCharsets(body: Buffer): (contentType: string) => string {
+  const meta = META_CHARSET.exec(body.subarray(0, 1024 * 1024).toString('latin1'))?.[1]?.toLowerCase();
+  const html = meta && !/^utf-?8$/.test(meta) ? meta : 'windows-1252';
+  return (contentType) => (contentType === 'text/html' ? html : 'windows-1252');
+}
+
+const REPLACEMENT = '\ufffd';
+
 /**
  * Runs MailParser over `raw`, streaming each attachment into the store as it is emitted. Stored attachments are
  * pushed to `attachments` as they complete, so the caller keeps them when the parse fails halfway.
  */
-function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[]): Promise<BodyResult> {
+function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[], charsets: CharsetHook): Promise<BodyResult> {
   return new Promise((resolve, reject) => {
     const parser = new MailParser(MAILPARSER_OPTIONS);
+    charsets.attach(parser);
     const writes: Promise<void>[] = [];
     const streaming = new Set<AttachmentStream['content']>();
     let text: MessageText | null = null;
@@ -279,7 +332,16 @@ export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOpt
 
   const attachments: ParsedAttachment[] = [];
   try {
-    const body = await parseBody(raw, store, attachments);
+    const hook = new CharsetHook(null);
+    const body = await parseBody(raw, store, attachments, hook);
+    const garbled = (t: string | null) => t !== null && t.includes(REPLACEMENT);
+    // Unlabelled text that was not UTF-8 (the parse produced U+FFFD and the body bytes are not UTF-8): parse again
+    // with a legacy charset for those parts. Rare, so the second pass (attachments are deduplicated) costs little.
+    if (hook.unlabelled > 0 && (garbled(body.bodyText) || garbled(body.bodyHtml)) && !isUtf8(raw.subarray(start))) {
+      const again: ParsedAttachment[] = [];
+      const redone = await parseBody(raw, store, again, new CharsetHook(legacyCharsets(raw.subarray(start))));
+      return { ...base, ...redone, attachments: again };
+    }
     return { ...base, ...body, attachments };
   } catch (err) {
     if (isIoError(err)) throw err;

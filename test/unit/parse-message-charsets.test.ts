@@ -1,0 +1,85 @@
+/** Charsets: declared ones (legacy included), unknown ones, raw 8-bit headers, and unlabelled 8-bit text parts. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobStore } from '../../src/storage/blob-store.js';
+import { parseMessage, type ParsedMessage } from '../../src/sync/ingest/parse-message.js';
+import * as F from '../fixtures/messages.js';
+
+let dir: string;
+let store: BlobStore;
+const parse = (raw: Buffer): Promise<ParsedMessage> => parseMessage(raw, store, { maxBytes: 10 * 1024 * 1024 });
+/** A message from latin1 text (each character one byte, so `\xe9` is the byte 0xE9), with CRLF line ends. */
+const bytes = (s: string): Buffer => Buffer.from(s.replace(/\r?\n/g, '\r\n'), 'latin1');
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'parse-charsets-'));
+  store = new BlobStore(path.join(dir, 'blobs'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('parseMessage: charsets', () => {
+  it.each(F.CHARSET_SAMPLES.map((s) => [s.charset, s] as const))('%s body and encoded-word headers decode to Unicode', async (_name, sample) => {
+    const m = await parse(F.charsetMessage(sample));
+    expect(m.parseError).toBeNull();
+    expect(m.bodyText?.trim()).toBe(sample.text);
+    expect(m.subject).toBe(sample.charset === 'ISO-2022-JP' ? F.ISO2022JP_SUBJECT.text : sample.text);
+    expect(m.from).toEqual({ email: 'sender@example.com', name: sample.text });
+    expect(m.headers.From).toBe(`${sample.text} <sender@example.com>`);
+  });
+
+  it('unknown charset: no error, ASCII intact', async () => {
+    const m = await parse(F.unknownCharset());
+    expect(m.parseError).toBeNull();
+    expect(m.subject).toBe('Unknown charset');
+    expect(m.bodyText).toBe('Plain ASCII in an unknown charset\n');
+  });
+
+  it.each(['utf8', 'latin1'] as const)('raw 8-bit %s bytes in Subject/From decode', async (charset) => {
+    const m = await parse(F.raw8bitHeaders(charset));
+    expect(m.subject).toBe('Grüße aus Köln');
+    expect(m.from).toEqual({ email: 'juergen@example.com', name: 'Jürgen Müller' });
+    expect(m.headers.Subject).toBe('Grüße aus Köln');
+    expect(m.bodyText).toBe('Body\n');
+  });
+});
+
+describe('parseMessage: text parts that declare no charset', () => {
+  const head = 'From: a@example.com\nSubject: unlabelled\nMIME-Version: 1.0\n';
+
+  it('8-bit Latin text without a charset decodes as windows-1252, not U+FFFD', async () => {
+    const m = await parse(bytes(`${head}Content-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\nLa r\xe9union co\xfbte 5 \x80.\n`));
+    expect(m.bodyText).toBe('La réunion coûte 5 €.\n');
+  });
+
+  it("an HTML part uses its <meta charset>", async () => {
+    const html = `<html><head><meta http-equiv="Content-Type" content="text/html; charset=iso-8859-15"></head><body>\xa4 \xe9t\xe9</body></html>`;
+    const m = await parse(bytes(`${head}Content-Type: text/html\nContent-Transfer-Encoding: 8bit\n\n${html}\n`));
+    expect(m.bodyHtml).toContain('<body>€ été</body>');
+    expect(m.bodyText).toContain('€ été');
+  });
+
+  it('unlabelled text that is valid UTF-8 stays UTF-8', async () => {
+    const utf8 = Buffer.concat([bytes(`${head}Content-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\n`), Buffer.from('Grüße, 5 €\r\n')]);
+    expect((await parse(utf8)).bodyText).toBe('Grüße, 5 €\n');
+  });
+
+  it('a declared charset is respected, even when the bytes disagree', async () => {
+    const m = await parse(bytes(`${head}Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\ncaf\xe9\n`));
+    expect(m.bodyText).toBe('caf\ufffd\n');
+  });
+
+  it('multipart: the unlabelled part is fixed, the attachments are listed once', async () => {
+    const raw = bytes(
+      `${head}Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\nGr\xfc\xdfe\n` +
+        `--b\nContent-Type: application/octet-stream; name="a.bin"\nContent-Transfer-Encoding: base64\n\nAAEC\n--b--\n`,
+    );
+    const m = await parse(raw);
+    expect(m.bodyText?.trim()).toBe('Grüße');
+    expect(m.attachments.map((a) => [a.filename, a.size])).toEqual([['a.bin', 3]]);
+    expect(m.parseError).toBeNull();
+  });
+});
