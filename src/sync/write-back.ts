@@ -12,8 +12,10 @@
  * - Flags: STORE with UNCHANGEDSINCE = the MODSEQ the local change was based on (CONDSTORE). A change made on the
  *   server meanwhile wins: the message's current flags are read back and applied locally. A message that is gone is
  *   simply done.
- * - Delete: MOVE to the Trash folder (special-use \Trash, else a folder named Trash; none → expunge) or, in `expunge`
- *   mode, \Deleted + UID EXPUNGE.
+ * - Delete: MOVE to the Trash folder (special-use \Trash — imapflow also recognises the localised names of servers
+ *   without SPECIAL-USE, "Deleted Items", "Corbeille", … — else a folder named Trash; a server with none gets a
+ *   "Trash" folder, as mail clients create one: a delete in trash mode is never silently permanent) or, in `expunge`
+ *   mode, \Deleted + UID EXPUNGE. If that folder cannot be created, the deletes are retried like a failed command.
  * - A command that fails on a reachable server, or a dropped connection, is retried with backoff; after
  *   MAX_ATTEMPTS the row fails for good. Failed rows stay (status `failed`, `last_error`) and the email shows
  *   `sync_error` until a later change succeeds.
@@ -74,6 +76,9 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/** Where the deletes of a drain go: MOVE to a Trash folder, expunge, or nowhere yet (retried with this error). */
+type DeleteTarget = { trash: string } | { expunge: true } | { unavailable: string };
+
 export class WriteBackDrainer {
   constructor(private readonly deps: WriteBackDeps) {}
 
@@ -84,9 +89,9 @@ export class WriteBackDrainer {
       let applied = 0;
       if (jobs.length > 0) {
         const account = await this.deps.accounts.findById(accountId);
-        const trash = account?.deleteMode === 'expunge' || !jobs.some((j) => j.action === 'delete') ? null : await this.trashPath(client, accountId);
+        const target: DeleteTarget = account?.deleteMode === 'expunge' || !jobs.some((j) => j.action === 'delete') ? { expunge: true } : await this.trashFolder(client, accountId);
         const byFolder = groupBy(jobs, (j) => j.folder);
-        for (const [folder, list] of byFolder) applied += await this.applyFolder(client, accountId, folder, list, trash);
+        for (const [folder, list] of byFolder) applied += await this.applyFolder(client, accountId, folder, list, target);
       }
       return { applied, nextDueAt: await this.nextDue(accountId) };
     });
@@ -112,15 +117,21 @@ export class WriteBackDrainer {
     return r?.due ? new Date(r.due) : null;
   }
 
-  /** The Trash folder by special-use, else by name; null (→ expunge) when the server has none. */
-  private async trashPath(client: ImapFlow, accountId: number): Promise<string | null> {
+  /** The Trash folder by special-use, else by name; created when the server has none (see the module comment). */
+  private async trashFolder(client: ImapFlow, accountId: number): Promise<DeleteTarget> {
     const folders = await client.list();
     const found = folders.find((f) => f.specialUse === '\\Trash') ?? folders.find((f) => f.name.toLowerCase() === 'trash');
-    if (!found) this.deps.log.warn({ accountId }, 'no Trash folder on the server: deleted emails are expunged instead');
-    return found?.path ?? null;
+    if (found) return { trash: found.path };
+    try {
+      const created = await client.mailboxCreate('Trash');
+      this.deps.log.info({ accountId, folder: created.path }, 'no Trash folder on the server: created one for deleted emails');
+      return { trash: created.path };
+    } catch (err) {
+      return { unavailable: `No Trash folder on the server, and creating one failed: ${errorText(err)}` };
+    }
   }
 
-  private async applyFolder(client: ImapFlow, accountId: number, folder: string, jobs: Job[], trash: string | null): Promise<number> {
+  private async applyFolder(client: ImapFlow, accountId: number, folder: string, jobs: Job[], target: DeleteTarget): Promise<number> {
     let lock;
     try {
       lock = await client.getMailboxLock(folder);
@@ -136,7 +147,7 @@ export class WriteBackDrainer {
       if (stale.length > 0) current.push(...(await this.retarget(accountId, folder, uidValidity, stale)));
       const condstore = client.enabled.has('CONDSTORE') && !box.noModseq;
       let applied = await this.applyFlags(client, accountId, folder, uidValidity, current.filter((j) => j.action !== 'delete'), condstore);
-      applied += await this.applyDeletes(client, accountId, folder, current.filter((j) => j.action === 'delete'), trash);
+      applied += await this.applyDeletes(client, accountId, folder, current.filter((j) => j.action === 'delete'), target);
       return applied;
     } catch (err) {
       // A dropped connection or a failed command: the rows not finished yet are retried later.
@@ -218,13 +229,18 @@ export class WriteBackDrainer {
     return { succeeded };
   }
 
-  private async applyDeletes(client: ImapFlow, accountId: number, folder: string, jobs: Job[], trash: string | null): Promise<number> {
+  private async applyDeletes(client: ImapFlow, accountId: number, folder: string, jobs: Job[], target: DeleteTarget): Promise<number> {
     if (jobs.length === 0) return 0;
+    if ('unavailable' in target) {
+      await this.retry(accountId, folder, jobs, target.unavailable);
+      return 0;
+    }
     const uids = jobs.map((j) => j.uid).join(',');
-    // Deleting from the Trash itself (or without one) expunges.
-    const moved = trash && trash !== folder ? await client.messageMove(uids, trash, { uid: true }) : await client.messageDelete(uids, { uid: true });
+    // Deleting from the Trash itself expunges.
+    const trash = 'trash' in target && target.trash !== folder ? target.trash : null;
+    const moved = trash ? await client.messageMove(uids, trash, { uid: true }) : await client.messageDelete(uids, { uid: true });
     if (!moved) {
-      await this.retry(accountId, folder, jobs, trash && trash !== folder ? `Could not move the messages to ${trash}` : `Could not expunge the messages in ${folder}`);
+      await this.retry(accountId, folder, jobs, trash ? `Could not move the messages to ${trash}` : `Could not expunge the messages in ${folder}`);
       return 0;
     }
     await this.finish(jobs, []);

@@ -1,7 +1,8 @@
 /**
  * A minimal IMAP server (IMAP4rev1 without IDLE, CONDSTORE, QRESYNC or MOVE, as many hosted and older servers are):
  * new mail comes through polls, flag changes through comparison, expunges through the UID SEARCH diff, and
- * write-back (flags, delete to Trash) works with the base commands.
+ * write-back (flags, delete to Trash) works with the base commands. And a server without any Trash folder: a delete
+ * in trash mode creates one instead of destroying the message.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDovecot, type DovecotServer } from '../support/dovecot.js';
@@ -56,4 +57,25 @@ describe('a server without IDLE, CONDSTORE, QRESYNC and MOVE', () => {
       expect(await serverFlags(dovecot, creds, 'Trash', 'three')).toBeDefined();
     }, { timeoutMs: 15_000, intervalMs: 200 });
   }, 90_000);
+
+  it('a server without a Trash folder: the first delete creates one and moves the message there', async () => {
+    const bare = await startDovecot({ specialFolders: false });
+    try {
+      const env = { dovecot: bare, srv, dbUrl: db.url };
+      const { creds, accountId, ids } = await syncedAccount(env, ['keep', 'bin']);
+      const before = await withImap(bare, creds, async (c) => (await c.list()).map((f) => f.path));
+      expect(before).toEqual(['INBOX']);
+      expect((await srv.api(`/api/emails/${ids.get('bin')!}`, { method: 'DELETE' })).status).toBe(200);
+      await expectEventually(async () => {
+        expect(await serverFlags(bare, creds, 'INBOX', 'bin')).toBeUndefined();
+        expect(await serverFlags(bare, creds, 'Trash', 'bin')).toBeDefined();
+      }, { timeoutMs: 15_000, intervalMs: 200 });
+      expect(await serverFlags(bare, creds, 'INBOX', 'keep')).toBeDefined();
+      // Its session ends before the server does (a Dovecot with clients connected takes its 10 s stop timeout).
+      expect((await srv.api(`/api/accounts/${accountId}`, { method: 'DELETE' })).status).toBe(200);
+      await expectEventually(() => expect(srv.server.engine.supervisor?.owned()).not.toContain(accountId), { timeoutMs: 10_000 });
+    } finally {
+      await bare.stop();
+    }
+  }, 60_000);
 });
