@@ -62,8 +62,10 @@ try {
   await fillMaildir(dovecot.dir, creds.user, messages);
   const results = [];
 
+  // BENCH_REFERENCES=0 skips (1)–(3): for comparing server settings only (no ratios are printed then).
+  const references = process.env.BENCH_REFERENCES !== '0';
   // (1) IMAP ceiling: every source fetched, nothing done with it. Run twice; the first warms Dovecot's index.
-  for (let pass = 0; pass < 2; pass++) {
+  for (let pass = 0; references && pass < 2; pass++) {
     const t = performance.now();
     let count = 0;
     await withImap(dovecot, creds, async (c) => {
@@ -74,14 +76,14 @@ try {
   }
 
   // (2) mailparser alone, one core, sources already in memory.
-  {
+  if (references) {
     const t = performance.now();
     for (const m of messages) await parseOnly(m);
     results.push(row('(2) mailparser alone, 1 core', performance.now() - t, N, totalBytes));
   }
 
   // (3) naive: fetch 500 → parse each → one INSERT per 500, sequential.
-  {
+  if (references) {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     await client.query('CREATE TABLE naive (uid int PRIMARY KEY, subject text, body text)');
@@ -106,10 +108,11 @@ try {
   // memory settings, and (4b) with the low-memory young generation (INCOMING_SEMI_SPACE_MB=2, see bin/incoming.js).
   // PARSER_WORKERS, when set, reaches the server (to compare pool sizes).
   const workers: Record<string, string> = process.env.PARSER_WORKERS ? { PARSER_WORKERS: process.env.PARSER_WORKERS } : {};
-  const variants: [string, Record<string, string>][] = [
+  // BENCH_VARIANTS=4 or 4b runs only that one.
+  const variants = ([
     ['(4) Incoming first sync (API, until queryable)', {}],
     ['(4b) the same, INCOMING_SEMI_SPACE_MB=2', { INCOMING_SEMI_SPACE_MB: '2' }],
-  ];
+  ] as [string, Record<string, string>][]).filter(([name]) => !process.env.BENCH_VARIANTS || process.env.BENCH_VARIANTS.split(',').some((v) => name.startsWith(`(${v})`)));
   for (const [name, env] of variants) {
     // A new, empty blob store: blobs left by an earlier run would turn every write into a cheaper deduplication (and
     // deleting them first would leave ext4 scanning past thousands of just-freed inodes on every create).
@@ -149,7 +152,7 @@ try {
   for (const r of results) console.log(`| ${r.name} | ${r.seconds} | ${r.msgs} | ${r.mbps} | ${r.rss} |`);
   console.log(`\n${cpuLines.join('\n')}`);
   const naive = results[2]!;
-  for (const product of results.slice(3)) {
+  for (const product of references ? results.slice(3) : []) {
     console.log(`\n${product.name}: ${(product.msgs / naive.msgs).toFixed(2)}× the naive loop (target ≥ 2×), ${((product.msgs / results[0]!.msgs) * 100).toFixed(0)}% of the IMAP ceiling, peak RSS ${product.rss} (target < 300 MB)`);
   }
 } finally {

@@ -70,20 +70,24 @@ export class BlobStore {
     let size = 0;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
+    // Hashed as gathered, not per input chunk: one hash.update() per 57-byte line was ~4% of a parser worker's CPU.
+    const take = (): Buffer => {
+      const out = Buffer.concat(pending, pendingBytes);
+      hash.update(out);
+      pending = [];
+      pendingBytes = 0;
+      return out;
+    };
     const gather = new Transform({
       transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
         size += chunk.length;
         pending.push(chunk);
         pendingBytes += chunk.length;
         if (pendingBytes < WRITE_CHUNK) return cb();
-        const out = Buffer.concat(pending, pendingBytes);
-        pending = [];
-        pendingBytes = 0;
-        cb(null, out);
+        cb(null, take());
       },
       flush(cb) {
-        cb(null, pendingBytes > 0 ? Buffer.concat(pending, pendingBytes) : undefined);
+        cb(null, pendingBytes > 0 ? take() : undefined);
       },
     });
     try {
