@@ -16,9 +16,10 @@ import { restRoutes } from '../rest/routes/index.js';
 import { registerRestRoutes } from '../rest/register.js';
 import { createContext, type AppContext } from '../modules/context.js';
 import type { Services } from '../modules/services.js';
+import { AppError, ErrorCode } from '../shared/errors.js';
 import { registerAuthHook } from './auth-hook.js';
 import { registerAttachmentDownloads } from './attachment-downloads.js';
-import { frameworkErrors, registerErrorHandling } from './errors.js';
+import { frameworkErrors, registerErrorHandling, sendError } from './errors.js';
 
 export interface HttpDeps {
   config: Config;
@@ -48,9 +49,20 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    return503OnClosing: true,
+    // Requests arriving during a shutdown get our own 503 (below), in the documented envelope.
+    return503OnClosing: false,
     frameworkErrors,
     forceCloseConnections: 'idle',
+  });
+
+  // Once close() has begun, a request still arriving (on a keep-alive connection, or pipelined behind one in flight)
+  // is answered 503 SERVICE_UNAVAILABLE with Retry-After, and its connection closed: a client or load balancer
+  // retries it on another instance. Requests already running are not affected; close() waits for them.
+  let closing = false;
+  app.addHook('onRequest', async (req, reply) => {
+    if (!closing) return;
+    reply.header('Connection', 'close');
+    return sendError(req, reply, new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The server is shutting down; retry in a moment'));
   });
 
   // One MikroORM unit of work per request (services use orm.em, which resolves to this fork).
@@ -85,6 +97,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   return {
     app,
     close: async () => {
+      closing = true;
       await closeWs();
       // app.close() waits for every connection to end, and closes only those idle when it starts: a keep-alive
       // connection whose request finishes during the drain would hold it until the client lets go. Close such
