@@ -18,6 +18,7 @@ import { createContext, type AppContext } from '../modules/context.js';
 import type { Services } from '../modules/services.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import { registerAuthHook } from './auth-hook.js';
+import { registerIdempotency } from './idempotency-hook.js';
 import { registerAttachmentDownloads } from './attachment-downloads.js';
 import { frameworkErrors, registerErrorHandling, sendError } from './errors.js';
 
@@ -72,6 +73,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   });
   registerErrorHandling(app);
   registerAuthHook(app, services);
+  registerIdempotency(app, services);
 
   app.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { config: { public: true } }, async (_req, reply) => {

@@ -20,7 +20,8 @@ declare module 'fastify' {
   }
 }
 
-function header(req: FastifyRequest, name: string): string | undefined {
+/** A request header's first value. */
+export function header(req: FastifyRequest, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }

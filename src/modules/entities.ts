@@ -8,5 +8,6 @@ import { Category, EmailCategory } from './categories/category.entity.js';
 import { EventRecord } from '../events/event.entity.js';
 import { SyncLease } from '../db/lease.entity.js';
 import { Webhook, WebhookDelivery, WebhookDispatchCursor } from './webhooks/webhook.entity.js';
+import { IdempotencyKey } from './idempotency/idempotency-key.entity.js';
 
-export const entities = [ApiKey, RateLimitCounter, Account, Email, Attachment, FolderState, RawSource, Thread, EventRecord, SyncLease, WriteBack, Category, EmailCategory, Webhook, WebhookDelivery, WebhookDispatchCursor];
+export const entities = [ApiKey, RateLimitCounter, Account, Email, Attachment, FolderState, RawSource, Thread, EventRecord, SyncLease, WriteBack, Category, EmailCategory, Webhook, WebhookDelivery, WebhookDispatchCursor, IdempotencyKey];

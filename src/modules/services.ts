@@ -11,10 +11,13 @@ import { AttachmentUrlSigner, AttachmentsService, type BlobLocator } from './att
 import { EventsService } from './events/index.js';
 import type { EventStream } from '../events/index.js';
 import { WebhooksService, type DeliveryQueue, type UrlGuard, type WebhookSender } from './webhooks/index.js';
+import { IdempotencyService } from './idempotency/index.js';
 
 export interface Services {
   readonly auth: AuthService;
   readonly rateLimit: RateLimitService;
+  /** `Idempotency-Key` claims and stored answers of write requests. */
+  readonly idempotency: IdempotencyService;
   readonly accounts: AccountsService;
   /** The sync engine, behind the accounts module's port. */
   readonly sync: SyncTrigger;
@@ -57,6 +60,7 @@ export function createServices({ orm, config, log, secretKey, stats, sync, folde
   return {
     auth: new AuthService({ orm, log: log.child({ module: 'auth' }), defaults: config.rateLimit }),
     rateLimit: new RateLimitService(orm),
+    idempotency: new IdempotencyService(orm),
     accounts,
     sync,
     folderStates,

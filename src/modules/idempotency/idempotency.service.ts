@@ -1,0 +1,98 @@
+/**
+ * `Idempotency-Key` for write requests (the IETF httpapi draft, as Stripe and others do it): a client that retries a
+ * POST/PUT/PATCH/DELETE after a timeout or a dropped connection sends the same key and gets the first answer again
+ * instead of doing the work twice (a second webhook, a second sync, later a second sent email).
+ *
+ * - Keys are per API key, kept for 24 hours; a key is 1–255 printable ASCII characters.
+ * - The first request with a key claims it (a row with no answer yet) before it runs. A retry while it still runs is
+ *   409 CONFLICT; a claim older than ABANDONED_MS without an answer (the instance died mid-request) is taken over.
+ * - The same key with another method, URL or body is 422 UNPROCESSABLE: a client bug, never a silent replay.
+ * - Answers below 500 are kept and replayed; a 5xx releases the key, so the retry runs again.
+ */
+import { createHash } from 'node:crypto';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { exec } from '../../db/sql.js';
+import { AppError, ErrorCode } from '../../shared/errors.js';
+
+export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+/** A claim with no answer after this long belongs to a request that will never answer (its instance died). */
+export const ABANDONED_MS = 10 * 60_000;
+const CLEANUP_EVERY_MS = 60_000;
+const KEY = /^[\x21-\x7e]{1,255}$/;
+
+export interface StoredAnswer {
+  status: number;
+  contentType: string | null;
+  body: string;
+}
+
+export type Claim = { kind: 'claimed' } | { kind: 'replay'; answer: StoredAnswer };
+
+interface Row {
+  fingerprint: string;
+  status: number | null;
+  content_type: string | null;
+  body: string | null;
+}
+
+export function requestFingerprint(method: string, url: string, body: unknown): string {
+  return createHash('sha256').update(`${method} ${url}\n${body === undefined ? '' : JSON.stringify(body)}`).digest('hex');
+}
+
+export class IdempotencyService {
+  private lastCleanup = 0;
+
+  constructor(private readonly orm: MikroORM) {}
+
+  /** Claims `key` for this request, or says which stored answer to replay; throws 400/409/422 as described above. */
+  async claim(apiKeyId: number, key: string, fingerprint: string): Promise<Claim> {
+    if (!KEY.test(key)) throw AppError.badInput('Idempotency-Key: must be 1 to 255 printable ASCII characters');
+    this.maybeCleanup();
+    const em = this.orm.em.fork();
+    // A new key, or one whose previous use expired or was abandoned, is (re)claimed in one statement.
+    const claimed = await exec(
+      em,
+      `INSERT INTO idempotency_keys (api_key_id, key, fingerprint) VALUES (?, ?, ?)
+       ON CONFLICT (api_key_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, status = NULL, content_type = NULL, body = NULL, created_at = now()
+       WHERE idempotency_keys.created_at < now() - (? || ' milliseconds')::interval
+          OR (idempotency_keys.status IS NULL AND idempotency_keys.fingerprint = EXCLUDED.fingerprint AND idempotency_keys.created_at < now() - (? || ' milliseconds')::interval)
+       RETURNING 1`,
+      [apiKeyId, key, fingerprint, String(IDEMPOTENCY_TTL_MS), String(ABANDONED_MS)],
+    );
+    if (claimed.length > 0) return { kind: 'claimed' };
+    const [row] = await exec<Row>(em, 'SELECT fingerprint, status, content_type, body FROM idempotency_keys WHERE api_key_id = ? AND key = ?', [apiKeyId, key]);
+    // Released between the two statements (its first request failed with a 5xx): claim it again.
+    if (!row) return this.claim(apiKeyId, key, fingerprint);
+    if (row.fingerprint !== fingerprint) {
+      throw new AppError(ErrorCode.UNPROCESSABLE, 'Idempotency-Key was already used for a different request (method, URL or body)');
+    }
+    if (row.status === null || row.body === null) {
+      throw new AppError(ErrorCode.CONFLICT, 'A request with this Idempotency-Key is still being processed; retry later');
+    }
+    return { kind: 'replay', answer: { status: row.status, contentType: row.content_type, body: row.body } };
+  }
+
+  /** Records the answer of a claimed request (below 500), or releases the key (5xx) so that a retry runs again. */
+  async complete(apiKeyId: number, key: string, answer: StoredAnswer): Promise<void> {
+    const em = this.orm.em.fork();
+    if (answer.status >= 500) {
+      await exec(em, 'DELETE FROM idempotency_keys WHERE api_key_id = ? AND key = ? AND status IS NULL', [apiKeyId, key]);
+      return;
+    }
+    await exec(em, 'UPDATE idempotency_keys SET status = ?, content_type = ?, body = ? WHERE api_key_id = ? AND key = ? AND status IS NULL', [
+      answer.status,
+      answer.contentType,
+      answer.body,
+      apiKeyId,
+      key,
+    ]);
+  }
+
+  /** Drops expired keys, at most once a minute per instance. */
+  private maybeCleanup(): void {
+    const now = Date.now();
+    if (now - this.lastCleanup < CLEANUP_EVERY_MS) return;
+    this.lastCleanup = now;
+    void exec(this.orm.em.fork(), `DELETE FROM idempotency_keys WHERE created_at < now() - (? || ' milliseconds')::interval`, [String(IDEMPOTENCY_TTL_MS)]).catch(() => undefined);
+  }
+}
