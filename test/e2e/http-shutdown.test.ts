@@ -6,15 +6,15 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { startSilentServer } from '../support/tcp-proxy.js';
 import { startTestServer } from '../support/server.js';
 
 let db: TestDatabase;
-let silent: net.Server;
+let silent: { port: number; close(): void };
 beforeAll(async () => {
   db = await createTestDatabase();
   // An "IMAP server" that accepts and never greets: testing an account on it takes IMAP_GREETING_TIMEOUT_MS.
-  silent = net.createServer(() => undefined);
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  silent = await startSilentServer();
 }, 60_000);
 afterAll(async () => {
   silent?.close();
@@ -39,7 +39,7 @@ function exchange(port: number, raw: string, onSent: (socket: net.Socket) => voi
 describe('HTTP during a shutdown', () => {
   it('finishes the running request and answers a later one 503 in the envelope', async () => {
     const srv = await startTestServer(db.url, { SYNC_ENABLED: 'false', IMAP_GREETING_TIMEOUT_MS: '1500' });
-    const port = (silent.address() as net.AddressInfo).port;
+    const port = silent.port;
     const created = await srv.api('/api/accounts', {
       method: 'POST',
       json: { name: 'Silent', email: 'silent@example.com', host: '127.0.0.1', port, username: 'u', password: 'p', encryption: 'none' },

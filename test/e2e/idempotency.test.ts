@@ -2,21 +2,20 @@
  * `Idempotency-Key` on REST writes: a retry gets the first answer again (marked Idempotent-Replayed) without running
  * twice; the key with another body is 422; a retry while the first still runs is 409; keys are per API key.
  */
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { startSilentServer } from '../support/tcp-proxy.js';
 import { apiRequest, startTestServer, type TestServer } from '../support/server.js';
 import { sql } from '../support/sync.js';
 
 let db: TestDatabase;
 let srv: TestServer;
-let silent: net.Server;
+let silent: { port: number; close(): void };
 beforeAll(async () => {
   db = await createTestDatabase();
   srv = await startTestServer(db.url, { SYNC_ENABLED: 'false', IMAP_GREETING_TIMEOUT_MS: '1500' });
   // An "IMAP server" that accepts and never greets: testing an account on it takes IMAP_GREETING_TIMEOUT_MS.
-  silent = net.createServer(() => undefined);
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  silent = await startSilentServer();
 }, 60_000);
 afterAll(async () => {
   silent?.close();
@@ -55,7 +54,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('a retry while the first request still runs is 409; once it answered, the answer is replayed', async () => {
-    const created = await post('/api/accounts', account(3, (silent.address() as net.AddressInfo).port));
+    const created = await post('/api/accounts', account(3, silent.port));
     const path = `/api/accounts/${created.body.data.id}/test`;
     const [a, b] = await Promise.all([post(path, {}, 'test-3'), new Promise((r) => setTimeout(r, 300)).then(() => post(path, {}, 'test-3'))]);
     expect(a.status, a.text).toBe(200);

@@ -59,3 +59,10 @@ export async function startProxy(target: { host: string; port: number }): Promis
     },
   };
 }
+
+/** A TCP server on 127.0.0.1 that accepts connections and never says anything (an IMAP server that never greets). */
+export async function startSilentServer(): Promise<{ port: number; close(): void }> {
+  const server = net.createServer(() => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
+}
