@@ -1,4 +1,7 @@
-/** Input validation: zod parsing that turns failures into one BAD_USER_INPUT naming every field (in the REST snake_case spelling), and `Y-m-d` days. */
+/**
+ * Input validation: zod parsing that turns failures into one BAD_USER_INPUT naming every field (in the REST snake_case
+ * spelling), and `Y-m-d` days.
+ */
 import type { z } from 'zod';
 import { AppError } from './errors.js';
 
