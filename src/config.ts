@@ -60,6 +60,7 @@ const EnvSchema = z.object({
   SYNC_BACKOFF_MAX_MS: intIn(1000, 3_600_000).default(300_000),
   MAX_MESSAGE_BYTES: intIn(1024, 2_000_000_000).default(50 * 1024 * 1024),
   PARSER_WORKERS: intIn(1, 64).optional(),
+  SYNC_INFLIGHT_MB: intIn(8, 4096).default(48),
   RAW_INLINE_MAX_BYTES: intIn(0, 16 * 1024 * 1024).default(256 * 1024),
   BLOB_SWEEP_INTERVAL_MS: intIn(60_000, 86_400_000 * 7).default(3_600_000),
   WEBHOOK_ALLOWED_HOSTS: z
@@ -119,6 +120,8 @@ export interface Config {
     readonly parserWorkers: number;
     /** Raw sources up to this size are stored in PostgreSQL (`raw_sources`), larger ones as blob files; 0: all files. */
     readonly rawInlineMaxBytes: number;
+    /** Message-source bytes all syncs may hold in memory at once. */
+    readonly inflightBytes: number;
     readonly blobSweepIntervalMs: number;
   };
   /** Outbox rows are kept this many days (0: forever). */
@@ -211,6 +214,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       // throughput in bench:ingest and cost ~70 MB of peak RSS.
       parserWorkers: e.PARSER_WORKERS ?? Math.max(1, Math.min(8, availableParallelism() - 1)),
       rawInlineMaxBytes: e.RAW_INLINE_MAX_BYTES,
+      inflightBytes: e.SYNC_INFLIGHT_MB * 1024 * 1024,
       blobSweepIntervalMs: e.BLOB_SWEEP_INTERVAL_MS,
     }),
     eventsRetentionDays: e.EVENTS_RETENTION_DAYS,

@@ -70,7 +70,16 @@ export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: 
   try {
     for (const [index, chunk] of chunks.entries()) {
       deps.shutdown?.throwIfAborted();
-      const { parsed, large, fetched } = await fetchChunk(client, deps, chunk);
+      // The chunk's sources count against the process-wide budget from before the fetch until they are stored.
+      const release = await deps.budget.acquire(chunkSourceBytes(chunk, deps.maxMessageBytes), deps.shutdown);
+      let fetchedChunk: Awaited<ReturnType<typeof fetchChunk>>;
+      try {
+        fetchedChunk = await fetchChunk(client, deps, chunk);
+      } catch (err) {
+        release();
+        throw err;
+      }
+      const { parsed, large, fetched } = fetchedChunk;
       const isLast = index === chunks.length - 1;
       const uidNext = isLast ? input.finalUidNext : chunks[index + 1]![0]!.uid;
       storeChain = storeChain.then(async () => {
@@ -82,6 +91,8 @@ export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: 
         done += chunk.length;
         input.onProgress?.({ folder: input.folder, done, total: metas.length });
       });
+      // Released once stored, or once the pass failed (a link after a failed one never runs: its parse settles).
+      storeChain.then(release, () => parsed.then(release, release));
       // Each link is awaited below, or its failure reaches us through an earlier one: handled either way.
       storeChain.catch(() => undefined);
       inFlight.push(storeChain);
@@ -97,6 +108,11 @@ export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: 
     await deps.ingest.storeBatch({ accountId: input.accountId, folder: input.folder, uidValidity: input.uidValidity, messages: [], uidNext: input.finalUidNext });
   }
   return counts;
+}
+
+/** The bytes of a chunk's sources held in memory: messages over MAX_MESSAGE_BYTES stream to the blob store instead. */
+function chunkSourceBytes(chunk: readonly ImapMeta[], maxMessageBytes: number): number {
+  return chunk.reduce((sum, m) => sum + (m.size <= maxMessageBytes ? m.size : 0), 0);
 }
 
 /**

@@ -2,6 +2,7 @@
 import type { IngestService, MailboxStateService } from '../modules/emails/index.js';
 import type { Logger } from '../shared/logger.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { ByteBudget } from './byte-budget.js';
 import type { ParserPool } from './ingest/parser-pool.js';
 
 export interface SyncDeps {
@@ -11,6 +12,8 @@ export interface SyncDeps {
   blobs: BlobStore;
   log: Logger;
   maxMessageBytes: number;
+  /** Message-source bytes all folder syncs of this process may hold at once (SYNC_INFLIGHT_MB). */
+  budget: ByteBudget;
   /** Aborted when the server shuts down: a pass stops at its next chunk (what it stored stays, the cursor with it). */
   shutdown?: AbortSignal;
 }
