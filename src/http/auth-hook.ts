@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../shared/errors.js';
 import type { Principal } from '../modules/auth/index.js';
 import type { Services } from '../modules/services.js';
+import { header } from './request-header.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,12 +19,6 @@ declare module 'fastify' {
     /** The route also accepts a signed URL (`expires` + `signature`) instead of a key; the route verifies it. */
     signedUrl?: boolean;
   }
-}
-
-/** A request header's first value. */
-export function header(req: FastifyRequest, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 export function registerAuthHook(app: FastifyInstance, services: Services): void {

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { requestFingerprint } from '../modules/idempotency/index.js';
 import type { Services } from '../modules/services.js';
-import { header } from './auth-hook.js';
+import { header } from './request-header.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

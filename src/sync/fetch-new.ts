@@ -72,14 +72,10 @@ export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: 
       deps.shutdown?.throwIfAborted();
       // The chunk's sources count against the process-wide budget from before the fetch until they are stored.
       const release = await deps.budget.acquire(chunkSourceBytes(chunk, deps.maxMessageBytes), deps.shutdown);
-      let fetchedChunk: Awaited<ReturnType<typeof fetchChunk>>;
-      try {
-        fetchedChunk = await fetchChunk(client, deps, chunk);
-      } catch (err) {
+      const { parsed, large, fetched } = await fetchChunk(client, deps, chunk).catch((err: unknown) => {
         release();
         throw err;
-      }
-      const { parsed, large, fetched } = fetchedChunk;
+      });
       const isLast = index === chunks.length - 1;
       const uidNext = isLast ? input.finalUidNext : chunks[index + 1]![0]!.uid;
       storeChain = storeChain.then(async () => {

@@ -4,49 +4,34 @@
  * write-back (flags, delete to Trash) works with the base commands. And a server without any Trash folder: a delete
  * in trash mode creates one instead of destroying the message.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDovecot, type DovecotServer } from '../support/dovecot.js';
+import { describe, expect, it } from 'vitest';
+import { startDovecot } from '../support/dovecot.js';
 import { expectEventually } from '../support/eventually.js';
 import { appendMessage, buildMessage, withImap } from '../support/imap.js';
-import { syncedAccount, serverFlags } from '../support/mail-account.js';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { syncedAccount, serverFlags, useMailEnv } from '../support/mail-account.js';
 import { expectInSync, receivedEvents } from '../support/sync.js';
 
 const MINIMAL = 'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS';
-let dovecot: DovecotServer;
-let db: TestDatabase;
-let srv: TestServer;
-
-beforeAll(async () => {
-  dovecot = await startDovecot({ capabilities: MINIMAL });
-  db = await createTestDatabase();
-  srv = await startTestServer(db.url, { SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '1000' });
-}, 60_000);
-afterAll(async () => {
-  await srv?.close();
-  await dovecot?.stop();
-  await db?.drop();
-});
+const t = useMailEnv({ SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '1000' }, undefined, { capabilities: MINIMAL });
 
 describe('a server without IDLE, CONDSTORE, QRESYNC and MOVE', () => {
   it('syncs new mail, flag changes and expunges, and writes flags and deletes back', async () => {
-    const env = { dovecot, srv, dbUrl: db.url };
-    const { creds, accountId, ids } = await syncedAccount(env, ['one', 'two', 'three']);
+    const { dovecot, srv, dbUrl } = t;
+    const { creds, accountId, ids } = await syncedAccount(t, ['one', 'two', 'three']);
     await withImap(dovecot, creds, async (c) => {
       expect(c.capabilities.has('IDLE')).toBe(false);
       expect(c.capabilities.has('CONDSTORE')).toBe(false);
     });
 
     await appendMessage(dovecot, creds, 'INBOX', buildMessage({ subject: 'four' }));
-    await expectEventually(async () => expect(await receivedEvents(db.url, accountId)).toBe(4), { timeoutMs: 15_000, intervalMs: 100 });
+    await expectEventually(async () => expect(await receivedEvents(dbUrl, accountId)).toBe(4), { timeoutMs: 15_000, intervalMs: 100 });
 
     await withImap(dovecot, creds, async (c) => {
       await c.mailboxOpen('INBOX');
       await c.messageFlagsAdd({ uid: '1' }, ['\\Seen', '\\Flagged'], { uid: true });
       await c.messageDelete({ uid: '2' }, { uid: true });
     });
-    await expectEventually(async () => expectInSync(db.url, accountId, dovecot, creds, 'INBOX'), { timeoutMs: 15_000, intervalMs: 250 });
+    await expectEventually(async () => expectInSync(dbUrl, accountId, dovecot, creds, 'INBOX'), { timeoutMs: 15_000, intervalMs: 250 });
 
     const three = ids.get('three')!;
     expect((await srv.api(`/api/emails/${three}`, { method: 'PATCH', json: { is_starred: true } })).status).toBe(200);
@@ -61,8 +46,8 @@ describe('a server without IDLE, CONDSTORE, QRESYNC and MOVE', () => {
   it('a server without a Trash folder: the first delete creates one and moves the message there', async () => {
     const bare = await startDovecot({ specialFolders: false });
     try {
-      const env = { dovecot: bare, srv, dbUrl: db.url };
-      const { creds, accountId, ids } = await syncedAccount(env, ['keep', 'bin']);
+      const { srv } = t;
+      const { creds, accountId, ids } = await syncedAccount({ dovecot: bare, srv, dbUrl: t.dbUrl }, ['keep', 'bin']);
       const before = await withImap(bare, creds, async (c) => (await c.list()).map((f) => f.path));
       expect(before).toEqual(['INBOX']);
       expect((await srv.api(`/api/emails/${ids.get('bin')!}`, { method: 'DELETE' })).status).toBe(200);

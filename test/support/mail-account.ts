@@ -66,13 +66,17 @@ export interface MailEnv {
 }
 
 /**
- * For a test file: a private Dovecot, a database cloned from the template and the server started on it with
- * `serverEnv` (before all tests), stopped and dropped after them. The fields are set once `beforeAll` ran.
+ * For a test file: a private Dovecot (started with `dovecotOptions`), a database cloned from the template and the
+ * server started on it with `serverEnv` (before all tests), stopped and dropped after them. The fields are set once `beforeAll` ran.
  */
-export function useMailEnv(serverEnv: Record<string, string>, setup?: (env: MailEnv) => Promise<void>): MailEnv {
+export function useMailEnv(
+  serverEnv: Record<string, string>,
+  setup?: (env: MailEnv) => Promise<void>,
+  dovecotOptions: Parameters<typeof startDovecot>[0] = {},
+): MailEnv {
   const env = {} as MailEnv;
   beforeAll(async () => {
-    env.dovecot = await startDovecot();
+    env.dovecot = await startDovecot(dovecotOptions);
     env.db = await createTestDatabase();
     env.dbUrl = env.db.url;
     env.srv = await startTestServer(env.db.url, serverEnv);
