@@ -3,21 +3,11 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { sweepRawSources } from '../../src/modules/emails/index.js';
 import { useOrmDatabase } from '../support/orm.js';
-import { sql } from '../support/sync.js';
+import { sql, waitForLockWait } from '../support/sync.js';
 
 const t = useOrmDatabase();
 
 const key = (c: string) => c.repeat(64);
-
-/** Until some backend of this database waits for a lock (the sweep's DELETE behind the open transaction). */
-async function waitForLockWait(): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const rows = await sql(t.db.url, `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
-    if (rows.length > 0) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('the sweep never waited for the row lock');
-}
 
 async function addSource(k: string, age: string): Promise<void> {
   await sql(t.db.url, `INSERT INTO raw_sources (key, data, stored_at) VALUES ($1, $2, now() - $3::interval)`, [k, Buffer.from(`source ${k}`), age]);
@@ -53,7 +43,7 @@ describe('sweepRawSources', () => {
       await ingest.query('BEGIN');
       await ingest.query(`INSERT INTO raw_sources (key, data, stored_at) VALUES ($1, $2, now()) ON CONFLICT (key) DO UPDATE SET stored_at = EXCLUDED.stored_at`, [key('d'), Buffer.from('x')]);
       const sweep = sweepRawSources(t.orm, 3_600_000); // selects d (old in its snapshot), then waits for the row lock
-      await waitForLockWait();
+      await waitForLockWait(t.db.url, 'the sweep');
       await ingest.query('COMMIT');
       expect(await sweep).toBe(0);
     } finally {

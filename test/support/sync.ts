@@ -16,6 +16,16 @@ export async function sql<T = Record<string, unknown>>(url: string, text: string
   }
 }
 
+/** Until some backend of the database at `url` waits for a lock (a statement queued behind an open transaction). */
+export async function waitForLockWait(url: string, what = 'a statement'): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const rows = await sql(url, `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+    if (rows.length > 0) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`${what} never waited for the row lock`);
+}
+
 export interface ServerMessage {
   uid: number;
   flags: string[];

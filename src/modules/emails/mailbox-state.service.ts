@@ -104,14 +104,23 @@ export class MailboxStateService {
   async applyFlags(accountId: number, folder: string, uidValidity: number, changes: readonly FlagChange[]): Promise<number> {
     if (changes.length === 0) return 0;
     return this.orm.em.fork().transactional(async (em) => {
-      const current = await exec<{ id: number; uid: string; flags: string[]; is_read: boolean; is_starred: boolean }>(
+      // Lock first (in id order, as the email changes service does), then read in a statement of its own. One
+      // SELECT … FOR UPDATE that waited for a local change's row lock re-checks only that row after the wait, not
+      // the write_backs below (it keeps the snapshot from before the wait): it would overwrite the user's change with
+      // the server's older flags.
+      const ids = await exec<{ id: number }>(
+        em,
+        'SELECT id FROM emails WHERE account_id = ? AND folder = ? AND uid_validity = ? AND uid = ANY(?::bigint[]) ORDER BY id FOR UPDATE',
+        [accountId, folder, uidValidity, changes.map((c) => c.uid)],
+      );
+      if (ids.length === 0) return 0;
+      const current = await exec<{ id: number; uid: string; flags: string[] }>(
         em,
         // A message with a local flag change still queued for the server keeps its local flags: the write-back
         // settles it (and brings the server's flags back if the server changed the message meanwhile).
-        `SELECT id, uid, flags, is_read, is_starred FROM emails e WHERE account_id = ? AND folder = ? AND uid_validity = ? AND uid = ANY(?::bigint[])
-           AND NOT EXISTS (SELECT 1 FROM write_backs w WHERE w.email_id = e.id AND w.status = 'pending' AND w.action <> 'delete')
-         FOR UPDATE`,
-        [accountId, folder, uidValidity, changes.map((c) => c.uid)],
+        `SELECT id, uid, flags FROM emails e WHERE id = ANY(?::int[])
+           AND NOT EXISTS (SELECT 1 FROM write_backs w WHERE w.email_id = e.id AND w.status = 'pending' AND w.action <> 'delete')`,
+        [ids.map((r) => r.id)],
       );
       const byUid = new Map(changes.map((c) => [c.uid, c]));
       const events: NewEvent<'email.updated'>[] = [];
