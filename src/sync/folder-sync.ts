@@ -65,13 +65,16 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     const stale = await deps.state.hasStaleValidity(accountId, folder, uidValidity);
     const plan = planFolderSync(cursor, view, { full: opts.full ?? false, staleRowsExist: stale, selectedBefore });
     const local = await deps.state.localFlags(accountId, folder, uidValidity);
+    // Deleted here, not yet on the server (its MOVE waits for a retry): neither new mail nor missing.
+    const deleting = await deps.state.pendingDeletes(accountId, folder, uidValidity);
+    const known = (u: number) => local.has(u) || deleting.has(u);
     const sinceQuery = opts.since ? { since: opts.since } : {};
 
     let toFetch: number[];
     if (plan.kind === 'incremental') {
-      toFetch = plan.unchanged ? [] : (await searchUids(client, { uid: `${plan.fromUid}:*`, ...sinceQuery })).filter((u) => u >= plan.fromUid && !local.has(u));
+      toFetch = plan.unchanged ? [] : (await searchUids(client, { uid: `${plan.fromUid}:*`, ...sinceQuery })).filter((u) => u >= plan.fromUid && !known(u));
     } else {
-      toFetch = (await searchUids(client, opts.since ? sinceQuery : { all: true })).filter((u) => !local.has(u));
+      toFetch = (await searchUids(client, opts.since ? sinceQuery : { all: true })).filter((u) => !known(u));
     }
     if (plan.kind === 'reset' && toFetch.length > 0) {
       const ids = await fetchIdentities(client, toFetch);
@@ -91,7 +94,7 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     } else if (plan.kind === 'initial' && local.size > 0) {
       counts.updated += await deps.state.applyFlags(accountId, folder, uidValidity, await flagChanges(client, null, local));
     }
-    const storedNow = local.size + fetched.new;
+    const storedNow = local.size + deleting.size + fetched.new;
     // Expunges: a UID SEARCH diff, only when the counts disagree (or on a full pass).
     if (plan.kind !== 'incremental' || storedNow !== box.exists) {
       const server = new Set(await searchUids(client, { all: true }));

@@ -220,6 +220,24 @@ describe('write-back of deletes', () => {
     expect(list.body.data).toEqual([]);
   }, 60_000);
 
+  it('a full re-sync while a delete is still queued does not bring the message back', async () => {
+    const { creds, accountId, ids } = await syncedAccount(['queued bin', 'kept']);
+    const lock = await holdSyncLock(accountId);
+    try {
+      expect((await t.srv.api(`/api/emails/${ids.get('queued bin')!}`, { method: 'DELETE' })).status).toBe(200);
+      // As if its MOVE had failed once: the row waits for its retry.
+      await sql(t.db.url, "UPDATE write_backs SET next_attempt_at = now() + interval '1 hour' WHERE account_id = $1", [accountId]);
+    } finally {
+      await lock.release();
+    }
+    const r = await t.srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: { full_resync: true } });
+    expect(r.status, r.text).toBe(200);
+    expect(await sql(t.db.url, 'SELECT subject FROM emails WHERE account_id = $1', [accountId])).toEqual([{ subject: 'kept' }]);
+    expect(await sql(t.db.url, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.received'", [accountId])).toHaveLength(2);
+    await sql(t.db.url, 'UPDATE write_backs SET next_attempt_at = now() WHERE account_id = $1', [accountId]);
+    await expectEventually(async () => expect(await serverFlags(creds, 'Trash', 'queued bin')).toBeDefined(), { timeoutMs: 10_000, intervalMs: 100 });
+  }, 60_000);
+
   it('expunge mode (delete_mode via PUT) removes the message from the server for good', async () => {
     const { creds, accountId, ids } = await syncedAccount(['gone 1', 'gone 2', 'stays']);
     const put = await t.srv.api(`/api/accounts/${accountId}`, { method: 'PUT', json: { delete_mode: 'expunge' } });

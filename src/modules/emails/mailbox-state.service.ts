@@ -94,6 +94,16 @@ export class MailboxStateService {
     return new Map(rows.map((r) => [Number(r.uid), r.flags]));
   }
 
+  /** UIDs of messages deleted locally whose delete is still queued for the server: a pass must not fetch them again. */
+  async pendingDeletes(accountId: number, folder: string, uidValidity: number): Promise<Set<number>> {
+    const rows = await exec<{ uid: string }>(
+      this.em(),
+      `SELECT uid FROM write_backs WHERE account_id = ? AND folder = ? AND uid_validity = ? AND action = 'delete' AND status = 'pending'`,
+      [accountId, folder, uidValidity],
+    );
+    return new Set(rows.map((r) => Number(r.uid)));
+  }
+
   /** Whether rows from an older UIDVALIDITY remain (a reset is in progress, or was interrupted). */
   async hasStaleValidity(accountId: number, folder: string, uidValidity: number): Promise<boolean> {
     const rows = await exec(this.em(), 'SELECT 1 FROM emails WHERE account_id = ? AND folder = ? AND uid_validity <> ? LIMIT 1', [accountId, folder, uidValidity]);
