@@ -141,7 +141,8 @@ export class AccountWorker {
       // IDLE on the first sync folder the server has (else on INBOX, which every server has).
       const primary = folders.find((f) => !first.missing.includes(f)) ?? 'INBOX';
       client.on('exists', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
-      client.on('expunge', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
+      // VANISHED (EARLIER) answers our own flag sync (QRESYNC): it reports expunges that pass already handles.
+      client.on('expunge', (e: { path: string; earlier?: boolean }) => e.path === primary && !e.earlier && this.schedule(client, primary));
       client.on('flags', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
       const poller = this.poll(client, folders);
       poller.catch(() => client.close());

@@ -44,12 +44,33 @@ async function fetchIdentities(client: ImapFlow, uids: readonly number[]): Promi
   return out;
 }
 
-async function flagChanges(client: ImapFlow, changedSince: string | null, local: Map<number, string[]>): Promise<FlagChange[]> {
-  if (local.size === 0) return [];
-  const rows = changedSince
-    ? await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true, changedSince: BigInt(changedSince) })
-    : await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true });
-  return rows.filter((r) => local.has(r.uid)).map((r) => ({ uid: r.uid, flags: [...(r.flags ?? [])], modseq: r.modseq !== undefined ? String(r.modseq) : null }));
+interface ServerChanges {
+  flags: FlagChange[];
+  /** UIDs the server reported expunged since the cursor's MODSEQ (QRESYNC VANISHED); null without QRESYNC. */
+  vanished: number[] | null;
+}
+
+/**
+ * Flags changed since `changedSince` (CONDSTORE), else all flags for comparison. With QRESYNC the same UID FETCH
+ * carries VANISHED: the server answers with `VANISHED (EARLIER)`, which imapflow emits as `expunge` events.
+ */
+async function serverChanges(client: ImapFlow, folder: string, changedSince: string | null, local: Map<number, string[]>): Promise<ServerChanges> {
+  if (local.size === 0) return { flags: [], vanished: null };
+  const qresync = changedSince !== null && client.enabled.has('QRESYNC');
+  const vanished: number[] = [];
+  const onExpunge = (e: { path: string; uid?: number; vanished?: boolean; earlier?: boolean }) => {
+    if (e.path === folder && e.vanished && e.earlier && e.uid !== undefined) vanished.push(e.uid);
+  };
+  if (qresync) client.on('expunge', onExpunge);
+  try {
+    const rows = changedSince
+      ? await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true, changedSince: BigInt(changedSince) })
+      : await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true });
+    const flags = rows.filter((r) => local.has(r.uid)).map((r) => ({ uid: r.uid, flags: [...(r.flags ?? [])], modseq: r.modseq !== undefined ? String(r.modseq) : null }));
+    return { flags, vanished: qresync ? vanished.filter((u) => local.has(u)) : null };
+  } finally {
+    if (qresync) client.off('expunge', onExpunge);
+  }
 }
 
 /** Syncs `folder`; the caller holds the account's sync lock. */
@@ -89,13 +110,16 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     counts.new += fetched.new;
     counts.failed += fetched.failed;
 
-    if (plan.kind === 'incremental' && !plan.unchanged) {
-      counts.updated += await deps.state.applyFlags(accountId, folder, uidValidity, await flagChanges(client, plan.changedSince, local));
-    } else if (plan.kind === 'initial' && local.size > 0) {
-      counts.updated += await deps.state.applyFlags(accountId, folder, uidValidity, await flagChanges(client, null, local));
+    let vanished = 0;
+    if ((plan.kind === 'incremental' && !plan.unchanged) || (plan.kind === 'initial' && local.size > 0)) {
+      const changes = await serverChanges(client, folder, plan.kind === 'incremental' ? plan.changedSince : null, local);
+      counts.updated += await deps.state.applyFlags(accountId, folder, uidValidity, changes.flags);
+      if (changes.vanished) vanished = await deps.state.removeUids(accountId, folder, uidValidity, changes.vanished);
+      counts.deleted += vanished;
     }
-    const storedNow = local.size + deleting.size + fetched.new;
-    // Expunges: a UID SEARCH diff, only when the counts disagree (or on a full pass).
+    // Expunges: QRESYNC VANISHED above where the server has it; else (or if the counts still disagree, or on a full
+    // pass) a UID SEARCH diff.
+    const storedNow = local.size - vanished + deleting.size + fetched.new;
     if (plan.kind !== 'incremental' || storedNow !== box.exists) {
       const server = new Set(await searchUids(client, { all: true }));
       const gone = [...(await deps.state.localFlags(accountId, folder, uidValidity)).keys()].filter((u) => !server.has(u));

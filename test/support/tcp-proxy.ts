@@ -1,7 +1,8 @@
 /**
  * A TCP proxy on loopback whose open connections can be made silent: nothing crosses them any more, yet neither side
  * sees a reset or a close — how long-lived IMAP connections die in the wild (a NAT or firewall forgetting them). New
- * connections are forwarded as usual.
+ * connections are forwarded as usual. It also keeps what clients sent (the IMAP commands, for tests that check which
+ * commands a sync used).
  */
 import net from 'node:net';
 
@@ -10,16 +11,20 @@ export interface SilenceableProxy {
   readonly port: number;
   /** Stops forwarding on every open connection (they stay open); returns how many there were. */
   silenceOpen(): number;
+  /** Everything clients have sent through the proxy so far, as latin1 text. */
+  sent(): string;
   close(): Promise<void>;
 }
 
 export async function startProxy(target: { host: string; port: number }): Promise<SilenceableProxy> {
   const open = new Set<{ client: net.Socket; upstream: net.Socket }>();
   const silenced = new Set<net.Socket>();
+  const sent: Buffer[] = [];
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);
     const pair = { client, upstream };
     open.add(pair);
+    client.on('data', (chunk: Buffer) => sent.push(chunk));
     client.pipe(upstream);
     upstream.pipe(client);
     const end = () => {
@@ -49,6 +54,7 @@ export async function startProxy(target: { host: string; port: number }): Promis
       open.clear();
       return n;
     },
+    sent: () => Buffer.concat(sent).toString('latin1'),
     async close() {
       for (const s of silenced) s.destroy();
       for (const { client, upstream } of open) {

@@ -50,6 +50,9 @@ export function imapOptions(s: ImapSettings, t: ImapTimeouts): ImapFlowOptions {
     socketTimeout: t.socketTimeoutMs,
     tls: { rejectUnauthorized: t.tlsRejectUnauthorized, servername: s.host },
     disableAutoIdle: true,
+    // Where the server has QRESYNC, a flag sync's UID FETCH … (CHANGEDSINCE n VANISHED) also names the messages
+    // expunged since n (see src/sync/folder-sync.ts).
+    qresync: true,
   };
 }
 
