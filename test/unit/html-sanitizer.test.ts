@@ -238,3 +238,28 @@ describe('sanitizeEmailHtml: ordinary newsletter HTML survives', () => {
     expect(result).not.toMatch(/<style|<head|\[if mso\]/i);
   });
 });
+
+describe('sanitizeEmailHtml: nesting that would hold the event loop', () => {
+  // htmlparser2's cost is the sum of the depths at every tag (see MAX_NESTING_WORK): 200,000 nested <div> took 8 s.
+  it('deeply nested HTML is shown as its text, with a notice, never as markup', () => {
+    const deep = `${'<div><span onclick="x()">'.repeat(60_000)}<script>alert(1)</script>last words & more`;
+    const out = sanitizeEmailHtml(deep, { cidUrl, fallbackText: 'The text part: <b>not markup</b> & friends' });
+    expect(out).toBe(
+      "<p><em>This message's HTML is nested too deeply to display; its text follows.</em></p>" +
+        '<pre style="white-space: pre-wrap">The text part: &lt;b&gt;not markup&lt;/b&gt; &amp; friends</pre>',
+    );
+  });
+
+  it('without a text part, the HTML without its tags', () => {
+    const out = sanitizeEmailHtml(`${'<b>'.repeat(40_000)}Hello <i>there</i> & "you"`, { cidUrl });
+    expect(out).toMatch(/<pre style="white-space: pre-wrap">Hello there &amp; &quot;you&quot;<\/pre>$/);
+    expectInert(out);
+  });
+
+  it('sloppy but ordinary HTML (hundreds of unclosed tags) is sanitised as usual', () => {
+    const sloppy = `<div>${Array.from({ length: 500 }, (_, i) => `<p>para ${i} <b>bold <i>it</b></i> <font color="red">x`).join('')}`;
+    const out = clean(sloppy);
+    expect(out).not.toContain('nested too deeply');
+    expect(out.match(/<font color="red">x/g)).toHaveLength(500);
+  });
+});

@@ -114,10 +114,11 @@ export class EmailsResolver {
 
   @FieldResolver(() => String, { nullable: true, description: 'Sanitized HTML; cid: images point to signed, short-lived attachment download URLs' })
   async bodyHtml(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<string | null> {
-    const html = (await bodiesOf(email, ctx))?.bodyHtml;
+    const bodies = await bodiesOf(email, ctx);
+    const html = bodies?.bodyHtml;
     if (!html) return html ?? null;
     const attachments = await ctx.loaders.attachmentsByEmail.load(email.id);
-    return sanitizeEmailHtml(html, { cidUrl: cidResolver(attachments, ctx.services.attachmentUrls) });
+    return sanitizeEmailHtml(html, { cidUrl: cidResolver(attachments, ctx.services.attachmentUrls), fallbackText: bodies.bodyText });
   }
 
   @FieldResolver(() => JSONObjectResolver, { description: 'Every header field of the message' })
