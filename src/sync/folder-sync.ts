@@ -97,6 +97,10 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     } else {
       toFetch = (await searchUids(client, opts.since ? sinceQuery : { all: true })).filter((u) => !known(u));
     }
+    // Deletes the server refused for good: the message is still there, so it comes back (with the reason).
+    const undone = await deps.state.failedDeletes(accountId, folder, uidValidity);
+    const undoneOnServer = undone.length > 0 ? await searchUids(client, { uid: undone.join(',') }) : [];
+    toFetch = [...new Set([...toFetch, ...undoneOnServer.filter((u) => !known(u))])].sort((a, b) => a - b);
     if (plan.kind === 'reset' && toFetch.length > 0) {
       const ids = await fetchIdentities(client, toFetch);
       const matched = await deps.ingest.rematch(accountId, folder, uidValidity, ids, 1);
@@ -109,6 +113,12 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     });
     counts.new += fetched.new;
     counts.failed += fetched.failed;
+    if (undone.length > 0) {
+      // Settled once restored, or gone from the server; one whose fetch failed waits for the next pass.
+      const stored = await deps.state.localFlags(accountId, folder, uidValidity);
+      const there = new Set(undoneOnServer);
+      await deps.state.settleFailedDeletes(accountId, folder, uidValidity, undone.filter((u) => stored.has(u) || !there.has(u)));
+    }
 
     let vanished = 0;
     if ((plan.kind === 'incremental' && !plan.unchanged) || (plan.kind === 'initial' && local.size > 0)) {

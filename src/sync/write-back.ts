@@ -18,7 +18,8 @@
  *   mode, \Deleted + UID EXPUNGE. If that folder cannot be created, the deletes are retried like a failed command.
  * - A command that fails on a reachable server, or a dropped connection, is retried with backoff; after
  *   MAX_ATTEMPTS the row fails for good. Failed rows stay (status `failed`, `last_error`) and the email shows
- *   `sync_error` until a later change succeeds.
+ *   `sync_error` until a later change succeeds. A delete that failed has no email left: the next sync pass brings the
+ *   message back with the reason as `sync_error` (folder-sync.ts, MailboxStateService.settleFailedDeletes).
  */
 import type { ImapFlow, MailboxObject } from 'imapflow';
 import type { MikroORM } from '@mikro-orm/postgresql';

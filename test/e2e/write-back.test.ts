@@ -1,16 +1,17 @@
 /**
  * Local email changes written back to the IMAP server, end to end: REST/GraphQL → PostgreSQL → the write-back queue →
  * the account's IMAP session → a private Dovecot, observed with a second IMAP client. Covers \Seen / \Flagged, delete
- * to Trash and by expunge, the MODSEQ rule (a change made on the server meanwhile wins), an outage of the IMAP server,
- * a permanent failure (UIDVALIDITY reset) and the input and scope checks of the bulk and delete routes.
+ * to Trash and by expunge, the MODSEQ rule (a change made on the server meanwhile wins), a delete still queued during a
+ * full re-sync, and the input and scope checks of the bulk and delete routes. Failures: write-back-failures.test.ts.
  */
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { expectEventually } from '../support/eventually.js';
 import { appendMessage, buildMessage, withImap } from '../support/imap.js';
-import { scopedKey, serverFlags as serverFlagsOf, syncedAccount as syncedAccountIn, type MailCreds, useMailEnv } from '../support/mail-account.js';
-import { apiRequest, startTestServer, type Credentials } from '../support/server.js';
+import { scopedKey, useMailEnv } from '../support/mail-account.js';
+import { apiRequest, startTestServer } from '../support/server.js';
 import { serverView, sql } from '../support/sync.js';
+import { writeBackSteps } from '../support/write-back.js';
 
 // One key makes every request of this file; the default 60/minute is tested elsewhere (auth.test.ts).
 const t = useMailEnv({
@@ -18,32 +19,7 @@ const t = useMailEnv({
   RATE_LIMIT_PER_MINUTE: '1000',
 });
 
-const syncedAccount = (subjects: string[], extra: Record<string, unknown> = {}, folder = 'INBOX') => syncedAccountIn(t, subjects, extra, folder);
-const serverFlags = (creds: MailCreds, folder: string, subject: string) => serverFlagsOf(t.dovecot, creds, folder, subject);
-
-async function bulk(ids: number[], action: string, auth?: Credentials) {
-  return t.srv.api('/api/emails/bulk', { method: 'POST', json: { ids, action }, ...(auth ? { auth } : {}) });
-}
-
-async function emailRow(id: number) {
-  const [row] = await sql<{ is_read: boolean; is_starred: boolean; is_archived: boolean; read_at: Date | null; flags: string[]; sync_error: string | null }>(
-    t.db.url,
-    'SELECT is_read, is_starred, is_archived, read_at, flags, sync_error FROM emails WHERE id = $1',
-    [id],
-  );
-  return row;
-}
-
-const pendingRows = async (accountId: number) =>
-  sql<{ action: string; status: string; last_error: string | null }>(t.db.url, 'SELECT action, status, last_error FROM write_backs WHERE account_id = $1 ORDER BY id', [accountId]);
-
-/** Holds the account's sync lock (the drain's too), so a change stays queued until `release()`. */
-async function holdSyncLock(accountId: number): Promise<{ release: () => Promise<void> }> {
-  const client = new pg.Client({ connectionString: t.db.url });
-  await client.connect();
-  await client.query('SELECT pg_advisory_lock(7101, $1)', [accountId]);
-  return { release: async () => void (await client.query('SELECT pg_advisory_unlock(7101, $1)', [accountId]), await client.end()) };
-}
+const { syncedAccount, serverFlags, bulk, emailRow, pendingRows, holdSyncLock } = writeBackSteps(t);
 
 describe('write-back of flags', () => {
   it('bulk mark_read / mark_unread sets and clears \\Seen on the server; the next flag sync keeps the local state', async () => {
@@ -66,14 +42,14 @@ describe('write-back of flags', () => {
       expect(await pendingRows(accountId)).toEqual([]);
     }, { timeoutMs: 10_000, intervalMs: 100 });
     expect(await serverFlags(creds, 'INBOX', 'three')).toEqual([]);
-    const events = await sql(t.db.url, "SELECT payload FROM events WHERE account_id = $1 AND type = 'email.updated'", [accountId]);
+    const events = await sql(t.dbUrl, "SELECT payload FROM events WHERE account_id = $1 AND type = 'email.updated'", [accountId]);
     expect(events.map((e) => (e.payload as { emailId: number }).emailId).sort()).toEqual([one, two].sort());
 
     // Our own STORE raised the folder's HIGHESTMODSEQ: the flag sync that follows must not revert anything.
     await t.srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: {} });
     await new Promise((res) => setTimeout(res, 1500));
     expect(await emailRow(one!)).toMatchObject({ is_read: true });
-    expect(await sql(t.db.url, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.updated'", [accountId])).toHaveLength(2);
+    expect(await sql(t.dbUrl, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.updated'", [accountId])).toHaveLength(2);
 
     expect((await bulk([one!], 'mark_unread')).status).toBe(200);
     expect(await emailRow(one!)).toMatchObject({ is_read: false, read_at: null });
@@ -139,8 +115,8 @@ describe('write-back of flags', () => {
 describe('write-back across instances', () => {
   it('a change made through an instance without the IMAP session is applied by the owner (NOTIFY)', async () => {
     const { creds, accountId, ids } = await syncedAccount(['remote']);
-    const other = await startTestServer(t.db.url, { SYNC_ENABLED: 'false' });
-    const listener = new pg.Client({ connectionString: t.db.url });
+    const other = await startTestServer(t.dbUrl, { SYNC_ENABLED: 'false' });
+    const listener = new pg.Client({ connectionString: t.dbUrl });
     const wakeUps: string[] = [];
     await listener.connect();
     listener.on('notification', (n) => wakeUps.push(n.payload ?? ''));
@@ -164,9 +140,9 @@ describe('write-back of deletes', () => {
     const r = await t.srv.api(`/api/emails/${id}`, { method: 'DELETE' });
     expect(r.status, r.text).toBe(200);
     expect(r.body).toEqual({ success: true, message: 'Email deleted' });
-    expect(await sql(t.db.url, 'SELECT 1 FROM emails WHERE id = $1', [id])).toEqual([]);
-    expect(await sql(t.db.url, 'SELECT 1 FROM attachments WHERE email_id = $1', [id])).toEqual([]);
-    expect(await sql(t.db.url, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.deleted'", [accountId])).toHaveLength(1);
+    expect(await sql(t.dbUrl, 'SELECT 1 FROM emails WHERE id = $1', [id])).toEqual([]);
+    expect(await sql(t.dbUrl, 'SELECT 1 FROM attachments WHERE email_id = $1', [id])).toEqual([]);
+    expect(await sql(t.dbUrl, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.deleted'", [accountId])).toHaveLength(1);
     await expectEventually(async () => {
       expect(await serverFlags(creds, 'INBOX', 'bin')).toBeUndefined();
       expect(await serverFlags(creds, 'Trash', 'bin')).toBeDefined();
@@ -176,7 +152,7 @@ describe('write-back of deletes', () => {
     expect((await t.srv.api(`/api/emails/${id}`, { method: 'DELETE' })).status).toBe(404);
     // The expunge seen by the next sync does not announce the delete a second time.
     await t.srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: {} });
-    expect(await sql(t.db.url, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.deleted'", [accountId])).toHaveLength(1);
+    expect(await sql(t.dbUrl, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.deleted'", [accountId])).toHaveLength(1);
   }, 60_000);
 
   it('thread counters follow deletes, local ones and expunges seen by the sync; an emptied thread is gone', async () => {
@@ -188,7 +164,7 @@ describe('write-back of deletes', () => {
     for (const m of [root, ...replies]) await appendMessage(t.dovecot, creds, 'INBOX', m);
     let rows: { id: number; message_id: string; thread_id: number }[] = [];
     await expectEventually(async () => {
-      rows = await sql(t.db.url, 'SELECT id, message_id, thread_id FROM emails WHERE account_id = $1 ORDER BY message_id', [accountId]);
+      rows = await sql(t.dbUrl, 'SELECT id, message_id, thread_id FROM emails WHERE account_id = $1 ORDER BY message_id', [accountId]);
       expect(rows).toHaveLength(3);
     }, { timeoutMs: 20_000, intervalMs: 100 });
     const threadId = rows[0]!.thread_id;
@@ -196,7 +172,7 @@ describe('write-back of deletes', () => {
     const thread = async () => t.srv.api(`/api/threads/${threadId}`);
     // received_at is the server's INTERNALDATE: the newest remaining one is the thread's last_message_at.
     const expectThread = async (count: number) => {
-      const [row] = await sql<{ last: Date }>(t.db.url, 'SELECT max(received_at) AS last FROM emails WHERE thread_id = $1', [threadId]);
+      const [row] = await sql<{ last: Date }>(t.dbUrl, 'SELECT max(received_at) AS last FROM emails WHERE thread_id = $1', [threadId]);
       expect((await thread()).body.data).toMatchObject({ message_count: count, last_message_at: row!.last.toISOString() });
     };
     await expectThread(3);
@@ -210,7 +186,7 @@ describe('write-back of deletes', () => {
       await c.messageDelete({ header: { 'message-id': 'plan-2@threads.test' } });
     });
     await expectEventually(async () => {
-      expect(await sql(t.db.url, 'SELECT 1 FROM emails WHERE id = $1', [rows[1]!.id])).toEqual([]);
+      expect(await sql(t.dbUrl, 'SELECT 1 FROM emails WHERE id = $1', [rows[1]!.id])).toEqual([]);
     }, { timeoutMs: 15_000, intervalMs: 100 });
     await expectThread(1);
     // The last one: the thread is gone from the API.
@@ -226,15 +202,15 @@ describe('write-back of deletes', () => {
     try {
       expect((await t.srv.api(`/api/emails/${ids.get('queued bin')!}`, { method: 'DELETE' })).status).toBe(200);
       // As if its MOVE had failed once: the row waits for its retry.
-      await sql(t.db.url, "UPDATE write_backs SET next_attempt_at = now() + interval '1 hour' WHERE account_id = $1", [accountId]);
+      await sql(t.dbUrl, "UPDATE write_backs SET next_attempt_at = now() + interval '1 hour' WHERE account_id = $1", [accountId]);
     } finally {
       await lock.release();
     }
     const r = await t.srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: { full_resync: true } });
     expect(r.status, r.text).toBe(200);
-    expect(await sql(t.db.url, 'SELECT subject FROM emails WHERE account_id = $1', [accountId])).toEqual([{ subject: 'kept' }]);
-    expect(await sql(t.db.url, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.received'", [accountId])).toHaveLength(2);
-    await sql(t.db.url, 'UPDATE write_backs SET next_attempt_at = now() WHERE account_id = $1', [accountId]);
+    expect(await sql(t.dbUrl, 'SELECT subject FROM emails WHERE account_id = $1', [accountId])).toEqual([{ subject: 'kept' }]);
+    expect(await sql(t.dbUrl, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.received'", [accountId])).toHaveLength(2);
+    await sql(t.dbUrl, 'UPDATE write_backs SET next_attempt_at = now() WHERE account_id = $1', [accountId]);
     await expectEventually(async () => expect(await serverFlags(creds, 'Trash', 'queued bin')).toBeDefined(), { timeoutMs: 10_000, intervalMs: 100 });
   }, 60_000);
 
@@ -252,68 +228,6 @@ describe('write-back of deletes', () => {
     }, { timeoutMs: 15_000, intervalMs: 100 });
     expect(await serverFlags(creds, 'INBOX', 'stays')).toEqual([]);
     expect(await serverFlags(creds, 'Trash', 'gone 1')).toBeUndefined();
-  }, 60_000);
-});
-
-describe('failures', () => {
-  it('an IMAP server that is down: the change stays queued and is applied once it is back', async () => {
-    const { creds, accountId, ids } = await syncedAccount(['during outage']);
-    const id = ids.get('during outage')!;
-    await t.dovecot.kill();
-    try {
-      expect((await bulk([id], 'star')).status).toBe(200);
-      expect(await emailRow(id)).toMatchObject({ is_starred: true });
-      await new Promise((res) => setTimeout(res, 1000));
-      expect(await pendingRows(accountId)).toMatchObject([{ action: 'flag', status: 'pending' }]);
-    } finally {
-      await t.dovecot.restart();
-    }
-    await expectEventually(async () => {
-      expect(await serverFlags(creds, 'INBOX', 'during outage')).toEqual(['\\Flagged']);
-      expect(await pendingRows(accountId)).toEqual([]);
-    }, { timeoutMs: 30_000, intervalMs: 250 });
-    expect(await emailRow(id)).toMatchObject({ is_starred: true, sync_error: null });
-  }, 90_000);
-
-  it('UIDVALIDITY changed before the write-back: a flag change follows its message to the new UID; a delete fails for good', async () => {
-    const { creds, accountId, ids } = await syncedAccount(['reset me', 'deleted before'], { sync_folders: ['INBOX', 'Archive'] }, 'Archive');
-    const id = ids.get('reset me')!;
-    const lock = await holdSyncLock(accountId);
-    try {
-      expect((await bulk([id], 'mark_read')).status).toBe(200);
-      expect((await t.srv.api(`/api/emails/${ids.get('deleted before')!}`, { method: 'DELETE' })).status).toBe(200);
-      // Recreate the folder with the same messages: a new UIDVALIDITY.
-      const sources = await withImap(t.dovecot, creds, async (c) => {
-        await c.mailboxOpen('Archive');
-        return (await c.fetchAll('1:*', { uid: true, source: true })).map((m) => m.source!);
-      });
-      await withImap(t.dovecot, creds, async (c) => {
-        await c.mailboxDelete('Archive');
-        await c.mailboxCreate('Archive');
-      });
-      for (const source of sources) await appendMessage(t.dovecot, creds, 'Archive', source);
-    } finally {
-      await lock.release();
-    }
-    const { uidValidity } = await serverView(t.dovecot, creds, 'Archive');
-    await expectEventually(async () => {
-      // The sync matched the message again (same email row, new UIDVALIDITY) and the queued \Seen followed it there.
-      expect(await sql(t.db.url, 'SELECT uid_validity FROM emails WHERE id = $1', [id])).toEqual([{ uid_validity: String(uidValidity) }]);
-      expect(await serverFlags(creds, 'Archive', 'reset me')).toEqual(['\\Seen']);
-      expect(await emailRow(id)).toMatchObject({ is_read: true, sync_error: null });
-      // The delete had lost its link to the message (the email row is gone with the delete): it fails for good.
-      const rows = await pendingRows(accountId);
-      expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({ action: 'delete', status: 'failed' });
-      expect(rows[0]!.last_error).toMatch(/UIDVALIDITY of Archive changed .*not written to the server/);
-    }, { timeoutMs: 20_000, intervalMs: 100 });
-    expect(await serverFlags(creds, 'Archive', 'deleted before')).toEqual([]);
-    // A later change reaches the server under the new UID too.
-    expect((await bulk([id], 'star')).status).toBe(200);
-    await expectEventually(async () => {
-      expect((await serverFlags(creds, 'Archive', 'reset me'))?.sort()).toEqual(['\\Flagged', '\\Seen']);
-      expect((await emailRow(id))!.sync_error).toBeNull();
-    }, { timeoutMs: 15_000, intervalMs: 100 });
   }, 60_000);
 });
 
@@ -359,7 +273,7 @@ describe('input, scope and permissions', () => {
     ]);
     expect(await emailRow(id)).toMatchObject({ is_starred: false });
     expect((await t.srv.api(`/api/emails/${id}`, { method: 'DELETE', auth: scoped })).status).toBe(404);
-    expect(await sql(t.db.url, 'SELECT 1 FROM emails WHERE id = $1', [id])).toHaveLength(1);
+    expect(await sql(t.dbUrl, 'SELECT 1 FROM emails WHERE id = $1', [id])).toHaveLength(1);
     expect(await pendingRows(accountId)).toEqual([]);
 
     const readOnly = await key(['read'], [accountId]);

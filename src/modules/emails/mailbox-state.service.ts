@@ -104,6 +104,36 @@ export class MailboxStateService {
     return new Set(rows.map((r) => Number(r.uid)));
   }
 
+  /** Deletes the server refused for good (the message stays there), by UID: they are settled by `settleFailedDeletes`. */
+  async failedDeletes(accountId: number, folder: string, uidValidity: number): Promise<number[]> {
+    const rows = await exec<{ uid: string }>(
+      this.em(),
+      `SELECT uid FROM write_backs WHERE account_id = ? AND folder = ? AND uid_validity = ? AND action = 'delete' AND status = 'failed'`,
+      [accountId, folder, uidValidity],
+    );
+    return rows.map((r) => Number(r.uid));
+  }
+
+  /**
+   * Failed deletes whose message the pass has brought back (or that the server no longer has): a restored email
+   * shows why it is back (`sync_error`), and the queue rows go. A user can then delete it again.
+   */
+  async settleFailedDeletes(accountId: number, folder: string, uidValidity: number, uids: readonly number[]): Promise<void> {
+    if (uids.length === 0) return;
+    await this.orm.em.fork().transactional(async (em) => {
+      const match = `w.account_id = ? AND w.folder = ? AND w.uid_validity = ? AND w.uid = ANY(?::bigint[]) AND w.action = 'delete' AND w.status = 'failed'`;
+      const params = [accountId, folder, uidValidity, [...uids]];
+      await exec(
+        em,
+        `UPDATE emails e SET sync_error = 'The delete failed on the IMAP server, so the message is still there: ' || coalesce(w.last_error, 'unknown error'),
+           updated_at = now()
+         FROM write_backs w WHERE ${match} AND e.account_id = w.account_id AND e.folder = w.folder AND e.uid_validity = w.uid_validity AND e.uid = w.uid`,
+        params,
+      );
+      await exec(em, `DELETE FROM write_backs w WHERE ${match}`, params);
+    });
+  }
+
   /** Whether rows from an older UIDVALIDITY remain (a reset is in progress, or was interrupted). */
   async hasStaleValidity(accountId: number, folder: string, uidValidity: number): Promise<boolean> {
     const rows = await exec(this.em(), 'SELECT 1 FROM emails WHERE account_id = ? AND folder = ? AND uid_validity <> ? LIMIT 1', [accountId, folder, uidValidity]);

@@ -1,0 +1,104 @@
+/**
+ * Write-back failures, end to end against a private Dovecot: an IMAP server that is down (the change waits and is
+ * applied once it is back), a UIDVALIDITY reset before the write-back (a flag change follows its message, a delete
+ * fails for good), and a delete the server refused for good (the message comes back, with the reason on the email).
+ */
+import { describe, expect, it } from 'vitest';
+import { expectEventually } from '../support/eventually.js';
+import { appendMessage, withImap } from '../support/imap.js';
+import { useMailEnv } from '../support/mail-account.js';
+import { expectInSync, serverView, sql } from '../support/sync.js';
+import { writeBackSteps } from '../support/write-back.js';
+
+const t = useMailEnv({
+  SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '1000', SYNC_LEASE_TTL_MS: '3000', SYNC_BACKOFF_BASE_MS: '200', SYNC_BACKOFF_MAX_MS: '1000',
+  RATE_LIMIT_PER_MINUTE: '1000',
+});
+
+const { syncedAccount, serverFlags, bulk, emailRow, pendingRows, holdSyncLock } = writeBackSteps(t);
+
+describe('failures', () => {
+  it('an IMAP server that is down: the change stays queued and is applied once it is back', async () => {
+    const { creds, accountId, ids } = await syncedAccount(['during outage']);
+    const id = ids.get('during outage')!;
+    await t.dovecot.kill();
+    try {
+      expect((await bulk([id], 'star')).status).toBe(200);
+      expect(await emailRow(id)).toMatchObject({ is_starred: true });
+      await new Promise((res) => setTimeout(res, 1000));
+      expect(await pendingRows(accountId)).toMatchObject([{ action: 'flag', status: 'pending' }]);
+    } finally {
+      await t.dovecot.restart();
+    }
+    await expectEventually(async () => {
+      expect(await serverFlags(creds, 'INBOX', 'during outage')).toEqual(['\\Flagged']);
+      expect(await pendingRows(accountId)).toEqual([]);
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    expect(await emailRow(id)).toMatchObject({ is_starred: true, sync_error: null });
+  }, 90_000);
+
+  it('UIDVALIDITY changed before the write-back: a flag change follows its message to the new UID; a delete fails for good', async () => {
+    const { creds, accountId, ids } = await syncedAccount(['reset me', 'deleted before'], { sync_folders: ['INBOX', 'Archive'] }, 'Archive');
+    const id = ids.get('reset me')!;
+    const lock = await holdSyncLock(accountId);
+    try {
+      expect((await bulk([id], 'mark_read')).status).toBe(200);
+      expect((await t.srv.api(`/api/emails/${ids.get('deleted before')!}`, { method: 'DELETE' })).status).toBe(200);
+      // Recreate the folder with the same messages: a new UIDVALIDITY.
+      const sources = await withImap(t.dovecot, creds, async (c) => {
+        await c.mailboxOpen('Archive');
+        return (await c.fetchAll('1:*', { uid: true, source: true })).map((m) => m.source!);
+      });
+      await withImap(t.dovecot, creds, async (c) => {
+        await c.mailboxDelete('Archive');
+        await c.mailboxCreate('Archive');
+      });
+      for (const source of sources) await appendMessage(t.dovecot, creds, 'Archive', source);
+    } finally {
+      await lock.release();
+    }
+    const { uidValidity } = await serverView(t.dovecot, creds, 'Archive');
+    await expectEventually(async () => {
+      // The sync matched the message again (same email row, new UIDVALIDITY) and the queued \Seen followed it there.
+      expect(await sql(t.dbUrl, 'SELECT uid_validity FROM emails WHERE id = $1', [id])).toEqual([{ uid_validity: String(uidValidity) }]);
+      expect(await serverFlags(creds, 'Archive', 'reset me')).toEqual(['\\Seen']);
+      expect(await emailRow(id)).toMatchObject({ is_read: true, sync_error: null });
+      // The delete had lost its link to the message (the email row is gone with the delete): it fails for good.
+      const rows = await pendingRows(accountId);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ action: 'delete', status: 'failed' });
+      expect(rows[0]!.last_error).toMatch(/UIDVALIDITY of Archive changed .*not written to the server/);
+    }, { timeoutMs: 20_000, intervalMs: 100 });
+    expect(await serverFlags(creds, 'Archive', 'deleted before')).toEqual([]);
+    // A later change reaches the server under the new UID too.
+    expect((await bulk([id], 'star')).status).toBe(200);
+    await expectEventually(async () => {
+      expect((await serverFlags(creds, 'Archive', 'reset me'))?.sort()).toEqual(['\\Flagged', '\\Seen']);
+      expect((await emailRow(id))!.sync_error).toBeNull();
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+  }, 60_000);
+
+  it('a delete the server refused for good: the message comes back with the reason, and can be deleted again', async () => {
+    const { creds, accountId, ids } = await syncedAccount(['refused', 'other']);
+    const lock = await holdSyncLock(accountId);
+    try {
+      expect((await t.srv.api(`/api/emails/${ids.get('refused')!}`, { method: 'DELETE' })).status).toBe(200);
+      // As the drain leaves a MOVE the server refused MAX_WRITE_BACK_ATTEMPTS times.
+      await sql(t.dbUrl, "UPDATE write_backs SET status = 'failed', attempts = 8, last_error = 'Could not move the messages to Trash (gave up after 8 attempts)' WHERE account_id = $1", [accountId]);
+    } finally {
+      await lock.release();
+    }
+    const r = await t.srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: {} });
+    expect(r.status, r.text).toBe(200);
+    const back = await sql<{ id: number; sync_error: string | null }>(t.dbUrl, "SELECT id, sync_error FROM emails WHERE account_id = $1 AND subject = 'refused'", [accountId]);
+    expect(back).toEqual([{ id: expect.any(Number), sync_error: 'The delete failed on the IMAP server, so the message is still there: Could not move the messages to Trash (gave up after 8 attempts)' }]);
+    expect(await pendingRows(accountId)).toEqual([]);
+    await expectInSync(t.dbUrl, accountId, t.dovecot, creds, 'INBOX');
+    // Deleted again, it goes (this time the server takes the MOVE).
+    expect((await t.srv.api(`/api/emails/${back[0]!.id}`, { method: 'DELETE' })).status).toBe(200);
+    await expectEventually(async () => {
+      expect(await serverFlags(creds, 'Trash', 'refused')).toBeDefined();
+      expect(await pendingRows(accountId)).toEqual([]);
+    }, { timeoutMs: 10_000, intervalMs: 100 });
+  }, 60_000);
+});
