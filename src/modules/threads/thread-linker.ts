@@ -94,6 +94,9 @@ export class ThreadLinker implements IngestHook {
       await exec(em, 'DELETE FROM threads WHERE id = ANY(?::int[])', [merges.map((m) => m[0])]);
     }
     const touched = [...new Set([...assign.values()])];
+    // Lock, then count in a statement of its own: one UPDATE … FROM (count) that waited for a concurrent delete's
+    // lock on the thread would count with its older snapshot (see Migration20261201113500_thread_counts_locking).
+    await exec(em, 'SELECT 1 FROM threads WHERE id = ANY(?::int[]) ORDER BY id FOR UPDATE', [touched]);
     await exec(
       em,
       `UPDATE threads t SET message_count = s.n, last_message_at = s.last, subject = COALESCE(NULLIF(t.subject, ''), s.subject)

@@ -1,0 +1,118 @@
+/**
+ * What only concurrency shows, against real PostgreSQL: a statement that waited for another transaction's row lock
+ * must not act on what it read before the wait (READ COMMITTED re-checks only the locked row, not the rest of the
+ * statement). A flag sync racing a user's change; two deletes in one thread recounting it.
+ */
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { MailboxStateService, type StoredEmail } from '../../src/modules/emails/index.js';
+import { ThreadLinker } from '../../src/modules/threads/thread-linker.js';
+import { useOrmDatabase } from '../support/orm.js';
+import { sql, waitForLockWait } from '../support/sync.js';
+
+const t = useOrmDatabase();
+
+let accounts = 0;
+async function addAccount(): Promise<number> {
+  const user = `u${++accounts}`;
+  const [r] = await sql<{ id: number }>(
+    t.db.url,
+    `INSERT INTO accounts (name, email, host, port, username, password_sealed, sync_folders, created_at, updated_at)
+     VALUES ($1::text, $1::text || '@example.com', '127.0.0.1', 1, $1::text, 'x', '["INBOX"]', now(), now()) RETURNING id`,
+    [user],
+  );
+  return r!.id;
+}
+
+async function addEmail(accountId: number, uid: number, flags: string[], threadId: number | null = null): Promise<number> {
+  const [r] = await sql<{ id: number }>(
+    t.db.url,
+    `INSERT INTO emails (account_id, folder, uid_validity, uid, modseq, header_hash, to_addresses, cc_addresses, headers, "references",
+       received_at, flags, is_starred, raw_blob, thread_id, created_at, updated_at)
+     VALUES ($1, 'INBOX', 7, $2::bigint, 10, 'h', '[]', '[]', '{}', '[]', now(), $3::jsonb, $4, 'r' || $2::text, $5, now(), now()) RETURNING id`,
+    [accountId, uid, JSON.stringify(flags), flags.includes('\\Flagged'), threadId],
+  );
+  return r!.id;
+}
+
+/** Runs `first` in an open transaction of its own, then `second` (which must wait for it), then commits `first`. */
+async function whileOpen(first: (c: pg.Client) => Promise<void>, second: () => Promise<unknown>, what: string): Promise<void> {
+  const tx = new pg.Client({ connectionString: t.db.url });
+  await tx.connect();
+  try {
+    await tx.query('BEGIN');
+    await first(tx);
+    const waiting = second();
+    await waitForLockWait(t.db.url, what);
+    await tx.query('COMMIT');
+    await waiting;
+  } finally {
+    await tx.end();
+  }
+}
+
+const row = async (id: number) =>
+  (await sql<{ is_starred: boolean; flags: string[] }>(t.db.url, 'SELECT is_starred, flags FROM emails WHERE id = $1', [id]))[0];
+
+describe('MailboxStateService.applyFlags', () => {
+  it('skips an email whose local change (and its queued write-back) committed while the sync waited for its row', async () => {
+    const accountId = await addAccount();
+    const starred = await addEmail(accountId, 1, ['\\Flagged']);
+    const other = await addEmail(accountId, 2, []);
+    const state = new MailboxStateService(t.orm);
+    let applied: Promise<number> | undefined;
+    await whileOpen(
+      // The user unstars the message: the email changes service's transaction, still open when the sync's update comes.
+      async (user) => {
+        await user.query(`UPDATE emails SET flags = '[]', is_starred = false, updated_at = now() WHERE id = $1`, [starred]);
+        await user.query(
+          `INSERT INTO write_backs (account_id, email_id, folder, uid_validity, uid, action, modseq, next_attempt_at, created_at)
+           VALUES ($1, $2, 'INBOX', 7, 1, 'unflag', 10, now(), now())`,
+          [accountId, starred],
+        );
+      },
+      // The sync read both messages' flags before that change: 1 still \Flagged on the server, 2 newly \Seen.
+      () =>
+        (applied = state.applyFlags(accountId, 'INBOX', 7, [
+          { uid: 1, flags: ['\\Flagged'], modseq: '11' },
+          { uid: 2, flags: ['\\Seen'], modseq: '12' },
+        ])),
+      'the flag sync',
+    );
+    expect(await applied).toBe(1);
+    expect(await row(starred)).toEqual({ is_starred: false, flags: [] });
+    expect((await row(other))!.flags).toEqual(['\\Seen']);
+  });
+});
+
+describe('thread counters', () => {
+  it('two deletes in one thread, in concurrent transactions, leave the right message_count', async () => {
+    const accountId = await addAccount();
+    const [thread] = await sql<{ id: number }>(t.db.url, `INSERT INTO threads (account_id, subject, message_count, created_at) VALUES ($1, 's', 3, now()) RETURNING id`, [accountId]);
+    const ids: number[] = [];
+    for (const uid of [11, 12, 13]) ids.push(await addEmail(accountId, uid, [], thread!.id));
+    // The first delete's trigger has recounted (and locked) the thread; the second recounts behind that lock.
+    await whileOpen(
+      async (first) => void (await first.query('DELETE FROM emails WHERE id = $1', [ids[0]])),
+      () => sql(t.db.url, 'DELETE FROM emails WHERE id = $1', [ids[1]]),
+      'the second delete',
+    );
+    expect(await sql(t.db.url, 'SELECT message_count FROM threads WHERE id = $1', [thread!.id])).toEqual([{ message_count: 1 }]);
+  });
+
+  it('a reply linked while a delete in its thread is still uncommitted: the count has the reply, not the deleted email', async () => {
+    const accountId = await addAccount();
+    const [thread] = await sql<{ id: number }>(t.db.url, `INSERT INTO threads (account_id, subject, message_count, created_at) VALUES ($1, 's', 2, now()) RETURNING id`, [accountId]);
+    const [root, gone] = [await addEmail(accountId, 21, [], thread!.id), await addEmail(accountId, 22, [], thread!.id)];
+    const reply = await addEmail(accountId, 23, []);
+    await sql(t.db.url, `UPDATE emails SET message_id = 'm' || id WHERE id = ANY($1::int[])`, [[root, gone, reply]]);
+    const stored = { id: reply, accountId, folder: 'INBOX', messageId: `m${reply}`, inReplyTo: `m${root}`, references: [], subject: 'Re: s', receivedAt: new Date() };
+    await whileOpen(
+      async (tx) => void (await tx.query('DELETE FROM emails WHERE id = $1', [gone])),
+      () => t.orm.em.fork().transactional((em) => new ThreadLinker().afterInsert(em, [{ ...stored, message: {} as StoredEmail['message'] }])),
+      'the thread linker',
+    );
+    expect(await sql(t.db.url, 'SELECT thread_id FROM emails WHERE id = $1', [reply])).toEqual([{ thread_id: thread!.id }]);
+    expect(await sql(t.db.url, 'SELECT message_count FROM threads WHERE id = $1', [thread!.id])).toEqual([{ message_count: 2 }]);
+  });
+});
