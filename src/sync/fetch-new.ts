@@ -1,8 +1,9 @@
 /**
  * Fetches, parses and stores new messages of the selected folder as a pipeline: while chunk k is parsed on worker
  * threads, chunk k+1 is fetched from the server, and chunks are stored strictly in UID order so the folder cursor
- * only ever covers stored messages. Sources are fetched a bounded number of bytes at a time (never the whole
- * mailbox in memory); a message over MAX_MESSAGE_BYTES is streamed to the blob store and only its header parsed.
+ * only ever covers stored messages. Metadata (flags, size, date) come META_CHUNK UIDs at a time and sources a
+ * bounded number of bytes at a time, so neither the mailbox nor its message list is ever whole in memory; a message
+ * over MAX_MESSAGE_BYTES is streamed to the blob store and only its header parsed.
  */
 import type { FetchMessageObject, ImapFlow } from 'imapflow';
 import type { IngestMessage } from '../modules/emails/index.js';
@@ -37,14 +38,9 @@ export function metaOf(m: FetchMessageObject): ImapMeta {
 }
 
 async function fetchMeta(client: ImapFlow, uids: readonly number[]): Promise<ImapMeta[]> {
-  const out: ImapMeta[] = [];
-  for (let i = 0; i < uids.length; i += META_CHUNK) {
-    const part = uids.slice(i, i + META_CHUNK);
-    // fetchAll collects before returning: no IMAP command may run inside a fetch() iteration.
-    const rows = await client.fetchAll(part.join(','), { uid: true, flags: true, size: true, internalDate: true }, { uid: true });
-    out.push(...rows.map(metaOf));
-  }
-  return out.sort((a, b) => a.uid - b.uid);
+  // fetchAll collects before returning: no IMAP command may run inside a fetch() iteration.
+  const rows = await client.fetchAll(uids.join(','), { uid: true, flags: true, size: true, internalDate: true }, { uid: true });
+  return rows.map(metaOf).sort((a, b) => a.uid - b.uid);
 }
 
 /** A message too big to parse in memory: raw source streamed to the blob store, header parsed on its own. */
@@ -61,38 +57,49 @@ async function ingestLarge(client: ImapFlow, deps: SyncDeps, meta: ImapMeta): Pr
 /** Fetches, parses and stores the given UIDs; returns counts. */
 export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: FetchNewInput): Promise<FolderCounts> {
   const counts: FolderCounts = { new: 0, updated: 0, deleted: 0, failed: 0 };
-  const metas = await fetchMeta(client, input.uids);
-  const chunks = chunkBySize(metas, (m) => Math.min(m.size, SOURCE_CHUNK_BYTES), SOURCE_CHUNK_COUNT, SOURCE_CHUNK_BYTES);
+  const total = input.uids.length;
   let done = 0;
-  input.onProgress?.({ folder: input.folder, done, total: metas.length });
+  input.onProgress?.({ folder: input.folder, done, total });
   const inFlight: Promise<void>[] = [];
   let storeChain: Promise<void> = Promise.resolve();
+  let stored = false;
   try {
-    for (const [index, chunk] of chunks.entries()) {
-      deps.shutdown?.throwIfAborted();
-      // The chunk's sources count against the process-wide budget from before the fetch until they are stored.
-      const release = await deps.budget.acquire(chunkSourceBytes(chunk, deps.maxMessageBytes), deps.shutdown);
-      const { parsed, large, fetched } = await fetchChunk(client, deps, chunk).catch((err: unknown) => {
-        release();
-        throw err;
-      });
-      const isLast = index === chunks.length - 1;
-      const uidNext = isLast ? input.finalUidNext : chunks[index + 1]![0]!.uid;
-      storeChain = storeChain.then(async () => {
-        const messages = [...(await parsed), ...large].sort((a, b) => a.uid - b.uid);
-        const r = await deps.ingest.storeBatch({ accountId: input.accountId, folder: input.folder, uidValidity: input.uidValidity, messages, uidNext });
-        counts.new += r.inserted.length;
-        // Vanished between SEARCH and FETCH (expunged meanwhile): nothing to store.
-        counts.failed += chunk.length - fetched;
-        done += chunk.length;
-        input.onProgress?.({ folder: input.folder, done, total: metas.length });
-      });
-      // Released once stored, or once the pass failed (a link after a failed one never runs: its parse settles).
-      storeChain.then(release, () => parsed.then(release, release));
-      // Each link is awaited below, or its failure reaches us through an earlier one: handled either way.
-      storeChain.catch(() => undefined);
-      inFlight.push(storeChain);
-      if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
+    // Metadata a window of UIDs at a time: a first sync of a mailbox with a million messages holds a few thousand
+    // metadata rows, not a million, and stores its first messages without waiting for the whole list.
+    for (let w = 0; w < input.uids.length; w += META_CHUNK) {
+      const window = input.uids.slice(w, w + META_CHUNK);
+      const metas = await fetchMeta(client, window);
+      // Vanished between SEARCH and FETCH (expunged meanwhile): nothing to store.
+      done += window.length - metas.length;
+      const chunks = chunkBySize(metas, (m) => Math.min(m.size, SOURCE_CHUNK_BYTES), SOURCE_CHUNK_COUNT, SOURCE_CHUNK_BYTES);
+      // After a window's last chunk, the cursor stops before the next window's first UID.
+      const after = w + META_CHUNK < input.uids.length ? input.uids[w + META_CHUNK]! : input.finalUidNext;
+      for (const [index, chunk] of chunks.entries()) {
+        deps.shutdown?.throwIfAborted();
+        // The chunk's sources count against the process-wide budget from before the fetch until they are stored.
+        const release = await deps.budget.acquire(chunkSourceBytes(chunk, deps.maxMessageBytes), deps.shutdown);
+        const { parsed, large, fetched } = await fetchChunk(client, deps, chunk).catch((err: unknown) => {
+          release();
+          throw err;
+        });
+        const uidNext = index === chunks.length - 1 ? after : chunks[index + 1]![0]!.uid;
+        stored = uidNext === input.finalUidNext;
+        storeChain = storeChain.then(async () => {
+          const messages = [...(await parsed), ...large].sort((a, b) => a.uid - b.uid);
+          const r = await deps.ingest.storeBatch({ accountId: input.accountId, folder: input.folder, uidValidity: input.uidValidity, messages, uidNext });
+          counts.new += r.inserted.length;
+          // Vanished between the metadata and the source.
+          counts.failed += chunk.length - fetched;
+          done += chunk.length;
+          input.onProgress?.({ folder: input.folder, done, total });
+        });
+        // Released once stored, or once the pass failed (a link after a failed one never runs: its parse settles).
+        storeChain.then(release, () => parsed.then(release, release));
+        // Each link is awaited below, or its failure reaches us through an earlier one: handled either way.
+        storeChain.catch(() => undefined);
+        inFlight.push(storeChain);
+        if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
+      }
     }
     await storeChain;
   } catch (err) {
@@ -100,7 +107,8 @@ export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: 
     await storeChain.catch(() => undefined);
     throw err;
   }
-  if (chunks.length === 0) {
+  // Nothing stored up to the folder's UIDNEXT (no new mail, or the last window vanished): move the cursor there.
+  if (!stored) {
     await deps.ingest.storeBatch({ accountId: input.accountId, folder: input.folder, uidValidity: input.uidValidity, messages: [], uidNext: input.finalUidNext });
   }
   return counts;

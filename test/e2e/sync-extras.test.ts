@@ -1,4 +1,7 @@
-/** Sync details: thread linking, oversize messages, syncProgress over graphql-ws, the orphan sweep's inputs. */
+/**
+ * Sync details: thread linking, oversize messages, syncProgress over graphql-ws, the orphan sweep's inputs, a first sync
+ * longer than one metadata window.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createClient } from 'graphql-ws';
@@ -7,7 +10,9 @@ import { createDovecotUser } from '../support/dovecot.js';
 import { appendMessage, buildMessage } from '../support/imap.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { sql } from '../support/sync.js';
+import { expectInSync, sql } from '../support/sync.js';
+import { fillMaildir } from '../support/maildir.js';
+import { generateMailbox } from '../fixtures/messages.js';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -116,6 +121,19 @@ describe('sync extras', () => {
     expect(seen.at(-1)).toEqual({ folder: 'INBOX', done: 30, total: 30 });
     expect(seen.every((p) => p.total === 30 && p.done <= 30)).toBe(true);
   });
+
+  it('a first sync of 2,500 messages (metadata fetched 1,000 UIDs at a time): each stored once, cursor at UIDNEXT', async () => {
+    const mb = await createDovecotUser(dovecot.dir);
+    await fillMaildir(dovecot.dir, mb.user, generateMailbox(2500, 31));
+    const id = await account(mb);
+    const r = await srv.api(`/api/accounts/${id}/sync`, { method: 'POST' });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data).toMatchObject({ new: 2500, failed: 0 });
+    await expectInSync(db.url, id, dovecot, mb, 'INBOX');
+    const [cursor] = await sql<{ uid_next: string }>(db.url, "SELECT uid_next FROM folder_states WHERE account_id = $1 AND folder = 'INBOX'", [id]);
+    expect(Number(cursor!.uid_next)).toBe(2501);
+    expect((await srv.api(`/api/accounts/${id}/sync`, { method: 'POST' })).body.data).toMatchObject({ new: 0, failed: 0 });
+  }, 120_000);
 
   it('syncProgress refuses accounts outside the key scope', async () => {
     const client = createClient({ url: `${srv.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { apiKey: srv.key, apiSecret: srv.secret }, retryAttempts: 0 });
