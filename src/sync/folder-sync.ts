@@ -1,7 +1,8 @@
 /**
  * Syncs one folder on an open session: new messages (UIDNEXT cursor), flag changes (CONDSTORE CHANGEDSINCE, else a
- * full flag comparison), expunges (UID SEARCH diff when counts disagree), and UIDVALIDITY resets (rematch by content
- * identity: Message-ID + header hash, so local state survives and nothing is duplicated).
+ * full flag comparison), expunges (QRESYNC VANISHED, else a UID SEARCH diff when counts disagree), and UIDVALIDITY
+ * resets (rematch by content identity: Message-ID + header hash, so local state survives and nothing is duplicated).
+ * An incremental pass costs the changes, not the folder: it reads the stored count and probes only its candidates.
  */
 import type { ImapFlow, MailboxObject } from 'imapflow';
 import { headerHash } from '../shared/header-hash.js';
@@ -51,11 +52,11 @@ interface ServerChanges {
 }
 
 /**
- * Flags changed since `changedSince` (CONDSTORE), else all flags for comparison. With QRESYNC the same UID FETCH
- * carries VANISHED: the server answers with `VANISHED (EARLIER)`, which imapflow emits as `expunge` events.
+ * Flags changed since `changedSince` (CONDSTORE), else all flags for comparison with `local` (every stored message's
+ * flags). With QRESYNC the same UID FETCH carries VANISHED: the server answers with `VANISHED (EARLIER)`, which
+ * imapflow emits as `expunge` events. Messages in `skip` (stored by this pass, with their flags) are left out.
  */
-async function serverChanges(client: ImapFlow, folder: string, changedSince: string | null, local: Map<number, string[]>): Promise<ServerChanges> {
-  if (local.size === 0) return { flags: [], vanished: null };
+async function serverChanges(client: ImapFlow, folder: string, changedSince: string | null, local: Map<number, string[]> | null, skip: ReadonlySet<number>): Promise<ServerChanges> {
   const qresync = changedSince !== null && client.enabled.has('QRESYNC');
   const vanished: number[] = [];
   const onExpunge = (e: { path: string; uid?: number; vanished?: boolean; earlier?: boolean }) => {
@@ -66,8 +67,10 @@ async function serverChanges(client: ImapFlow, folder: string, changedSince: str
     const rows = changedSince
       ? await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true, changedSince: BigInt(changedSince) })
       : await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true });
-    const flags = rows.filter((r) => local.has(r.uid)).map((r) => ({ uid: r.uid, flags: [...(r.flags ?? [])], modseq: r.modseq !== undefined ? String(r.modseq) : null }));
-    return { flags, vanished: qresync ? vanished.filter((u) => local.has(u)) : null };
+    // Without a local map (CONDSTORE), applyFlags itself ignores UIDs that are not stored and flags that are equal.
+    const wanted = (uid: number) => !skip.has(uid) && (local === null || local.has(uid));
+    const flags = rows.filter((r) => wanted(r.uid)).map((r) => ({ uid: r.uid, flags: [...(r.flags ?? [])], modseq: r.modseq !== undefined ? String(r.modseq) : null }));
+    return { flags, vanished: qresync ? vanished : null };
   } finally {
     if (qresync) client.off('expunge', onExpunge);
   }
@@ -85,22 +88,26 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     const cursor = await deps.state.cursor(accountId, folder);
     const stale = await deps.state.hasStaleValidity(accountId, folder, uidValidity);
     const plan = planFolderSync(cursor, view, { full: opts.full ?? false, staleRowsExist: stale, selectedBefore });
-    const local = await deps.state.localFlags(accountId, folder, uidValidity);
+    // How many are stored, and which of this pass's candidates: an incremental pass on a folder of 100,000 messages
+    // never loads the 100,000 (that took ~100 ms per pass, on every new message).
+    const localCount = await deps.state.localCount(accountId, folder, uidValidity);
     // Deleted here, not yet on the server (its MOVE waits for a retry): neither new mail nor missing.
     const deleting = await deps.state.pendingDeletes(accountId, folder, uidValidity);
-    const known = (u: number) => local.has(u) || deleting.has(u);
     const sinceQuery = opts.since ? { since: opts.since } : {};
-
-    let toFetch: number[];
+    let candidates: number[];
     if (plan.kind === 'incremental') {
-      toFetch = plan.unchanged ? [] : (await searchUids(client, { uid: `${plan.fromUid}:*`, ...sinceQuery })).filter((u) => u >= plan.fromUid && !known(u));
+      candidates = plan.unchanged ? [] : (await searchUids(client, { uid: `${plan.fromUid}:*`, ...sinceQuery })).filter((u) => u >= plan.fromUid);
     } else {
-      toFetch = (await searchUids(client, opts.since ? sinceQuery : { all: true })).filter((u) => !known(u));
+      candidates = await searchUids(client, opts.since ? sinceQuery : { all: true });
     }
     // Deletes the server refused for good: the message is still there, so it comes back (with the reason).
     const undone = await deps.state.failedDeletes(accountId, folder, uidValidity);
     const undoneOnServer = undone.length > 0 ? await searchUids(client, { uid: undone.join(',') }) : [];
-    toFetch = [...new Set([...toFetch, ...undoneOnServer.filter((u) => !known(u))])].sort((a, b) => a - b);
+    candidates = [...new Set([...candidates, ...undoneOnServer])].sort((a, b) => a - b);
+    // A first or full pass compares the whole folder anyway: all stored UIDs in one scan, not a probe per candidate.
+    const among = plan.kind === 'incremental' ? candidates : undefined;
+    const present = localCount === 0 ? new Set<number>() : await deps.state.localUids(accountId, folder, uidValidity, among);
+    let toFetch = candidates.filter((u) => !present.has(u) && !deleting.has(u));
     if (plan.kind === 'reset' && toFetch.length > 0) {
       const ids = await fetchIdentities(client, toFetch);
       const matched = await deps.ingest.rematch(accountId, folder, uidValidity, ids, 1);
@@ -115,24 +122,27 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     counts.failed += fetched.failed;
     if (undone.length > 0) {
       // Settled once restored, or gone from the server; one whose fetch failed waits for the next pass.
-      const stored = await deps.state.localFlags(accountId, folder, uidValidity);
+      const stored = await deps.state.localUids(accountId, folder, uidValidity, undone);
       const there = new Set(undoneOnServer);
       await deps.state.settleFailedDeletes(accountId, folder, uidValidity, undone.filter((u) => stored.has(u) || !there.has(u)));
     }
 
     let vanished = 0;
-    if ((plan.kind === 'incremental' && !plan.unchanged) || (plan.kind === 'initial' && local.size > 0)) {
-      const changes = await serverChanges(client, folder, plan.kind === 'incremental' ? plan.changedSince : null, local);
+    if ((plan.kind === 'incremental' && !plan.unchanged && localCount > 0) || (plan.kind === 'initial' && localCount > 0)) {
+      const changedSince = plan.kind === 'incremental' ? plan.changedSince : null;
+      // Without CONDSTORE (or on a full pass) every stored message's flags are compared.
+      const local = changedSince === null ? await deps.state.localFlags(accountId, folder, uidValidity) : null;
+      const changes = await serverChanges(client, folder, changedSince, local, new Set(toFetch));
       counts.updated += await deps.state.applyFlags(accountId, folder, uidValidity, changes.flags);
       if (changes.vanished) vanished = await deps.state.removeUids(accountId, folder, uidValidity, changes.vanished);
       counts.deleted += vanished;
     }
     // Expunges: QRESYNC VANISHED above where the server has it; else (or if the counts still disagree, or on a full
     // pass) a UID SEARCH diff.
-    const storedNow = local.size - vanished + deleting.size + fetched.new;
+    const storedNow = localCount - vanished + deleting.size + fetched.new;
     if (plan.kind !== 'incremental' || storedNow !== box.exists) {
       const server = new Set(await searchUids(client, { all: true }));
-      const gone = [...(await deps.state.localFlags(accountId, folder, uidValidity)).keys()].filter((u) => !server.has(u));
+      const gone = [...(await deps.state.localUids(accountId, folder, uidValidity))].filter((u) => !server.has(u));
       counts.deleted += await deps.state.removeUids(accountId, folder, uidValidity, gone);
     }
     if (plan.kind === 'reset') counts.deleted += await deps.state.removeStaleValidity(accountId, folder, uidValidity);

@@ -84,7 +84,26 @@ export class MailboxStateService {
     );
   }
 
-  /** Local UIDs with flags for a folder under one UIDVALIDITY. */
+  /** How many messages of a folder under one UIDVALIDITY are stored (an index-only count). */
+  async localCount(accountId: number, folder: string, uidValidity: number): Promise<number> {
+    const [r] = await exec<{ n: string }>(this.em(), 'SELECT count(*) AS n FROM emails WHERE account_id = ? AND folder = ? AND uid_validity = ?', [
+      accountId, folder, uidValidity,
+    ]);
+    return Number(r?.n ?? 0);
+  }
+
+  /** The stored UIDs of a folder under one UIDVALIDITY; with `among`, only those of them (a pass's few candidates). */
+  async localUids(accountId: number, folder: string, uidValidity: number, among?: readonly number[]): Promise<Set<number>> {
+    if (among?.length === 0) return new Set();
+    const rows = await exec<{ uid: string }>(
+      this.em(),
+      `SELECT uid FROM emails WHERE account_id = ? AND folder = ? AND uid_validity = ?${among ? ' AND uid = ANY(?::bigint[])' : ''}`,
+      among ? [accountId, folder, uidValidity, [...among]] : [accountId, folder, uidValidity],
+    );
+    return new Set(rows.map((r) => Number(r.uid)));
+  }
+
+  /** Local UIDs with flags for a folder under one UIDVALIDITY (for a full comparison with the server's flags). */
   async localFlags(accountId: number, folder: string, uidValidity: number): Promise<Map<number, string[]>> {
     const rows = await exec<{ uid: string; flags: string[] }>(
       this.em(),
@@ -136,7 +155,13 @@ export class MailboxStateService {
 
   /** Whether rows from an older UIDVALIDITY remain (a reset is in progress, or was interrupted). */
   async hasStaleValidity(accountId: number, folder: string, uidValidity: number): Promise<boolean> {
-    const rows = await exec(this.em(), 'SELECT 1 FROM emails WHERE account_id = ? AND folder = ? AND uid_validity <> ? LIMIT 1', [accountId, folder, uidValidity]);
+    // Two range probes of the (account, folder, uid_validity, uid) index: `<>` would walk every current row.
+    const rows = await exec(
+      this.em(),
+      `(SELECT 1 FROM emails WHERE account_id = ? AND folder = ? AND uid_validity < ? LIMIT 1)
+       UNION ALL (SELECT 1 FROM emails WHERE account_id = ? AND folder = ? AND uid_validity > ? LIMIT 1)`,
+      [accountId, folder, uidValidity, accountId, folder, uidValidity],
+    );
     return rows.length > 0;
   }
 
