@@ -19,7 +19,7 @@ const t = useMailEnv({
   RATE_LIMIT_PER_MINUTE: '1000',
 });
 
-const { syncedAccount, serverFlags, bulk, emailRow, pendingRows, holdSyncLock } = writeBackSteps(t);
+const { syncedAccount, serverFlags, bulk, emailRow, pendingRows, holdSyncLock, deleteQueued } = writeBackSteps(t);
 
 describe('write-back of flags', () => {
   it('bulk mark_read / mark_unread sets and clears \\Seen on the server; the next flag sync keeps the local state', async () => {
@@ -198,14 +198,8 @@ describe('write-back of deletes', () => {
 
   it('a full re-sync while a delete is still queued does not bring the message back', async () => {
     const { creds, accountId, ids } = await syncedAccount(['queued bin', 'kept']);
-    const lock = await holdSyncLock(accountId);
-    try {
-      expect((await t.srv.api(`/api/emails/${ids.get('queued bin')!}`, { method: 'DELETE' })).status).toBe(200);
-      // As if its MOVE had failed once: the row waits for its retry.
-      await sql(t.dbUrl, "UPDATE write_backs SET next_attempt_at = now() + interval '1 hour' WHERE account_id = $1", [accountId]);
-    } finally {
-      await lock.release();
-    }
+    // As if its MOVE had failed once: the row waits for its retry.
+    await deleteQueued(accountId, ids.get('queued bin')!, "UPDATE write_backs SET next_attempt_at = now() + interval '1 hour' WHERE account_id = $1");
     const r = await t.srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: { full_resync: true } });
     expect(r.status, r.text).toBe(200);
     expect(await sql(t.dbUrl, 'SELECT subject FROM emails WHERE account_id = $1', [accountId])).toEqual([{ subject: 'kept' }]);

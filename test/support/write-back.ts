@@ -18,7 +18,7 @@ export interface EmailRowState {
 
 /** The helpers bound to a test file's environment (read lazily: its fields are set in beforeAll). */
 export function writeBackSteps(t: MailEnv) {
-  return {
+  const steps = {
     syncedAccount: (subjects: string[], extra: Record<string, unknown> = {}, folder = 'INBOX') => syncedAccount(t, subjects, extra, folder),
     serverFlags: (creds: MailCreds, folder: string, subject: string) => serverFlags(t.dovecot, creds, folder, subject),
     bulk: (ids: number[], action: string, auth?: Credentials) => t.srv.api('/api/emails/bulk', { method: 'POST', json: { ids, action }, ...(auth ? { auth } : {}) }),
@@ -33,5 +33,20 @@ export function writeBackSteps(t: MailEnv) {
       await client.query('SELECT pg_advisory_lock(7101, $1)', [accountId]);
       return { release: async () => void (await client.query('SELECT pg_advisory_unlock(7101, $1)', [accountId]), await client.end()) };
     },
+    /**
+     * Deletes an email over REST while the sync lock is held, then runs `queueSql` on the account's write-back rows
+     * ($1 = account id) before the drain can take them: the delete is left as that statement makes it.
+     */
+    deleteQueued: async (accountId: number, emailId: number, queueSql: string): Promise<void> => {
+      const lock = await steps.holdSyncLock(accountId);
+      try {
+        const r = await t.srv.api(`/api/emails/${emailId}`, { method: 'DELETE' });
+        if (r.status !== 200) throw new Error(`DELETE /api/emails/${emailId}: ${r.status} ${r.text}`);
+        await sql(t.dbUrl, queueSql, [accountId]);
+      } finally {
+        await lock.release();
+      }
+    },
   };
+  return steps;
 }
