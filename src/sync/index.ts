@@ -7,6 +7,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
 import { AdvisoryLocks } from '../db/locks.js';
 import { exec } from '../db/sql.js';
+import { TableStats } from '../db/table-stats.js';
 import { PgPubSub } from '../events/pubsub.js';
 import type { AccountsService, SyncProgress, SyncTrigger } from '../modules/accounts/index.js';
 import { IngestService, MailboxStateService, sweepRawSources } from '../modules/emails/index.js';
@@ -68,6 +69,13 @@ function startBlobSweep(orm: MikroORM, blobs: BlobStore, intervalMs: number, log
   return () => clearInterval(timer);
 }
 
+/**
+ * Emails stored between two ANALYZEs of the table (see db/table-stats.ts). An ANALYZE that has to wait for an
+ * autovacuum of the table cancels it (PostgreSQL's rule for any conflicting lock); autovacuum starts again after
+ * the bulk sync.
+ */
+const ANALYZE_EVERY_EMAILS = 5000;
+
 export async function createSyncEngine({ orm, databaseUrl, config, log, accounts }: SyncEngineDeps): Promise<SyncEngine> {
   const slog = log.child({ module: 'sync' });
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
@@ -85,10 +93,11 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
   const locks = new AdvisoryLocks(databaseUrl, slog);
   const pubsub = new PgPubSub(databaseUrl, slog);
   const shutdown = new AbortController();
+  const emailStats = new TableStats(orm, 'emails', ANALYZE_EVERY_EMAILS, slog);
   const interrupt = () => shutdown.abort(new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The server is shutting down; the sync resumes when it restarts'));
   const runner = new SyncRunner({
     orm, accounts, locks, pubsub, imapTimeouts: config.imap,
-    sync: { ingest, state, parser, blobs, log: slog, maxMessageBytes: config.sync.maxMessageBytes, budget: new ByteBudget(config.sync.inflightBytes), shutdown: shutdown.signal },
+    sync: { ingest, state, parser, blobs, log: slog, maxMessageBytes: config.sync.maxMessageBytes, budget: new ByteBudget(config.sync.inflightBytes), emailStats, shutdown: shutdown.signal },
   });
   const writeBack = new WriteBackDrainer({ orm, accounts, state, locks, log: slog, backoff: config.sync.backoff });
   const supervisor = config.sync.enabled
@@ -119,6 +128,7 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
       await parser.close();
       await pubsub.close();
       await locks.close();
+      await emailStats.idle();
     },
   };
 }
