@@ -2,7 +2,8 @@
  * Syncs one folder on an open session: new messages (UIDNEXT cursor), flag changes (CONDSTORE CHANGEDSINCE, else a
  * full flag comparison), expunges (QRESYNC VANISHED, else a UID SEARCH diff when counts disagree), and UIDVALIDITY
  * resets (rematch by content identity: Message-ID + header hash, so local state survives and nothing is duplicated).
- * An incremental pass costs the changes, not the folder: it reads the stored count and probes only its candidates.
+ * An incremental pass costs the changes, not the folder: it probes only its candidates, and reads the stored count
+ * (to compare with EXISTS) after storing them.
  */
 import type { ImapFlow, MailboxObject } from 'imapflow';
 import { headerHash } from '../shared/header-hash.js';
@@ -88,9 +89,6 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     const cursor = await deps.state.cursor(accountId, folder);
     const stale = await deps.state.hasStaleValidity(accountId, folder, uidValidity);
     const plan = planFolderSync(cursor, view, { full: opts.full ?? false, staleRowsExist: stale, selectedBefore });
-    // How many are stored, and which of this pass's candidates: an incremental pass on a folder of 100,000 messages
-    // never loads the 100,000 (that took ~100 ms per pass, on every new message).
-    const localCount = await deps.state.localCount(accountId, folder, uidValidity);
     // Deleted here, not yet on the server (its MOVE waits for a retry): neither new mail nor missing.
     const deleting = await deps.state.pendingDeletes(accountId, folder, uidValidity);
     const sinceQuery = opts.since ? { since: opts.since } : {};
@@ -104,9 +102,10 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     const undone = await deps.state.failedDeletes(accountId, folder, uidValidity);
     const undoneOnServer = undone.length > 0 ? await searchUids(client, { uid: undone.join(',') }) : [];
     candidates = [...new Set([...candidates, ...undoneOnServer])].sort((a, b) => a - b);
-    // A first or full pass compares the whole folder anyway: all stored UIDs in one scan, not a probe per candidate.
-    const among = plan.kind === 'incremental' ? candidates : undefined;
-    const present = localCount === 0 ? new Set<number>() : await deps.state.localUids(accountId, folder, uidValidity, among);
+    // Which candidates are stored: an incremental pass probes only them (a folder of 100,000 messages is never loaded
+    // for one new message); a first or full pass compares the whole folder anyway, all stored UIDs in one scan.
+    const incremental = plan.kind === 'incremental';
+    const present = await deps.state.localUids(accountId, folder, uidValidity, incremental ? candidates : undefined);
     let toFetch = candidates.filter((u) => !present.has(u) && !deleting.has(u));
     if (plan.kind === 'reset' && toFetch.length > 0) {
       const ids = await fetchIdentities(client, toFetch);
@@ -127,20 +126,18 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
       await deps.state.settleFailedDeletes(accountId, folder, uidValidity, undone.filter((u) => stored.has(u) || !there.has(u)));
     }
 
-    let vanished = 0;
-    if ((plan.kind === 'incremental' && !plan.unchanged && localCount > 0) || (plan.kind === 'initial' && localCount > 0)) {
+    // Flags (and QRESYNC expunges) of what was stored before: on a first pass only if anything was (a resumed one).
+    if ((incremental && !plan.unchanged) || (plan.kind === 'initial' && present.size > 0)) {
       const changedSince = plan.kind === 'incremental' ? plan.changedSince : null;
       // Without CONDSTORE (or on a full pass) every stored message's flags are compared.
       const local = changedSince === null ? await deps.state.localFlags(accountId, folder, uidValidity) : null;
       const changes = await serverChanges(client, folder, changedSince, local, new Set(toFetch));
       counts.updated += await deps.state.applyFlags(accountId, folder, uidValidity, changes.flags);
-      if (changes.vanished) vanished = await deps.state.removeUids(accountId, folder, uidValidity, changes.vanished);
-      counts.deleted += vanished;
+      if (changes.vanished) counts.deleted += await deps.state.removeUids(accountId, folder, uidValidity, changes.vanished);
     }
     // Expunges: QRESYNC VANISHED above where the server has it; else (or if the counts still disagree, or on a full
-    // pass) a UID SEARCH diff.
-    const storedNow = localCount - vanished + deleting.size + fetched.new;
-    if (plan.kind !== 'incremental' || storedNow !== box.exists) {
+    // pass) a UID SEARCH diff. The stored count is read once the new mail is stored, off its path to the API.
+    if (!incremental || (await deps.state.localCount(accountId, folder, uidValidity)) + deleting.size !== box.exists) {
       const server = new Set(await searchUids(client, { all: true }));
       const gone = [...(await deps.state.localUids(accountId, folder, uidValidity))].filter((u) => !server.has(u));
       counts.deleted += await deps.state.removeUids(accountId, folder, uidValidity, gone);
