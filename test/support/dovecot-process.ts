@@ -96,6 +96,8 @@ auth_failure_delay = 0
 auth_verbose = yes
 mail_max_userip_connections = 1000
 mail_fsync = never
+# Dovecot's default 256 MB per process is too little for a Maildir of 100,000 messages (bench BENCH_MAILBOX).
+default_vsz_limit = 1G
 ${c.capabilities ? `imap_capability = ${c.capabilities}\n` : ''}passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u ${c.usersDir}/%u
