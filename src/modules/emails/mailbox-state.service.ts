@@ -84,7 +84,7 @@ export class MailboxStateService {
     );
   }
 
-  /** How many messages of a folder under one UIDVALIDITY are stored (an index-only count). */
+  /** How many messages of a folder under one UIDVALIDITY are stored (reads the folder's index entries). */
   async localCount(accountId: number, folder: string, uidValidity: number): Promise<number> {
     const [r] = await exec<{ n: string }>(this.em(), 'SELECT count(*) AS n FROM emails WHERE account_id = ? AND folder = ? AND uid_validity = ?', [
       accountId, folder, uidValidity,
