@@ -1,7 +1,7 @@
 /** What a folder sync needs, injected by the runner. */
+import type { TableStats } from '../db/table-stats.js';
 import type { IngestService, MailboxStateService } from '../modules/emails/index.js';
 import type { Logger } from '../shared/logger.js';
-import type { TableStats } from '../db/table-stats.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ByteBudget } from './byte-budget.js';
 import type { ParserPool } from './ingest/parser-pool.js';
@@ -16,7 +16,7 @@ export interface SyncDeps {
   /** Message-source bytes all folder syncs of this process may hold at once (SYNC_INFLIGHT_MB). */
   budget: ByteBudget;
   /** Told how many emails each chunk stored: refreshes the planner's statistics through bulk syncs. */
-  emailStats?: TableStats;
+  emailStats: TableStats;
   /** Aborted when the server shuts down: a pass stops at its next chunk (what it stored stays, the cursor with it). */
   shutdown?: AbortSignal;
 }
