@@ -20,7 +20,7 @@ import { AppError, ErrorCode } from '../shared/errors.js';
 import { registerAuthHook } from './auth-hook.js';
 import { registerIdempotency } from './idempotency-hook.js';
 import { registerAttachmentDownloads } from './attachment-downloads.js';
-import { frameworkErrors, registerErrorHandling, sendError } from './errors.js';
+import { clientErrors, frameworkErrors, registerErrorHandling, sendError } from './errors.js';
 
 export interface HttpDeps {
   config: Config;
@@ -53,6 +53,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     // Requests arriving during a shutdown get our own 503 (below), in the documented envelope.
     return503OnClosing: false,
     frameworkErrors,
+    clientErrorHandler: clientErrors,
     forceCloseConnections: 'idle',
   });
 

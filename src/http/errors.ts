@@ -2,6 +2,8 @@
  * The error envelope for every non-GraphQL response: `{"success": false, "error": "…"}` with the right status.
  * GraphQL-over-HTTP requests rejected before GraphQL runs (auth, rate limit, body) get `{"errors": [...]}` instead.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
 import { AppError, ErrorCode, httpStatusFor, type ErrorCode as Code } from '../shared/errors.js';
@@ -50,6 +52,26 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, err: AppErro
  */
 export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   sendError(req, reply, toAppError(err) ?? new AppError(ErrorCode.BAD_USER_INPUT, err.message));
+}
+
+/**
+ * Fastify's `clientErrorHandler` option: requests Node's HTTP parser refuses before Fastify sees them (headers or URL
+ * over `maxHeaderSize`, a request that timed out, malformed HTTP) get the documented envelope too, where Fastify's
+ * default writes `{"error", "message", "statusCode"}`. The connection is closed afterwards, as Node does.
+ */
+export function clientErrors(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request headers (or URL) too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request timed out before it was complete']
+        : [400, 'Malformed HTTP request'];
+  const body = JSON.stringify({ success: false, error: message });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {

@@ -3,6 +3,7 @@
  * values and hostile JSON bodies. Whatever the route, the answer is a 4xx (or a 2xx where the input happens to be
  * acceptable) in the documented envelope — never a 5xx. A small seeded database gives the ids something to find.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restRoutes } from '../../src/rest/routes/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
@@ -103,6 +104,22 @@ describe('hostile input never makes a 5xx', () => {
       check(await srv.api(p, { method, body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), `${method} ${p} form`);
     }
   }, 120_000);
+
+  it('requests refused by the HTTP parser (a URL over the header limit, malformed HTTP) get the envelope too', async () => {
+    const long = await srv.api(`/api/emails?search=${'x'.repeat(20_000)}`);
+    expect(long.status).toBe(431);
+    expect(long.body).toEqual({ success: false, error: expect.stringContaining('too large') });
+    const raw = await new Promise<string>((resolve, reject) => {
+      const url = new URL(srv.url);
+      const socket = net.connect(Number(url.port), url.hostname, () => socket.end('NOT HTTP AT ALL\r\n\r\n'));
+      let answer = '';
+      socket.on('data', (d) => (answer += d.toString()));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ success: false, error: 'Malformed HTTP request' });
+  });
 
   it('GraphQL: malformed documents, variables of the wrong type, huge queries', async () => {
     const docs = [
