@@ -6,7 +6,9 @@
  * COUNT), which is the ceiling the API is compared with.
  *
  * BENCH_EMAILS (default 100000), BENCH_SECONDS per case (default 5), BENCH_CONNECTIONS (default "1,32"), BENCH_CASES (only
- * the cases whose name contains one of these comma-separated strings, e.g. "GET /api/emails?folder" — to profile one).
+ * the cases whose name contains one of these comma-separated strings, e.g. "GET /api/emails?folder" — to profile one),
+ * BENCH_KEEP_DB (a database name `incoming_bench_<word>`: seeded on the first run, reused as it is by the next ones and
+ * never dropped — seeding takes minutes; drop it yourself when done).
  */
 import pg from 'pg';
 import { benchDatabase, benchKey, cpuSince, cpuSnapshot, load, startBenchServer, type LoadResult } from './support.js';
@@ -59,14 +61,18 @@ const words = vocabulary();
 const common = [words[40]!, words[100]!, words[300]!, words[1000]!];
 const rare = [`ref${Math.ceil(N / 3)}`, `ref${N}`, words[15000]!, `${words[5000]!} ${words[12000]!}`];
 
-const db = await benchDatabase();
+const db = await benchDatabase(process.env.BENCH_KEEP_DB);
 const server = await startBenchServer(db.url, { SYNC_ENABLED: 'false' });
 const pool = new pg.Pool({ connectionString: db.url, max: 32 });
 try {
   const { key, secret } = await benchKey(db.url);
   const t = performance.now();
-  const seeded = await seedEmails(db.url, N, words);
-  console.log(`seeded ${N} emails (${seeded.attachments} attachments, ${(seeded.bytes / 1024 / 1024).toFixed(0)} MB of text) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  if (db.existed) {
+    console.log(`reusing ${process.env.BENCH_KEEP_DB} (${(await pool.query('SELECT count(*)::int AS n FROM emails')).rows[0].n} emails; BENCH_EMAILS is not applied)`);
+  } else {
+    const seeded = await seedEmails(db.url, N, words);
+    console.log(`seeded ${N} emails (${seeded.attachments} attachments, ${(seeded.bytes / 1024 / 1024).toFixed(0)} MB of text) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
   const freq = await pool.query<{ w: string; pct: string }>(
     `SELECT w, round(100.0 * (SELECT count(*) FROM emails WHERE search_vector @@ plainto_tsquery('incoming_fts', w)) / $2, 1) AS pct FROM unnest($1::text[]) AS w`,
     [[...common, ...rare], N],

@@ -7,7 +7,7 @@
  * with the real blob store and the server's inline default. CPU seconds per thread kind
  * (main thread, parser workers, libuv pool, V8 GC helpers) are read from /proc; two passes, the second is warm.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -58,6 +58,7 @@ async function measure(name: string, run: () => Promise<unknown>): Promise<void>
   console.log(`| ${name} | ${(ms / 1000).toFixed(2)} | ${Math.round(N / (ms / 1000))} | ${((total * 1000) / N).toFixed(2)} | ${threads.map(([k, s]) => `${k} ${s.toFixed(2)}`).join(', ')} |`);
 }
 
+await mkdir(path.join(ROOT, 'data'), { recursive: true });
 const dir = await mkdtemp(path.join(ROOT, 'data', 'bench-parts-'));
 console.log(`bench:ingest-parts — ${N} messages, ${os.cpus().length} cores\n`);
 console.log('| part | seconds | messages/s | CPU ms per message | CPU seconds by thread |\n|---|---:|---:|---:|---|');

@@ -19,10 +19,14 @@ export interface LoadResult {
   errors: number;
 }
 
-/** A fresh database on BENCH_DATABASE_URL's server (default: the local PostgreSQL). */
-export async function benchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+/**
+ * A fresh database on BENCH_DATABASE_URL's server (default: the local PostgreSQL). With `keep` (a database name), that
+ * database is created only if missing and never dropped: `existed` says whether it was there already.
+ */
+export async function benchDatabase(keep?: string): Promise<{ url: string; existed: boolean; drop(): Promise<void> }> {
   const admin = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const name = `incoming_bench_${Date.now().toString(36)}`;
+  if (keep !== undefined && !/^incoming_bench_\w+$/.test(keep)) throw new Error(`a kept bench database is named incoming_bench_<word>, not "${keep}"`);
+  const name = keep ?? `incoming_bench_${Date.now().toString(36)}`;
   const run = async (sql: string) => {
     const c = new pg.Client({ connectionString: admin });
     await c.connect();
@@ -32,10 +36,14 @@ export async function benchDatabase(): Promise<{ url: string; drop(): Promise<vo
       await c.end();
     }
   };
-  await run(`CREATE DATABASE "${name}"`);
+  let existed = false;
+  await run(`CREATE DATABASE "${name}"`).catch((err: unknown) => {
+    if (keep === undefined || (err as { code?: string }).code !== '42P04') throw err;
+    existed = true; // duplicate_database: the kept one
+  });
   const u = new URL(admin);
   u.pathname = `/${name}`;
-  return { url: u.toString(), drop: () => run(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+  return { url: u.toString(), existed, drop: () => (keep === undefined ? run(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) : Promise.resolve()) };
 }
 
 /** Creates an API key with limits high enough not to interfere with the load. */
