@@ -15,8 +15,10 @@ const MAX_AGE_MS = 10_000;
 
 interface Entry {
   generation: string;
-  total: number;
+  /** When the count started. */
   at: number;
+  /** Settled, or still running: requests that miss while it runs wait for it instead of counting again. */
+  total: Promise<number>;
 }
 
 export class CountCache {
@@ -28,14 +30,24 @@ export class CountCache {
     return row!.g;
   }
 
-  /** The total for `key` at `generation`, counting with `count` when there is none (or it is too old). */
+  /**
+   * The total for `key` at `generation`, counting with `count` when there is none (or it is too old). One count per key
+   * and generation runs at a time: when an entry expires under load, the 32 requests in flight used to count at once
+   * (each COUNT competing with the others for the same cores), which made the slowest responses of bench:api. A
+   * request that joined a count which then failed counts on its own.
+   */
   async total(key: string, generation: string, count: () => Promise<number>): Promise<number> {
     const hit = this.entries.get(key);
-    if (hit && hit.generation === generation && Date.now() - hit.at < MAX_AGE_MS) return hit.total;
-    const total = await count();
+    if (hit && hit.generation === generation && Date.now() - hit.at < MAX_AGE_MS) return hit.total.catch(count);
+    const entry: Entry = { generation, at: Date.now(), total: count() };
     this.entries.delete(key);
     if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(key, { generation, total, at: Date.now() });
-    return total;
+    this.entries.set(key, entry);
+    try {
+      return await entry.total;
+    } catch (err) {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+      throw err;
+    }
   }
 }

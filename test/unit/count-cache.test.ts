@@ -1,0 +1,58 @@
+/** CountCache: totals reused per outbox generation, one count at a time per listing. */
+import { describe, expect, it } from 'vitest';
+import { CountCache } from '../../src/modules/emails/count-cache.js';
+
+/** A count that resolves when told to, and says how often it was started. */
+function gatedCount(value: number) {
+  let started = 0;
+  const gates: { resolve: (n: number) => void; reject: (e: Error) => void }[] = [];
+  const count = () => {
+    started++;
+    return new Promise<number>((resolve, reject) => gates.push({ resolve, reject }));
+  };
+  return { count, started: () => started, open: () => gates.shift()!.resolve(value), fail: () => gates.shift()!.reject(new Error('connection lost')) };
+}
+
+describe('CountCache', () => {
+  it('concurrent misses of one listing share one count', async () => {
+    const cache = new CountCache();
+    const c = gatedCount(42);
+    const answers = Promise.all(Array.from({ length: 32 }, () => cache.total('inbox', '7', c.count)));
+    await Promise.resolve();
+    expect(c.started()).toBe(1);
+    c.open();
+    expect(await answers).toEqual(Array(32).fill(42));
+    // Settled and fresh: served without counting.
+    expect(await cache.total('inbox', '7', c.count)).toBe(42);
+    expect(c.started()).toBe(1);
+  });
+
+  it('a new generation counts again; other listings count on their own', async () => {
+    const cache = new CountCache();
+    let n = 0;
+    const count = async () => ++n;
+    expect(await cache.total('inbox', '1', count)).toBe(1);
+    expect(await cache.total('inbox', '2', count)).toBe(2);
+    expect(await cache.total('sent', '2', count)).toBe(3);
+    expect(await cache.total('inbox', '2', count)).toBe(2);
+  });
+
+  it('a failed count is not cached: its waiters count on their own, the next request counts again', async () => {
+    const cache = new CountCache();
+    const c = gatedCount(5);
+    const leader = cache.total('inbox', '1', c.count);
+    const follower = cache.total('inbox', '1', c.count);
+    await Promise.resolve();
+    c.fail();
+    await expect(leader).rejects.toThrow('connection lost');
+    await Promise.resolve();
+    expect(c.started()).toBe(2); // the follower's own count
+    c.open();
+    expect(await follower).toBe(5);
+    const again = cache.total('inbox', '1', c.count);
+    await Promise.resolve();
+    expect(c.started()).toBe(3);
+    c.open();
+    expect(await again).toBe(5);
+  });
+});
