@@ -3,7 +3,8 @@
  * few words, bodies of ~0.5–6 KB drawn from a Zipf-like vocabulary so some words occur in 5–50% of emails and others
  * are rare; ~10% of emails with 1–3 attachments; a few categories), then loads each endpoint with autocannon on
  * loopback at concurrency 1 and 32, and measures in the same run the raw SQL of the same page (pg, no HTTP, no auth, no
- * COUNT), which is the ceiling the API is compared with.
+ * COUNT), which is the ceiling the API is compared with — and the raw page followed by its COUNT(*), since the response
+ * also carries the total (which the API caches per outbox generation, see count-cache.ts).
  *
  * BENCH_EMAILS (default 100000), BENCH_SECONDS per case (default 5), BENCH_CONNECTIONS (default "1,32"), BENCH_CASES (only
  * the cases whose name contains one of these comma-separated strings, e.g. "GET /api/emails?folder" — to profile one),
@@ -26,6 +27,8 @@ interface Case {
   body?: string;
   /** The same page in raw SQL (the ceiling). */
   sql?: { text: string; values: unknown[] }[];
+  /** The same page and its total (the response carries `meta.total`): raw page SQL followed by its COUNT(*). */
+  sqlWithCount?: { text: string; values: unknown[] }[];
 }
 
 /** Latency percentiles of running `queries` (one "request" = all of them in sequence) `connections` at a time. */
@@ -55,6 +58,11 @@ const LIST_COLUMNS = `id, account_id, uid, message_id, folder, from_address, fro
   received_at, read_at, is_read, is_starred, is_archived, has_attachments, attachment_count, created_at, updated_at`;
 /** The page's rows alone: the ceiling (the API also reports the total, which it counts only after a change). */
 const page = (where: string, order: string, values: unknown[] = []) => [{ text: `SELECT ${LIST_COLUMNS} FROM emails ${where} ORDER BY ${order} LIMIT 50`, values }];
+/** The page's rows and its total, as an API without a cached total would have to read them. */
+const pageAndCount = (where: string, order: string, values: unknown[] = []) => ({
+  sql: page(where, order, values),
+  sqlWithCount: [...page(where, order, values), { text: `SELECT count(*) FROM emails ${where}`, values }],
+});
 
 const words = vocabulary();
 // Common words: found in 5–50% of emails (see seed-emails.ts); rare: one email, or well under 1%. Measured as one mix.
@@ -84,13 +92,13 @@ try {
     query: `query { emails(perPage: 50) { totalCount nodes { id subject fromAddress receivedAt isRead attachments { id filename mimeType fileSize } categories { id name slug } } } }`,
   });
   const cases: Case[] = [
-    { name: 'GET /api/emails', path: '/api/emails', sql: page('', 'received_at DESC, id DESC') },
+    { name: 'GET /api/emails', path: '/api/emails', ...pageAndCount('', 'received_at DESC, id DESC') },
     {
       name: 'GET /api/emails?folder=INBOX&is_read=0',
       path: '/api/emails?folder=INBOX&is_read=0',
-      sql: page('WHERE folder = $1 AND is_read = false', 'received_at DESC, id DESC', ['INBOX']),
+      ...pageAndCount('WHERE folder = $1 AND is_read = false', 'received_at DESC, id DESC', ['INBOX']),
     },
-    { name: 'GET /api/emails?sort=subject&order=asc', path: '/api/emails?sort=subject&order=asc', sql: page('', "coalesce(subject, '') ASC, id ASC") },
+    { name: 'GET /api/emails?sort=subject&order=asc', path: '/api/emails?sort=subject&order=asc', ...pageAndCount('', "coalesce(subject, '') ASC, id ASC") },
     ...[...common, ...rare].map((q, i) => ({
       name: `GET /api/emails/search ${i < common.length ? 'common' : 'rare'} "${q}"`,
       path: `/api/emails/search?q=${encodeURIComponent(q)}`,
@@ -98,8 +106,8 @@ try {
     { name: 'POST /graphql emails(50) + attachments + categories', path: '/graphql', method: 'POST', body: gql },
   ];
   const rows: string[] = [
-    '| request | conns | req/s | p50 ms | p97.5 ms | p99 ms | errors | CPU ms/request: server / PostgreSQL | raw page SQL p50 / p95 ms | p50 vs raw SQL |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| request | conns | req/s | p50 ms | p97.5 ms | p99 ms | errors | CPU ms/request: server / PostgreSQL | raw page SQL p50 / p95 ms | p50 vs raw SQL | raw page + COUNT p50 / p95 ms | p50 vs raw + COUNT |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const connections of connectionCounts) {
     for (const c of cases.filter((x) => !only || only.some((o) => x.name.includes(o)))) {
@@ -109,7 +117,9 @@ try {
       const spent = await cpuSince(cpu, { server: server.child.pid! });
       const perRequest = (s: number | undefined) => (((s ?? 0) * 1000) / Math.max(1, r.rps * seconds)).toFixed(1);
       const raw = c.sql ? await rawSql(pool, c.sql, connections, seconds * 1000) : null;
-      rows.push(`| ${r.name} | ${connections} | ${r.rps} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.errors} | ${perRequest(spent.server)} / ${perRequest(spent.postgres)} | ${raw ? `${raw.p50} / ${raw.p95}` : '—'} | ${raw ? `${(r.p50 / Math.max(raw.p50, 0.1)).toFixed(1)}×` : '—'} |`);
+      const counted = c.sqlWithCount ? await rawSql(pool, c.sqlWithCount, connections, seconds * 1000) : null;
+      const vs = (x: { p50: number; p95: number } | null) => (x ? `${x.p50} / ${x.p95} | ${(r.p50 / Math.max(x.p50, 0.1)).toFixed(1)}×` : '— | —');
+      rows.push(`| ${r.name} | ${connections} | ${r.rps} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.errors} | ${perRequest(spent.server)} / ${perRequest(spent.postgres)} | ${vs(raw)} | ${vs(counted)} |`);
     }
   }
   console.log(`\nbench:api — ${N} emails, ${seconds}s per case, server, database and load generator on this machine (loopback)\n`);
