@@ -1,6 +1,6 @@
 /** CountCache: totals reused per outbox generation, one count at a time per listing. */
 import { describe, expect, it } from 'vitest';
-import { CountCache } from '../../src/modules/emails/count-cache.js';
+import { COUNT_MAX_AGE_MS, CountCache } from '../../src/modules/emails/count-cache.js';
 
 /** A count that resolves when told to, and says how often it was started. */
 function gatedCount(value: number) {
@@ -54,5 +54,39 @@ describe('CountCache', () => {
     expect(c.started()).toBe(3);
     c.open();
     expect(await again).toBe(5);
+  });
+
+  it('an aged total is served while one background recount replaces it', async () => {
+    let now = 1_000_000;
+    const cache = new CountCache(() => now);
+    const c = gatedCount(7);
+    const first = cache.total('inbox', '1', c.count);
+    c.open();
+    expect(await first).toBe(7);
+    now += COUNT_MAX_AGE_MS;
+    // Aged, same generation: answered at once with the old total; one recount starts, however many requests come.
+    const slow = gatedCount(8);
+    expect(await Promise.all([cache.total('inbox', '1', slow.count), cache.total('inbox', '1', slow.count)])).toEqual([7, 7]);
+    expect(slow.started()).toBe(1);
+    slow.open();
+    await new Promise((r) => setImmediate(r));
+    expect(await cache.total('inbox', '1', slow.count)).toBe(8);
+    expect(slow.started()).toBe(1);
+    // A failed recount keeps the old total, and the next aged request tries again.
+    now += COUNT_MAX_AGE_MS;
+    const failing = gatedCount(9);
+    expect(await cache.total('inbox', '1', failing.count)).toBe(8);
+    failing.fail();
+    await new Promise((r) => setImmediate(r));
+    expect(await cache.total('inbox', '1', failing.count)).toBe(8);
+    expect(failing.started()).toBe(2);
+    failing.open();
+    await new Promise((r) => setImmediate(r));
+    expect(await cache.total('inbox', '1', failing.count)).toBe(9);
+    // A new generation never gets the aged total: it waits for its own count.
+    const next = gatedCount(10);
+    const fresh = cache.total('inbox', '2', next.count);
+    next.open();
+    expect(await fresh).toBe(10);
   });
 });
