@@ -7,8 +7,8 @@
  * a total is never served after its generation moved, only recounted too often.
  *
  * A few writes do not append events (a UIDVALIDITY rematch's flags, deleting an account): for those, a total older
- * than COUNT_MAX_AGE_MS is recounted in the background while the requests meanwhile still get it — so such a write shows in
- * totals within COUNT_MAX_AGE_MS plus one count, and no request waits for that recount.
+ * than COUNT_MAX_AGE_MS is recounted in the background while the requests meanwhile still get it — so such a write
+ * shows in totals within COUNT_MAX_AGE_MS plus one count, and no request waits for that recount.
  *
  * One count per listing runs at a time: requests that miss while it runs wait for it. Without that, when an entry
  * expired under load, the 32 requests in flight counted at once (each COUNT competing with the others for the same
