@@ -26,13 +26,15 @@ interface Case {
   method?: string;
   body?: string;
   /** The same page in raw SQL (the ceiling). */
-  sql?: { text: string; values: unknown[] }[];
-  /** The same page and its total (the response carries `meta.total`): raw page SQL followed by its COUNT(*). */
-  sqlWithCount?: { text: string; values: unknown[] }[];
+  sql?: Query[];
+  /** Its total (the response carries `meta.total`): measured as `sql` followed by this COUNT(*). */
+  count?: Query;
 }
 
+type Query = { text: string; values: unknown[] };
+
 /** Latency percentiles of running `queries` (one "request" = all of them in sequence) `connections` at a time. */
-async function rawSql(pool: pg.Pool, queries: { text: string; values: unknown[] }[], connections: number, ms: number): Promise<{ p50: number; p95: number; rps: number }> {
+async function rawSql(pool: pg.Pool, queries: Query[], connections: number, ms: number): Promise<{ p50: number; p95: number; rps: number }> {
   const samples: number[] = [];
   const end = performance.now() + ms;
   await Promise.all(
@@ -56,12 +58,10 @@ async function rawSql(pool: pg.Pool, queries: { text: string; values: unknown[] 
 
 const LIST_COLUMNS = `id, account_id, uid, message_id, folder, from_address, from_name, to_addresses, cc_addresses, reply_to, subject,
   received_at, read_at, is_read, is_starred, is_archived, has_attachments, attachment_count, created_at, updated_at`;
-/** The page's rows alone: the ceiling (the API also reports the total, which it counts only after a change). */
-const page = (where: string, order: string, values: unknown[] = []) => [{ text: `SELECT ${LIST_COLUMNS} FROM emails ${where} ORDER BY ${order} LIMIT 50`, values }];
-/** The page's rows and its total, as an API without a cached total would have to read them. */
-const pageAndCount = (where: string, order: string, values: unknown[] = []) => ({
-  sql: page(where, order, values),
-  sqlWithCount: [...page(where, order, values), { text: `SELECT count(*) FROM emails ${where}`, values }],
+/** The page's rows alone (the ceiling), and its COUNT(*): the API also reports the total, counted only after a change. */
+const page = (where: string, order: string, values: unknown[] = []) => ({
+  sql: [{ text: `SELECT ${LIST_COLUMNS} FROM emails ${where} ORDER BY ${order} LIMIT 50`, values }],
+  count: { text: `SELECT count(*) FROM emails ${where}`, values },
 });
 
 const words = vocabulary();
@@ -76,7 +76,10 @@ try {
   const { key, secret } = await benchKey(db.url);
   const t = performance.now();
   if (db.existed) {
-    console.log(`reusing ${process.env.BENCH_KEEP_DB} (${(await pool.query('SELECT count(*)::int AS n FROM emails')).rows[0].n} emails; BENCH_EMAILS is not applied)`);
+    // The search terms (ref<N>) and the shares below assume the database holds exactly BENCH_EMAILS emails.
+    const held = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM emails')).rows[0]!.n;
+    if (held !== N) throw new Error(`${process.env.BENCH_KEEP_DB} holds ${held} emails, not BENCH_EMAILS=${N}: drop it or set BENCH_EMAILS=${held}`);
+    console.log(`reusing ${process.env.BENCH_KEEP_DB} (${held} emails)`);
   } else {
     const seeded = await seedEmails(db.url, N, words);
     console.log(`seeded ${N} emails (${seeded.attachments} attachments, ${(seeded.bytes / 1024 / 1024).toFixed(0)} MB of text) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -92,13 +95,13 @@ try {
     query: `query { emails(perPage: 50) { totalCount nodes { id subject fromAddress receivedAt isRead attachments { id filename mimeType fileSize } categories { id name slug } } } }`,
   });
   const cases: Case[] = [
-    { name: 'GET /api/emails', path: '/api/emails', ...pageAndCount('', 'received_at DESC, id DESC') },
+    { name: 'GET /api/emails', path: '/api/emails', ...page('', 'received_at DESC, id DESC') },
     {
       name: 'GET /api/emails?folder=INBOX&is_read=0',
       path: '/api/emails?folder=INBOX&is_read=0',
-      ...pageAndCount('WHERE folder = $1 AND is_read = false', 'received_at DESC, id DESC', ['INBOX']),
+      ...page('WHERE folder = $1 AND is_read = false', 'received_at DESC, id DESC', ['INBOX']),
     },
-    { name: 'GET /api/emails?sort=subject&order=asc', path: '/api/emails?sort=subject&order=asc', ...pageAndCount('', "coalesce(subject, '') ASC, id ASC") },
+    { name: 'GET /api/emails?sort=subject&order=asc', path: '/api/emails?sort=subject&order=asc', ...page('', "coalesce(subject, '') ASC, id ASC") },
     ...[...common, ...rare].map((q, i) => ({
       name: `GET /api/emails/search ${i < common.length ? 'common' : 'rare'} "${q}"`,
       path: `/api/emails/search?q=${encodeURIComponent(q)}`,
@@ -117,7 +120,7 @@ try {
       const spent = await cpuSince(cpu, { server: server.child.pid! });
       const perRequest = (s: number | undefined) => (((s ?? 0) * 1000) / Math.max(1, r.rps * seconds)).toFixed(1);
       const raw = c.sql ? await rawSql(pool, c.sql, connections, seconds * 1000) : null;
-      const counted = c.sqlWithCount ? await rawSql(pool, c.sqlWithCount, connections, seconds * 1000) : null;
+      const counted = c.sql && c.count ? await rawSql(pool, [...c.sql, c.count], connections, seconds * 1000) : null;
       const vs = (x: { p50: number; p95: number } | null) => (x ? `${x.p50} / ${x.p95} | ${(r.p50 / Math.max(x.p50, 0.1)).toFixed(1)}×` : '— | —');
       rows.push(`| ${r.name} | ${connections} | ${r.rps} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.errors} | ${perRequest(spent.server)} / ${perRequest(spent.postgres)} | ${vs(raw)} | ${vs(counted)} |`);
     }
