@@ -1,9 +1,9 @@
 import DataLoader from 'dataloader';
-import type { Attachment } from '../emails/index.js';
+import type { AttachmentRow } from './attachments.service.js';
 import type { AttachmentsService } from './attachments.service.js';
 
 export interface AttachmentLoaders {
-  attachmentsByEmail: DataLoader<number, Attachment[]>;
+  attachmentsByEmail: DataLoader<number, AttachmentRow[]>;
 }
 
 /**

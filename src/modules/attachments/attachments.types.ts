@@ -5,7 +5,7 @@ import { Field, ID, Int, ObjectType } from '../type-graphql.js';
 @ObjectType('Attachment', { description: 'A file of an email. The bytes are served by REST only (downloadUrl).' })
 export class AttachmentType {
   @Field(() => ID) id!: number;
-  @Field(() => ID, { description: 'Resolved from the entity relation (AttachmentsResolver)' }) emailId!: number;
+  @Field(() => ID) emailId!: number;
   @Field(() => String, { description: 'Safe file name (no path, controls or bidi characters)' }) filename!: string;
   @Field(() => String, { nullable: true, description: 'The name as given in the message, unsanitised: never use it as a path' })
   originalFilename!: string | null;

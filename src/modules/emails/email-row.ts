@@ -54,10 +54,11 @@ export const EMAIL_COLUMNS = `e.id, e.account_id AS "accountId", e.uid::text AS 
 
 export const BODY_COLUMNS = 'e.body_text AS "bodyText", e.body_html AS "bodyHtml", e.headers';
 
-const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
-const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
+/** A timestamp column as a Date, whatever the pg type parser setup. */
+export const asDate = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : asDate(v));
 
 /** Normalises driver output (timestamps as Date whatever the pg type parser setup). */
 export function toEmailRow<T extends EmailRow>(r: T): T {
-  return { ...r, receivedAt: date(r.receivedAt), sentAt: dateOrNull(r.sentAt), readAt: dateOrNull(r.readAt), createdAt: date(r.createdAt), updatedAt: date(r.updatedAt) };
+  return { ...r, receivedAt: asDate(r.receivedAt), sentAt: dateOrNull(r.sentAt), readAt: dateOrNull(r.readAt), createdAt: asDate(r.createdAt), updatedAt: asDate(r.updatedAt) };
 }

@@ -12,7 +12,7 @@ import { AttachmentType } from '../attachments/attachments.types.js';
 import type { AttachmentUrlSigner } from '../attachments/signed-urls.js';
 import { CategoryType } from '../categories/categories.types.js';
 import type { CategorySummary } from '../categories/categories.service.js';
-import type { Attachment } from './email.entity.js';
+import type { AttachmentRow } from '../attachments/attachments.service.js';
 import type { EmailFilter } from './email-query.js';
 import type { EmailBodies, EmailDetail, EmailRow } from './email-row.js';
 import type { EmailStats, FolderSummary, SearchHit } from './emails.query.service.js';
@@ -127,7 +127,7 @@ export class EmailsResolver {
   }
 
   @FieldResolver(() => [AttachmentType])
-  attachments(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<Attachment[]> {
+  attachments(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<AttachmentRow[]> {
     return ctx.loaders.attachmentsByEmail.load(email.id);
   }
 
@@ -151,7 +151,7 @@ function bodiesOf(email: EmailRow | EmailDetail, ctx: AppContext): Promise<Email
  * cid: → a signed URL of the attachment with that Content-ID (an `<img>` cannot send API-key headers); null: the
  * sanitizer drops the src.
  */
-function cidResolver(attachments: readonly Attachment[], urls: AttachmentUrlSigner): (cid: string) => string | null {
+function cidResolver(attachments: readonly AttachmentRow[], urls: AttachmentUrlSigner): (cid: string) => string | null {
   const byCid = new Map(attachments.filter((a) => a.contentId).map((a) => [normalizeContentId(a.contentId!), a.id]));
   return (cid) => {
     const id = byCid.get(normalizeContentId(cid));

@@ -10,5 +10,5 @@ export { EmailsQueryService, type EmailPage, type SearchHit, type EmailStats, ty
 export { createEmailLoaders, type EmailLoaders } from './emails.loaders.js';
 export { EmailsResolver } from './emails.resolver.js';
 export { EmailType, EmailFilterInput } from './emails.types.js';
-export type { EmailRow, EmailDetail, EmailBodies } from './email-row.js';
-export type { EmailFilter } from './email-query.js';
+export { asDate, type EmailRow, type EmailDetail, type EmailBodies } from './email-row.js';
+export { scopeSql, type EmailFilter } from './email-query.js';
