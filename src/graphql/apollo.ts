@@ -1,4 +1,4 @@
-/** Apollo Server over the schema, with graphql-armor limits and the error formatter. */
+/** Apollo Server over the schema (executed by graphql-jit, see jit.ts), with graphql-armor limits and the error formatter. */
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLSchema, ValidationRule } from 'graphql';
@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { AppContext } from '../modules/context.js';
 import type { Logger } from '../shared/logger.js';
 import { formatGraphQLError } from './errors.js';
+import { jitGateway } from './jit.js';
 
 export interface Protection {
   readonly validationRules: ValidationRule[];
@@ -33,7 +34,7 @@ export function protection(config: Config['graphql']): Protection {
 export function createApollo(schema: GraphQLSchema, config: Config, log: Logger, extraPlugins: ApolloServerPlugin<AppContext>[]): ApolloServer<AppContext> {
   const guard = protection(config.graphql);
   return new ApolloServer<AppContext>({
-    schema,
+    gateway: jitGateway(schema),
     introspection: config.graphql.introspection,
     includeStacktraceInErrorResponses: false,
     // Our own shutdown (cli/serve.ts) drains HTTP first; Apollo's handlers would re-raise the signal and skip it.

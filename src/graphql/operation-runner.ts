@@ -5,10 +5,11 @@
  * per REST list request than graphql-js's interpreter (bench:api, "CPU ms/request").
  */
 import { execute, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
-import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import type { CompiledQuery } from 'graphql-jit';
 import { assertPermissions, type Principal } from '../modules/auth/index.js';
 import { createContext } from '../modules/context.js';
 import type { Services } from '../modules/services.js';
+import { compileOperation } from './jit.js';
 import { requiredPermissions } from './permissions.js';
 
 export type { Principal };
@@ -29,9 +30,7 @@ export function createOperationRunner(schema: GraphQLSchema, services: Services)
       const problems = validate(schema, document);
       if (problems.length > 0) throw new Error(`invalid operation: ${problems[0]!.message}`);
       permissions.set(document, requiredPermissions(document));
-      const c = compileQuery(schema, document);
-      if (!isCompiledQuery(c)) throw new Error(`operation does not compile: ${c.errors?.[0]?.message ?? 'unknown error'}`);
-      compiled.set(document, c);
+      compiled.set(document, compileOperation(schema, document));
     },
     authorize(principal, document) {
       if (principal) assertPermissions(principal, permissions.get(document) ?? requiredPermissions(document));

@@ -205,4 +205,41 @@ describe('single email, search, stats, threads and scope over GraphQL', () => {
       expect(r.errors?.[0]?.extensions.code, q).toBe('NOT_FOUND');
     }
   });
+
+  it('a document sent again runs compiled (graphql-jit) and answers exactly as the first time: data, errors, 400s', async () => {
+    const id = t.fx.ids['Invoice 2024-002'];
+    const send = (query: string, variables: Record<string, unknown> = {}) => t.srv.api('/graphql', { method: 'POST', json: { query, variables } });
+    const cases: [string, Record<string, unknown>][] = [
+      // Every relation of an email, through the loaders.
+      [
+        `query($id: ID!) {
+          email(id: $id) { id subject receivedAt isRead toAddresses { email name } attachments { id emailId downloadUrl } categories { id } account { id } }
+          emails(first: 3) { totalCount nodes { id subject } }
+        }`,
+        { id: String(id) },
+      ],
+      // A root field that fails: NOT_FOUND with its path and location; being non-null, it nulls the whole data.
+      ['query($id: ID!, $gone: ID!) {\n  ok: email(id: $id) { id }\n  gone: email(id: $gone) { id }\n}', { id: String(id), gone: '99999999' }],
+      // A resolver's BAD_USER_INPUT.
+      ['query($q: String!) { searchEmails(q: $q, limit: 50) { rank email { id subject } } }', { q: 'x' }],
+      // Invalid variables: a 400 from variable coercion, whatever the compiled form would say.
+      ['query($first: Int) { emails(first: $first) { totalCount } }', { first: 'many' }],
+      // A mutation (run serially) whose resolver refuses: no side effect to repeat.
+      ['mutation($id: ID!) { updateEmail(id: $id, input: { isStarred: true }) { id } }', { id: '99999999' }],
+    ];
+    for (const [query, variables] of cases) {
+      const first = await send(query, variables);
+      for (let run = 2; run <= 3; run++) {
+        const again = await send(query, variables);
+        expect(again.status, query).toBe(first.status);
+        expect(again.body, query).toEqual(first.body);
+      }
+    }
+    const [full, gone, short, invalid] = await Promise.all(cases.slice(0, 4).map(([q, v]) => send(q, v)));
+    expect(full!.body.data.email).toMatchObject({ id: String(id), subject: 'Invoice 2024-002' });
+    expect(gone!.body.data).toBeNull();
+    expect(gone!.body.errors).toEqual([expect.objectContaining({ path: ['gone'], locations: [{ line: 3, column: 3 }], extensions: { code: 'NOT_FOUND' } })]);
+    expect(short!.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(invalid!.status).toBe(400);
+  });
 });
