@@ -58,7 +58,12 @@ export const BODY_COLUMNS = 'e.body_text AS "bodyText", e.body_html AS "bodyHtml
 export const asDate = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
 const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : asDate(v));
 
-/** Normalises driver output (timestamps as Date whatever the pg type parser setup). */
+/** Normalises a row fresh from the driver, in place (timestamps as Date whatever the pg type parser setup). */
 export function toEmailRow<T extends EmailRow>(r: T): T {
-  return { ...r, receivedAt: asDate(r.receivedAt), sentAt: dateOrNull(r.sentAt), readAt: dateOrNull(r.readAt), createdAt: asDate(r.createdAt), updatedAt: asDate(r.updatedAt) };
+  r.receivedAt = asDate(r.receivedAt);
+  r.sentAt = dateOrNull(r.sentAt);
+  r.readAt = dateOrNull(r.readAt);
+  r.createdAt = asDate(r.createdAt);
+  r.updatedAt = asDate(r.updatedAt);
+  return r;
 }

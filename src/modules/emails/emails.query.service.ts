@@ -140,7 +140,9 @@ export class EmailsQueryService {
         ? 0
         : this.counts.generation(this.em).then((g) => this.counts.total(`${where.sql}\0${JSON.stringify(where.params)}`, g, counted)),
     ]);
-    const pageRows = rows.slice(0, size).map(({ _key, ...r }) => ({ ...toEmailRow(r), cursor: encodeCursor({ ...sort, key: _key, id: r.id }) }));
+    // Rows are completed in place (the sort key `_key` stays on them): copying 27 columns per row to drop it was a
+    // good part of a listing's garbage.
+    const pageRows = rows.slice(0, size).map((r) => Object.assign(toEmailRow(r), { cursor: encodeCursor({ ...sort, key: r._key, id: r.id }) }));
     return {
       rows: pageRows,
       total,
