@@ -2,9 +2,10 @@
  * `npm run bench:api` — the read API at 100,000 emails. Seeds the database directly (realistic sizes: subjects of a
  * few words, bodies of ~0.5–6 KB drawn from a Zipf-like vocabulary so some words occur in 5–50% of emails and others
  * are rare; ~10% of emails with 1–3 attachments; a few categories), then loads each endpoint with autocannon on
- * loopback at concurrency 1 and 32, and measures in the same run the raw SQL of the same page (pg, no HTTP, no auth, no
- * COUNT), which is the ceiling the API is compared with — and the raw page followed by its COUNT(*), since the response
- * also carries the total (which the API caches per outbox generation, see count-cache.ts).
+ * loopback at concurrency 1 and 32 (after an unmeasured 2 s warm-up of each), and measures in the same run the raw SQL
+ * of the same page (pg, no HTTP, no auth, no COUNT), which is the ceiling the API is compared with — and the raw page
+ * followed by its COUNT(*), since the response also carries the total (which the API caches per outbox generation,
+ * see count-cache.ts).
  *
  * BENCH_EMAILS (default 100000), BENCH_SECONDS per case (default 5), BENCH_CONNECTIONS (default "1,32"), BENCH_CASES (only
  * the cases whose name contains one of these comma-separated strings, e.g. "GET /api/emails?folder" — to profile one),
@@ -19,6 +20,7 @@ const N = Number(process.env.BENCH_EMAILS ?? 100_000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connectionCounts = (process.env.BENCH_CONNECTIONS ?? '1,32').split(',').map(Number);
 const only = process.env.BENCH_CASES?.split(',');
+const WARMUP_SECONDS = 2;
 
 interface Case {
   name: string;
@@ -115,6 +117,9 @@ try {
   for (const connections of connectionCounts) {
     for (const c of cases.filter((x) => !only || only.some((o) => x.name.includes(o)))) {
       const headers = { ...auth, ...(c.body ? { 'content-type': 'application/json' } : {}) };
+      // Unmeasured warm-up: the first seconds of a route include V8's optimisation of its code and, at concurrency 32,
+      // new PostgreSQL connections (each backend loads its catalog caches), which are not the steady state measured.
+      await load(c.name, { url: `${server.url}${c.path}`, connections, seconds: WARMUP_SECONDS, method: c.method, headers, body: c.body });
       const cpu = await cpuSnapshot();
       const r: LoadResult = await load(c.name, { url: `${server.url}${c.path}`, connections, seconds, method: c.method, headers, body: c.body });
       const spent = await cpuSince(cpu, { server: server.child.pid! });
