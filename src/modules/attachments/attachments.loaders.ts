@@ -1,6 +1,5 @@
 import DataLoader from 'dataloader';
-import type { AttachmentRow } from './attachments.service.js';
-import type { AttachmentsService } from './attachments.service.js';
+import type { AttachmentRow, AttachmentsService } from './attachments.service.js';
 
 export interface AttachmentLoaders {
   attachmentsByEmail: DataLoader<number, AttachmentRow[]>;

@@ -42,7 +42,11 @@ export interface AttachmentRow {
 const COLUMNS = `a.id, a.email_id AS "emailId", a.filename, a.original_filename AS "originalFilename", a.mime_type AS "mimeType",
   a.file_size AS "fileSize", a.is_inline AS "isInline", a.content_id AS "contentId", a.checksum, a.created_at AS "createdAt"`;
 
-const toRow = (r: AttachmentRow): AttachmentRow => ({ ...r, createdAt: asDate(r.createdAt) });
+/** Completes a row fresh from the driver, in place (timestamps arrive as text). */
+function toRow(r: AttachmentRow): AttachmentRow {
+  r.createdAt = asDate(r.createdAt);
+  return r;
+}
 
 /** An opened attachment file. The size is the file's, so Content-Length always matches what is streamed. */
 export interface AttachmentFile {
