@@ -20,6 +20,8 @@ import { exec } from '../../db/sql.js';
 
 const MAX_ENTRIES = 1000;
 export const COUNT_MAX_AGE_MS = 10_000;
+/** The generation as one value (`SELECT …`): also read as a column of the page query, in its snapshot. */
+export const GENERATION_SQL = 'SELECT coalesce(max(seq), 0)::text FROM events';
 
 interface Entry {
   generation: string;
@@ -38,7 +40,7 @@ export class CountCache {
 
   /** The outbox generation now (cheap: the primary key's last entry). */
   async generation(em: EntityManager): Promise<string> {
-    const [row] = await exec<{ g: string }>(em, 'SELECT coalesce(max(seq), 0)::text AS g FROM events');
+    const [row] = await exec<{ g: string }>(em, `SELECT (${GENERATION_SQL}) AS g`);
     return row!.g;
   }
 

@@ -5,7 +5,7 @@
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { exec } from '../../db/sql.js';
-import { CountCache } from './count-cache.js';
+import { CountCache, GENERATION_SQL } from './count-cache.js';
 import { AppError } from '../../shared/errors.js';
 import type { Principal } from '../auth/index.js';
 import { canSeeAccount } from '../accounts/index.js';
@@ -61,7 +61,9 @@ export interface ListArgs {
 }
 
 export interface EmailPage {
-  rows: (EmailRow & { cursor: string })[];
+  rows: EmailRow[];
+  /** The keyset cursor of a row of this page (encoded on demand: REST never asks for cursors). */
+  cursor(row: EmailRow): string;
   total: number;
   /** Page mode: the requested page; cursor mode: null. */
   page: number | null;
@@ -128,23 +130,23 @@ export class EmailsQueryService {
       const [row] = await exec<{ n: number }>(this.em, `SELECT count(*)::int AS n FROM emails e WHERE ${where.sql}`, where.params);
       return row!.n;
     };
-    const [rows, total] = await Promise.all([
-      exec<EmailRow & { _key: string }>(
-        em,
-        `SELECT ${EMAIL_COLUMNS}, ${sortKeySql(sort)} AS "_key" FROM emails e
-         WHERE ${where.sql}${after ? ` AND ${after.sql}` : ''}
-         ORDER BY ${orderSql(sort)} LIMIT ? OFFSET ?`,
-        [...where.params, ...(after?.params ?? []), size + 1, page ? (page - 1) * size : 0],
-      ),
+    const rows = await exec<EmailRow & { _key: string; _gen: string }>(
+      em,
+      `SELECT ${EMAIL_COLUMNS}, ${sortKeySql(sort)} AS "_key", (${GENERATION_SQL}) AS "_gen" FROM emails e
+       WHERE ${where.sql}${after ? ` AND ${after.sql}` : ''}
+       ORDER BY ${orderSql(sort)} LIMIT ? OFFSET ?`,
+      [...where.params, ...(after?.params ?? []), size + 1, page ? (page - 1) * size : 0],
+    );
+    // The outbox generation comes with the page, in its snapshot (one round trip fewer); an empty page reads it alone.
+    const total =
       opts.count === false
         ? 0
-        : this.counts.generation(this.em).then((g) => this.counts.total(`${where.sql}\0${JSON.stringify(where.params)}`, g, counted)),
-    ]);
-    // Rows are completed in place (the sort key `_key` stays on them): copying 27 columns per row to drop it was a
-    // good part of a listing's garbage.
-    const pageRows = rows.slice(0, size).map((r) => Object.assign(toEmailRow(r), { cursor: encodeCursor({ ...sort, key: r._key, id: r.id }) }));
+        : await this.counts.total(`${where.sql}\0${JSON.stringify(where.params)}`, rows[0]?._gen ?? (await this.counts.generation(em)), counted);
+    // Rows are completed in place (`_key`, the sort key, stays on them for their cursor, and `_gen`): copying 27
+    // columns per row to drop them was a good part of a listing's garbage.
     return {
-      rows: pageRows,
+      rows: rows.slice(0, size).map(toEmailRow),
+      cursor: (row) => encodeCursor({ ...sort, key: (row as EmailRow & { _key: string })._key, id: row.id }),
       total,
       page,
       perPage: size,

@@ -55,15 +55,19 @@ export class EmailsResolver {
     const count = selectsAny(info, ['totalCount', 'totalPages']);
     const r = await ctx.services.emails.list(requirePrincipal(ctx), { filter: toFilter(filter), sort, order, page, perPage, first, after }, { count });
     const nodes = r.rows as unknown as EmailType[];
+    const cursorOf = (row: EmailRow | undefined) => (row ? r.cursor(row) : null);
     return {
       nodes,
-      edges: r.rows.map((row) => ({ cursor: row.cursor, node: row as unknown as EmailType })),
+      // Built only when selected: most clients (and every REST route) read nodes, not edges.
+      get edges() {
+        return r.rows.map((row) => ({ cursor: r.cursor(row), node: row as unknown as EmailType }));
+      },
       totalCount: r.total,
       pageInfo: {
         hasNextPage: r.hasNextPage,
         hasPreviousPage: r.hasPreviousPage,
-        startCursor: r.rows[0]?.cursor ?? null,
-        endCursor: r.rows.at(-1)?.cursor ?? null,
+        startCursor: cursorOf(r.rows[0]),
+        endCursor: cursorOf(r.rows.at(-1)),
       },
       page: r.page,
       perPage: r.perPage,
