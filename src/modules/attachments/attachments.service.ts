@@ -61,7 +61,7 @@ export interface AttachmentFile {
 export class AttachmentsService {
   constructor(private readonly deps: AttachmentsServiceDeps) {}
 
-  /** Rows of `attachments a JOIN emails e` (the email's account is the scope). */
+  /** Rows of `attachments a JOIN emails e` matching `where` (which may use the email's account as the scope), in MIME order. */
   private async rows(where: string, params: unknown[]): Promise<AttachmentRow[]> {
     const rows = await exec<AttachmentRow>(this.deps.orm.em, `SELECT ${COLUMNS} FROM attachments a JOIN emails e ON e.id = a.email_id WHERE ${where} ORDER BY a.id`, params);
     return rows.map(toRow);
@@ -91,9 +91,7 @@ export class AttachmentsService {
   async byEmailIds(emailIds: readonly number[]): Promise<Map<number, AttachmentRow[]>> {
     const out = new Map<number, AttachmentRow[]>();
     if (emailIds.length === 0) return out;
-    const rows = await exec<AttachmentRow>(this.deps.orm.em, `SELECT ${COLUMNS} FROM attachments a WHERE a.email_id = ANY(?::int[]) ORDER BY a.id`, [[...emailIds]]);
-    for (const r of rows) {
-      const a = toRow(r);
+    for (const a of await this.rows('a.email_id = ANY(?::int[])', [[...emailIds]])) {
       const list = out.get(a.emailId);
       if (list) list.push(a);
       else out.set(a.emailId, [a]);
