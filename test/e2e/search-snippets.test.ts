@@ -30,6 +30,8 @@ beforeAll(async () => {
   service = new EmailsQueryService(t.orm);
   await addEmail(1, 'Deep match', `${filler(2000)} the zanzibarquux shipment arrived ${filler(200)}`);
   await addEmail(2, 'Accent only', `${filler(20)} Réunion à Noël ${filler(2000)}`);
+  await addEmail(3, 'Capitalized deep', `${filler(2000)} Krakatoawidget came in capitals: KRAKATOAWIDGET ${filler(200)}`);
+  await addEmail(4, 'Mixed case deep', `${filler(2000)} the mIxEdwordz arrived ${filler(200)}`);
 });
 
 describe('search snippets', () => {
@@ -37,6 +39,13 @@ describe('search snippets', () => {
     const [hit] = await service.search(principal, 'zanzibarquux');
     expect(hit!.email.subject).toBe('Deep match');
     expect(hit!.snippet).toContain('<mark>zanzibarquux</mark> shipment');
+  });
+
+  it('finds the first occurrence Capitalized, in capitals or in any case, deep in the body', async () => {
+    const [capital] = await service.search(principal, 'krakatoawidget');
+    expect(capital!.snippet).toContain('<mark>Krakatoawidget</mark> came');
+    const [mixed] = await service.search(principal, 'MIXEDWORDZ');
+    expect(mixed!.snippet).toContain('<mark>mIxEdwordz</mark> arrived');
   });
 
   it('a match found only accent-insensitively still gets a snippet (from the body start)', async () => {

@@ -6,6 +6,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { exec } from '../../db/sql.js';
 import { CountCache, GENERATION_SQL } from './count-cache.js';
+import { candidatesSql, SearchWindows, type CandidateWindows } from './search-window.js';
 import { AppError } from '../../shared/errors.js';
 import type { Principal } from '../auth/index.js';
 import { canSeeAccount } from '../accounts/index.js';
@@ -31,21 +32,16 @@ export const MAX_PER_PAGE = 100;
 export const DEFAULT_SEARCH_LIMIT = 20;
 export const MAX_SEARCH_LIMIT = 50;
 /**
- * Search ranks only the most recent matches: ts_rank over every hit of a common word does not scale (issue #4). The
- * candidates come from a backward scan of the received_at index that checks each row's tsvector (detoasting it), so
- * their number is the cost: at 100k emails, 200 candidates of a word found in 5% of them take ~30 ms, 1,000 ~150 ms.
- * 200 is four times the largest page (limit 50).
- */
-export const SEARCH_CANDIDATES = 200;
-/**
  * Snippets: ts_headline's cost grows with the text it is given (~0.5 ms for 5,000 characters, most of a common-word
  * search's PostgreSQL time at 20 results). So it gets a window of SNIPPET_WINDOW characters that starts
- * SNIPPET_LEAD before the first occurrence of the query's first word (a plain `strpos` over the lower-cased body, up
- * to SNIPPET_SCAN characters), or the start of the body when the word is not found verbatim (an accent-insensitive
- * match, say): the highlight is then where the match is, even deep in a long message.
+ * SNIPPET_LEAD before the first occurrence of the query's first word, or the start of the body when the word is not
+ * found verbatim (an accent-insensitive match, say): the highlight is then where the match is, even deep in a long
+ * message. The occurrence is looked up as written, Capitalized and in capitals first (`strpos`, a byte search), and
+ * only then in the lower-cased body (up to SNIPPET_SCAN characters): lower() of a whole body is character by
+ * character, and was half of the snippets' cost.
  */
-const SNIPPET_WINDOW = 1200;
-const SNIPPET_LEAD = 300;
+const SNIPPET_WINDOW = 800;
+const SNIPPET_LEAD = 200;
 const SNIPPET_SCAN = 100_000;
 const MIN_QUERY_LENGTH = 2;
 const SNIPPET_OPTIONS = 'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "';
@@ -109,8 +105,14 @@ export function positive(value: number | null | undefined, field: string, fallba
 
 export class EmailsQueryService {
   private readonly counts = new CountCache();
+  private readonly windows: CandidateWindows;
 
-  constructor(private readonly orm: MikroORM) {}
+  constructor(
+    private readonly orm: MikroORM,
+    windows?: CandidateWindows,
+  ) {
+    this.windows = windows ?? new SearchWindows(() => this.em);
+  }
 
   private get em() {
     return this.orm.em.fork();
@@ -157,7 +159,7 @@ export class EmailsQueryService {
   }
 
   /**
-   * Ranked full-text search: the SEARCH_CANDIDATES most recent matches (GIN index) are ranked with ts_rank, and only
+   * Ranked full-text search: the SEARCH_CANDIDATES most recent matches (search-window.ts) are ranked with ts_rank, and only
    * the returned rows get a highlighted snippet (ts_headline over HTML-escaped text, so only `<mark>` is markup).
    */
   async search(principal: Principal, q: string, limit?: number | null, filter: EmailFilter = {}): Promise<SearchHit[]> {
@@ -166,23 +168,25 @@ export class EmailsQueryService {
     if (query.length < MIN_QUERY_LENGTH) throw AppError.badInput(`q: must be at least ${MIN_QUERY_LENGTH} characters`);
     const n = clamp(positive(limit, 'limit', DEFAULT_SEARCH_LIMIT), MAX_SEARCH_LIMIT);
     const where = buildEmailWhere(principal.accountIds, { ...filter, search: query });
+    const cand = candidatesSql(where, this.windows.threshold(query));
     const escaped = (col: string) => `replace(replace(replace(${col}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')`;
-    const snippetWindow = `substr(e.body_text, greatest(1, strpos(lower(left(e.body_text, ${SNIPPET_SCAN})), ?) - ${SNIPPET_LEAD}), ${SNIPPET_WINDOW})`;
+    // b.body: the body detoasted once (`|| ''` makes a plain copy), not once per function that reads it.
+    const found = (w: string) => `nullif(strpos(b.body, ${w}), 0)`;
+    const first = `coalesce(least(${found('?')}, ${found('initcap(?)')}, ${found('upper(?)')}), strpos(lower(left(b.body, ${SNIPPET_SCAN})), ?))`;
+    const snippetWindow = `substr(b.body, greatest(1, ${first} - ${SNIPPET_LEAD}), ${SNIPPET_WINDOW})`;
+    const word = firstWord(query).toLowerCase();
     const rows = await exec<EmailRow & { rank: number; snippet: string }>(
       this.em,
-      `WITH cand AS (
-         SELECT e.id, e.received_at, e.search_vector FROM emails e WHERE ${where.sql}
-         ORDER BY e.received_at DESC, e.id DESC LIMIT ${SEARCH_CANDIDATES}
-       ), top AS (
+      `WITH ${cand.sql}, top AS (
          SELECT cand.id, ts_rank(cand.search_vector, websearch_to_tsquery('${FTS_CONFIG}', ?))::float8 AS rank
          FROM cand ORDER BY rank DESC, cand.received_at DESC, cand.id DESC LIMIT ?
        )
        SELECT ${EMAIL_COLUMNS}, top.rank,
               ts_headline('${FTS_CONFIG}', ${escaped(`coalesce(nullif(${snippetWindow}, ''), e.subject, '')`)},
                           websearch_to_tsquery('${FTS_CONFIG}', ?), ?) AS snippet
-       FROM top JOIN emails e ON e.id = top.id
+       FROM top JOIN emails e ON e.id = top.id CROSS JOIN LATERAL (SELECT e.body_text || '' AS body OFFSET 0) b
        ORDER BY top.rank DESC, e.received_at DESC, e.id DESC`,
-      [...where.params, query, n, firstWord(query).toLowerCase(), query, SNIPPET_OPTIONS],
+      [...cand.params, query, n, word, word, word, word, query, SNIPPET_OPTIONS],
     );
     return rows.map(({ rank, snippet, ...r }) => ({ email: toEmailRow(r), rank: Number(rank), snippet }));
   }
