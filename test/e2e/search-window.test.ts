@@ -18,6 +18,7 @@ const BASE = Date.parse('2026-06-01T00:00:00Z');
 const receivedAt = (i: number) => new Date(BASE + Math.floor(i / 3) * 60_000);
 
 let windows: SearchWindows;
+let accountId: number;
 
 beforeAll(async () => {
   // alpha: 10% (and 1–3 times, so ranks differ), beta: 50%, gamma: 1%, délta: 8% (accented, in capitals), one word per email.
@@ -35,14 +36,22 @@ beforeAll(async () => {
      FROM generate_series(0, $2::int - 1) i`,
     [new Date(BASE), EMAILS],
   );
+  // Every third email belongs to an account, for the scoped key below; the others to none.
+  const [account] = await sql<{ id: number }>(
+    t.db.url,
+    `INSERT INTO accounts (name, email, host, port, username, password_sealed, sync_folders, created_at, updated_at)
+     VALUES ('A', 'a@example.com', '127.0.0.1', 143, 'a', 'x', '["INBOX"]', now(), now()) RETURNING id`,
+  );
+  accountId = account!.id;
+  await sql(t.db.url, 'UPDATE emails SET account_id = $1 WHERE uid % 3 = 0', [accountId]);
   await sql(t.db.url, 'ANALYZE emails');
   windows = new SearchWindows(() => t.orm.em.fork(), { minMatches: 500 });
   await windows.load();
 });
 
 /** Everything a search answers, in order. */
-async function answer(service: EmailsQueryService, q: string, limit: number) {
-  return (await service.search(principal, q, limit)).map((h) => [h.email.id, h.rank, h.snippet]);
+async function answer(service: EmailsQueryService, q: string, limit: number, as: Principal = principal) {
+  return (await service.search(as, q, limit)).map((h) => [h.email.id, h.rank, h.snippet]);
 }
 
 describe('search candidate window', () => {
@@ -85,6 +94,18 @@ describe('search candidate window', () => {
       const expected = await answer(fixed(null), q, 50);
       expect(expected.length, q).toBeGreaterThan(0);
       for (const at of windowsOf) expect(await answer(fixed(at), q, 50), `${q} from ${at?.toISOString()}`).toEqual(expected);
+    }
+  });
+
+  it('a scoped key gets the same results whatever the window (the window is sized for all the mail)', async () => {
+    const scoped: Principal = { ...principal, accountIds: [accountId] };
+    const fixed = (at: Date | null) => new EmailsQueryService(t.orm, { threshold: () => at });
+    for (const q of ['alpha', 'délta']) {
+      const expected = await answer(fixed(null), q, 50, scoped);
+      expect(expected.length, q).toBe(50);
+      for (const at of [windows.threshold(q), receivedAt(EMAILS - 1000)]) {
+        expect(await answer(fixed(at), q, 50, scoped), `${q} from ${at?.toISOString()}`).toEqual(expected);
+      }
     }
   });
 
