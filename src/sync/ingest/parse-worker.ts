@@ -1,7 +1,7 @@
 /**
  * Worker-thread body (loaded by parse-worker.mjs): parses the messages ParserPool sends, one at a time.
  *
- * Protocol, per message `{ id, raw }` (raw transferred, not copied):
+ * Protocol, per message `{ id, raw }` (raw copied: the pool keeps its own until the source is stored, for a retry):
  *   → `{ type: 'headers', id, message }` once the raw source is stored and the headers read — what the pool resolves
  *     with (plus a parseError) if this worker then crashes or times out;
  *   → `{ type: 'done', id, message }`, or `{ type: 'failed', id, error, code }` when the blob store failed (I/O).
