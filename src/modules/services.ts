@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../shared/logger.js';
 import { AccountsService, type AccountStatsSource, type FolderStateSource, type SyncTrigger } from './accounts/index.js';
 import { AuthService, RateLimitService } from './auth/index.js';
-import { EmailChangesService, EmailsQueryService } from './emails/index.js';
+import { EmailChangesService, EmailsQueryService, SearchWindows } from './emails/index.js';
 import { CategoriesService } from './categories/index.js';
 import { ThreadsService } from './threads/index.js';
 import { AttachmentUrlSigner, AttachmentsService, type BlobLocator } from './attachments/index.js';
@@ -53,7 +53,7 @@ export interface ServiceDeps {
 }
 
 export function createServices({ orm, config, log, secretKey, stats, sync, folderStates, blobs, eventStream, webhookDelivery }: ServiceDeps): Services {
-  const emails = new EmailsQueryService(orm);
+  const emails = new EmailsQueryService(orm, new SearchWindows(() => orm.em.fork(), { log: log.child({ module: 'search' }) }));
   const accounts = new AccountsService({ orm, secretKey, imapTimeouts: config.imap, log: log.child({ module: 'accounts' }), stats });
   const emailChanges = new EmailChangesService(orm);
   accounts.onBeforeDelete((em, accountId, opts) => emailChanges.onAccountDelete(em, accountId, opts));

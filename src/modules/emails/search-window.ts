@@ -14,6 +14,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { exec } from '../../db/sql.js';
+import type { Logger } from '../../shared/logger.js';
 import type { SqlPart } from './email-query.js';
 
 /** How many of the most recent matches are ranked; four times the largest page (limit 50). */
@@ -80,7 +81,7 @@ export class SearchWindows implements CandidateWindows {
   constructor(
     private readonly em: () => EntityManager,
     /** Tests lower `minMatches` (WINDOW_MIN_MATCHES) to use windows on a small table. */
-    private readonly opts: { minMatches?: number } = {},
+    private readonly opts: { minMatches?: number; log?: Logger } = {},
   ) {}
 
   /**
@@ -104,7 +105,10 @@ export class SearchWindows implements CandidateWindows {
     return stats.bounds[i] ?? null;
   }
 
-  /** Reads the statistics; a failure (no ANALYZE yet, no privileges) leaves the previous ones. Exposed for tests. */
+  /**
+   * Reads the statistics (none before the first ANALYZE: no windows); a failure is logged and leaves the previous
+   * ones, searches stay correct. Exposed for tests.
+   */
   async load(): Promise<void> {
     try {
       const [table] = await exec<{ rows: number; bounds: Date[] | null }>(
@@ -120,8 +124,9 @@ export class SearchWindows implements CandidateWindows {
         return;
       }
       this.stats = { rows, frequencies: await this.sampleFrequencies(rows), bounds: table.bounds.map((b) => new Date(b)) };
-    } catch {
+    } catch (err) {
       this.loadedAt = Date.now();
+      this.opts.log?.warn({ err }, 'search statistics could not be read: searches keep the previous candidate windows, or none');
     }
   }
 
