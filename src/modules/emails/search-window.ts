@@ -2,7 +2,7 @@
  * Where a ranked search looks for its candidates (issue #4). The candidates are the SEARCH_CANDIDATES most recent
  * matches. PostgreSQL finds them one of two ways, and both get slow for some words:
  * - walking the received_at index backwards and testing each row's tsvector (each one detoasted): ~9 µs per row
- *   visited, 200 / frequency rows. Cheap for a word in 15–30% of the mail or more, ~30 ms for one in 5%.
+ *   visited, 200 / frequency rows. Cheap for a word in 15% of the mail or more, ~30 ms for one in 5%.
  * - a bitmap of every match (GIN), then a visit of every matching row to sort them by date: for a word in 5% of 100k
  *   emails, 5,600 rows on ~4,100 heap pages (~8 ms).
  * A window bounds the second way: only the matches received since `threshold` are visited, a date chosen so that the
