@@ -38,6 +38,13 @@ export function extensionFor(mimeType: string): string {
   return EXTENSIONS[mimeType.trim().toLowerCase()] ?? 'bin';
 }
 
+/** The MIME type a file name's extension stands for (the first one listed for it), else application/octet-stream. */
+export function mimeTypeFor(name: string): string {
+  const ext = /\.([a-z0-9]{1,16})$/i.exec(name.trim())?.[1]?.toLowerCase();
+  const hit = ext && Object.entries(EXTENSIONS).find(([, e]) => e === ext);
+  return hit ? hit[0] : 'application/octet-stream';
+}
+
 /** Cuts `text` to at most `maxBytes` UTF-8 bytes on a code point boundary (linear: hostile names can be 1 MiB). */
 function cutUtf8(text: string, maxBytes: number): string {
   let bytes = 0;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parse as parseDisposition } from 'content-disposition';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { bytes, inlineImage, PNG, sha256 } from '../fixtures/messages.js';
+import { bytes, inlineImage, PNG, sha256, uuencodedInBody } from '../fixtures/messages.js';
 import { createDovecotUser } from '../support/dovecot.js';
 import { appendMessage, buildMessage, type Attachment as MailAttachment } from '../support/imap.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
@@ -19,6 +19,7 @@ let db: TestDatabase;
 let srv: TestServer;
 
 const PDF = bytes(150_000, 11);
+const UU_PDF = bytes(20_000, 15);
 const UNICODE_NAME = 'Fäcture "été" — 2024.pdf';
 const FILES: MailAttachment[] = [
   { filename: 'Invoice-2024.pdf', contentType: 'application/pdf', content: PDF },
@@ -35,6 +36,7 @@ interface Ids {
   email: number;
   inlineEmail: number;
   otherEmail: number;
+  uuEmail: number;
   byName: Record<string, number>;
 }
 let ids: Ids;
@@ -81,6 +83,7 @@ beforeAll(async () => {
   const mine = await createDovecotUser(dovecot.dir);
   await appendMessage(dovecot, mine, 'INBOX', buildMessage({ subject: 'Files', text: 'See attached.', attachments: FILES }));
   await appendMessage(dovecot, mine, 'INBOX', inlineImage());
+  await appendMessage(dovecot, mine, 'INBOX', uuencodedInBody([{ name: 'old-report.pdf', data: UU_PDF }]));
   const other = await createDovecotUser(dovecot.dir);
   await appendMessage(dovecot, other, 'INBOX', buildMessage({ subject: 'Elsewhere', attachments: [{ filename: 'other.bin', contentType: 'application/octet-stream', content: bytes(500, 14) }] }));
   const account = await createAccount(mine);
@@ -93,6 +96,7 @@ beforeAll(async () => {
     email,
     inlineEmail: await emailId(account, 'Inline image'),
     otherEmail: await emailId(otherAccount, 'Elsewhere'),
+    uuEmail: await emailId(account, 'uuencoded'),
     byName: Object.fromEntries(rows.map((r) => [r.filename, r.id])),
   };
   scoped = await createKey(['read'], [otherAccount]);
@@ -154,6 +158,18 @@ describe('metadata (REST and GraphQL)', () => {
     }
     // The other download route never accepts a signature.
     expect((await open(`/api/emails/${ids.inlineEmail}/attachments/${inline.id}${query}`)).status).toBe(401);
+  });
+
+  it('a file uuencoded in a text body (old clients) is an attachment of the email, out of body_text, downloadable', async () => {
+    const r = await srv.api(`/api/emails/${ids.uuEmail}`);
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data).toMatchObject({ has_attachments: true, attachment_count: 1 });
+    expect(r.body.data.attachments).toEqual([expect.objectContaining({ filename: 'old-report.pdf', mime_type: 'application/pdf', file_size: 20_000 })]);
+    expect(r.body.data.body_text).toContain('here are the files.');
+    expect(r.body.data.body_text).not.toMatch(/^begin 644/m);
+    const file = await get(`/api/attachments/${r.body.data.attachments[0].id}/download`);
+    expect(file.status).toBe(200);
+    expect(sha256(file.body)).toBe(sha256(UU_PDF));
   });
 
   it('an email without attachments lists none; unknown ids are 404, malformed ids 400', async () => {

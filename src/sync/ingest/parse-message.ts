@@ -17,13 +17,15 @@
  *   charsets decode as UTF-8 with U+FFFD (libmime's rule); UTF-7 is refused on purpose (it smuggles markup). A text
  *   part that declares no charset and is not UTF-8 is read as its HTML `<meta charset>` says, else as windows-1252
  *   (`CharsetHook`), as mail clients do.
+ * - uuencoded files, inside the text body or as an x-uuencode part, are decoded into attachments (`uuencode.ts`).
  */
 import { isUtf8 } from 'node:buffer';
 import { MailParser, type AttachmentStream, type MailParserOptions, type MessageText } from 'mailparser';
-import { extensionFor, sanitizeFilename } from '../../shared/filenames.js';
+import { extensionFor, mimeTypeFor, sanitizeFilename } from '../../shared/filenames.js';
 import { headerBlock, headerHash } from '../../shared/header-hash.js';
 import { blobKey, type BlobStore } from '../../storage/blob-store.js';
 import { bodyStart, decode8bit, parseHeaderFields, readFields, rootContentType, type HeaderFields } from './parse-headers.js';
+import { findUuBlocks, isUuencodeEncoding, withoutBlocks } from './uuencode.js';
 
 export interface ParsedAddress {
   email: string;
@@ -222,6 +224,31 @@ function legacyCharsets(body: Buffer): (contentType: string) => string {
 
 const REPLACEMENT = '\ufffd';
 
+/** An attachment's content into the store: streamed, or decoded first when its part is uuencoded (uuencode.ts). */
+async function storeContent(store: BlobStore, a: AttachmentStream): Promise<{ key: string; size: number }> {
+  const cte = a.headers?.get('content-transfer-encoding');
+  if (!isUuencodeEncoding(typeof cte === 'string' ? cte : undefined)) return store.writeStream(a.content);
+  const chunks: Buffer[] = [];
+  for await (const chunk of a.content) chunks.push(chunk as Buffer);
+  const encoded = Buffer.concat(chunks);
+  const [block] = findUuBlocks(encoded.toString('latin1'), encoded.length);
+  return store.writeBuffer(block ? block.data : encoded);
+}
+
+/** uuencoded files in the text body become attachments (numbered after the MIME ones) and leave the text. */
+async function extractUuencoded(body: BodyResult, store: BlobStore, attachments: ParsedAttachment[], maxBytes: number): Promise<BodyResult> {
+  const blocks = body.bodyText === null ? [] : findUuBlocks(body.bodyText, maxBytes);
+  for (const b of blocks) {
+    const blob = await store.writeBuffer(b.data);
+    const filename = sanitizeFilename(b.name, `attachment-${attachments.length + 1}.bin`);
+    const original = b.name === '' ? null : wf(cap(b.name, MAX_SHORT_TEXT));
+    attachments.push({ blobKey: blob.key, size: blob.size, filename, originalFilename: original, mimeType: mimeTypeFor(filename), isInline: false, contentId: null });
+  }
+  if (blocks.length === 0) return body;
+  const text = withoutBlocks(body.bodyText!, blocks);
+  return { ...body, bodyText: text.trim() === '' ? null : text };
+}
+
 /**
  * Runs MailParser over `raw`, streaming each attachment into the store as it is emitted. Stored attachments are
  * pushed to `attachments` as they complete, so the caller keeps them when the parse fails halfway.
@@ -251,8 +278,7 @@ function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[
       // pipeline() reports the content stream's errors; this listener only keeps a late one from going unhandled.
       data.content.on('error', () => undefined);
       streaming.add(data.content);
-      const write = store
-        .writeStream(data.content)
+      const write = storeContent(store, data)
         .then((blob) => {
           if (!settled) attachments.push(toAttachment(data, blob, index));
         })
@@ -340,9 +366,9 @@ export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOpt
     if (hook.unlabelled > 0 && (garbled(body.bodyText) || garbled(body.bodyHtml)) && !isUtf8(raw.subarray(start))) {
       const again: ParsedAttachment[] = [];
       const redone = await parseBody(raw, store, again, new CharsetHook(legacyCharsets(raw.subarray(start))));
-      return { ...base, ...redone, attachments: again };
+      return { ...base, ...(await extractUuencoded(redone, store, again, opts.maxBytes)), attachments: again };
     }
-    return { ...base, ...body, attachments };
+    return { ...base, ...(await extractUuencoded(body, store, attachments, opts.maxBytes)), attachments };
   } catch (err) {
     if (isIoError(err)) throw err;
     return { ...base, attachments, parseError: describeError(err) };
