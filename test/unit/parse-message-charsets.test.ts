@@ -1,25 +1,13 @@
 /** Charsets: declared ones (legacy included), unknown ones, raw 8-bit headers, and unlabelled 8-bit text parts. */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobStore } from '../../src/storage/blob-store.js';
+import { describe, expect, it } from 'vitest';
 import { parseMessage, type ParsedMessage } from '../../src/sync/ingest/parse-message.js';
 import * as F from '../fixtures/messages.js';
+import { useTempBlobStore } from '../support/blob-store.js';
 
-let dir: string;
-let store: BlobStore;
-const parse = (raw: Buffer): Promise<ParsedMessage> => parseMessage(raw, store, { maxBytes: 10 * 1024 * 1024 });
+const blobs = useTempBlobStore('parse-charsets-');
+const parse = (raw: Buffer): Promise<ParsedMessage> => parseMessage(raw, blobs.store, { maxBytes: 10 * 1024 * 1024 });
 /** A message from latin1 text (each character one byte, so `\xe9` is the byte 0xE9), with CRLF line ends. */
 const bytes = (s: string): Buffer => Buffer.from(s.replace(/\r?\n/g, '\r\n'), 'latin1');
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'parse-charsets-'));
-  store = new BlobStore(path.join(dir, 'blobs'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 describe('parseMessage: charsets', () => {
   it.each(F.CHARSET_SAMPLES.map((s) => [s.charset, s] as const))('%s body and encoded-word headers decode to Unicode', async (_name, sample) => {

@@ -3,25 +3,15 @@
  * lost in transit), what is not a block, and parseMessage turning blocks in a text body or an x-uuencode part into
  * attachments.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobStore } from '../../src/storage/blob-store.js';
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
 import { parseMessage } from '../../src/sync/ingest/parse-message.js';
 import { findUuBlocks, isUuencodeEncoding, withoutBlocks } from '../../src/sync/ingest/uuencode.js';
 import { mimeTypeFor } from '../../src/shared/filenames.js';
 import * as F from '../fixtures/messages.js';
+import { useTempBlobStore } from '../support/blob-store.js';
 
-let dir: string;
-let store: BlobStore;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'uuencode-'));
-  store = new BlobStore(path.join(dir, 'blobs'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const blobs = useTempBlobStore('uuencode-');
 
 describe('findUuBlocks', () => {
   it('decodes what uuencode wrote, for every length around the 45-byte line and with either zero character', () => {
@@ -73,14 +63,14 @@ describe('parseMessage: uuencoded files', () => {
   it('files inside a text body become attachments and leave the body text', async () => {
     const pdf = F.bytes(5000, 3);
     const notes = Buffer.from('line one\nline two\n');
-    const m = await parseMessage(F.uuencodedInBody([{ name: 'report.pdf', data: pdf }, { name: '../../etc/notes.txt', data: notes }]), store, { maxBytes: 1e7 });
+    const m = await parseMessage(F.uuencodedInBody([{ name: 'report.pdf', data: pdf }, { name: '../../etc/notes.txt', data: notes }]), blobs.store, { maxBytes: 1e7 });
     expect(m.parseError).toBeNull();
     expect(m.attachments.map((a) => [a.filename, a.originalFilename, a.mimeType, a.size, a.isInline])).toEqual([
       ['report.pdf', 'report.pdf', 'application/pdf', 5000, false],
       ['notes.txt', '../../etc/notes.txt', 'text/plain', notes.length, false],
     ]);
-    expect((await readFile(store.path(m.attachments[0]!.blobKey))).equals(pdf)).toBe(true);
-    expect((await readFile(store.path(m.attachments[1]!.blobKey))).equals(notes)).toBe(true);
+    expect((await readFile(blobs.store.path(m.attachments[0]!.blobKey))).equals(pdf)).toBe(true);
+    expect((await readFile(blobs.store.path(m.attachments[1]!.blobKey))).equals(notes)).toBe(true);
     expect(m.bodyText).toContain('here are the files.');
     expect(m.bodyText).toContain('Regards,\nAlice');
     expect(m.bodyText).not.toMatch(/^begin |^M/m);
@@ -88,10 +78,10 @@ describe('parseMessage: uuencoded files', () => {
 
   it('a part with Content-Transfer-Encoding x-uuencode is stored decoded', async () => {
     const data = F.bytes(3000, 8);
-    const m = await parseMessage(F.uuencodedPart('data.bin', data), store, { maxBytes: 1e7 });
+    const m = await parseMessage(F.uuencodedPart('data.bin', data), blobs.store, { maxBytes: 1e7 });
     expect(m.attachments).toHaveLength(1);
     expect(m.attachments[0]).toMatchObject({ filename: 'data.bin', size: 3000 });
-    expect((await readFile(store.path(m.attachments[0]!.blobKey))).equals(data)).toBe(true);
+    expect((await readFile(blobs.store.path(m.attachments[0]!.blobKey))).equals(data)).toBe(true);
     expect(m.bodyText).toBe('See attached.\n');
   });
 });
