@@ -94,7 +94,9 @@ describe('serve (DATABASE_URL)', () => {
     const off = await serve({ DATABASE_URL: db.url, INCOMING_RUNTIME_TUNING: 'off' });
     expect(await settings(off)).toMatchObject({ malloc: [] });
     expect(await stop(off)).toBe(0);
-  });
+    // Four server processes started and stopped one after the other: under the CI's embedded-PostgreSQL pass, with
+    // other files running, that took over the default 30 s.
+  }, 120_000);
 
   it('INCOMING_API_KEY/SECRET make that key exist with all permissions', async () => {
     const creds = newCredentials();
