@@ -170,11 +170,11 @@ export class EmailsQueryService {
     const where = buildEmailWhere(principal.accountIds, { ...filter, search: query });
     const cand = candidatesSql(where, this.windows.threshold(query));
     const escaped = (col: string) => `replace(replace(replace(${col}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')`;
-    // b.body: the body detoasted once (`|| ''` makes a plain copy), not once per function that reads it.
+    // b.body: the body detoasted once (`|| ''` makes a plain copy), not once per function that reads it; b.w: the
+    // query's first word in lower case.
     const found = (w: string) => `nullif(strpos(b.body, ${w}), 0)`;
-    const first = `coalesce(least(${found('?')}, ${found('initcap(?)')}, ${found('upper(?)')}), strpos(lower(left(b.body, ${SNIPPET_SCAN})), ?))`;
+    const first = `coalesce(least(${found('b.w')}, ${found('initcap(b.w)')}, ${found('upper(b.w)')}), strpos(lower(left(b.body, ${SNIPPET_SCAN})), b.w))`;
     const snippetWindow = `substr(b.body, greatest(1, ${first} - ${SNIPPET_LEAD}), ${SNIPPET_WINDOW})`;
-    const word = firstWord(query).toLowerCase();
     const rows = await exec<EmailRow & { rank: number; snippet: string }>(
       this.em,
       `WITH ${cand.sql}, top AS (
@@ -184,9 +184,9 @@ export class EmailsQueryService {
        SELECT ${EMAIL_COLUMNS}, top.rank,
               ts_headline('${FTS_CONFIG}', ${escaped(`coalesce(nullif(${snippetWindow}, ''), e.subject, '')`)},
                           websearch_to_tsquery('${FTS_CONFIG}', ?), ?) AS snippet
-       FROM top JOIN emails e ON e.id = top.id CROSS JOIN LATERAL (SELECT e.body_text || '' AS body OFFSET 0) b
+       FROM top JOIN emails e ON e.id = top.id CROSS JOIN LATERAL (SELECT e.body_text || '' AS body, ?::text AS w OFFSET 0) b
        ORDER BY top.rank DESC, e.received_at DESC, e.id DESC`,
-      [...cand.params, query, n, word, word, word, word, query, SNIPPET_OPTIONS],
+      [...cand.params, query, n, query, SNIPPET_OPTIONS, firstWord(query).toLowerCase()],
     );
     return rows.map(({ rank, snippet, ...r }) => ({ email: toEmailRow(r), rank: Number(rank), snippet }));
   }
