@@ -20,7 +20,7 @@ import { AppError, ErrorCode } from '../shared/errors.js';
 import { registerAuthHook } from './auth-hook.js';
 import { registerIdempotency } from './idempotency-hook.js';
 import { registerAttachmentDownloads } from './attachment-downloads.js';
-import { clientErrors, frameworkErrors, registerErrorHandling, sendError } from './errors.js';
+import { clientErrors, frameworkErrors, registerErrorHandling, registerJsonParser, sendError } from './errors.js';
 
 export interface HttpDeps {
   config: Config;
@@ -73,6 +73,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     reply.header('X-Request-Id', req.id);
   });
   registerErrorHandling(app);
+  registerJsonParser(app);
   registerAuthHook(app, services);
   registerIdempotency(app, services);
 

@@ -13,8 +13,7 @@ const RETRY_AFTER_UNAVAILABLE = 5;
 
 const FASTIFY_CODES: Record<string, Code> = {
   FST_ERR_CTP_INVALID_JSON_BODY: ErrorCode.BAD_USER_INPUT,
-  FST_ERR_CTP_EMPTY_JSON_BODY: ErrorCode.BAD_USER_INPUT,
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: ErrorCode.BAD_USER_INPUT,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ErrorCode.BAD_USER_INPUT,
   FST_ERR_CTP_BODY_TOO_LARGE: ErrorCode.PAYLOAD_TOO_LARGE,
   FST_ERR_VALIDATION: ErrorCode.BAD_USER_INPUT,
@@ -25,13 +24,33 @@ export function toAppError(err: unknown): AppError | null {
   if (isDatabaseUnavailable(err)) return databaseUnavailableError(err);
   const fe = err as Partial<FastifyError>;
   if (fe.code && FASTIFY_CODES[fe.code]) {
-    const message = fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? 'Malformed JSON in request body' : (fe.message ?? 'Bad request');
+    const message =
+      fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY'
+        ? 'Malformed JSON in request body'
+        : fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? 'Unsupported Content-Type: send the body as application/json'
+          : (fe.message ?? 'Bad request');
     return new AppError(FASTIFY_CODES[fe.code]!, message);
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new AppError(ErrorCode.BAD_USER_INPUT, fe.message ?? 'Bad request');
   }
   return null;
+}
+
+/**
+ * Fastify's JSON parser, except that an empty body is no body: clients commonly send `Content-Type:
+ * application/json` on a DELETE or a body-less POST (`/api/accounts/{id}/sync`), which Fastify would refuse
+ * (FST_ERR_CTP_EMPTY_JSON_BODY). Prototype poisoning is still refused, as by default.
+ */
+export function registerJsonParser(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = body.toString();
+    if (text.trim() === '') return done(null, undefined);
+    parse(req, text, done);
+  });
 }
 
 function isGraphQL(req: FastifyRequest): boolean {

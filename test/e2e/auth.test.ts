@@ -131,6 +131,19 @@ describe('errors and bad input', () => {
     expect(r.body).toEqual({ success: false, error: 'Malformed JSON in request body' });
   });
 
+  it('an empty body sent as application/json is no body; a body of another type → 415', async () => {
+    const json = { 'content-type': 'application/json' };
+    // As many clients send a DELETE: the route answers (404, unknown id), not Fastify's "Body cannot be empty".
+    const del = await srv.api('/api/webhooks/999999', { method: 'DELETE', body: '', headers: json });
+    expect(del.status).toBe(404);
+    const post = await srv.api('/api/accounts', { method: 'POST', body: ' ', headers: json });
+    expect(post.status).toBe(400);
+    expect(post.body.error).not.toMatch(/Body cannot be empty/);
+    const text = await srv.api('/api/accounts', { method: 'POST', body: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(text.status).toBe(415);
+    expect(text.body).toEqual({ success: false, error: 'Unsupported Content-Type: send the body as application/json' });
+  });
+
   it('body over the limit → 413 envelope', async () => {
     const r = await srv.api('/api/accounts', { method: 'POST', json: { name: 'x'.repeat(2 * 1024 * 1024) } });
     expect(r.status).toBe(413);
