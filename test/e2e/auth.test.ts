@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { apiRequest, startTestServer, type Credentials, type TestServer } from '../support/server.js';
+import { sql } from '../support/sync.js';
 
 let db: TestDatabase;
 let srv: TestServer;
@@ -113,6 +114,20 @@ describe('rate limits', () => {
     expect(over.body).toEqual({ success: false, error: expect.stringContaining('Rate limit') });
     // Another key has its own budget.
     expect((await srv.api('/api/accounts')).status).toBe(200);
+  });
+
+  it('concurrent requests are counted exactly: each gets its own place in the window', async () => {
+    const s = new Date().getUTCSeconds();
+    if (s > 50) await new Promise((r) => setTimeout(r, (61 - s) * 1000));
+    const k = await createKey({ name: 'burst', permissions: ['read'], requestsPerMinute: 20 });
+    const rs = await Promise.all(Array.from({ length: 30 }, () => apiRequest(srv.url, k, '/api/auth/validate', { method: 'POST' })));
+    const ok = rs.filter((r) => r.status === 200);
+    expect(ok).toHaveLength(20);
+    expect(rs.filter((r) => r.status === 429)).toHaveLength(10);
+    // Requests counted in one upsert still see distinct remainders, 19 down to 0.
+    expect(ok.map((r) => Number(r.headers.get('x-ratelimit-remaining'))).sort((a, b) => b - a)).toEqual(Array.from({ length: 20 }, (_, i) => 19 - i));
+    const [row] = await sql<{ count: number }>(db.url, `SELECT count FROM rate_limit_counters WHERE key_id = $1 AND bucket = 'minute'`, [k.id]);
+    expect(row!.count).toBe(30);
   });
 
   it('the hourly limit holds too', async () => {
