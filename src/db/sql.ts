@@ -89,3 +89,12 @@ export async function deleteInBatches(
     if (n < DELETE_BATCH) return total;
   }
 }
+
+/**
+ * A relation read in its parent's statement, as JSON, instead of by a second query: `sql(id)` is a scalar
+ * subquery of the parent row's id expression; `fromJson` turns its value into what the relation's loader holds.
+ */
+export interface RowEmbed<T> {
+  sql(id: string): string;
+  fromJson(json: unknown): T;
+}

@@ -5,7 +5,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { exec } from '../../db/sql.js';
+import { exec, type RowEmbed } from '../../db/sql.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Principal } from '../auth/index.js';
@@ -47,6 +47,15 @@ function toRow(r: AttachmentRow): AttachmentRow {
   r.createdAt = asDate(r.createdAt);
   return r;
 }
+
+/** The attachments of one email as JSON, in MIME order (as `rows`): read with the email's row instead of by a second query. */
+export const attachmentsEmbed: RowEmbed<AttachmentRow[]> = {
+  sql: (id) => `(SELECT coalesce(json_agg(json_build_object('id', a.id, 'emailId', a.email_id, 'filename', a.filename,
+      'originalFilename', a.original_filename, 'mimeType', a.mime_type, 'fileSize', a.file_size, 'isInline', a.is_inline,
+      'contentId', a.content_id, 'checksum', a.checksum, 'createdAt', a.created_at) ORDER BY a.id), '[]')
+    FROM attachments a WHERE a.email_id = ${id})`,
+  fromJson: (json) => (json as AttachmentRow[]).map(toRow),
+};
 
 /** An opened attachment file. The size is the file's, so Content-Length always matches what is streamed. */
 export interface AttachmentFile {

@@ -1,6 +1,6 @@
 /** Categories: the categories of many emails at once, and manual assignment (category CRUD and rules come with their own issue). */
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { exec } from '../../db/sql.js';
+import { exec, type RowEmbed } from '../../db/sql.js';
 import { AppError } from '../../shared/errors.js';
 
 export interface CategorySummary {
@@ -9,6 +9,15 @@ export interface CategorySummary {
   slug: string;
   color: string | null;
 }
+
+const ORDER = 'c.priority DESC, c.name, c.id';
+
+/** The categories of one email as JSON, in byEmailIds' order: read with the email's row instead of by a second query. */
+export const categoriesEmbed: RowEmbed<CategorySummary[]> = {
+  sql: (id) => `(SELECT coalesce(json_agg(json_build_object('id', c.id, 'name', c.name, 'slug', c.slug, 'color', c.color) ORDER BY ${ORDER}), '[]')
+    FROM email_categories ec JOIN categories c ON c.id = ec.category_id WHERE ec.email_id = ${id})`,
+  fromJson: (json) => json as CategorySummary[],
+};
 
 export class CategoriesService {
   constructor(private readonly orm: MikroORM) {}
@@ -20,7 +29,7 @@ export class CategoriesService {
     const rows = await exec<CategorySummary & { email_id: number }>(
       this.orm.em.fork(),
       `SELECT ec.email_id, c.id, c.name, c.slug, c.color FROM email_categories ec JOIN categories c ON c.id = ec.category_id
-       WHERE ec.email_id = ANY(?::int[]) ORDER BY c.priority DESC, c.name, c.id`,
+       WHERE ec.email_id = ANY(?::int[]) ORDER BY ${ORDER}`,
       [[...emailIds]],
     );
     for (const { email_id, ...c } of rows) out.get(email_id)?.push(c);

@@ -4,7 +4,7 @@
  * of an account the key may not see is never returned, and asking for it by id is a 404 (no existence leak).
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { exec } from '../../db/sql.js';
+import { exec, type RowEmbed } from '../../db/sql.js';
 import { CountCache, GENERATION_SQL } from './count-cache.js';
 import { candidatesSql, SearchWindows, type CandidateWindows } from './search-window.js';
 import { AppError } from '../../shared/errors.js';
@@ -47,6 +47,13 @@ const SNIPPET_LEAD = 120;
 const SNIPPET_SCAN = 100_000;
 const MIN_QUERY_LENGTH = 2;
 const SNIPPET_OPTIONS = 'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "';
+
+export interface ListOptions {
+  /** Run the COUNT(*) for the total (default true); false reports 0. */
+  count?: boolean;
+  /** Relations read in the page's statement, by column alias (each row carries the embed's JSON under it). */
+  embeds?: Readonly<Record<string, RowEmbed<unknown>>>;
+}
 
 export interface ListArgs {
   filter?: EmailFilter;
@@ -121,7 +128,7 @@ export class EmailsQueryService {
   }
 
   /** One page of emails: `page`/`perPage` (offset) or `first`/`after` (keyset); totals unless `count: false` (then 0). */
-  async list(principal: Principal, args: ListArgs, opts: { count?: boolean } = {}): Promise<EmailPage> {
+  async list(principal: Principal, args: ListArgs, opts: ListOptions = {}): Promise<EmailPage> {
     const sort = parseSort(args.sort, args.order);
     const cursorMode = args.first != null || args.after != null;
     if (cursorMode && args.page != null) throw AppError.badInput('page: cannot be combined with first/after');
@@ -134,11 +141,15 @@ export class EmailsQueryService {
       const [row] = await exec<{ n: number }>(this.em, `SELECT count(*)::int AS n FROM emails e WHERE ${where.sql}`, where.params);
       return row!.n;
     };
+    const pageSql = `SELECT ${EMAIL_COLUMNS}, ${sortKeySql(sort)} AS "_key", (${GENERATION_SQL}) AS "_gen" FROM emails e
+       WHERE ${where.sql}${after ? ` AND ${after.sql}` : ''}
+       ORDER BY ${orderSql(sort)} LIMIT ? OFFSET ?`;
+    // Embedded relations are computed over the page (a subquery scan keeps its order), not in it: there, PostgreSQL
+    // would also compute them for every row skipped by the OFFSET.
+    const embeds = Object.entries(opts.embeds ?? {});
     const rows = await exec<EmailRow & { _key: string; _gen: string }>(
       em,
-      `SELECT ${EMAIL_COLUMNS}, ${sortKeySql(sort)} AS "_key", (${GENERATION_SQL}) AS "_gen" FROM emails e
-       WHERE ${where.sql}${after ? ` AND ${after.sql}` : ''}
-       ORDER BY ${orderSql(sort)} LIMIT ? OFFSET ?`,
+      embeds.length === 0 ? pageSql : `SELECT p.*, ${embeds.map(([alias, e]) => `${e.sql('p.id')} AS "${alias}"`).join(', ')} FROM (${pageSql}) p`,
       [...where.params, ...(after?.params ?? []), size + 1, page ? (page - 1) * size : 0],
     );
     // The outbox generation comes with the page, in its snapshot (one round trip fewer); an empty page reads it alone.

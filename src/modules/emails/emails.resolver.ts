@@ -2,16 +2,19 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { JSONObjectResolver } from 'graphql-scalars';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Info, Int, Query, Resolver, Root } from '../type-graphql.js';
-import { selectsAny } from '../../graphql/selection.js';
+import { selectsAny, selectsPath } from '../../graphql/selection.js';
+import type { RowEmbed } from '../../db/sql.js';
+import type { Loaders } from '../loaders.js';
 import { parseId, withoutNulls } from '../../shared/ids.js';
 import type { AppContext } from '../context.js';
 import { requirePrincipal } from '../auth/index.js';
 import type { Account } from '../accounts/index.js';
 import { AccountType } from '../accounts/accounts.types.js';
 import { AttachmentType } from '../attachments/attachments.types.js';
+import { attachmentsEmbed } from '../attachments/attachments.service.js';
 import type { AttachmentUrlSigner } from '../attachments/signed-urls.js';
 import { CategoryType } from '../categories/categories.types.js';
-import type { CategorySummary } from '../categories/categories.service.js';
+import { categoriesEmbed, type CategorySummary } from '../categories/categories.service.js';
 import type { AttachmentRow } from '../attachments/attachments.service.js';
 import type { EmailFilter } from './email-query.js';
 import type { EmailBodies, EmailDetail, EmailRow } from './email-row.js';
@@ -34,6 +37,39 @@ function toFilter(input: EmailFilterInput | null | undefined): EmailFilter {
   return { ...rest, ...(accountId !== undefined ? { accountId: parseId(accountId, 'account_id') } : {}) };
 }
 
+/**
+ * Relations of a page of emails that are read with its rows, in the same statement, when the query selects them: a
+ * second query (its DataLoader's) is a PostgreSQL round trip, two process wake-ups, which cost more than the
+ * subqueries on a machine where the server and PostgreSQL share the cores. The loaders are primed with them.
+ */
+interface PageEmbed {
+  /** Fields of Email whose resolvers read the relation's loader. */
+  fields: readonly string[];
+  alias: string;
+  embed: RowEmbed<unknown>;
+  prime(loaders: Loaders, emailId: number, json: unknown): void;
+}
+
+// Built on first use: the attachments module imports this one (asDate, scopes), so its exports are not yet
+// initialized while this module is evaluated.
+let embedsCache: readonly PageEmbed[] | undefined;
+function pageEmbeds(): readonly PageEmbed[] {
+  return (embedsCache ??= [
+    {
+      fields: ['categories'],
+      alias: '_categories',
+      embed: categoriesEmbed,
+      prime: (l, id, json) => l.categoriesByEmail.prime(id, categoriesEmbed.fromJson(json)),
+    },
+    {
+      fields: ['attachments', 'bodyHtml'],
+      alias: '_attachments',
+      embed: attachmentsEmbed,
+      prime: (l, id, json) => l.attachmentsByEmail.prime(id, attachmentsEmbed.fromJson(json)),
+    },
+  ]);
+}
+
 const optionalId = (id: string | null | undefined, field: string) => (id === null || id === undefined ? undefined : parseId(id, field));
 
 @Resolver(() => EmailType)
@@ -53,7 +89,13 @@ export class EmailsResolver {
   ): Promise<EmailConnectionType> {
     // The COUNT(*) is the costly part of a page: only run it when totals were asked for (cursor clients rarely do).
     const count = selectsAny(info, ['totalCount', 'totalPages']);
-    const r = await ctx.services.emails.list(requirePrincipal(ctx), { filter: toFilter(filter), sort, order, page, perPage, first, after }, { count });
+    const embeds = pageEmbeds().filter((x) => x.fields.some((f) => selectsPath(info, ['nodes', f]) || selectsPath(info, ['edges', 'node', f])));
+    const r = await ctx.services.emails.list(
+      requirePrincipal(ctx),
+      { filter: toFilter(filter), sort, order, page, perPage, first, after },
+      { count, embeds: Object.fromEntries(embeds.map((x) => [x.alias, x.embed])) },
+    );
+    for (const x of embeds) for (const row of r.rows) x.prime(ctx.loaders, row.id, (row as unknown as Record<string, unknown>)[x.alias]);
     const nodes = r.rows as unknown as EmailType[];
     const cursorOf = (row: EmailRow | undefined) => (row ? r.cursor(row) : null);
     return {
