@@ -50,10 +50,9 @@ function toRow(r: AttachmentRow): AttachmentRow {
 
 /** The attachments of one email as JSON, in MIME order (as `rows`): read with the email's row instead of by a second query. */
 export const attachmentsEmbed: RowEmbed<AttachmentRow[]> = {
-  sql: (id) => `(SELECT coalesce(json_agg(json_build_object('id', a.id, 'emailId', a.email_id, 'filename', a.filename,
+  sql: (id) => `array_to_json(ARRAY(SELECT json_build_object('id', a.id, 'emailId', a.email_id, 'filename', a.filename,
       'originalFilename', a.original_filename, 'mimeType', a.mime_type, 'fileSize', a.file_size, 'isInline', a.is_inline,
-      'contentId', a.content_id, 'checksum', a.checksum, 'createdAt', a.created_at) ORDER BY a.id), '[]')
-    FROM attachments a WHERE a.email_id = ${id})`,
+      'contentId', a.content_id, 'checksum', a.checksum, 'createdAt', a.created_at) FROM attachments a WHERE a.email_id = ${id} ORDER BY a.id))`,
   fromJson: (json) => (json as AttachmentRow[]).map(toRow),
 };
 

@@ -14,8 +14,8 @@ const ORDER = 'c.priority DESC, c.name, c.id';
 
 /** The categories of one email as JSON, in byEmailIds' order: read with the email's row instead of by a second query. */
 export const categoriesEmbed: RowEmbed<CategorySummary[]> = {
-  sql: (id) => `(SELECT coalesce(json_agg(json_build_object('id', c.id, 'name', c.name, 'slug', c.slug, 'color', c.color) ORDER BY ${ORDER}), '[]')
-    FROM email_categories ec JOIN categories c ON c.id = ec.category_id WHERE ec.email_id = ${id})`,
+  sql: (id) => `array_to_json(ARRAY(SELECT json_build_object('id', c.id, 'name', c.name, 'slug', c.slug, 'color', c.color)
+    FROM email_categories ec JOIN categories c ON c.id = ec.category_id WHERE ec.email_id = ${id} ORDER BY ${ORDER}))`,
   fromJson: (json) => json as CategorySummary[],
 };
 
