@@ -93,8 +93,6 @@ export async function deleteInBatches(
 /**
  * A relation read in its parent's statement, as JSON, instead of by a second query: `sql(id)` is a scalar
  * subquery of the parent row's id expression; `fromJson` turns its value into what the relation's loader holds.
- */
-/**
  * Written as `array_to_json(ARRAY(SELECT … ORDER BY …))`: an aggregate's own ORDER BY (`json_agg(x ORDER BY y)`) sorts
  * in a tuplesort of its own per row, which cost 19 µs per email of a page, where the ARRAY form costs 7.
  */
