@@ -19,18 +19,18 @@ const FASTIFY_CODES: Record<string, Code> = {
   FST_ERR_VALIDATION: ErrorCode.BAD_USER_INPUT,
 };
 
+/** Our wording for the Fastify errors whose own message is unhelpful to an API client. */
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'Malformed JSON in request body',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported Content-Type: send the body as application/json',
+};
+
 export function toAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
   if (isDatabaseUnavailable(err)) return databaseUnavailableError(err);
   const fe = err as Partial<FastifyError>;
   if (fe.code && FASTIFY_CODES[fe.code]) {
-    const message =
-      fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY'
-        ? 'Malformed JSON in request body'
-        : fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-          ? 'Unsupported Content-Type: send the body as application/json'
-          : (fe.message ?? 'Bad request');
-    return new AppError(FASTIFY_CODES[fe.code]!, message);
+    return new AppError(FASTIFY_CODES[fe.code]!, FASTIFY_MESSAGES[fe.code] ?? fe.message ?? 'Bad request');
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new AppError(ErrorCode.BAD_USER_INPUT, fe.message ?? 'Bad request');

@@ -1,4 +1,5 @@
 /** Thin GraphQL resolvers for reading emails: permission → service call; relations through per-request DataLoaders. */
+import type DataLoader from 'dataloader';
 import type { GraphQLResolveInfo } from 'graphql';
 import { JSONObjectResolver } from 'graphql-scalars';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Info, Int, Query, Resolver, Root } from '../type-graphql.js';
@@ -50,23 +51,17 @@ interface PageEmbed {
   prime(loaders: Loaders, emailId: number, json: unknown): void;
 }
 
+function pageEmbed<T>(fields: readonly string[], alias: string, embed: RowEmbed<T>, loader: (l: Loaders) => DataLoader<number, T>): PageEmbed {
+  return { fields, alias, embed, prime: (l, id, json) => loader(l).prime(id, embed.fromJson(json)) };
+}
+
 // Built on first use: the attachments module imports this one (asDate, scopes), so its exports are not yet
 // initialized while this module is evaluated.
 let embedsCache: readonly PageEmbed[] | undefined;
 function pageEmbeds(): readonly PageEmbed[] {
   return (embedsCache ??= [
-    {
-      fields: ['categories'],
-      alias: '_categories',
-      embed: categoriesEmbed,
-      prime: (l, id, json) => l.categoriesByEmail.prime(id, categoriesEmbed.fromJson(json)),
-    },
-    {
-      fields: ['attachments', 'bodyHtml'],
-      alias: '_attachments',
-      embed: attachmentsEmbed,
-      prime: (l, id, json) => l.attachmentsByEmail.prime(id, attachmentsEmbed.fromJson(json)),
-    },
+    pageEmbed(['categories'], '_categories', categoriesEmbed, (l) => l.categoriesByEmail),
+    pageEmbed(['attachments', 'bodyHtml'], '_attachments', attachmentsEmbed, (l) => l.attachmentsByEmail),
   ]);
 }
 
