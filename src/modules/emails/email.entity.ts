@@ -117,3 +117,28 @@ export const FolderState = defineEntity({
   },
 });
 export type FolderState = InferEntity<typeof FolderState>;
+
+/**
+ * An email the server expunged from a synced folder, remembered for a while by its content identity: when the same
+ * message shows up in another synced folder (a move on the server), it comes back under its id with its local state.
+ */
+export const EmailDeparture = defineEntity({
+  name: 'EmailDeparture',
+  tableName: 'email_departures',
+  indexes: [
+    { name: 'email_departures_identity', properties: ['account', 'headerHash'] },
+    { name: 'email_departures_departed_at', properties: ['departedAt'] },
+  ],
+  properties: {
+    emailId: p.integer().primary(),
+    account: () => p.manyToOne(Account).deleteRule('cascade'),
+    folder: p.string().length(1000),
+    messageId: p.string().length(1000).nullable(),
+    headerHash: p.string().length(64),
+    isArchived: p.boolean(),
+    /** Categories assigned by hand (rules assign theirs again when the message is stored). */
+    categoryIds: p.json<number[]>(),
+    departedAt: p.datetime(),
+  },
+});
+export type EmailDeparture = InferEntity<typeof EmailDeparture>;

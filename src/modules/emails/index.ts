@@ -1,5 +1,6 @@
-export { Email, Attachment, FolderState, RawSource, type EmailAddress } from './email.entity.js';
+export { Email, Attachment, EmailDeparture, FolderState, RawSource, type EmailAddress } from './email.entity.js';
 export { sweepRawSources } from './raw-sources.js';
+export { sweepDepartures } from './departures.js';
 export type { IngestHook, IngestMessage, IngestAttachment, IngestAddress, StoredEmail, BatchResult } from './ingest.types.js';
 export { IngestService, type BatchInput, type MessageIdentity } from './ingest.service.js';
 export { MailboxStateService, type FolderCursor, type FlagChange } from './mailbox-state.service.js';
