@@ -63,6 +63,7 @@ const EnvSchema = z.object({
   SYNC_INFLIGHT_MB: intIn(8, 4096).default(48),
   RAW_INLINE_MAX_BYTES: intIn(0, 16 * 1024 * 1024).default(256 * 1024),
   BLOB_SWEEP_INTERVAL_MS: intIn(60_000, 86_400_000 * 7).default(3_600_000),
+  SYNC_MOVE_WINDOW_MS: intIn(0, 86_400_000 * 90).default(86_400_000 * 7),
   WEBHOOK_ALLOWED_HOSTS: z
     .string()
     .transform((s) => s.split(',').map((h) => h.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1')).filter(Boolean))
@@ -123,6 +124,8 @@ export interface Config {
     /** Message-source bytes all syncs may hold in memory at once. */
     readonly inflightBytes: number;
     readonly blobSweepIntervalMs: number;
+    /** An email the server expunged and that reappears in another synced folder within this time was moved (0: never). */
+    readonly moveWindowMs: number;
   };
   /** Outbox rows are kept this many days (0: forever). */
   readonly eventsRetentionDays: number;
@@ -216,6 +219,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       rawInlineMaxBytes: e.RAW_INLINE_MAX_BYTES,
       inflightBytes: e.SYNC_INFLIGHT_MB * 1024 * 1024,
       blobSweepIntervalMs: e.BLOB_SWEEP_INTERVAL_MS,
+      moveWindowMs: e.SYNC_MOVE_WINDOW_MS,
     }),
     eventsRetentionDays: e.EVENTS_RETENTION_DAYS,
     attachmentUrlTtlSeconds: e.ATTACHMENT_URL_TTL_SECONDS,

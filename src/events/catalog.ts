@@ -3,6 +3,7 @@ export const EVENT_TYPES = [
   'email.received',
   'email.updated',
   'email.deleted',
+  'email.moved',
   'email.categorized',
   'voicemail.received',
   'sync.completed',
@@ -36,6 +37,15 @@ export interface EmailDeletedPayload {
   messageId: string | null;
 }
 
+/** A message moved on the server from one synced folder to another: the email keeps its id and local state. */
+export interface EmailMovedPayload {
+  emailId: number;
+  accountId: number;
+  folder: string;
+  fromFolder: string;
+  messageId: string | null;
+}
+
 export interface SyncCompletedPayload {
   accountId: number;
   runId: string;
@@ -58,6 +68,7 @@ export interface EventPayloads {
   'email.received': EmailReceivedPayload;
   'email.updated': EmailUpdatedPayload;
   'email.deleted': EmailDeletedPayload;
+  'email.moved': EmailMovedPayload;
   'email.categorized': Record<string, unknown>;
   'voicemail.received': Record<string, unknown>;
   'sync.completed': SyncCompletedPayload;

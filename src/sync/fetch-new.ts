@@ -87,7 +87,8 @@ export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: 
         storeChain = storeChain.then(async () => {
           const messages = [...(await parsed), ...large].sort((a, b) => a.uid - b.uid);
           const r = await deps.ingest.storeBatch({ accountId: input.accountId, folder: input.folder, uidValidity: input.uidValidity, messages, uidNext });
-          counts.new += r.inserted.length;
+          counts.new += r.inserted.length - r.moved;
+          counts.updated += r.moved;
           deps.emailStats.inserted(r.inserted.length);
           // Vanished between the metadata and the source.
           counts.failed += chunk.length - fetched;

@@ -118,6 +118,7 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
       accountId, folder, uidValidity, uids: toFetch, finalUidNext: Math.max(box.uidNext, (toFetch.at(-1) ?? 0) + 1), onProgress: opts.onProgress,
     });
     counts.new += fetched.new;
+    counts.updated += fetched.updated;
     counts.failed += fetched.failed;
     if (undone.length > 0) {
       // Settled once restored, or gone from the server; one whose fetch failed waits for the next pass.

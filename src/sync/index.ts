@@ -10,7 +10,7 @@ import { exec } from '../db/sql.js';
 import { TableStats } from '../db/table-stats.js';
 import { PgPubSub } from '../events/pubsub.js';
 import type { AccountsService, SyncProgress, SyncTrigger } from '../modules/accounts/index.js';
-import { IngestService, MailboxStateService, sweepRawSources } from '../modules/emails/index.js';
+import { IngestService, MailboxStateService, sweepDepartures, sweepRawSources } from '../modules/emails/index.js';
 import { ThreadLinker } from '../modules/threads/index.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -43,10 +43,11 @@ export interface SyncEngineDeps {
 }
 
 /**
- * Removes blob files no email or attachment references (files are written before their rows, so only old ones), and
- * `raw_sources` rows no email names.
+ * Periodic clean-up: blob files no email or attachment references (files are written before their rows, so only old
+ * ones), `raw_sources` rows no email names, and departures older than the move window.
  */
-function startBlobSweep(orm: MikroORM, blobs: BlobStore, intervalMs: number, log: Logger): () => void {
+function startSweeps(orm: MikroORM, blobs: BlobStore, config: Config['sync'], log: Logger): () => void {
+  const intervalMs = config.blobSweepIntervalMs;
   const referenced = async (keys: string[]) => {
     const rows = await exec<{ k: string }>(
       orm.em.fork(),
@@ -55,15 +56,18 @@ function startBlobSweep(orm: MikroORM, blobs: BlobStore, intervalMs: number, log
     );
     return new Set(rows.map((r) => r.k));
   };
+  const sweeps: [string, () => Promise<number>][] = [
+    ['orphaned blobs', () => blobs.sweep(referenced, intervalMs)],
+    ['orphaned raw sources', () => sweepRawSources(orm, intervalMs)],
+    ['expired departures', () => sweepDepartures(orm, config.moveWindowMs)],
+  ];
   const timer = setInterval(() => {
-    blobs.sweep(referenced, intervalMs).then(
-      (n) => n > 0 && log.info({ removed: n }, 'orphaned blobs removed'),
-      (err: unknown) => log.warn({ err }, 'blob sweep failed'),
-    );
-    sweepRawSources(orm, intervalMs).then(
-      (n) => n > 0 && log.info({ removed: n }, 'orphaned raw sources removed'),
-      (err: unknown) => log.warn({ err }, 'raw source sweep failed'),
-    );
+    for (const [what, sweep] of sweeps) {
+      sweep().then(
+        (n) => n > 0 && log.info({ removed: n }, `${what} removed`),
+        (err: unknown) => log.warn({ err }, `sweep of ${what} failed`),
+      );
+    }
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
@@ -87,7 +91,7 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
     maxBytes: config.sync.maxMessageBytes,
     inlineMaxBytes: config.sync.rawInlineMaxBytes,
   });
-  const ingest = new IngestService(orm);
+  const ingest = new IngestService(orm, config.sync.moveWindowMs);
   ingest.addHook(new ThreadLinker());
   const state = new MailboxStateService(orm);
   const locks = new AdvisoryLocks(databaseUrl, slog);
@@ -109,7 +113,7 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
       )
     : null;
   supervisor?.start();
-  const stopSweep = startBlobSweep(orm, blobs, config.sync.blobSweepIntervalMs, slog);
+  const stopSweep = startSweeps(orm, blobs, config.sync, slog);
   const trigger: SyncTrigger = {
     sync: (accountId, req) => runner.run(accountId, req),
     progress: (accountId) =>

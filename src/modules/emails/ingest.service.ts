@@ -6,6 +6,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { appendEvents, type NewEvent } from '../../events/index.js';
 import { exec, insertRows } from '../../db/sql.js';
+import { claimDepartures, restoreDepartures, type ClaimedDeparture } from './departures.js';
 import type { BatchResult, IngestHook, IngestMessage, StoredEmail } from './ingest.types.js';
 
 export interface BatchInput {
@@ -43,13 +44,16 @@ function receivedAt(m: IngestMessage): Date {
   return m.internalDate ?? m.date ?? new Date();
 }
 
-function emailRow(b: BatchInput, m: IngestMessage, now: Date): unknown[] {
+/** How long an expunged email can come back as moved (SYNC_MOVE_WINDOW_MS; see departures.ts). */
+export const DEFAULT_MOVE_WINDOW_MS = 7 * 86_400_000;
+
+function emailRow(b: BatchInput, m: IngestMessage, now: Date, isArchived = false): unknown[] {
   const seen = m.flags.includes('\\Seen');
   return [
     b.accountId, b.folder, b.uidValidity, m.uid, m.modseq, clean(m.messageId), m.headerHash, clean(m.from?.email ?? null),
     clean(m.from?.name || null), cleanJson(m.to), cleanJson(m.cc), clean(m.replyTo), clean(m.subject), clean(m.bodyText),
     clean(m.bodyHtml), cleanJson(m.headers), clean(m.inReplyTo), cleanJson(m.references), receivedAt(m), m.date,
-    seen ? now : null, seen, m.flags.includes('\\Flagged'), false, cleanJson(m.flags), m.attachments.length > 0,
+    seen ? now : null, seen, m.flags.includes('\\Flagged'), isArchived, cleanJson(m.flags), m.attachments.length > 0,
     m.attachments.length, m.size, m.rawBlobKey, clean(m.parseError), now, now,
   ];
 }
@@ -75,6 +79,15 @@ function receivedEvent(e: StoredEmail): NewEvent<'email.received'> {
   };
 }
 
+function movedEvent(e: StoredEmail, fromFolder: string): NewEvent<'email.moved'> {
+  return {
+    type: 'email.moved',
+    accountId: e.accountId,
+    identity: `${e.id}\0${e.folder}\0${e.message.uid}`,
+    payload: { emailId: e.id, accountId: e.accountId, folder: e.folder, fromFolder, messageId: e.messageId },
+  };
+}
+
 /**
  * Raw sources kept inline go into `raw_sources` before the emails that name them, in the same transaction. An identical
  * source stored before refreshes `stored_at` (and takes the row lock), so a concurrent sweep cannot remove it.
@@ -89,34 +102,45 @@ async function storeRawSources(em: EntityManager, messages: readonly IngestMessa
 export class IngestService {
   private readonly hooks: IngestHook[] = [];
 
-  constructor(private readonly orm: MikroORM) {}
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly moveWindowMs = DEFAULT_MOVE_WINDOW_MS,
+  ) {}
 
   /** Registers an enrichment hook (runs inside each batch transaction, in registration order). */
   addHook(hook: IngestHook): void {
     this.hooks.push(hook);
   }
 
-  /** Stores one batch atomically; see the file comment. */
+  /** Stores one batch atomically; see the file comment. Messages moved here on the server take back their email. */
   async storeBatch(b: BatchInput): Promise<BatchResult> {
     return this.orm.em.fork().transactional(async (em) => {
       const now = new Date();
       await storeRawSources(em, b.messages, now);
+      const claims = await claimDepartures(em, b.accountId, b.messages, this.moveWindowMs);
+      const suffix = 'ON CONFLICT ON CONSTRAINT emails_server_identity DO NOTHING RETURNING id, uid';
       const rows = await insertRows<{ id: number; uid: string }>(
-        em,
-        'emails',
-        EMAIL_COLUMNS,
-        b.messages.map((m) => emailRow(b, m, now)),
-        'ON CONFLICT ON CONSTRAINT emails_server_identity DO NOTHING RETURNING id, uid',
-        JSON_COLUMNS,
+        em, 'emails', EMAIL_COLUMNS, b.messages.filter((m) => !claims.has(m.uid)).map((m) => emailRow(b, m, now)), suffix, JSON_COLUMNS,
+      );
+      const moved = claims.size === 0 ? [] : await insertRows<{ id: number; uid: string }>(
+        em, 'emails', ['id', ...EMAIL_COLUMNS],
+        b.messages.flatMap((m) => {
+          const c = claims.get(m.uid);
+          return c ? [[c.emailId, ...emailRow(b, m, now, c.isArchived)]] : [];
+        }),
+        suffix, JSON_COLUMNS,
       );
       const byUid = new Map(b.messages.map((m) => [m.uid, m]));
-      const inserted: StoredEmail[] = rows.map((r) => {
+      const stored = (r: { id: number; uid: string }): StoredEmail => {
         const m = byUid.get(Number(r.uid))!;
         return {
           id: r.id, accountId: b.accountId, folder: b.folder, messageId: m.messageId, inReplyTo: m.inReplyTo,
           references: m.references, subject: m.subject, receivedAt: receivedAt(m), message: m,
         };
-      });
+      };
+      const inserted = [...rows, ...moved].map(stored);
+      const restored: ClaimedDeparture[] = moved.map((r) => claims.get(Number(r.uid))!);
+      await restoreDepartures(em, restored);
       await insertRows(
         em,
         'attachments',
@@ -126,9 +150,12 @@ export class IngestService {
         ),
       );
       for (const hook of this.hooks) await hook.afterInsert(em, inserted);
-      await appendEvents(em, inserted.map(receivedEvent));
+      await appendEvents(em, [
+        ...inserted.slice(0, rows.length).map(receivedEvent),
+        ...inserted.slice(rows.length).map((e, i) => movedEvent(e, restored[i]!.folder)),
+      ]);
       await this.advanceCursor(em, b.accountId, b.folder, b.uidValidity, b.uidNext);
-      return { inserted, rematched: 0, skipped: b.messages.length - inserted.length };
+      return { inserted, moved: moved.length, skipped: b.messages.length - inserted.length };
     });
   }
 

@@ -66,8 +66,8 @@ export interface IngestHook {
 
 export interface BatchResult {
   inserted: StoredEmail[];
-  /** Re-identified after a UIDVALIDITY reset (local state kept, no new event). */
-  rematched: number;
+  /** Of `inserted`: moved here on the server, stored under their old id with their local state (`email.moved`). */
+  moved: number;
   /** Already stored (a repeated or resumed batch). */
   skipped: number;
 }

@@ -6,6 +6,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { appendEvents, type NewEvent } from '../../events/index.js';
 import { exec } from '../../db/sql.js';
+import { departEmails, handOverState, type DepartedEmail } from './departures.js';
 
 export interface FolderCursor {
   folder: string;
@@ -23,12 +24,7 @@ export interface FlagChange {
   modseq: string | null;
 }
 
-interface DeletedRow {
-  id: number;
-  message_id: string | null;
-}
-
-function deletedEvents(accountId: number, folder: string, rows: DeletedRow[]): NewEvent<'email.deleted'>[] {
+function deletedEvents(accountId: number, folder: string, rows: readonly DepartedEmail[]): NewEvent<'email.deleted'>[] {
   return rows.map((r) => ({
     type: 'email.deleted',
     accountId,
@@ -216,25 +212,19 @@ export class MailboxStateService {
   /** Removes local messages the server no longer has (expunged); emits `email.deleted`. */
   async removeUids(accountId: number, folder: string, uidValidity: number, uids: readonly number[]): Promise<number> {
     if (uids.length === 0) return 0;
-    return this.orm.em.fork().transactional(async (em) => {
-      const rows = await exec<DeletedRow>(
-        em,
-        'DELETE FROM emails WHERE account_id = ? AND folder = ? AND uid_validity = ? AND uid = ANY(?::bigint[]) RETURNING id, message_id',
-        [accountId, folder, uidValidity, [...uids]],
-      );
-      await appendEvents(em, deletedEvents(accountId, folder, rows));
-      return rows.length;
-    });
+    return this.remove(accountId, folder, 'account_id = ? AND folder = ? AND uid_validity = ? AND uid = ANY(?::bigint[])', [accountId, folder, uidValidity, [...uids]]);
   }
 
   /** Ends a UIDVALIDITY reset: rows still under an older UIDVALIDITY did not survive it. */
   async removeStaleValidity(accountId: number, folder: string, uidValidity: number): Promise<number> {
+    return this.remove(accountId, folder, 'account_id = ? AND folder = ? AND uid_validity <> ?', [accountId, folder, uidValidity]);
+  }
+
+  /** Deletes the matching emails, remembering them in case the server moved them (departures.ts); emits `email.deleted`. */
+  private async remove(accountId: number, folder: string, where: string, params: readonly unknown[]): Promise<number> {
     return this.orm.em.fork().transactional(async (em) => {
-      const rows = await exec<DeletedRow>(
-        em,
-        'DELETE FROM emails WHERE account_id = ? AND folder = ? AND uid_validity <> ? RETURNING id, message_id',
-        [accountId, folder, uidValidity],
-      );
+      const rows = await departEmails(em, where, params);
+      await handOverState(em, accountId, folder, rows);
       await appendEvents(em, deletedEvents(accountId, folder, rows));
       return rows.length;
     });

@@ -9,7 +9,7 @@ import { Field, ID, Int, ObjectType } from '../type-graphql.js';
 export class EventType {
   @Field(() => String, { description: 'Position in the stream (a bigint as a string); resume with events(after: seq)' }) seq!: string;
   @Field(() => String, { description: 'Deterministic id: the same happening always has the same id' }) id!: string;
-  @Field(() => String, { description: 'email.received, email.updated, email.deleted, email.categorized, voicemail.received, sync.completed or sync.failed' })
+  @Field(() => String, { description: 'email.received, email.updated, email.deleted, email.moved, email.categorized, voicemail.received, sync.completed or sync.failed' })
   type!: string;
   @Field(() => ID, { nullable: true }) accountId!: number | null;
   @Field(() => JSONObjectResolver) payload!: Record<string, unknown>;
