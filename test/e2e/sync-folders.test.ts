@@ -1,12 +1,14 @@
 /**
  * Sync folders the server does not have (never created, or deleted while synced): skipped and reported on the
- * account, while the other folders keep syncing and the session stays up with IDLE; their stored mail is kept.
+ * account, while the other folders keep syncing and the session stays up with IDLE; their stored mail is kept. And
+ * a message moved between synced folders by another client, seen by the live session (IDLE and polls, in whichever
+ * order): it keeps its local state.
  */
 import { describe, expect, it } from 'vitest';
 import { expectEventually } from '../support/eventually.js';
 import { appendMessage, buildMessage, createFolder, withImap } from '../support/imap.js';
 import { useMailEnv } from '../support/mail-account.js';
-import { receivedEvents, sql } from '../support/sync.js';
+import { expectInSync, receivedEvents, sql } from '../support/sync.js';
 
 const t = useMailEnv({ SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '1000', SYNC_BACKOFF_BASE_MS: '200', SYNC_BACKOFF_MAX_MS: '1000' });
 
@@ -72,5 +74,30 @@ describe('sync folders missing on the server', () => {
     await expectStableSession(id);
     await appendMessage(t.dovecot, creds, 'INBOX', buildMessage({ subject: 'inbox 2' }));
     await expectEventually(async () => expect(await subjects(id)).toEqual(['INBOX/inbox 1', 'INBOX/inbox 2']), { timeoutMs: 10_000 });
+  }, 60_000);
+
+  it('a message moved on the server between synced folders keeps its archived flag and categories', async () => {
+    const { creds, id } = await account(['INBOX', 'Projects']);
+    await expectEventually(async () => expect(await subjects(id)).toEqual(['INBOX/inbox 1', 'Projects/project 1']), { timeoutMs: 15_000 });
+    const [email] = await sql<{ id: number }>(t.dbUrl, "SELECT id FROM emails WHERE account_id = $1 AND subject = 'inbox 1'", [id]);
+    const [cat] = await sql<{ id: number }>(t.dbUrl, "INSERT INTO categories (name, slug, priority, created_at, updated_at) VALUES ('Filed', 'filed', 1, now(), now()) RETURNING id");
+    const r = await t.srv.api(`/api/emails/${email!.id}`, { method: 'PATCH', json: { is_archived: true, categories: [cat!.id] } });
+    expect(r.status, r.text).toBe(200);
+
+    await withImap(t.dovecot, creds, async (c) => {
+      await c.mailboxOpen('INBOX');
+      await c.messageMove('1:*', 'Projects');
+    });
+    await expectEventually(async () => {
+      const rows = await sql<{ folder: string; is_archived: boolean; categories: number[] }>(
+        t.dbUrl,
+        `SELECT folder, is_archived, ARRAY(SELECT category_id FROM email_categories c WHERE c.email_id = e.id) AS categories
+         FROM emails e WHERE account_id = $1 AND subject = 'inbox 1'`,
+        [id],
+      );
+      expect(rows).toEqual([{ folder: 'Projects', is_archived: true, categories: [cat!.id] }]);
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    await expectInSync(t.dbUrl, id, t.dovecot, creds, 'INBOX');
+    await expectInSync(t.dbUrl, id, t.dovecot, creds, 'Projects');
   }, 60_000);
 });
