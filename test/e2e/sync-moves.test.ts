@@ -4,18 +4,21 @@
  * again. Passes are triggered folder by folder (no supervisor) to fix the order in which the sync sees the two halves.
  */
 import { describe, expect, it } from 'vitest';
-import { appendMessage, buildMessage, createFolder, withImap } from '../support/imap.js';
+import { appendMessage, buildMessage, createFolder, toCrlf, withImap } from '../support/imap.js';
 import { useMailEnv, type MailCreds } from '../support/mail-account.js';
 import { expectInSync, sql } from '../support/sync.js';
 
 const t = useMailEnv({ SYNC_ENABLED: 'false' });
 
-async function account(folders: Record<string, string[]>) {
+/** A synced account whose folders hold these messages (a subject, or a whole message). */
+async function account(folders: Record<string, (string | { raw: string })[]>) {
   const creds = await t.dovecot.createUser();
-  for (const [folder, subjects] of Object.entries(folders)) {
-    if (folder !== 'INBOX') await createFolder(t.dovecot, creds, folder);
-    for (const subject of subjects) await appendMessage(t.dovecot, creds, folder, buildMessage({ subject }));
-  }
+  for (const folder of Object.keys(folders)) if (folder !== 'INBOX') await createFolder(t.dovecot, creds, folder);
+  await withImap(t.dovecot, creds, async (c) => {
+    for (const [folder, messages] of Object.entries(folders)) {
+      for (const m of messages) await c.append(folder, toCrlf(typeof m === 'string' ? buildMessage({ subject: m }) : m.raw));
+    }
+  });
   const r = await t.srv.api('/api/accounts', {
     method: 'POST',
     json: {
@@ -150,5 +153,28 @@ describe('messages moved on the server', () => {
     await sync(id);
     const [again] = await emailOf(id, 'gone');
     expect(again!.id).not.toBe(before!.id);
+    expect((await eventsOf(id, 'email.received')).map((e) => e.emailId)).toEqual([before!.id, again!.id]);
+  }, 60_000);
+
+  it('a bulk move keeps every id, and identical copies are matched one to one', async () => {
+    const twin = { raw: buildMessage({ subject: 'twin' }) };
+    const subjects = Array.from({ length: 240 }, (_, i) => `bulk ${i}`);
+    const { creds, id } = await account({ INBOX: [...subjects, twin, twin], Archive: [] });
+    const idsBefore = await sql<{ id: number; subject: string }>(t.dbUrl, 'SELECT id, subject FROM emails WHERE account_id = $1 ORDER BY id', [id]);
+    expect(idsBefore).toHaveLength(242);
+
+    await withImap(t.dovecot, creds, async (c) => {
+      await c.mailboxOpen('INBOX');
+      await c.messageMove('1:*', 'Archive');
+    });
+    expect(await sync(id, 'INBOX')).toMatchObject({ deleted: 242 });
+    expect(await sync(id, 'Archive')).toMatchObject({ new: 0, updated: 242 });
+
+    const after = await sql<{ id: number; subject: string; folder: string }>(t.dbUrl, 'SELECT id, subject, folder FROM emails WHERE account_id = $1 ORDER BY id', [id]);
+    expect(after.map(({ id: e, subject }) => ({ id: e, subject }))).toEqual(idsBefore);
+    expect(new Set(after.map((e) => e.folder))).toEqual(new Set(['Archive']));
+    await expectInSync(t.dbUrl, id, t.dovecot, creds, 'Archive');
+    expect(await eventsOf(id, 'email.moved')).toHaveLength(242);
+    expect(await eventsOf(id, 'email.received')).toHaveLength(242);
   }, 60_000);
 });

@@ -63,8 +63,9 @@ function receivedEvent(e: StoredEmail): NewEvent<'email.received'> {
   return {
     type: 'email.received',
     accountId: e.accountId,
-    // Content identity, not UID: a message re-announced after a UIDVALIDITY reset is not a new event.
-    identity: `${e.folder}\0${m.messageId ?? ''}\0${m.headerHash}`,
+    // The email: each stored email is announced once (byte-identical copies are two emails, two events). An email
+    // that keeps its id through a UIDVALIDITY reset or a move on the server is never inserted again.
+    identity: String(e.id),
     payload: {
       emailId: e.id,
       accountId: e.accountId,
