@@ -128,6 +128,37 @@ describe('on-demand sync (POST /api/accounts/{id}/sync)', () => {
     expect(await receivedEvents(db.url, id)).toBe(before + 1);
   });
 
+  it('UIDVALIDITY reset: identical copies are matched one to one, messages without Message-ID too; the server’s flags win', async () => {
+    const mb = await newMailbox();
+    const twin = buildMessage({ subject: 'twin' });
+    const anonymous = buildMessage({ subject: 'no id', headers: { 'X-Seq': '1' } }).replace(/^Message-ID: .*\r\n/m, '');
+    const originals = [twin, twin, anonymous, ...Array.from({ length: 30 }, (_, i) => buildMessage({ subject: `bulk ${i}` }))];
+    await withImap(dovecot, mb, async (c) => {
+      for (const raw of originals) await c.append('Archive', raw);
+    });
+    const id = await createAccount(mb, { sync_folders: ['Archive'] });
+    await syncNow(id);
+    const rows = () => sql<{ id: number; subject: string; message_id: string | null; is_read: boolean }>(
+      db.url, 'SELECT id, subject, message_id, is_read FROM emails WHERE account_id = $1 ORDER BY id', [id]);
+    const before = await rows();
+    expect(before).toHaveLength(33);
+    expect(before.find((e) => e.subject === 'no id')?.message_id).toBeNull();
+
+    await withImap(dovecot, mb, async (c) => {
+      await c.mailboxDelete('Archive');
+      await c.mailboxCreate('Archive');
+      // Appended again, one twin only, everything read.
+      for (const raw of originals.slice(1)) await c.append('Archive', raw, ['\\Seen']);
+    });
+    expect(await syncNow(id)).toMatchObject({ new: 0, updated: 32, deleted: 1 });
+    await expectInSync(db.url, id, dovecot, mb, 'Archive');
+    const after = await rows();
+    // The twin left is the first copy: it keeps the first row; the second row goes.
+    expect(before.slice(0, 2).map((e) => e.subject)).toEqual(['twin', 'twin']);
+    expect(after.map((e) => e.id)).toEqual(before.filter((_, i) => i !== 1).map((e) => e.id));
+    expect(after.every((e) => e.is_read)).toBe(true);
+  });
+
   it('a corrupt message does not stop the sync', async () => {
     const mb = await newMailbox();
     await appendMessage(dovecot, mb, 'INBOX', buildMessage({ subject: 'before' }));

@@ -44,6 +44,33 @@ function receivedAt(m: IngestMessage): Date {
   return m.internalDate ?? m.date ?? new Date();
 }
 
+const REMATCH_CHUNK = 1000;
+/**
+ * Pairs the messages of a UIDVALIDITY reset with the stale rows of the same content identity, the n-th copy with the
+ * n-th row, and moves those rows to their new UIDs. Each lookup is an index probe (emails_message_id, or
+ * emails_content_identity for messages without a Message-ID; `IS NOT DISTINCT FROM` could use neither).
+ */
+const REMATCH_SQL = `
+  WITH m AS (
+    SELECT m.*, row_number() OVER (PARTITION BY m.message_id, m.header_hash ORDER BY m.uid) AS rn
+    FROM jsonb_to_recordset(?::jsonb) AS m(uid bigint, modseq bigint, flags jsonb, seen boolean, flagged boolean, message_id text, header_hash text)
+  ), hits AS (
+    SELECT DISTINCT e.id, e.message_id, e.header_hash FROM m CROSS JOIN LATERAL (
+      SELECT id, message_id, header_hash FROM emails
+      WHERE account_id = ? AND folder = ? AND message_id = m.message_id AND header_hash = m.header_hash AND uid_validity <> ?
+      UNION ALL
+      SELECT id, message_id, header_hash FROM emails
+      WHERE m.message_id IS NULL AND account_id = ? AND folder = ? AND message_id IS NULL AND header_hash = m.header_hash AND uid_validity <> ?
+    ) e
+  ), pairs AS (
+    SELECT h.id, m.uid, m.modseq, m.flags, m.seen, m.flagged
+    FROM (SELECT hits.*, row_number() OVER (PARTITION BY message_id, header_hash ORDER BY id) AS rn FROM hits) h
+    JOIN m ON m.header_hash = h.header_hash AND m.message_id IS NOT DISTINCT FROM h.message_id AND m.rn = h.rn
+  )
+  UPDATE emails e SET uid_validity = ?, uid = p.uid, modseq = p.modseq, flags = p.flags, is_read = p.seen, is_starred = p.flagged, updated_at = now()
+  FROM pairs p WHERE e.id = p.id
+  RETURNING p.uid`;
+
 /** How long an expunged email can come back as moved (SYNC_MOVE_WINDOW_MS; see departures.ts). */
 export const DEFAULT_MOVE_WINDOW_MS = 7 * 86_400_000;
 
@@ -163,26 +190,27 @@ export class IngestService {
   /**
    * After a UIDVALIDITY reset: a message whose content identity (Message-ID + header hash) matches a row stored under
    * an older UIDVALIDITY gets its new UID and the server's flags; its local state (archived, categories, notes) stays
-   * and no event is emitted. Returns the UIDs that matched.
+   * and no event is emitted. Identical copies are matched one to one. One statement per REMATCH_CHUNK messages, each
+   * its own transaction (an interrupted reset resumes from the stale rows). Returns the UIDs that matched.
    */
   async rematch(accountId: number, folder: string, uidValidity: number, ids: readonly MessageIdentity[], uidNext: number): Promise<Set<number>> {
-    return this.orm.em.fork().transactional(async (em) => {
-      const uids = new Set<number>();
-      for (const m of ids) {
-        const hit = await exec<{ id: number }>(
-          em,
-          `UPDATE emails SET uid_validity = ?, uid = ?, modseq = ?, flags = ?::jsonb, is_read = ?, is_starred = ?, updated_at = now()
-           WHERE id = (SELECT id FROM emails WHERE account_id = ? AND folder = ? AND uid_validity <> ?
-                       AND header_hash = ? AND message_id IS NOT DISTINCT FROM ? ORDER BY id LIMIT 1)
-           RETURNING id`,
-          [uidValidity, m.uid, m.modseq, cleanJson(m.flags), m.flags.includes('\\Seen'), m.flags.includes('\\Flagged'),
-            accountId, folder, uidValidity, m.headerHash, clean(m.messageId)],
-        );
-        if (hit.length > 0) uids.add(m.uid);
-      }
-      await this.advanceCursor(em, accountId, folder, uidValidity, uidNext);
-      return uids;
-    });
+    const uids = new Set<number>();
+    for (let i = 0; i === 0 || i < ids.length; i += REMATCH_CHUNK) {
+      const chunk = ids.slice(i, i + REMATCH_CHUNK).map((m) => ({
+        uid: m.uid, modseq: m.modseq, flags: m.flags, seen: m.flags.includes('\\Seen'), flagged: m.flags.includes('\\Flagged'),
+        message_id: m.messageId, header_hash: m.headerHash,
+      }));
+      await this.orm.em.fork().transactional(async (em) => {
+        if (chunk.length > 0) {
+          const hits = await exec<{ uid: string }>(em, REMATCH_SQL, [
+            cleanJson(chunk), accountId, folder, uidValidity, accountId, folder, uidValidity, uidValidity,
+          ]);
+          for (const h of hits) uids.add(Number(h.uid));
+        }
+        await this.advanceCursor(em, accountId, folder, uidValidity, uidNext);
+      });
+    }
+    return uids;
   }
 
   private async advanceCursor(em: EntityManager, accountId: number, folder: string, uidValidity: number, uidNext: number): Promise<void> {
