@@ -130,8 +130,8 @@ export const EmailDeparture = defineEntity({
     { name: 'email_departures_departed_at', properties: ['departedAt'] },
   ],
   properties: {
-    emailId: p.integer().primary(),
-    account: () => p.manyToOne(Account).deleteRule('cascade'),
+    emailId: p.integer().primary().autoincrement(false),
+    account: () => p.manyToOne(Account).deleteRule('cascade').updateRule('cascade'),
     folder: p.string().length(1000),
     messageId: p.string().length(1000).nullable(),
     headerHash: p.string().length(64),
