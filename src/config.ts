@@ -52,6 +52,7 @@ const EnvSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: intIn(100, 600_000).default(15_000),
   SYNC_ENABLED: bool.default(true),
   SYNC_POLL_INTERVAL_MS: intIn(1000, 86_400_000).default(60_000),
+  SYNC_FLAG_RESCAN_MS: intIn(1000, 86_400_000).default(300_000),
   SYNC_WATCHDOG_TIMEOUT_MS: intIn(500, 600_000).default(30_000),
   SYNC_IDLE_RESTART_MS: intIn(10_000, 1_740_000).default(300_000),
   SYNC_LEASE_TTL_MS: intIn(500, 600_000).default(20_000),
@@ -111,6 +112,8 @@ export interface Config {
   readonly sync: {
     readonly enabled: boolean;
     readonly pollIntervalMs: number;
+    /** On a server without CONDSTORE, STATUS cannot show flag changes: each polled folder's flags are compared this often. */
+    readonly flagRescanMs: number;
     /** A poll's STATUS unanswered this long: the session is stale (a silently dead socket) and is reconnected. */
     readonly watchdogTimeoutMs: number;
     readonly idleRestartMs: number;
@@ -206,6 +209,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     sync: Object.freeze({
       enabled: e.SYNC_ENABLED,
       pollIntervalMs: e.SYNC_POLL_INTERVAL_MS,
+      flagRescanMs: e.SYNC_FLAG_RESCAN_MS,
       watchdogTimeoutMs: e.SYNC_WATCHDOG_TIMEOUT_MS,
       idleRestartMs: e.SYNC_IDLE_RESTART_MS,
       leaseTtlMs: e.SYNC_LEASE_TTL_MS,

@@ -18,6 +18,8 @@ import type { WriteBackDrainer } from './write-back.js';
 
 export interface WorkerOptions {
   pollIntervalMs: number;
+  /** See `flagsDue` in poll(). */
+  flagRescanMs: number;
   /** How long a poll's STATUS may go unanswered before the session is declared stale and reconnected. */
   watchdogTimeoutMs: number;
   idleRestartMs: number;
@@ -232,6 +234,9 @@ export class AccountWorker {
 
   /** Every poll interval: STATUS each folder (the IDLE one too, as a watchdog) and sync those that changed. */
   private async poll(client: ImapFlow, folders: string[]): Promise<void> {
+    // The session's first pass compared every folder's flags.
+    const sessionStart = Date.now();
+    const flagsComparedAt = new Map<string, number>();
     while (!this.stopped && client.usable) {
       await sleep(this.deps.options.pollIntervalMs, this.abort.signal);
       if (this.stopped || !client.usable) return;
@@ -247,7 +252,13 @@ export class AccountWorker {
         const changed =
           !c || c.uidValidity !== Number(s.uidValidity) || c.uidNext < (s.uidNext ?? 0) || c.messages !== s.messages ||
           (s.highestModseq !== undefined && c.highestModseq !== String(s.highestModseq));
-        if (changed) await this.deps.runner.runFresh(this.accountId, { folder }, client);
+        // Without CONDSTORE, STATUS has no HIGHESTMODSEQ and a flag change set elsewhere shows in none of its counts
+        // (Exchange, some hosted servers): such a folder's flags are compared every flagRescanMs however quiet it looks.
+        const flagsDue = s.highestModseq === undefined && Date.now() - (flagsComparedAt.get(folder) ?? sessionStart) >= this.deps.options.flagRescanMs;
+        if (changed || flagsDue) {
+          await this.deps.runner.runFresh(this.accountId, { folder }, client);
+          flagsComparedAt.set(folder, Date.now());
+        }
       }
       await this.drain(client);
     }

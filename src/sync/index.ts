@@ -107,7 +107,7 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
   const supervisor = config.sync.enabled
     ? new SyncSupervisor(
         orm,
-        { accounts, state, runner, writeBack, pubsub, imapTimeouts: config.imap, log: slog, shutdown: shutdown.signal, options: { pollIntervalMs: config.sync.pollIntervalMs, watchdogTimeoutMs: config.sync.watchdogTimeoutMs, idleRestartMs: config.sync.idleRestartMs, backoff: config.sync.backoff } },
+        { accounts, state, runner, writeBack, pubsub, imapTimeouts: config.imap, log: slog, shutdown: shutdown.signal, options: { pollIntervalMs: config.sync.pollIntervalMs, flagRescanMs: config.sync.flagRescanMs, watchdogTimeoutMs: config.sync.watchdogTimeoutMs, idleRestartMs: config.sync.idleRestartMs, backoff: config.sync.backoff } },
         { tickMs: config.sync.tickMs, leaseTtlMs: config.sync.leaseTtlMs },
         slog,
       )

@@ -9,10 +9,10 @@ import { startDovecot } from '../support/dovecot.js';
 import { expectEventually } from '../support/eventually.js';
 import { appendMessage, buildMessage, withImap } from '../support/imap.js';
 import { syncedAccount, serverFlags, useMailEnv } from '../support/mail-account.js';
-import { expectInSync, receivedEvents } from '../support/sync.js';
+import { expectInSync, receivedEvents, sql } from '../support/sync.js';
 
 const MINIMAL = 'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS';
-const t = useMailEnv({ SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '1000' }, undefined, { capabilities: MINIMAL });
+const t = useMailEnv({ SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '1000', SYNC_FLAG_RESCAN_MS: '1500' }, undefined, { capabilities: MINIMAL });
 
 describe('a server without IDLE, CONDSTORE, QRESYNC and MOVE', () => {
   it('syncs new mail, flag changes and expunges, and writes flags and deletes back', async () => {
@@ -42,6 +42,20 @@ describe('a server without IDLE, CONDSTORE, QRESYNC and MOVE', () => {
       expect(await serverFlags(dovecot, creds, 'Trash', 'three')).toBeDefined();
     }, { timeoutMs: 15_000, intervalMs: 200 });
   }, 90_000);
+
+  it('a flag change alone in a polled folder is seen, although STATUS cannot show it (SYNC_FLAG_RESCAN_MS)', async () => {
+    const { dovecot, dbUrl } = t;
+    const { creds, accountId, ids } = await syncedAccount(t, ['filed'], { sync_folders: ['INBOX', 'Archive'] }, 'Archive');
+    await withImap(dovecot, creds, async (c) => {
+      await c.mailboxOpen('Archive');
+      await c.messageFlagsAdd('1:*', ['\\Seen', '\\Flagged']);
+    });
+    await expectEventually(async () => {
+      const rows = await sql(dbUrl, 'SELECT is_read, is_starred FROM emails WHERE id = $1', [ids.get('filed')!]);
+      expect(rows).toEqual([{ is_read: true, is_starred: true }]);
+    }, { timeoutMs: 15_000, intervalMs: 250 });
+    await expectInSync(dbUrl, accountId, dovecot, creds, 'Archive');
+  }, 60_000);
 
   it('a server without a Trash folder: the first delete creates one and moves the message there', async () => {
     const bare = await startDovecot({ specialFolders: false });
