@@ -93,7 +93,7 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
   });
   const ingest = new IngestService(orm, config.sync.moveWindowMs);
   ingest.addHook(new ThreadLinker());
-  const state = new MailboxStateService(orm);
+  const state = new MailboxStateService(orm, config.sync.moveWindowMs);
   const locks = new AdvisoryLocks(databaseUrl, slog);
   const pubsub = new PgPubSub(databaseUrl, slog);
   const shutdown = new AbortController();

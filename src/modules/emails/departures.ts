@@ -35,21 +35,26 @@ export interface ClaimedDeparture {
 
 const identityKey = (messageId: string | null, headerHash: string) => `${messageId ?? ''}\0${headerHash}`;
 
+/** How long an expunged email can come back as moved (SYNC_MOVE_WINDOW_MS). */
+export const DEFAULT_MOVE_WINDOW_MS = 7 * 86_400_000;
+
 /**
- * Deletes the emails matching `where` (on `emails`) and records their departures, in the caller's transaction.
- * The categories are read in the same statement: its snapshot still holds the rows the cascade removes.
+ * Deletes the emails matching `where` (on `emails`), in the caller's transaction, and records their departures unless
+ * `remember` is false (moves are not tracked: SYNC_MOVE_WINDOW_MS=0). The categories are read in the same statement:
+ * its snapshot still holds the rows the cascade removes.
  */
-export async function departEmails(em: EntityManager, where: string, params: readonly unknown[]): Promise<DepartedEmail[]> {
+export async function departEmails(em: EntityManager, where: string, params: readonly unknown[], remember = true): Promise<DepartedEmail[]> {
+  const kept = `, kept AS (INSERT INTO email_departures (email_id, account_id, folder, message_id, header_hash, is_archived, category_ids, departed_at)
+                   SELECT g.id, g.account_id, g.folder, g.message_id, g.header_hash, g.is_archived, cats.ids, now()
+                   FROM gone g JOIN cats USING (id) WHERE g.account_id IS NOT NULL
+                   ON CONFLICT (email_id) DO NOTHING)`;
   return exec<DepartedEmail>(
     em,
     `WITH gone AS (DELETE FROM emails WHERE ${where}
                    RETURNING id, account_id, folder, message_id, header_hash, is_archived, created_at),
           cats AS (SELECT g.id, coalesce(jsonb_agg(c.category_id ORDER BY c.category_id) FILTER (WHERE c.category_id IS NOT NULL), '[]') AS ids
-                   FROM gone g LEFT JOIN email_categories c ON c.email_id = g.id AND c.assigned_by = 'manual' GROUP BY g.id),
-          kept AS (INSERT INTO email_departures (email_id, account_id, folder, message_id, header_hash, is_archived, category_ids, departed_at)
-                   SELECT g.id, g.account_id, g.folder, g.message_id, g.header_hash, g.is_archived, cats.ids, now()
-                   FROM gone g JOIN cats USING (id) WHERE g.account_id IS NOT NULL
-                   ON CONFLICT (email_id) DO NOTHING)
+                   FROM gone g LEFT JOIN email_categories c ON c.email_id = g.id AND c.assigned_by = 'manual' GROUP BY g.id)
+          ${remember ? kept : ''}
      SELECT g.id, g.message_id, g.header_hash, g.is_archived, cats.ids AS category_ids, g.created_at FROM gone g JOIN cats USING (id)`,
     params,
   );

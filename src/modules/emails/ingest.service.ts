@@ -6,7 +6,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { appendEvents, type NewEvent } from '../../events/index.js';
 import { exec, insertRows } from '../../db/sql.js';
-import { claimDepartures, restoreDepartures, type ClaimedDeparture } from './departures.js';
+import { claimDepartures, DEFAULT_MOVE_WINDOW_MS, restoreDepartures, type ClaimedDeparture } from './departures.js';
 import type { BatchResult, IngestHook, IngestMessage, StoredEmail } from './ingest.types.js';
 
 export interface BatchInput {
@@ -70,9 +70,6 @@ const REMATCH_SQL = `
   UPDATE emails e SET uid_validity = ?, uid = p.uid, modseq = p.modseq, flags = p.flags, is_read = p.seen, is_starred = p.flagged, updated_at = now()
   FROM pairs p WHERE e.id = p.id
   RETURNING p.uid`;
-
-/** How long an expunged email can come back as moved (SYNC_MOVE_WINDOW_MS; see departures.ts). */
-export const DEFAULT_MOVE_WINDOW_MS = 7 * 86_400_000;
 
 function emailRow(b: BatchInput, m: IngestMessage, now: Date, isArchived = false): unknown[] {
   const seen = m.flags.includes('\\Seen');

@@ -6,7 +6,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { appendEvents, type NewEvent } from '../../events/index.js';
 import { exec } from '../../db/sql.js';
-import { departEmails, handOverState, type DepartedEmail } from './departures.js';
+import { DEFAULT_MOVE_WINDOW_MS, departEmails, handOverState, type DepartedEmail } from './departures.js';
 
 export interface FolderCursor {
   folder: string;
@@ -36,7 +36,11 @@ function deletedEvents(accountId: number, folder: string, rows: readonly Departe
 const sameFlags = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join(' ') === [...b].sort().join(' ');
 
 export class MailboxStateService {
-  constructor(private readonly orm: MikroORM) {}
+  constructor(
+    private readonly orm: MikroORM,
+    /** SYNC_MOVE_WINDOW_MS: 0 deletes expunged emails without remembering them (departures.ts). */
+    private readonly moveWindowMs = DEFAULT_MOVE_WINDOW_MS,
+  ) {}
 
   private em(): EntityManager {
     return this.orm.em.fork();
@@ -223,8 +227,9 @@ export class MailboxStateService {
   /** Deletes the matching emails, remembering them in case the server moved them (departures.ts); emits `email.deleted`. */
   private async remove(accountId: number, folder: string, where: string, params: readonly unknown[]): Promise<number> {
     return this.orm.em.fork().transactional(async (em) => {
-      const rows = await departEmails(em, where, params);
-      await handOverState(em, accountId, folder, rows);
+      const tracked = this.moveWindowMs > 0;
+      const rows = await departEmails(em, where, params, tracked);
+      if (tracked) await handOverState(em, accountId, folder, rows);
       await appendEvents(em, deletedEvents(accountId, folder, rows));
       return rows.length;
     });
