@@ -6,7 +6,8 @@
  * (to compare with EXISTS) after storing them.
  */
 import type { ImapFlow, MailboxObject } from 'imapflow';
-import { headerHash } from '../shared/header-hash.js';
+import { headerBlock, headerHash } from '../shared/header-hash.js';
+import { messageIdOf, readFields } from './ingest/parse-headers.js';
 import type { FlagChange, MessageIdentity } from '../modules/emails/index.js';
 import { fetchNewMessages, metaOf } from './fetch-new.js';
 import { planFolderSync } from './plan.js';
@@ -19,11 +20,6 @@ export interface FolderSyncOptions {
 }
 
 const IDENTITY_CHUNK = 500;
-
-function messageIdFromHeaders(raw: Buffer): string | null {
-  const m = /^message-id:[ \t]*(?:\r?\n[ \t]+)*<?([^>\r\n]+)>?/im.exec(raw.toString('latin1'));
-  return m?.[1]?.trim() ?? null;
-}
 
 async function searchUids(client: ImapFlow, query: Record<string, unknown>): Promise<number[]> {
   const r = await client.search(query, { uid: true });
@@ -40,7 +36,7 @@ async function fetchIdentities(client: ImapFlow, uids: readonly number[]): Promi
     for (const r of rows) {
       const headers = r.headers ?? Buffer.alloc(0);
       const meta = metaOf(r);
-      out.push({ uid: r.uid, messageId: messageIdFromHeaders(headers), headerHash: headerHash(headers), modseq: meta.modseq, flags: meta.flags });
+      out.push({ uid: r.uid, messageId: messageIdOf(readFields(headerBlock(headers))), headerHash: headerHash(headers), modseq: meta.modseq, flags: meta.flags });
     }
   }
   return out;

@@ -128,11 +128,14 @@ describe('on-demand sync (POST /api/accounts/{id}/sync)', () => {
     expect(await receivedEvents(db.url, id)).toBe(before + 1);
   });
 
-  it('UIDVALIDITY reset: identical copies are matched one to one, messages without Message-ID too; the server’s flags win', async () => {
+  it('UIDVALIDITY reset: identical copies are matched one to one, odd or missing Message-IDs too; the server’s flags win', async () => {
     const mb = await newMailbox();
     const twin = buildMessage({ subject: 'twin' });
     const anonymous = buildMessage({ subject: 'no id', headers: { 'X-Seq': '1' } }).replace(/^Message-ID: .*\r\n/m, '');
-    const originals = [twin, twin, anonymous, ...Array.from({ length: 30 }, (_, i) => buildMessage({ subject: `bulk ${i}` }))];
+    // Read on the server's header exactly as at ingest: a comment before the id, a folded line.
+    const commented = buildMessage({ subject: 'commented id' }).replace(/^Message-ID: .*\r\n/m, 'Message-ID: (relay) <c-1@example.com>\r\n');
+    const folded = buildMessage({ subject: 'folded id' }).replace(/^Message-ID: .*\r\n/m, 'Message-ID:\r\n <f-1@example.com>\r\n');
+    const originals = [twin, twin, anonymous, commented, folded, ...Array.from({ length: 30 }, (_, i) => buildMessage({ subject: `bulk ${i}` }))];
     await withImap(dovecot, mb, async (c) => {
       for (const raw of originals) await c.append('Archive', raw);
     });
@@ -141,8 +144,9 @@ describe('on-demand sync (POST /api/accounts/{id}/sync)', () => {
     const rows = () => sql<{ id: number; subject: string; message_id: string | null; is_read: boolean }>(
       db.url, 'SELECT id, subject, message_id, is_read FROM emails WHERE account_id = $1 ORDER BY id', [id]);
     const before = await rows();
-    expect(before).toHaveLength(33);
+    expect(before).toHaveLength(35);
     expect(before.find((e) => e.subject === 'no id')?.message_id).toBeNull();
+    expect(before.find((e) => e.subject === 'commented id')?.message_id).toBe('c-1@example.com');
 
     await withImap(dovecot, mb, async (c) => {
       await c.mailboxDelete('Archive');
@@ -150,7 +154,7 @@ describe('on-demand sync (POST /api/accounts/{id}/sync)', () => {
       // Appended again, one twin only, everything read.
       for (const raw of originals.slice(1)) await c.append('Archive', raw, ['\\Seen']);
     });
-    expect(await syncNow(id)).toMatchObject({ new: 0, updated: 32, deleted: 1 });
+    expect(await syncNow(id)).toMatchObject({ new: 0, updated: 34, deleted: 1 });
     await expectInSync(db.url, id, dovecot, mb, 'Archive');
     const after = await rows();
     // The twin left is the first copy: it keeps the first row; the second row goes.

@@ -138,12 +138,20 @@ function headerRecord(fields: RawField[]): Record<string, string> {
   );
 }
 
+/**
+ * The Message-ID as stored (without brackets), from the fields of `readFields`. A UIDVALIDITY reset reads the headers
+ * on the server with it: the same reading, or a stored email and its message there might never match.
+ */
+export function messageIdOf(fields: RawField[]): string | null {
+  return messageIds(values(fields, 'message-id')[0])[0] ?? null;
+}
+
 /** Every header-derived field of ParsedMessage from the fields of `readFields`. Never throws on content. */
 export function parseHeaderFields(fields: RawField[]): HeaderFields {
   const first = (name: string): string | undefined => values(fields, name)[0];
   const subject = first('subject');
   return {
-    messageId: messageIds(first('message-id'))[0] ?? null,
+    messageId: messageIdOf(fields),
     subject: subject === undefined ? null : cap(decodeWords(subject), MAX_HEADER_VALUE),
     from: addresses(fields, 'from')[0] ?? null,
     to: addresses(fields, 'to'),
