@@ -71,8 +71,16 @@ async function markUp(emailId: number, categoryId: number): Promise<void> {
 
 describe('messages moved on the server', () => {
   it('source folder synced first: the email comes back under its id with its state, as email.moved', async () => {
-    const { creds, id } = await account({ INBOX: ['filed', 'stays'], Archive: ['old'] });
+    const files = [
+      { filename: 'a.txt', contentType: 'text/plain', content: Buffer.from('first file') },
+      { filename: 'b.bin', contentType: 'application/octet-stream', content: Buffer.alloc(3000, 7) },
+    ];
+    const { creds, id } = await account({ INBOX: [{ raw: buildMessage({ subject: 'filed', attachments: files }) }, 'stays'], Archive: ['old'] });
     const [before] = await emailOf(id, 'filed');
+    const attachmentIds = async () =>
+      (await sql<{ id: number }>(t.dbUrl, 'SELECT id FROM attachments WHERE email_id = $1 ORDER BY id', [before!.id])).map((a) => a.id);
+    const attachmentsBefore = await attachmentIds();
+    expect(attachmentsBefore).toHaveLength(2);
     const cat = await category('moved-first');
     await markUp(before!.id, cat);
 
@@ -82,6 +90,11 @@ describe('messages moved on the server', () => {
     expect(await sync(id, 'Archive')).toMatchObject({ new: 0, updated: 1 });
 
     expect(await emailOf(id, 'filed')).toEqual([{ id: before!.id, folder: 'Archive', is_archived: true }]);
+    // Its attachments keep their ids: a download URL handed out before the move still works.
+    expect(await attachmentIds()).toEqual(attachmentsBefore);
+    const download = await t.srv.api(`/api/attachments/${attachmentsBefore[0]}/download`);
+    expect(download.status).toBe(200);
+    expect(download.text).toBe('first file');
     await expectInSync(t.dbUrl, id, t.dovecot, creds, 'INBOX');
     await expectInSync(t.dbUrl, id, t.dovecot, creds, 'Archive');
     // (Reading it marks it read, a flag change queued for the server: checked after the comparison with the server.)

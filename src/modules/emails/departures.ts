@@ -31,6 +31,8 @@ export interface ClaimedDeparture {
   folder: string;
   isArchived: boolean;
   categoryIds: number[];
+  /** The attachments' ids, in the order they were stored (the order the message lists them). */
+  attachmentIds: number[];
 }
 
 const identityKey = (messageId: string | null, headerHash: string) => `${messageId ?? ''}\0${headerHash}`;
@@ -41,11 +43,12 @@ export const DEFAULT_MOVE_WINDOW_MS = 7 * 86_400_000;
 /**
  * Deletes the emails matching `where` (on `emails`), in the caller's transaction, and records their departures unless
  * `remember` is false (moves are not tracked: SYNC_MOVE_WINDOW_MS=0). The categories are read in the same statement:
- * its snapshot still holds the rows the cascade removes.
+ * its snapshot still holds the rows the cascade removes, and so do the attachments'.
  */
 export async function departEmails(em: EntityManager, where: string, params: readonly unknown[], remember = true): Promise<DepartedEmail[]> {
-  const kept = `, kept AS (INSERT INTO email_departures (email_id, account_id, folder, message_id, header_hash, is_archived, category_ids, departed_at)
-                   SELECT g.id, g.account_id, g.folder, g.message_id, g.header_hash, g.is_archived, cats.ids, now()
+  const kept = `, kept AS (INSERT INTO email_departures (email_id, account_id, folder, message_id, header_hash, is_archived, category_ids, attachment_ids, departed_at)
+                   SELECT g.id, g.account_id, g.folder, g.message_id, g.header_hash, g.is_archived, cats.ids,
+                          coalesce((SELECT jsonb_agg(a.id ORDER BY a.id) FROM attachments a WHERE a.email_id = g.id), '[]'), now()
                    FROM gone g JOIN cats USING (id) WHERE g.account_id IS NOT NULL
                    ON CONFLICT (email_id) DO NOTHING)`;
   return exec<DepartedEmail>(
@@ -114,9 +117,9 @@ export async function claimDepartures(
 ): Promise<Map<number, ClaimedDeparture>> {
   const out = new Map<number, ClaimedDeparture>();
   if (messages.length === 0 || windowMs <= 0) return out;
-  const rows = await exec<{ email_id: number; folder: string; message_id: string | null; header_hash: string; is_archived: boolean; category_ids: number[] }>(
+  const rows = await exec<{ email_id: number; folder: string; message_id: string | null; header_hash: string; is_archived: boolean; category_ids: number[]; attachment_ids: number[] }>(
     em,
-    `SELECT email_id, folder, message_id, header_hash, is_archived, category_ids FROM email_departures
+    `SELECT email_id, folder, message_id, header_hash, is_archived, category_ids, attachment_ids FROM email_departures
      WHERE account_id = ? AND header_hash = ANY(?::text[]) AND departed_at > ?
      ORDER BY departed_at DESC, email_id FOR UPDATE SKIP LOCKED`,
     [accountId, [...new Set(messages.map((m) => m.headerHash))], new Date(Date.now() - windowMs)],
@@ -128,7 +131,7 @@ export async function claimDepartures(
   }
   for (const m of messages) {
     const r = free.get(identityKey(m.messageId, m.headerHash))?.shift();
-    if (r) out.set(m.uid, { emailId: r.email_id, folder: r.folder, isArchived: r.is_archived, categoryIds: r.category_ids });
+    if (r) out.set(m.uid, { emailId: r.email_id, folder: r.folder, isArchived: r.is_archived, categoryIds: r.category_ids, attachmentIds: r.attachment_ids });
   }
   return out;
 }

@@ -138,6 +138,8 @@ export const EmailDeparture = defineEntity({
     isArchived: p.boolean(),
     /** Categories assigned by hand (rules assign theirs again when the message is stored). */
     categoryIds: p.json<number[]>(),
+    /** Its attachments' ids, in order: the moved email's attachments keep them (download URLs stay valid). */
+    attachmentIds: p.json<number[]>(),
     departedAt: p.datetime(),
   },
 });

@@ -166,14 +166,14 @@ export class IngestService {
       const inserted = [...rows, ...moved].map(stored);
       const restored: ClaimedDeparture[] = moved.map((r) => claims.get(Number(r.uid))!);
       await restoreDepartures(em, restored);
-      await insertRows(
-        em,
-        'attachments',
-        ATTACHMENT_COLUMNS,
-        inserted.flatMap((e) =>
-          e.message.attachments.map((a) => [e.id, clean(a.filename), clean(a.originalFilename), a.mimeType, a.size, a.isInline, clean(a.contentId), a.blobKey, now]),
-        ),
-      );
+      // A moved email's attachments take back their ids (the same message lists the same attachments in the same order).
+      const attachments = inserted.map((e, i) => {
+        const values = e.message.attachments.map((a) => [e.id, clean(a.filename), clean(a.originalFilename), a.mimeType, a.size, a.isInline, clean(a.contentId), a.blobKey, now]);
+        const ids = i < rows.length ? null : restored[i - rows.length]!.attachmentIds;
+        return { values, ids: ids && ids.length === values.length ? ids : null };
+      });
+      await insertRows(em, 'attachments', ATTACHMENT_COLUMNS, attachments.flatMap((a) => (a.ids ? [] : a.values)));
+      await insertRows(em, 'attachments', ['id', ...ATTACHMENT_COLUMNS], attachments.flatMap((a) => (a.ids ? a.values.map((v, k) => [a.ids![k], ...v]) : [])));
       for (const hook of this.hooks) await hook.afterInsert(em, inserted);
       await appendEvents(em, [
         ...inserted.slice(0, rows.length).map(receivedEvent),
