@@ -19,7 +19,7 @@ export interface FolderSyncOptions {
   onProgress?: (p: ProgressReport) => void;
 }
 
-const IDENTITY_CHUNK = 500;
+const IDENTITY_CHUNK = 1000;
 
 async function searchUids(client: ImapFlow, query: Record<string, unknown>): Promise<number[]> {
   const r = await client.search(query, { uid: true });
@@ -29,17 +29,22 @@ async function searchUids(client: ImapFlow, query: Record<string, unknown>): Pro
   return r.sort((a, b) => a - b);
 }
 
-async function fetchIdentities(client: ImapFlow, uids: readonly number[]): Promise<MessageIdentity[]> {
-  const out: MessageIdentity[] = [];
+/**
+ * A UIDVALIDITY reset: the flags and header of each message (no body), IDENTITY_CHUNK at a time, each chunk rematched
+ * to the stored emails at once, so only one chunk's identities are ever in memory. Returns the UIDs that matched.
+ */
+async function rematchByIdentity(client: ImapFlow, deps: SyncDeps, accountId: number, folder: string, uidValidity: number, uids: readonly number[]): Promise<Set<number>> {
+  const matched = new Set<number>();
   for (let i = 0; i < uids.length; i += IDENTITY_CHUNK) {
     const rows = await client.fetchAll(uids.slice(i, i + IDENTITY_CHUNK).join(','), { uid: true, flags: true, headers: true }, { uid: true });
-    for (const r of rows) {
+    const ids: MessageIdentity[] = rows.map((r) => {
       const headers = r.headers ?? Buffer.alloc(0);
       const meta = metaOf(r);
-      out.push({ uid: r.uid, messageId: messageIdOf(readFields(headerBlock(headers))), headerHash: headerHash(headers), modseq: meta.modseq, flags: meta.flags });
-    }
+      return { uid: r.uid, messageId: messageIdOf(readFields(headerBlock(headers))), headerHash: headerHash(headers), modseq: meta.modseq, flags: meta.flags };
+    });
+    for (const uid of await deps.ingest.rematch(accountId, folder, uidValidity, ids, 1)) matched.add(uid);
   }
-  return out;
+  return matched;
 }
 
 interface ServerChanges {
@@ -104,8 +109,7 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     const present = await deps.state.localUids(accountId, folder, uidValidity, incremental ? candidates : undefined);
     let toFetch = candidates.filter((u) => !present.has(u) && !deleting.has(u));
     if (plan.kind === 'reset' && toFetch.length > 0) {
-      const ids = await fetchIdentities(client, toFetch);
-      const matched = await deps.ingest.rematch(accountId, folder, uidValidity, ids, 1);
+      const matched = await rematchByIdentity(client, deps, accountId, folder, uidValidity, toFetch);
       counts.updated += matched.size;
       toFetch = toFetch.filter((u) => !matched.has(u));
     }
