@@ -40,6 +40,18 @@ export interface WorkerDeps {
   shutdown?: AbortSignal;
 }
 
+/** One session's polling: when each folder's flags were last compared, and the STATUS round in flight. */
+interface PollState {
+  client: ImapFlow;
+  folders: string[];
+  /** The session's first pass compared every folder's flags. */
+  sessionStart: number;
+  flagsComparedAt: Map<string, number>;
+  round: Promise<void> | null;
+  /** Asked for while a round ran: that round may have looked before the change, so one more follows. */
+  again: boolean;
+}
+
 /** On a server without IDLE: how often the primary folder is asked for news (NOOP), at most. */
 const NOOP_WITHOUT_IDLE_MS = 10_000;
 
@@ -59,6 +71,7 @@ export class AccountWorker {
   private pending: NodeJS.Timeout | null = null;
   private drainTimer: NodeJS.Timeout | null = null;
   private drainAt = Infinity;
+  private polling: PollState | null = null;
 
   constructor(readonly accountId: number, readonly configVersion: string, private readonly deps: WorkerDeps) {}
 
@@ -146,11 +159,13 @@ export class AccountWorker {
       // VANISHED (EARLIER) answers our own flag sync (QRESYNC): it reports expunges that pass already handles.
       client.on('expunge', (e: { path: string; earlier?: boolean }) => e.path === primary && !e.earlier && this.schedule(client, primary));
       client.on('flags', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
-      const poller = this.poll(client, folders);
+      this.polling = { client, folders, sessionStart: Date.now(), flagsComparedAt: new Map(), round: null, again: false };
+      const poller = this.poll(this.polling);
       poller.catch(() => client.close());
       await Promise.race([this.idleLoop(client, primary), closed]);
     } finally {
       void wake.return?.();
+      this.polling = null;
       if (this.drainTimer) clearTimeout(this.drainTimer);
       this.drainTimer = null;
       this.client = null;
@@ -163,10 +178,15 @@ export class AccountWorker {
     if (this.pending || this.stopped) return;
     this.pending = setTimeout(() => {
       this.pending = null;
-      this.deps.runner.runFresh(this.accountId, { folder }, client).catch((err: unknown) => {
-        this.deps.log.warn({ accountId: this.accountId, folder, err }, 'triggered sync failed');
-        client.close();
-      });
+      this.deps.runner.runFresh(this.accountId, { folder }, client).then(
+        // New mail or an expunge in the IDLE folder may be half of a move between synced folders (another client
+        // filing a message): the other half is looked for now, with a STATUS round, not at the next poll.
+        (r) => (r.new > 0 || r.deleted > 0) && this.pollRoundNow(),
+        (err: unknown) => {
+          this.deps.log.warn({ accountId: this.accountId, folder, err }, 'triggered sync failed');
+          client.close();
+        },
+      );
     }, 20);
   }
 
@@ -232,35 +252,65 @@ export class AccountWorker {
     }
   }
 
-  /** Every poll interval: STATUS each folder (the IDLE one too, as a watchdog) and sync those that changed. */
-  private async poll(client: ImapFlow, folders: string[]): Promise<void> {
-    // The session's first pass compared every folder's flags.
-    const sessionStart = Date.now();
-    const flagsComparedAt = new Map<string, number>();
-    while (!this.stopped && client.usable) {
+  /** Every poll interval: a STATUS round, then the write-back queue. */
+  private async poll(p: PollState): Promise<void> {
+    while (!this.stopped && p.client.usable) {
       await sleep(this.deps.options.pollIntervalMs, this.abort.signal);
+      if (this.stopped || !p.client.usable) return;
+      await this.pollRound(p);
+      await this.drain(p.client);
+    }
+  }
+
+  /** A STATUS round out of turn (see schedule()); a failure ends the session like a failed poll. */
+  private pollRoundNow(): void {
+    const p = this.polling;
+    if (!p || p.folders.length < 2 || this.stopped) return;
+    this.pollRound(p).catch((err: unknown) => {
+      this.deps.log.warn({ accountId: this.accountId, err }, 'STATUS round failed');
+      p.client.close();
+    });
+  }
+
+  /** Runs a STATUS round, or joins the one running and has it go round once more. */
+  private pollRound(p: PollState): Promise<void> {
+    if (p.round) {
+      p.again = true;
+      return p.round;
+    }
+    p.round = (async () => {
+      do {
+        p.again = false;
+        await this.statusRound(p);
+      } while (p.again && !this.stopped && p.client.usable);
+    })().finally(() => {
+      p.round = null;
+    });
+    return p.round;
+  }
+
+  /** STATUS each folder (the IDLE one too, as a watchdog) and sync those that changed. */
+  private async statusRound({ client, folders, sessionStart, flagsComparedAt }: PollState): Promise<void> {
+    const cursors = new Map((await this.deps.state.cursors(this.accountId)).map((c) => [c.folder, c]));
+    for (const folder of folders) {
       if (this.stopped || !client.usable) return;
-      const cursors = new Map((await this.deps.state.cursors(this.accountId)).map((c) => [c.folder, c]));
-      for (const folder of folders) {
-        // A folder gone from the server is skipped here; the next full pass records it on the account.
-        const s = await this.statusOrStale(client, folder).catch((err: unknown) => {
-          if (isMailboxMissing(err)) return null;
-          throw err;
-        });
-        if (!s) continue;
-        const c = cursors.get(folder);
-        const changed =
-          !c || c.uidValidity !== Number(s.uidValidity) || c.uidNext < (s.uidNext ?? 0) || c.messages !== s.messages ||
-          (s.highestModseq !== undefined && c.highestModseq !== String(s.highestModseq));
-        // Without CONDSTORE, STATUS has no HIGHESTMODSEQ and a flag change set elsewhere shows in none of its counts
-        // (Exchange, some hosted servers): such a folder's flags are compared every flagRescanMs however quiet it looks.
-        const flagsDue = s.highestModseq === undefined && Date.now() - (flagsComparedAt.get(folder) ?? sessionStart) >= this.deps.options.flagRescanMs;
-        if (changed || flagsDue) {
-          await this.deps.runner.runFresh(this.accountId, { folder }, client);
-          flagsComparedAt.set(folder, Date.now());
-        }
+      // A folder gone from the server is skipped here; the next full pass records it on the account.
+      const s = await this.statusOrStale(client, folder).catch((err: unknown) => {
+        if (isMailboxMissing(err)) return null;
+        throw err;
+      });
+      if (!s) continue;
+      const c = cursors.get(folder);
+      const changed =
+        !c || c.uidValidity !== Number(s.uidValidity) || c.uidNext < (s.uidNext ?? 0) || c.messages !== s.messages ||
+        (s.highestModseq !== undefined && c.highestModseq !== String(s.highestModseq));
+      // Without CONDSTORE, STATUS has no HIGHESTMODSEQ and a flag change set elsewhere shows in none of its counts
+      // (Exchange, some hosted servers): such a folder's flags are compared every flagRescanMs however quiet it looks.
+      const flagsDue = s.highestModseq === undefined && Date.now() - (flagsComparedAt.get(folder) ?? sessionStart) >= this.deps.options.flagRescanMs;
+      if (changed || flagsDue) {
+        await this.deps.runner.runFresh(this.accountId, { folder }, client);
+        flagsComparedAt.set(folder, Date.now());
       }
-      await this.drain(client);
     }
   }
 }

@@ -1,12 +1,13 @@
 /**
  * IDLE alone (no poll within the test's time) must bring in every message appended to a synced mailbox, one after
- * another: each notification starts a fresh sync of the folder, also while one is still running.
+ * another: each notification starts a fresh sync of the folder, also while one is still running. And a move between
+ * the IDLE folder and a polled one is whole within seconds: the IDLE half starts a STATUS round of the others.
  */
 import { describe, expect, it } from 'vitest';
 import { expectEventually } from '../support/eventually.js';
 import { appendMessage, buildMessage, withImap } from '../support/imap.js';
 import { syncedAccount, useMailEnv } from '../support/mail-account.js';
-import { expectInSync, receivedEvents } from '../support/sync.js';
+import { expectInSync, receivedEvents, sql } from '../support/sync.js';
 
 const t = useMailEnv({ SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '600000', SYNC_LEASE_TTL_MS: '3000' });
 
@@ -27,5 +28,28 @@ describe('IDLE without polls', () => {
       await c.messageDelete('3');
     });
     await expectEventually(async () => expectInSync(t.db.url, accountId, t.dovecot, creds, 'INBOX'), { timeoutMs: 8_000, intervalMs: 200 });
+  }, 60_000);
+
+  it('a move between the IDLE folder and a polled one is reflected within seconds, not at the next poll', async () => {
+    const { creds, accountId } = await syncedAccount(t, ['filed before'], { sync_folders: ['INBOX', 'Archive'] }, 'Archive');
+    await appendMessage(t.dovecot, creds, 'INBOX', buildMessage({ subject: 'to file' }));
+    const where = (subject: string) =>
+      sql<{ id: number; folder: string }>(t.db.url, 'SELECT id, folder FROM emails WHERE account_id = $1 AND subject = $2 ORDER BY id', [accountId, subject]);
+    await expectEventually(async () => expect(await where('to file')).toHaveLength(1), { timeoutMs: 8_000, intervalMs: 100 });
+    const [toFile] = await where('to file');
+    const moveOnServer = (from: string, subject: string, to: string) =>
+      withImap(t.dovecot, creds, async (c) => {
+        await c.mailboxOpen(from);
+        await c.messageMove({ subject }, to);
+      });
+
+    // Out of the IDLE folder: its expunge is seen at once, and the round finds the message in Archive, same email.
+    await moveOnServer('INBOX', 'to file', 'Archive');
+    await expectEventually(async () => expect(await where('to file')).toEqual([{ id: toFile!.id, folder: 'Archive' }]), { timeoutMs: 8_000, intervalMs: 100 });
+    // Into it: IDLE stores the copy, and the round removes the one left in Archive (no duplicate for a poll interval).
+    await moveOnServer('Archive', 'filed before', 'INBOX');
+    await expectEventually(async () => expect((await where('filed before')).map((e) => e.folder)).toEqual(['INBOX']), { timeoutMs: 8_000, intervalMs: 100 });
+    await expectInSync(t.db.url, accountId, t.dovecot, creds, 'INBOX');
+    await expectInSync(t.db.url, accountId, t.dovecot, creds, 'Archive');
   }, 60_000);
 });
