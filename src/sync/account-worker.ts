@@ -18,7 +18,7 @@ import type { WriteBackDrainer } from './write-back.js';
 
 export interface WorkerOptions {
   pollIntervalMs: number;
-  /** See `flagsDue` in poll(). */
+  /** See `flagsDue` in statusRound(). */
   flagRescanMs: number;
   /** How long a poll's STATUS may go unanswered before the session is declared stale and reconnected. */
   watchdogTimeoutMs: number;
