@@ -19,6 +19,7 @@ export interface FolderSyncOptions {
   onProgress?: (p: ProgressReport) => void;
 }
 
+/** Messages of a UIDVALIDITY reset fetched (flags + header) and rematched at a time. */
 const IDENTITY_CHUNK = 1000;
 
 async function searchUids(client: ImapFlow, query: Record<string, unknown>): Promise<number[]> {

@@ -44,7 +44,6 @@ function receivedAt(m: IngestMessage): Date {
   return m.internalDate ?? m.date ?? new Date();
 }
 
-const REMATCH_CHUNK = 1000;
 /**
  * Pairs the messages of a UIDVALIDITY reset with the stale rows of the same content identity, the n-th copy with the
  * n-th row, and moves those rows to their new UIDs. Each lookup is an index probe (emails_message_id, or
@@ -164,21 +163,21 @@ export class IngestService {
         };
       };
       const inserted = [...rows, ...moved].map(stored);
-      const restored: ClaimedDeparture[] = moved.map((r) => claims.get(Number(r.uid))!);
-      await restoreDepartures(em, restored);
+      const claimed = new Map<number, ClaimedDeparture>(moved.map((r) => [r.id, claims.get(Number(r.uid))!]));
+      await restoreDepartures(em, [...claimed.values()]);
       // A moved email's attachments take back their ids (the same message lists the same attachments in the same order).
-      const attachments = inserted.map((e, i) => {
+      const attachments = inserted.map((e) => {
         const values = e.message.attachments.map((a) => [e.id, clean(a.filename), clean(a.originalFilename), a.mimeType, a.size, a.isInline, clean(a.contentId), a.blobKey, now]);
-        const ids = i < rows.length ? null : restored[i - rows.length]!.attachmentIds;
+        const ids = claimed.get(e.id)?.attachmentIds;
         return { values, ids: ids && ids.length === values.length ? ids : null };
       });
       await insertRows(em, 'attachments', ATTACHMENT_COLUMNS, attachments.flatMap((a) => (a.ids ? [] : a.values)));
       await insertRows(em, 'attachments', ['id', ...ATTACHMENT_COLUMNS], attachments.flatMap((a) => (a.ids ? a.values.map((v, k) => [a.ids![k], ...v]) : [])));
       for (const hook of this.hooks) await hook.afterInsert(em, inserted);
-      await appendEvents(em, [
-        ...inserted.slice(0, rows.length).map(receivedEvent),
-        ...inserted.slice(rows.length).map((e, i) => movedEvent(e, restored[i]!.folder)),
-      ]);
+      await appendEvents(em, inserted.map((e) => {
+        const from = claimed.get(e.id);
+        return from ? movedEvent(e, from.folder) : receivedEvent(e);
+      }));
       await this.advanceCursor(em, b.accountId, b.folder, b.uidValidity, b.uidNext);
       return { inserted, moved: moved.length, skipped: b.messages.length - inserted.length };
     });
@@ -187,27 +186,21 @@ export class IngestService {
   /**
    * After a UIDVALIDITY reset: a message whose content identity (Message-ID + header hash) matches a row stored under
    * an older UIDVALIDITY gets its new UID and the server's flags; its local state (archived, categories, notes) stays
-   * and no event is emitted. Identical copies are matched one to one. One statement per REMATCH_CHUNK messages, each
-   * its own transaction (an interrupted reset resumes from the stale rows). Returns the UIDs that matched.
+   * and no event is emitted. Identical copies are matched one to one. One statement and transaction: the caller passes
+   * a chunk at a time (an interrupted reset resumes from the stale rows). Returns the UIDs that matched.
    */
   async rematch(accountId: number, folder: string, uidValidity: number, ids: readonly MessageIdentity[], uidNext: number): Promise<Set<number>> {
-    const uids = new Set<number>();
-    for (let i = 0; i === 0 || i < ids.length; i += REMATCH_CHUNK) {
-      const chunk = ids.slice(i, i + REMATCH_CHUNK).map((m) => ({
-        uid: m.uid, modseq: m.modseq, flags: m.flags, seen: m.flags.includes('\\Seen'), flagged: m.flags.includes('\\Flagged'),
-        message_id: m.messageId, header_hash: m.headerHash,
-      }));
-      await this.orm.em.fork().transactional(async (em) => {
-        if (chunk.length > 0) {
-          const hits = await exec<{ uid: string }>(em, REMATCH_SQL, [
-            cleanJson(chunk), accountId, folder, uidValidity, accountId, folder, uidValidity, uidValidity,
-          ]);
-          for (const h of hits) uids.add(Number(h.uid));
-        }
-        await this.advanceCursor(em, accountId, folder, uidValidity, uidNext);
-      });
-    }
-    return uids;
+    const messages = ids.map((m) => ({
+      uid: m.uid, modseq: m.modseq, flags: m.flags, seen: m.flags.includes('\\Seen'), flagged: m.flags.includes('\\Flagged'),
+      message_id: m.messageId, header_hash: m.headerHash,
+    }));
+    return this.orm.em.fork().transactional(async (em) => {
+      const hits = messages.length === 0 ? [] : await exec<{ uid: string }>(em, REMATCH_SQL, [
+        cleanJson(messages), accountId, folder, uidValidity, accountId, folder, uidValidity, uidValidity,
+      ]);
+      await this.advanceCursor(em, accountId, folder, uidValidity, uidNext);
+      return new Set(hits.map((h) => Number(h.uid)));
+    });
   }
 
   private async advanceCursor(em: EntityManager, accountId: number, folder: string, uidValidity: number, uidNext: number): Promise<void> {
