@@ -105,7 +105,7 @@ try {
       path: '/api/emails?folder=INBOX&is_read=0',
       ...page('WHERE folder = $1 AND is_read = false', 'received_at DESC, id DESC', ['INBOX']),
     },
-    { name: 'GET /api/emails?sort=subject&order=asc', path: '/api/emails?sort=subject&order=asc', ...page('', "coalesce(subject, '') ASC, id ASC") },
+    { name: 'GET /api/emails?sort=subject&order=asc', path: '/api/emails?sort=subject&order=asc', ...page('', "left(coalesce(subject, ''), 256) ASC, id ASC") },
     ...[...common, ...rare].map((q, i) => ({
       name: `GET /api/emails/search ${i < common.length ? 'common' : 'rare'} "${q}"`,
       path: `/api/emails/search?q=${encodeURIComponent(q)}`,

@@ -93,12 +93,14 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     const plan = planFolderSync(cursor, view, { full: opts.full ?? false, staleRowsExist: stale, selectedBefore });
     // Deleted here, not yet on the server (its MOVE waits for a retry): neither new mail nor missing.
     const deleting = await deps.state.pendingDeletes(accountId, folder, uidValidity);
-    const sinceQuery = opts.since ? { since: opts.since } : {};
+    // Internal dates are Unix times: SINCE before 1970 restricts nothing, and Dovecot refuses years before ~1900.
+    const since = opts.since && opts.since.getTime() > 0 ? opts.since : undefined;
+    const sinceQuery = since ? { since } : {};
     let candidates: number[];
     if (plan.kind === 'incremental') {
       candidates = plan.unchanged ? [] : (await searchUids(client, { uid: `${plan.fromUid}:*`, ...sinceQuery })).filter((u) => u >= plan.fromUid);
     } else {
-      candidates = await searchUids(client, opts.since ? sinceQuery : { all: true });
+      candidates = await searchUids(client, since ? sinceQuery : { all: true });
     }
     // Deletes the server refused for good: the message is still there, so it comes back (with the reason).
     const undone = await deps.state.failedDeletes(accountId, folder, uidValidity);

@@ -11,6 +11,7 @@ import { appendEvents, type EventPayloads, type NewEvent } from '../events/index
 import type { PgPubSub } from '../events/pubsub.js';
 import { AdvisoryLocks, LockNamespace } from '../db/locks.js';
 import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
+import { sqlStateOf } from '../db/sql-errors.js';
 import { isStorageFailure } from '../storage/blob-store.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import { classifyImapError, connectImap, isMailboxMissing, type AccountsService, type ImapTimeouts } from '../modules/accounts/index.js';
@@ -44,6 +45,16 @@ export interface RunnerDeps {
   locks: AdvisoryLocks;
   pubsub: PgPubSub;
   imapTimeouts: ImapTimeouts;
+}
+
+/** What a failed pass reports (REST status, account error, log kind): the IMAP server, DATA_DIR or the database at fault. */
+function failureOf(err: unknown, target: { host: string; port: number }): { message: string; code: ErrorCode; kind: string } {
+  if (err instanceof AppError) return { message: err.message, code: err.code, kind: 'request' };
+  if (isStorageFailure(err)) return { message: `Local storage failed (DATA_DIR): ${(err as Error).message}`, code: ErrorCode.SERVICE_UNAVAILABLE, kind: 'storage' };
+  // PostgreSQL refused a statement: our fault, not the mail server's. Its text names tables and constraints: the log has it.
+  if (sqlStateOf(err)) return { message: 'The database refused to store the synced mail (the server log has the details)', code: ErrorCode.INTERNAL_SERVER_ERROR, kind: 'database' };
+  const c = classifyImapError(err, target);
+  return { message: c.message, code: ErrorCode.UPSTREAM_ERROR, kind: c.kind };
 }
 
 export class SyncRunner {
@@ -113,17 +124,17 @@ export class SyncRunner {
       if (sync.shutdown?.aborted) throw sync.shutdown.reason;
       // Nothing can be recorded without the database: say so (503) rather than blame the IMAP server.
       if (isDatabaseUnavailable(err)) throw databaseUnavailableError(err);
-      const c = classifyImapError(err, account);
-      const storage = isStorageFailure(err);
-      const message = err instanceof AppError ? err.message : storage ? `Local storage failed (DATA_DIR): ${(err as Error).message}` : c.message;
-      sync.log.warn({ accountId, folder: current, err, kind: storage ? 'storage' : c.kind }, 'sync pass failed');
+      // Deleted while it synced (its rows then fail their foreign keys): there is nothing left to report on.
+      if (sqlStateOf(err) && !(await accounts.findById(accountId))) throw AppError.notFound('Account', accountId);
+      const f = failureOf(err, account);
+      sync.log.warn({ accountId, folder: current, err, kind: f.kind }, 'sync pass failed');
       // A requested folder that does not exist says nothing about the account's connection.
       const badRequest = err instanceof AppError && err.code === ErrorCode.NOT_FOUND;
-      if (!badRequest) await accounts.recordSyncStatus(accountId, { connected: false, error: message, pause: c.kind === 'auth' });
-      if (current) await sync.state.finishFolder(accountId, current, { error: message }).catch(() => undefined);
-      await this.event('sync.failed', accountId, runId, { accountId, runId, error: message, folder: current });
+      if (!badRequest) await accounts.recordSyncStatus(accountId, { connected: f.kind === 'database', error: f.message, pause: f.kind === 'auth' });
+      if (current) await sync.state.finishFolder(accountId, current, { error: f.message }).catch(() => undefined);
+      await this.event('sync.failed', accountId, runId, { accountId, runId, error: f.message, folder: current });
       if (err instanceof AppError) throw err;
-      throw new AppError(storage ? ErrorCode.SERVICE_UNAVAILABLE : ErrorCode.UPSTREAM_ERROR, `Sync failed: ${message}`, undefined, { cause: err });
+      throw new AppError(f.code, `Sync failed: ${f.message}`, undefined, { cause: err });
     } finally {
       if (client && client !== session) await client.logout().catch(() => client?.close());
     }

@@ -185,6 +185,10 @@ describe('on-demand sync (POST /api/accounts/{id}/sync)', () => {
     expect((await srv.api('/api/accounts/999999/sync', { method: 'POST' })).status).toBe(404);
     await appendMessage(dovecot, mb, 'INBOX', buildMessage({ subject: 'new' }));
     expect(await syncNow(id, { since_date: '2000-01-01', full_resync: true })).toMatchObject({ new: 1 });
+    // Dates the IMAP server refuses in SEARCH SINCE (years before ~1900) restrict nothing: no 502.
+    for (const since of ['0001-01-01', '1000-01-01', '1969-12-31']) {
+      expect(await syncNow(id, { since_date: since, full_resync: true })).toMatchObject({ new: 0, failed: 0 });
+    }
   });
 
   it('wrong credentials: 502 with the reason, account status records it', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { headerHash } from '../../src/shared/header-hash.js';
-import { parseDate } from '../../src/sync/ingest/parse-headers.js';
+import { capBytes, parseDate, parseHeaderFields, readFields } from '../../src/sync/ingest/parse-headers.js';
 import { BlobStore } from '../../src/storage/blob-store.js';
 import { parseMessage, type ParsedMessage } from '../../src/sync/ingest/parse-message.js';
 import * as F from '../fixtures/messages.js';
@@ -244,12 +244,48 @@ describe('parseDate', () => {
     ['4 Mar 25 10:15 GMT', '2025-03-04T10:15:00.000Z'],
     ['Sat, 15 Mar 2025 09:10:11 EST', '2025-03-15T14:10:11.000Z'],
     ['2025-03-04T10:15:30Z', '2025-03-04T10:15:30.000Z'],
+    // A leap day, whose UTC instant is the next day.
+    ['Thu, 29 Feb 2024 23:30:00 -0500', '2024-03-01T04:30:00.000Z'],
   ])('%s', (value, iso) => {
     expect(parseDate(value)?.toISOString()).toBe(iso);
   });
 
-  it.each([undefined, '', '1', 'yesterday', 'Mon, 32 Jan 2020 10:00:00 +0000', 'not a date at all'])('%j → null', (value) => {
+  it.each([
+    undefined, '', '1', 'yesterday', 'Mon, 32 Jan 2020 10:00:00 +0000', 'not a date at all',
+    // Days V8 would roll over into the next month.
+    'Fri, 30 Feb 2024 10:00:00 +0000', '31 Apr 2024 10:00 GMT', '2023-02-29T10:00:00Z',
+  ])('%j → null', (value) => {
     expect(parseDate(value)).toBeNull();
+  });
+});
+
+describe('indexed header values stay within PostgreSQL btree entries (~2,700 bytes)', () => {
+  const cjk = '議'.repeat(990); // 2,970 UTF-8 bytes
+
+  it('capBytes cuts between code points', () => {
+    expect(capBytes('abc', 2)).toBe('ab');
+    expect(capBytes('é'.repeat(10), 5)).toBe('éé'); // 2 bytes each: the third does not fit whole
+    expect(capBytes('😀x', 3)).toBe('');
+    expect(capBytes(cjk, 998)).toBe('議'.repeat(332));
+    expect(capBytes('short', 998)).toBe('short');
+  });
+
+  it('caps Message-ID, In-Reply-To, References and addresses in bytes, alike', () => {
+    const head = Buffer.from(
+      [`Message-ID: <${cjk}@x>`, `In-Reply-To: <${cjk}@x>`, `References: <${cjk}@x>`, `From: ${cjk}@example.com`, 'Subject: s', '', ''].join('\r\n'),
+    );
+    const f = parseHeaderFields(readFields(head));
+    for (const v of [f.messageId!, f.inReplyTo!, f.references[0]!, f.from!.email]) expect(Buffer.byteLength(v)).toBeLessThanOrEqual(998);
+    expect(f.inReplyTo).toBe(f.messageId);
+    expect(f.references[0]).toBe(f.messageId);
+  });
+
+  it('keeps at most 64 KiB of recipients per address header', () => {
+    const to = Array.from({ length: 40_000 }, (_, i) => `user${i}@example.com`).join(', ');
+    const f = parseHeaderFields(readFields(Buffer.from(`To: ${to}\r\nSubject: s\r\n\r\n`)));
+    expect(f.to.length).toBeGreaterThan(1000);
+    expect(f.to.length).toBeLessThan(40_000);
+    expect(f.to[0]).toEqual({ email: 'user0@example.com', name: '' });
   });
 });
 

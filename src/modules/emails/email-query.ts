@@ -31,12 +31,13 @@ export type SortOrder = (typeof SORT_ORDERS)[number];
 
 /**
  * Sort keys as SQL expressions. Nullable columns are coalesced so that a keyset comparison (row value < cursor) is
- * well defined; each expression has a matching `(expr, id)` index (migration email_read).
+ * well defined; each expression has a matching `(expr, id)` index (migrations email_read, sort_prefix). Text sorts
+ * use the first 256 characters: a btree entry cannot hold a subject of any length (and a cursor need not either).
  */
 const SORT_SQL: Record<SortField, { expr: string; type: string }> = {
   received_at: { expr: 'e.received_at', type: 'timestamptz' },
-  subject: { expr: "coalesce(e.subject, '')", type: 'text' },
-  from_address: { expr: "coalesce(e.from_address, '')", type: 'text' },
+  subject: { expr: "left(coalesce(e.subject, ''), 256)", type: 'text' },
+  from_address: { expr: "left(coalesce(e.from_address, ''), 256)", type: 'text' },
 };
 
 /** The text search configuration created by the email_read migration (simple + unaccent). */

@@ -6,6 +6,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { appendEvents, type NewEvent } from '../../events/index.js';
 import { exec, insertRows } from '../../db/sql.js';
+import { isDataError } from '../../db/sql-errors.js';
 import { claimDepartures, DEFAULT_MOVE_WINDOW_MS, restoreDepartures, type ClaimedDeparture } from './departures.js';
 import type { BatchResult, IngestHook, IngestMessage, StoredEmail } from './ingest.types.js';
 
@@ -37,6 +38,8 @@ const JSON_COLUMNS = { to_addresses: 'jsonb', cc_addresses: 'jsonb', headers: 'j
 const ATTACHMENT_COLUMNS = ['email_id', 'filename', 'original_filename', 'mime_type', 'file_size', 'is_inline', 'content_id', 'checksum', 'created_at'] as const;
 
 // PostgreSQL text cannot hold NUL; hostile mail sometimes carries it.
+/** `size` is an int4: a message over 2 GiB (IMAP allows 4 GiB) is recorded as 2 GiB rather than refused. */
+const MAX_INT4 = 2 ** 31 - 1;
 const clean = (s: string | null): string | null => (s === null ? null : s.replace(/\0/g, ''));
 const cleanJson = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'string' ? x.replace(/\0/g, '') : x));
 
@@ -77,7 +80,7 @@ function emailRow(b: BatchInput, m: IngestMessage, now: Date, isArchived = false
     clean(m.from?.name || null), cleanJson(m.to), cleanJson(m.cc), clean(m.replyTo), clean(m.subject), clean(m.bodyText),
     clean(m.bodyHtml), cleanJson(m.headers), clean(m.inReplyTo), cleanJson(m.references), receivedAt(m), m.date,
     seen ? now : null, seen, m.flags.includes('\\Flagged'), isArchived, cleanJson(m.flags), m.attachments.length > 0,
-    m.attachments.length, m.size, m.rawBlobKey, clean(m.parseError), now, now,
+    m.attachments.length, Math.min(m.size, MAX_INT4), m.rawBlobKey, clean(m.parseError), now, now,
   ];
 }
 
@@ -123,6 +126,20 @@ async function storeRawSources(em: EntityManager, messages: readonly IngestMessa
     'ON CONFLICT ("key") DO UPDATE SET "stored_at" = EXCLUDED."stored_at"');
 }
 
+/**
+ * A message as stored when PostgreSQL refused its parsed content: what IMAP said of it (UID, flags, size, dates) and
+ * its raw source, with the reason as `parse_error`; `/raw` and the raw download still have everything. Its attachment
+ * files, unreferenced, go with the orphan sweep.
+ */
+function withoutContent(m: IngestMessage, err: unknown): IngestMessage {
+  const reason = err instanceof Error ? err.message : String(err);
+  return {
+    ...m, messageId: null, subject: null, from: null, to: [], cc: [], replyTo: null, inReplyTo: null, references: [],
+    headers: {}, bodyText: null, bodyHtml: null, attachments: [],
+    parseError: `stored without its parsed content: the database refused it (${reason})`.slice(0, 1000),
+  };
+}
+
 export class IngestService {
   private readonly hooks: IngestHook[] = [];
 
@@ -136,8 +153,39 @@ export class IngestService {
     this.hooks.push(hook);
   }
 
-  /** Stores one batch atomically; see the file comment. Messages moved here on the server take back their email. */
+  /**
+   * Stores one batch atomically; see the file comment. Messages moved here on the server take back their email. A
+   * batch PostgreSQL refuses for its content (a value over a limit no cap foresaw) is stored one message at a time:
+   * one message must not hold back the others, nor, since the folder cursor cannot pass it, every later sync.
+   */
   async storeBatch(b: BatchInput): Promise<BatchResult> {
+    try {
+      return await this.storeAtomically(b);
+    } catch (err) {
+      if (b.messages.length === 0 || !isDataError(err)) throw err;
+      return this.storeOneByOne(b);
+    }
+  }
+
+  /** Each message in its own transaction; one refused even alone is stored without its parsed content. */
+  private async storeOneByOne(b: BatchInput): Promise<BatchResult> {
+    const out: BatchResult = { inserted: [], moved: 0, skipped: 0 };
+    const messages = [...b.messages].sort((x, y) => x.uid - y.uid);
+    for (const [i, m] of messages.entries()) {
+      // The cursor covers this message and the UIDs before the next one (vanished, or stored already).
+      const one = { ...b, uidNext: messages[i + 1]?.uid ?? b.uidNext };
+      const r = await this.storeAtomically({ ...one, messages: [m] }).catch((err: unknown) => {
+        if (!isDataError(err)) throw err;
+        return this.storeAtomically({ ...one, messages: [withoutContent(m, err)] });
+      });
+      out.inserted.push(...r.inserted);
+      out.moved += r.moved;
+      out.skipped += r.skipped;
+    }
+    return out;
+  }
+
+  private async storeAtomically(b: BatchInput): Promise<BatchResult> {
     return this.orm.em.fork().transactional(async (em) => {
       const now = new Date();
       await storeRawSources(em, b.messages, now);
@@ -167,7 +215,7 @@ export class IngestService {
       await restoreDepartures(em, [...claimed.values()]);
       // A moved email's attachments take back their ids (the same message lists the same attachments in the same order).
       const attachments = inserted.map((e) => {
-        const values = e.message.attachments.map((a) => [e.id, clean(a.filename), clean(a.originalFilename), a.mimeType, a.size, a.isInline, clean(a.contentId), a.blobKey, now]);
+        const values = e.message.attachments.map((a) => [e.id, clean(a.filename), clean(a.originalFilename), a.mimeType, Math.min(a.size, MAX_INT4), a.isInline, clean(a.contentId), a.blobKey, now]);
         const ids = claimed.get(e.id)?.attachmentIds;
         return { values, ids: ids && ids.length === values.length ? ids : null };
       });

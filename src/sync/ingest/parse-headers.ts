@@ -23,8 +23,20 @@ export interface RawField {
 /** Only the first bytes of a header block are read: bounds the work for a message that has no body separator. */
 const MAX_HEADER_READ = 2 * 1024 * 1024;
 const MAX_HEADER_VALUE = 64 * 1024;
-/** Message-ID / address columns are varchar(1000); RFC 5322 lines stop at 998 anyway. */
-const MAX_ID = 998;
+/**
+ * Message-IDs and addresses: RFC 5322 lines stop at 998 characters, and these columns are indexed, where PostgreSQL's
+ * btree refuses an entry over ~2,700 bytes (an error that would fail the message's whole batch). So the cap is in
+ * UTF-8 bytes: a Message-ID of 990 CJK characters is 2,970. Applied alike to Message-ID, In-Reply-To and References,
+ * so a truncated id still threads.
+ */
+const MAX_ID_BYTES = 998;
+const MAX_NAME = 998;
+/**
+ * Addresses kept per header, in UTF-8 bytes of address + name: `to_addresses` is indexed for search, and a tsvector
+ * cannot exceed 1 MB (a To: of 40,000 recipients is 1.1 MB). The recipients past it are still in `headers` and the raw
+ * source.
+ */
+const MAX_ADDRESS_LIST_BYTES = 64 * 1024;
 const MAX_REFERENCES = 200;
 /** Repeated trace/signature headers are kept one per line; others are list-like and joined with ", ". */
 const LINE_JOINED = new Set([
@@ -34,8 +46,19 @@ const LINE_JOINED = new Set([
 /** RFC 5322 field name: printable ASCII except colon. */
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 const WINDOWS_1252 = new TextDecoder('windows-1252');
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
 const cap = (s: string, max: number): string => (s.length > max ? s.slice(0, max) : s);
+
+/** At most `max` UTF-8 bytes of `s`, cut between code points. */
+export function capBytes(s: string, max: number): string {
+  if (s.length * 3 <= max) return s; // a UTF-16 unit is at most 3 UTF-8 bytes (a surrogate pair is 4 for 2 units)
+  const buf = Buffer.from(s, 'utf8');
+  if (buf.length <= max) return s;
+  let end = max;
+  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--; // back to the start of the code point that does not fit
+  return buf.subarray(0, end).toString('utf8');
+}
 
 /**
  * Bytes → string for header values and bodies of unknown charset: UTF-8 when the bytes are valid UTF-8, otherwise
@@ -87,9 +110,16 @@ function addresses(fields: RawField[], name: string): ParsedAddress[] {
   const raw = values(fields, name);
   if (raw.length === 0) return [];
   try {
-    return parseAddressHeader(raw, { flatten: true })
-      .value.filter((a) => typeof a.address === 'string' && a.address.trim() !== '')
-      .map((a) => ({ email: cap(a.address!.trim(), MAX_ID), name: cap(a.name ?? '', MAX_ID) }));
+    const out: ParsedAddress[] = [];
+    let bytes = 0;
+    for (const a of parseAddressHeader(raw, { flatten: true }).value) {
+      if (typeof a.address !== 'string' || a.address.trim() === '') continue;
+      const address = { email: capBytes(a.address.trim(), MAX_ID_BYTES), name: cap(a.name ?? '', MAX_NAME) };
+      bytes += Buffer.byteLength(address.email) + Buffer.byteLength(address.name);
+      if (bytes > MAX_ADDRESS_LIST_BYTES && out.length > 0) break;
+      out.push(address);
+    }
+    return out;
   } catch {
     return [];
   }
@@ -101,7 +131,7 @@ function messageIds(value: string | undefined): string[] {
   const decoded = decodeWords(value);
   const bracketed = [...decoded.matchAll(/<([^<>\s]+)>/g)].map((m) => m[1]!);
   const ids = bracketed.length > 0 ? bracketed : decoded.split(/[\s,]+/).filter((t) => t !== '' && !/[<>]/.test(t));
-  return ids.map((id) => cap(id, MAX_ID));
+  return ids.map((id) => capBytes(id, MAX_ID_BYTES));
 }
 
 function references(fields: RawField[]): string[] {
@@ -118,10 +148,16 @@ function references(fields: RawField[]): string[] {
 export function parseDate(value: string | undefined): Date | null {
   if (!value) return null;
   const s = value.replace(/\([^()]*\)/g, ' ').replace(/\s+/g, ' ').trim();
-  if (!/\d{1,2} [a-z]{3,9},? \d{2,4} \d{1,2}:\d{2}/i.test(s) && !/^\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}/i.test(s)) return null;
+  const rfc = /(\d{1,2}) ([a-z]{3})[a-z]{0,6},? (\d{2,4}) \d{1,2}:\d{2}/i.exec(s);
+  const iso = rfc ? null : /^(\d{4})-(\d{2})-(\d{2})[t ]\d{2}:\d{2}/i.exec(s);
+  if (!rfc && !iso) return null;
   const d = new Date(s);
   const year = d.getUTCFullYear();
-  return Number.isNaN(d.getTime()) || year < 1900 || year > 9999 ? null : d;
+  if (Number.isNaN(d.getTime()) || year < 1900 || year > 9999) return null;
+  // V8 rolls an impossible day over (30 Feb → 1 Mar): such a date is as unparsable as any other.
+  const [day, month, y] = rfc ? [Number(rfc[1]), MONTHS.indexOf(rfc[2]!.toLowerCase()), Number(rfc[3])] : [Number(iso![3]), Number(iso![2]) - 1, Number(iso![1])];
+  const fullYear = y < 50 ? 2000 + y : y < 1000 ? 1900 + y : y; // RFC 5322 §4.3: two- and three-digit years
+  return month >= 0 && day >= 1 && day <= new Date(Date.UTC(fullYear, month + 1, 0)).getUTCDate() ? d : null;
 }
 
 function headerRecord(fields: RawField[]): Record<string, string> {
