@@ -280,6 +280,13 @@ describe('indexed header values stay within PostgreSQL btree entries (~2,700 byt
     expect(f.references[0]).toBe(f.messageId);
   });
 
+  it('drops whitespace inside a bracketed Message-ID, alike in replies', () => {
+    const f = parseHeaderFields(readFields(Buffer.from('Message-ID: <abc def@example.com>\r\nIn-Reply-To: <abc\r\n def@example.com>\r\nReferences: <> <x@y> <abc def@example.com>\r\n\r\n')));
+    expect(f.messageId).toBe('abcdef@example.com');
+    expect(f.inReplyTo).toBe('abcdef@example.com');
+    expect(f.references).toEqual(['x@y', 'abcdef@example.com']);
+  });
+
   it('keeps at most 64 KiB of recipients per address header', () => {
     const to = Array.from({ length: 40_000 }, (_, i) => `user${i}@example.com`).join(', ');
     const f = parseHeaderFields(readFields(Buffer.from(`To: ${to}\r\nSubject: s\r\n\r\n`)));

@@ -125,11 +125,15 @@ function addresses(fields: RawField[], name: string): ParsedAddress[] {
   }
 }
 
-/** Message-IDs without angle brackets: the `<…>` tokens, or bare whitespace-separated tokens when there are none. */
+/**
+ * Message-IDs without angle brackets: the `<…>` tokens, or bare whitespace-separated tokens when there are none. A
+ * msg-id holds no whitespace; some mailers fold inside one or put spaces in it, so whitespace inside brackets is
+ * dropped (the replies' In-Reply-To and References are read the same way, so they still thread).
+ */
 function messageIds(value: string | undefined): string[] {
   if (!value) return [];
   const decoded = decodeWords(value);
-  const bracketed = [...decoded.matchAll(/<([^<>\s]+)>/g)].map((m) => m[1]!);
+  const bracketed = [...decoded.matchAll(/<([^<>]+)>/g)].map((m) => m[1]!.replace(/\s+/g, '')).filter((id) => id !== '');
   const ids = bracketed.length > 0 ? bracketed : decoded.split(/[\s,]+/).filter((t) => t !== '' && !/[<>]/.test(t));
   return ids.map((id) => capBytes(id, MAX_ID_BYTES));
 }
