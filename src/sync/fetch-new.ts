@@ -68,18 +68,27 @@ export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: 
     // metadata rows, not a million, and stores its first messages without waiting for the whole list.
     for (let w = 0; w < input.uids.length; w += META_CHUNK) {
       const window = input.uids.slice(w, w + META_CHUNK);
-      const metas = await fetchMeta(client, window);
+      const status = (m: ImapMeta) => deps.fetchFailures.status(input.accountId, input.folder, input.uidValidity, m.uid);
+      const listed = await fetchMeta(client, window);
+      const metas = listed.filter((m) => status(m) !== 'unfetchable');
+      if (metas.length < listed.length) {
+        const skipped = listed.filter((m) => status(m) === 'unfetchable').map((m) => m.uid);
+        counts.failed += skipped.length;
+        deps.log.warn({ accountId: input.accountId, folder: input.folder, uids: skipped }, 'the IMAP server fails to return these messages, even alone: skipped (a full resync tries them again)');
+      }
       // Vanished between SEARCH and FETCH (expunged meanwhile): nothing to store.
       done += window.length - metas.length;
-      const chunks = chunkBySize(metas, (m) => Math.min(m.size, SOURCE_CHUNK_BYTES), SOURCE_CHUNK_COUNT, SOURCE_CHUNK_BYTES);
+      const chunks = chunkBySize(metas, (m) => Math.min(m.size, SOURCE_CHUNK_BYTES), SOURCE_CHUNK_COUNT, SOURCE_CHUNK_BYTES, (m) => status(m) === 'suspect');
       // After a window's last chunk, the cursor stops before the next window's first UID.
       const after = w + META_CHUNK < input.uids.length ? input.uids[w + META_CHUNK]! : input.finalUidNext;
       for (const [index, chunk] of chunks.entries()) {
         deps.shutdown?.throwIfAborted();
         // The chunk's sources count against the process-wide budget from before the fetch until they are stored.
         const release = await deps.budget.acquire(chunkSourceBytes(chunk, deps.maxMessageBytes), deps.shutdown);
+        const uids = chunk.map((m) => m.uid);
         const { parsed, large, fetched } = await fetchChunk(client, deps, chunk).catch((err: unknown) => {
           release();
+          deps.fetchFailures.failed(input.accountId, input.folder, input.uidValidity, uids);
           throw err;
         });
         const uidNext = index === chunks.length - 1 ? after : chunks[index + 1]![0]!.uid;
@@ -90,6 +99,7 @@ export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: 
           counts.new += r.inserted.length - r.moved;
           counts.updated += r.moved;
           deps.emailStats.inserted(r.inserted.length);
+          deps.fetchFailures.succeeded(input.accountId, input.folder, input.uidValidity, uids);
           // Vanished between the metadata and the source.
           counts.failed += chunk.length - fetched;
           done += chunk.length;

@@ -82,6 +82,7 @@ async function serverChanges(client: ImapFlow, folder: string, changedSince: str
 /** Syncs `folder`; the caller holds the account's sync lock. */
 export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: number, folder: string, opts: FolderSyncOptions = {}): Promise<FolderCounts> {
   const counts = emptyCounts();
+  if (opts.full) deps.fetchFailures.forget(accountId, folder);
   const selectedBefore = (client.mailbox || null)?.path === folder;
   const lock = await client.getMailboxLock(folder);
   try {

@@ -16,6 +16,7 @@ import { AppError, ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { BlobStore } from '../storage/blob-store.js';
 import { ByteBudget } from './byte-budget.js';
+import { FetchFailures } from './fetch-failures.js';
 import { ParserPool } from './ingest/parser-pool.js';
 import { SYNC_PROGRESS_CHANNEL, SyncRunner, type SyncProgressMessage } from './sync-runner.js';
 import { SyncSupervisor } from './supervisor.js';
@@ -101,7 +102,7 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
   const interrupt = () => shutdown.abort(new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The server is shutting down; the sync resumes when it restarts'));
   const runner = new SyncRunner({
     orm, accounts, locks, pubsub, imapTimeouts: config.imap,
-    sync: { ingest, state, parser, blobs, log: slog, maxMessageBytes: config.sync.maxMessageBytes, budget: new ByteBudget(config.sync.inflightBytes), emailStats, shutdown: shutdown.signal },
+    sync: { ingest, state, parser, blobs, log: slog, maxMessageBytes: config.sync.maxMessageBytes, budget: new ByteBudget(config.sync.inflightBytes), fetchFailures: new FetchFailures(), emailStats, shutdown: shutdown.signal },
   });
   const writeBack = new WriteBackDrainer({ orm, accounts, state, locks, log: slog, backoff: config.sync.backoff });
   const supervisor = config.sync.enabled

@@ -39,14 +39,17 @@ export function planFolderSync(
   return { kind: 'incremental', fromUid: cursor.uidNext, changedSince: box.highestModseq !== null ? cursor.highestModseq : null, unchanged };
 }
 
-/** Splits items into consecutive chunks bounded by count and total size (so a chunk of big messages stays small). */
-export function chunkBySize<T>(items: readonly T[], size: (t: T) => number, maxCount: number, maxBytes: number): T[][] {
+/**
+ * Splits items into consecutive chunks bounded by count and total size (so a chunk of big messages stays small); an
+ * item `alone` says so gets a chunk of its own.
+ */
+export function chunkBySize<T>(items: readonly T[], size: (t: T) => number, maxCount: number, maxBytes: number, alone: (t: T) => boolean = () => false): T[][] {
   const out: T[][] = [];
   let cur: T[] = [];
   let bytes = 0;
   for (const item of items) {
     const s = size(item);
-    if (cur.length > 0 && (cur.length >= maxCount || bytes + s > maxBytes)) {
+    if (cur.length > 0 && (cur.length >= maxCount || bytes + s > maxBytes || alone(item) || alone(cur[0]!))) {
       out.push(cur);
       cur = [];
       bytes = 0;

@@ -4,6 +4,7 @@ import type { IngestService, MailboxStateService } from '../modules/emails/index
 import type { Logger } from '../shared/logger.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ByteBudget } from './byte-budget.js';
+import type { FetchFailures } from './fetch-failures.js';
 import type { ParserPool } from './ingest/parser-pool.js';
 
 export interface SyncDeps {
@@ -15,6 +16,8 @@ export interface SyncDeps {
   maxMessageBytes: number;
   /** Message-source bytes all folder syncs of this process may hold at once (SYNC_INFLIGHT_MB). */
   budget: ByteBudget;
+  /** Messages the IMAP server failed to return: fetched alone, then skipped (fetch-failures.ts). */
+  fetchFailures: FetchFailures;
   /** Told how many emails each chunk stored: refreshes the planner's statistics through bulk syncs. */
   emailStats: TableStats;
   /** Aborted when the server shuts down: a pass stops at its next chunk (what it stored stays, the cursor with it). */

@@ -3,6 +3,8 @@
  * are stored like any other, and never hold back the rest of their folder. Before, one such message failed its whole
  * batch, and since the folder cursor could not pass it, every later sync of the folder too.
  */
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IngestService } from '../../src/modules/emails/index.js';
 import type { IngestMessage } from '../../src/modules/emails/index.js';
@@ -77,6 +79,41 @@ describe('header values over PostgreSQL limits', () => {
     await appendMessage(dovecot, creds, 'INBOX', buildMessage({ subject: 'after them' }));
     const again = await srv.api(`/api/accounts/${id}/sync`, { method: 'POST', json: {} });
     expect(again.body.data).toMatchObject({ new: 1, failed: 0 });
+  });
+});
+
+describe('a message the IMAP server fails to return', () => {
+  it('is fetched alone, then skipped: the messages around it and after it are stored', async () => {
+    const { dovecot, srv, dbUrl } = env;
+    const creds = await dovecot.createUser();
+    for (const subject of ['before', 'broken', 'after']) await appendMessage(dovecot, creds, 'INBOX', buildMessage({ subject, text: 'hello '.repeat(50) }));
+    // A message file shorter than the size in its name (a truncated file): Dovecot drops the connection on every FETCH of it.
+    const maildir = path.join(dovecot.dir, 'mail', creds.user, 'Maildir');
+    const files = (await Promise.all(['new', 'cur'].map(async (d) => (await readdir(path.join(maildir, d)).catch(() => [])).map((f) => path.join(maildir, d, f))))).flat().sort();
+    const broken = [];
+    for (const f of files) if ((await readFile(f, 'latin1')).includes('Subject: broken')) broken.push(f);
+    expect(broken).toHaveLength(1);
+    await writeFile(broken[0]!, 'Subject: broken\n\nx');
+    const created = await srv.api('/api/accounts', {
+      method: 'POST',
+      json: { name: 'Broken', email: `${creds.user}@example.com`, host: dovecot.host, port: dovecot.port, username: creds.user, password: creds.password, encryption: 'none', is_active: false },
+    });
+    const id = created.body.data.id as number;
+    const statuses: number[] = [];
+    let last = await srv.api(`/api/accounts/${id}/sync`, { method: 'POST', json: {} });
+    for (statuses.push(last.status); last.status !== 200 && statuses.length < 6; statuses.push(last.status)) {
+      last = await srv.api(`/api/accounts/${id}/sync`, { method: 'POST', json: {} });
+    }
+    // The chunk fails, then the broken message alone twice; the next pass skips it.
+    expect(statuses).toEqual([502, 502, 502, 200]);
+    expect(last.body.data).toMatchObject({ new: 1, failed: 1 });
+    const subjects = async () => (await sql<{ subject: string }>(dbUrl, 'SELECT subject FROM emails WHERE account_id = $1 ORDER BY uid', [id])).map((r) => r.subject);
+    expect(await subjects()).toEqual(['before', 'after']);
+
+    await appendMessage(dovecot, creds, 'INBOX', buildMessage({ subject: 'later' }));
+    const next = await srv.api(`/api/accounts/${id}/sync`, { method: 'POST', json: {} });
+    expect(next.body.data).toMatchObject({ new: 1, failed: 0 });
+    expect(await subjects()).toEqual(['before', 'after', 'later']);
   });
 });
 

@@ -49,6 +49,10 @@ describe('chunkBySize', () => {
     expect(chunks).toEqual([[5, 5], [5], [20], [1, 1, 1], [1]]);
     expect(chunks.flat()).toEqual(items);
   });
+
+  it('gives the items `alone` says so a chunk of their own', () => {
+    expect(chunkBySize([1, 2, 3, 4, 5, 6], () => 1, 10, 100, (x) => x === 3 || x === 4)).toEqual([[1, 2], [3], [4], [5, 6]]);
+  });
 });
 
 describe('backoffDelay', () => {
