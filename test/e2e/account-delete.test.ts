@@ -1,7 +1,8 @@
 /**
  * DELETE /api/accounts/{id} and its `delete_emails` parameter (seed 000): with it the account's mail goes too, without
- * it the mail stays, detached; and an account deleted while its first sync is running: the pass fails cleanly, the
- * process stays up, and none of the account's mail is left behind.
+ * it the mail stays, detached; racing deletes of one account: one succeeds and its `delete_emails` holds, the others
+ * are 404s; and an account deleted while its first sync is running: the pass fails cleanly, the process stays up, and
+ * none of the account's mail is left behind.
  */
 import { describe, expect, it } from 'vitest';
 import { generateMailbox } from '../fixtures/messages.js';
@@ -11,7 +12,7 @@ import { syncedAccount, useMailEnv } from '../support/mail-account.js';
 import { fillMaildir } from '../support/maildir.js';
 import { sql } from '../support/sync.js';
 
-const t = useMailEnv({ SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '600000' });
+const t = useMailEnv({ SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '600000', RATE_LIMIT_PER_MINUTE: '100000', RATE_LIMIT_PER_HOUR: '1000000' });
 
 const count = async (where: string, params: unknown[] = []) => Number((await sql<{ n: string }>(t.dbUrl, `SELECT count(*) AS n FROM ${where}`, params))[0]!.n);
 
@@ -36,6 +37,31 @@ describe('deleting an account', () => {
       expect(r.body.data.account_id).toBeNull();
     }
     expect((await t.srv.api('/api/accounts/1', { method: 'DELETE', json: { delete_emails: 'maybe' } })).status).toBe(400);
+  });
+
+  it('racing deletes with delete_emails=0 and =1: exactly one 200, the others 404, and the winner\'s choice holds', async () => {
+    for (let round = 0; round < 3; round++) {
+      const a = await syncedAccount(t, [`race${round}-1`, `race${round}-2`]);
+      const detachedBefore = await count('emails WHERE account_id IS NULL');
+      const purges = Array.from({ length: 10 }, (_, i) => i % 2 === 1);
+      const answers = await Promise.all(purges.map((purge) => t.srv.api(`/api/accounts/${a.accountId}?delete_emails=${purge ? 1 : 0}`, { method: 'DELETE' })));
+      const winners = answers.flatMap((r, i) => (r.status === 200 ? [i] : []));
+      expect(winners, answers.map((r) => `${r.status} ${r.text}`).join('\n')).toHaveLength(1);
+      for (const r of answers.filter((r) => r.status !== 200)) {
+        expect(r.status).toBe(404);
+        expect(r.body).toEqual({ success: false, error: `Account ${a.accountId} not found` });
+      }
+      // The one that answered "Account deleted" did what it was asked: the mail is gone, or kept detached.
+      expect(await count('emails WHERE id = ANY($1::int[])', [[...a.ids.values()]])).toBe(purges[winners[0]!] ? 0 : 2);
+      expect(await count('emails WHERE account_id IS NULL')).toBe(detachedBefore + (purges[winners[0]!] ? 0 : 2));
+    }
+  }, 60_000);
+
+  it('racing deletes of one email: exactly one 200, the others 404', async () => {
+    const a = await syncedAccount(t, ['doomed']);
+    const id = a.ids.get('doomed')!;
+    const answers = await Promise.all(Array.from({ length: 10 }, () => t.srv.api(`/api/emails/${id}`, { method: 'DELETE' })));
+    expect(answers.map((r) => r.status).sort()).toEqual([200, ...Array(9).fill(404)]);
   });
 
   it('deleted while its first sync runs: the pass stops, the process stays up, none of its mail is left', async () => {

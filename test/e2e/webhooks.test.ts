@@ -100,6 +100,23 @@ describe('webhook CRUD', () => {
     expect((await srv.api(`/api/webhooks/${id}/deliveries`)).status).toBe(404);
   });
 
+  it('concurrent deletes of one webhook (REST and GraphQL): exactly one succeeds, the others are 404s', async () => {
+    const { id } = await createHook();
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        i % 4 === 3
+          ? srv.api('/graphql', { method: 'POST', json: { query: `mutation { deleteWebhook(id: "${id}") }` } })
+          : srv.api(`/api/webhooks/${id}`, { method: 'DELETE' }),
+      ),
+    );
+    const ok = answers.filter((r) => r.status === 200 && (r.body.success === true || r.body.data?.deleteWebhook === true));
+    expect(ok, answers.map((r) => r.text).join('\n')).toHaveLength(1);
+    for (const r of answers.filter((a) => !ok.includes(a))) {
+      if (r.body.errors) expect(r.body.errors[0].extensions.code).toBe('NOT_FOUND');
+      else expect([r.status, r.body]).toEqual([404, { success: false, error: `Webhook ${id} not found` }]);
+    }
+  });
+
   it('bad input is a 400 naming the field; permissions and scope apply', async () => {
     for (const [json, msg] of [
       [{ events: ['email.received'] }, 'url: is required'],

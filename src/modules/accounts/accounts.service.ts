@@ -1,6 +1,6 @@
 /** Mail accounts: CRUD with sealed passwords, connection tests and folder listing against the IMAP server. */
 import { UniqueConstraintViolationException, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
-import { exec } from '../../db/sql.js';
+import { deleteRowOrNotFound, lockRowOrNotFound, type RowKind } from '../../db/rows.js';
 import { AppError } from '../../shared/errors.js';
 import { open, seal } from '../../shared/crypto.js';
 import type { Logger } from '../../shared/logger.js';
@@ -53,6 +53,7 @@ export interface AccountsServiceDeps {
 }
 
 const aad = (id: number) => `accounts:${id}:password`;
+const ACCOUNT_ROW: RowKind = { table: 'accounts', what: 'Account' };
 
 /** Whether the principal may see the account (null scope = every account). */
 export function canSeeAccount(principal: Principal, accountId: number): boolean {
@@ -129,10 +130,11 @@ export class AccountsService {
     const account = await this.get(principal, id);
     await this.em.transactional(async (em) => {
       // Locked first: a sync pass storing mail for this account now waits (its foreign key check needs the row), and
-      // fails once it is gone, instead of committing mail between the hooks and the delete.
-      await exec(em, 'SELECT id FROM accounts WHERE id = ? FOR UPDATE', [account.id]);
+      // fails once it is gone, instead of committing mail between the hooks and the delete. A concurrent delete that
+      // got the lock first makes this one a 404 (db/rows.ts): its hooks must not run, nor report the other's outcome.
+      await lockRowOrNotFound(em, ACCOUNT_ROW, account.id);
       for (const hook of this.deleteHooks) await hook(em, account.id, opts);
-      await exec(em, 'DELETE FROM accounts WHERE id = ?', [account.id]);
+      await deleteRowOrNotFound(em, ACCOUNT_ROW, account.id);
     });
   }
 

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { deleteRowOrNotFound, type RowKind } from '../../db/rows.js';
 import { EVENT_TYPES } from '../../events/index.js';
 import { open, seal } from '../../shared/crypto.js';
 import { AppError } from '../../shared/errors.js';
@@ -53,6 +54,7 @@ export interface DeliveryPage {
 }
 
 const aad = (id: number) => `webhooks:${id}:secret`;
+const WEBHOOK_ROW: RowKind = { table: 'webhooks', what: 'Webhook' };
 
 export class WebhooksService {
   constructor(private readonly deps: WebhooksServiceDeps) {}
@@ -120,10 +122,13 @@ export class WebhooksService {
     return webhook;
   }
 
-  /** Removes the webhook, its delivery log and (through the log) its pending retries. */
+  /**
+   * Removes the webhook, its delivery log and (through the log) its pending retries (foreign keys). Of concurrent
+   * deletes only the one whose DELETE removed the row succeeds; the others are 404s.
+   */
   async delete(principal: Principal, id: number): Promise<void> {
     const webhook = await this.get(principal, id);
-    await this.em.remove(webhook).flush();
+    await deleteRowOrNotFound(this.em, WEBHOOK_ROW, webhook.id);
   }
 
   /** Sends a test payload now and reports the outcome (a failure is a result, not an error); counters stay as they are. */
