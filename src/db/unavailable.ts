@@ -8,8 +8,12 @@ import { AppError, causeChain, ErrorCode } from '../shared/errors.js';
 
 /** Socket-level failures: only meaningful with evidence that the socket was the database's (see below). */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-/** SQLSTATEs of an unavailable server: class 08 (connection exception), shutdown / starting up, too many connections. */
-const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123]|53300)$/;
+/**
+ * SQLSTATEs of an unavailable server: class 08 (connection exception), shutdown / starting up, too many connections.
+ * Not 08P01 (protocol_violation): PostgreSQL's answer to a statement it cannot read, such as a parameter with a NUL
+ * byte. The connection still works; the request was at fault, and a 503 with Retry-After would only invite a retry.
+ */
+const UNAVAILABLE_SQLSTATE = /^(08\d{3}|57P0[123]|53300)$/;
 /** node-postgres's own messages for a lost or unusable connection. */
 const PG_MESSAGES = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Client was closed)/;
 

@@ -46,6 +46,9 @@ describe('isDatabaseUnavailable', () => {
   it('leaves statement faults, our own errors and non-errors alone', () => {
     expect(isDatabaseUnavailable(new UniqueConstraintViolationException(pgError('23505', 'duplicate key')))).toBe(false);
     expect(isDatabaseUnavailable(pgError('42P01', 'relation "x" does not exist'))).toBe(false);
+    // Class 08 but not an outage: PostgreSQL's answer to a statement it cannot read (a parameter with a NUL byte).
+    expect(isDatabaseUnavailable(pgError('08P01', 'invalid message format'))).toBe(false);
+    expect(isDatabaseUnavailable(new DriverException(pgError('08P01', 'invalid message format')))).toBe(false);
     expect(isDatabaseUnavailable(AppError.notFound('Email', 1))).toBe(false);
     expect(isDatabaseUnavailable(new TypeError('x is undefined'))).toBe(false);
     expect(isDatabaseUnavailable(null)).toBe(false);
