@@ -6,6 +6,7 @@ import { buildSchema, type AuthChecker } from '../modules/type-graphql.js';
 import { assertPermissions, requirePrincipal } from '../modules/auth/index.js';
 import type { AppContext } from '../modules/context.js';
 import { resolvers } from '../modules/resolvers.js';
+import { rejectNulArguments } from './nul-arguments.js';
 
 export const SCHEMA_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema/schema.graphql');
 
@@ -35,7 +36,9 @@ export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
     resolvers: [...resolvers],
     authChecker,
+    // No class-validator: the services check their input (zod); NUL characters are refused here, for every argument.
     validate: false,
+    validateFn: rejectNulArguments,
     emitSchemaFile: false,
     pubSub: noPubSub,
   });

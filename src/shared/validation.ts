@@ -1,20 +1,36 @@
 /**
  * Input validation: zod parsing that turns failures into one BAD_USER_INPUT naming every field (in the REST snake_case
- * spelling), and `Y-m-d` days.
+ * spelling), text without NUL characters, and `Y-m-d` days.
  */
 import type { z } from 'zod';
 import { AppError } from './errors.js';
 
 const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
+/** A field path in the REST spelling, as error messages name it: `syncFolders[1]` → `sync_folders.1`. */
+export function fieldName(path: readonly PropertyKey[]): string {
+  return path.map((p) => (typeof p === 'string' ? snake(p) : String(p))).join('.');
+}
+
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
-  const problems = r.error.issues.map((i) => {
-    const field = i.path.map((p) => (typeof p === 'string' ? snake(p) : String(p))).join('.');
-    return `${field || 'input'}: ${i.message}`;
-  });
+  const problems = r.error.issues.map((i) => `${fieldName(i.path) || 'input'}: ${i.message}`);
   throw AppError.badInput(problems.join('; '), { fields: r.error.issues.map((i) => i.path.map(String).join('.')) });
+}
+
+/** PostgreSQL text cannot hold NUL (U+0000): a statement carrying one fails, so no input may. */
+export const NUL_MESSAGE = 'must not contain NUL characters';
+
+/** The path to the first string containing NUL in `value` (objects and arrays walked), or null when there is none. */
+export function findNul(value: unknown, path: readonly PropertyKey[] = []): PropertyKey[] | null {
+  if (typeof value === 'string') return value.includes('\0') ? [...path] : null;
+  if (value === null || typeof value !== 'object') return null;
+  for (const [key, v] of Array.isArray(value) ? value.entries() : Object.entries(value)) {
+    const found = findNul(v, [...path, key]);
+    if (found) return found;
+  }
+  return null;
 }
 
 /** `Y-m-d` → the UTC midnight starting that day; anything else (or 2024-02-30) is a 400 naming the field. */

@@ -143,3 +143,47 @@ describe('hostile input never makes a 5xx', () => {
     }
   });
 });
+
+// PostgreSQL text cannot hold NUL. Such a value used to reach the database, which refused the statement as a protocol
+// violation (08P01) — answered 503 "database unavailable" with Retry-After, as if PostgreSQL were down.
+describe('NUL characters in text inputs are a 400 naming the field', () => {
+  const NUL = 'a\u0000b';
+  const account = { name: 'Nul test', email: 'nul@example.com', host: '127.0.0.1', port: 1, username: 'u', password: 'p' };
+  const webhook = { url: 'https://93.184.215.14/x', events: ['email.received'] };
+
+  it.each([
+    ['POST', '/api/accounts', { ...account, name: NUL }, 'name'],
+    ['POST', '/api/accounts', { ...account, username: NUL }, 'username'],
+    ['POST', '/api/accounts', { ...account, password: NUL }, 'password'],
+    ['POST', '/api/accounts', { ...account, sync_folders: ['INBOX', NUL] }, 'sync_folders.1'],
+    ['PUT', '/api/accounts/1', { name: NUL }, 'name'],
+    ['PUT', '/api/accounts/1', { username: NUL }, 'username'],
+    ['POST', '/api/accounts/1/sync', { folder: NUL }, 'folder'],
+    ['POST', '/api/webhooks', { ...webhook, name: '\u0000' }, 'name'],
+    ['POST', '/api/webhooks', { ...webhook, url: 'https://93.184.215.14/a\u0000b' }, 'url'],
+    ['POST', '/api/webhooks', { ...webhook, secret: `${'s'.repeat(16)}\u0000` }, 'secret'],
+    ['PUT', '/api/webhooks/1', { name: NUL }, 'name'],
+  ])('%s %s %j', async (method, path, json, field) => {
+    if (path.startsWith('/api/webhooks/1')) {
+      const created = await srv.api('/api/webhooks', { method: 'POST', json: webhook });
+      expect(created.status, created.text).toBe(201);
+      path = `/api/webhooks/${created.body.data.id}`;
+    }
+    const r = await srv.api(path, { method, json });
+    expect([r.status, r.body]).toEqual([400, { success: false, error: `${field}: must not contain NUL characters` }]);
+    expect(r.headers.get('retry-after')).toBeNull();
+  });
+
+  it('GraphQL: in variables, nested inputs and escaped literals alike (BAD_USER_INPUT)', async () => {
+    for (const [query, variables, field] of [
+      ['mutation($n: String!) { createApiKey(input: {name: $n, permissions: ["read"]}) { secret } }', { n: NUL }, 'name'],
+      ['mutation { createApiKey(input: {name: "a\\u0000b", permissions: ["read"]}) { secret } }', undefined, 'name'],
+      ['mutation($i: UpdateAccountInput!) { updateAccount(id: "1", input: $i) { id } }', { i: { syncFolders: ['INBOX', NUL] } }, 'sync_folders.1'],
+      ['query($q: String!) { searchEmails(q: $q) { rank } }', { q: `${NUL}cd` }, 'q'],
+      ['query { emails(filter: {subject: "a\\u0000"}) { totalCount } }', undefined, 'subject'],
+    ] as const) {
+      const r = await srv.api('/graphql', { method: 'POST', json: { query, variables } });
+      expect(r.body.errors?.[0], `${query} → ${r.text}`).toMatchObject({ message: `${field}: must not contain NUL characters`, extensions: { code: 'BAD_USER_INPUT' } });
+    }
+  });
+});

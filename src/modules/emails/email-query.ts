@@ -3,7 +3,7 @@
  * scope, sort and keyset cursors as SQL fragments with `?` parameters. Pure (no database), so it is unit-tested.
  */
 import { AppError } from '../../shared/errors.js';
-import { parseDay } from '../../shared/validation.js';
+import { NUL_MESSAGE, parseDay } from '../../shared/validation.js';
 
 /** Filters of `GET /api/emails` / `emails(filter)`. Dates are `Y-m-d` days in UTC; `until` includes its day. */
 export interface EmailFilter {
@@ -98,7 +98,7 @@ const MAX_TEXT_FILTER = 1000;
 /** Text that may reach SQL: bounded, and without NUL (PostgreSQL text cannot hold it: an error, not an empty result). */
 export function checkText(value: string | undefined, field: string): void {
   if (value === undefined) return;
-  if (value.includes('\0')) throw AppError.badInput(`${field}: must not contain NUL characters`);
+  if (value.includes('\0')) throw AppError.badInput(`${field}: ${NUL_MESSAGE}`);
   if (value.length > MAX_TEXT_FILTER) throw AppError.badInput(`${field}: must be at most ${MAX_TEXT_FILTER} characters`);
 }
 
