@@ -2,9 +2,10 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import type { GraphQLSchema, ValidationRule } from 'graphql';
+import { GraphQLError, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { Config } from '../config.js';
 import type { AppContext } from '../modules/context.js';
+import { ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { formatGraphQLError } from './errors.js';
 import { jitGateway } from './jit.js';
@@ -43,6 +44,27 @@ const noStore: ApolloServerPlugin<AppContext> = {
   },
 };
 
+/** Where GraphQL is served: HTTP (Apollo) and WebSocket (graphql-ws) share the path. */
+export const GRAPHQL_PATH = '/graphql';
+
+/**
+ * Subscriptions run over graphql-ws only. Over HTTP, graphql-js would call the subscription's resolver once without
+ * an event, and its null for a non-null field came back as INTERNAL_SERVER_ERROR, logged as a fault.
+ */
+const subscriptionsOverWebSocket: ApolloServerPlugin<AppContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (operation?.operation !== 'subscription') return;
+        throw new GraphQLError(
+          `Subscriptions are served over WebSocket only: connect to ${GRAPHQL_PATH} with a graphql-ws client (subprotocol graphql-transport-ws)`,
+          { extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } } },
+        );
+      },
+    };
+  },
+};
+
 export function createApollo(schema: GraphQLSchema, config: Config, log: Logger, extraPlugins: ApolloServerPlugin<AppContext>[]): ApolloServer<AppContext> {
   const guard = protection(config.graphql);
   return new ApolloServer<AppContext>({
@@ -56,7 +78,7 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger,
     // No cache hints here, and Apollo's default cache-control plugin has a willResolveField hook: with it, Apollo wraps
     // every field resolver of the (shared) schema on the first request, which cost ~2 ms of server CPU per page of 50
     // emails and kept graphql-jit from reading plain fields inline. `noStore` keeps the header it used to send.
-    plugins: [ApolloServerPluginCacheControlDisabled(), noStore, ...(guard.plugins as ApolloServerPlugin<AppContext>[]), ...extraPlugins],
+    plugins: [ApolloServerPluginCacheControlDisabled(), noStore, subscriptionsOverWebSocket, ...(guard.plugins as ApolloServerPlugin<AppContext>[]), ...extraPlugins],
     formatError: (formatted, error) => formatGraphQLError(formatted, error, log),
   });
 }

@@ -69,9 +69,13 @@ export function jitGateway(schema: GraphQLSchema): Gateway {
       return {
         async executor(rc): Promise<ExecutionResult> {
           const variables = rc.request.variables ?? {};
-          const compiled = compiledFor(rc.document, rc.operationName, rc.operation.operation);
+          // No operation when the document has several and names none, or names one it lacks: graphql-js's execute
+          // reports which, and Apollo answers that 400. It must see the name the client sent: `rc.operationName` is
+          // the resolved operation's (null here), with which a one-operation document would just run.
+          const compiled = rc.operation ? compiledFor(rc.document, rc.operationName, rc.operation.operation) : null;
           if (!compiled) {
-            return execute({ schema, document: rc.document, operationName: rc.operationName, variableValues: variables, contextValue: rc.context });
+            const operationName = rc.request.operationName;
+            return execute({ schema, document: rc.document, operationName, variableValues: variables, contextValue: rc.context });
           }
           const coerced = getVariableValues(schema, rc.operation.variableDefinitions ?? [], variables, { maxErrors: 50 });
           if (coerced.errors) return { errors: coerced.errors };

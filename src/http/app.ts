@@ -9,7 +9,7 @@ import { RequestContext, type MikroORM } from '@mikro-orm/postgresql';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger as PinoLogger } from 'pino';
 import type { Config } from '../config.js';
-import { createApollo } from '../graphql/apollo.js';
+import { createApollo, GRAPHQL_PATH } from '../graphql/apollo.js';
 import { attachGraphQLWs } from '../graphql/ws.js';
 import { createOperationRunner } from '../graphql/operation-runner.js';
 import { restRoutes } from '../rest/routes/index.js';
@@ -87,7 +87,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   const apollo = createApollo(schema, config, log, [fastifyApolloDrainPlugin(app)]);
   await apollo.start();
   app.route({
-    url: '/graphql',
+    url: GRAPHQL_PATH,
     method: ['GET', 'POST', 'OPTIONS'],
     handler: fastifyApolloHandler<AppContext>(apollo, {
       context: async (req) => createContext(services, req.principal, String(req.id)),
@@ -97,7 +97,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   registerRestRoutes(app, restRoutes, createOperationRunner(schema, services));
   registerAttachmentDownloads(app, services);
 
-  const closeWs = attachGraphQLWs({ server: app.server, path: '/graphql', schema, services, orm, config, log });
+  const closeWs = attachGraphQLWs({ server: app.server, path: GRAPHQL_PATH, schema, services, orm, config, log });
   return {
     app,
     close: async () => {

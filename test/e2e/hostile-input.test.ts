@@ -187,3 +187,33 @@ describe('NUL characters in text inputs are a 400 naming the field', () => {
     }
   });
 });
+
+describe('GraphQL requests that name no runnable operation are 400s, not 500s', () => {
+  const get = (params: Record<string, string>) => srv.api(`/graphql?${new URLSearchParams(params)}`, { headers: { 'apollo-require-preflight': 'true' } });
+  const post = (json: Record<string, unknown>) => srv.api('/graphql', { method: 'POST', json });
+  const TWO = 'query A { viewer { id } } query B { viewer { id } }';
+
+  it('several operations and no operationName, or an unknown one (POST and GET)', async () => {
+    for (const [r, message] of [
+      [await post({ query: TWO }), 'Must provide operation name if query contains multiple operations.'],
+      [await post({ query: 'query A { viewer { id } }', operationName: 'Nope' }), 'Unknown operation named "Nope".'],
+      [await get({ query: TWO }), 'Must provide operation name if query contains multiple operations.'],
+      [await get({ query: TWO, operationName: 'Nope' }), 'Unknown operation named "Nope".'],
+    ] as const) {
+      expect([r.status, r.body.errors?.[0]?.message], r.text).toEqual([400, message]);
+      expect(r.text).not.toContain('INTERNAL_SERVER_ERROR');
+    }
+    // Each document twice: the second run of a document is the one compiled with graphql-jit.
+    for (let i = 0; i < 2; i++) expect((await post({ query: TWO, operationName: 'B' })).body).toEqual({ data: { viewer: { id: expect.any(String) } } });
+  });
+
+  it('a subscription over HTTP is refused, naming the WebSocket endpoint', async () => {
+    for (const query of ['subscription { events { seq } }', 'subscription { syncProgress(accountId: "1") { accountId } }']) {
+      for (let i = 0; i < 2; i++) {
+        const r = await post({ query });
+        expect(r.status, r.text).toBe(400);
+        expect(r.body.errors).toEqual([{ message: expect.stringMatching(/WebSocket.*\/graphql.*graphql-ws/), extensions: { code: 'BAD_USER_INPUT' } }]);
+      }
+    }
+  });
+});

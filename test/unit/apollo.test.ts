@@ -4,7 +4,7 @@
  * layer, and wrapped plain fields cost a call each and cannot be inlined by graphql-jit.
  */
 import type { GraphQLObjectType } from 'graphql';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createApollo } from '../../src/graphql/apollo.js';
 import { getSchema } from '../../src/graphql/schema.js';
@@ -28,6 +28,31 @@ describe('Apollo', () => {
       const email = (schema.getType('Email') as GraphQLObjectType).getFields();
       expect(email.subject!.resolve).toBeUndefined();
       expect(email.receivedAt!.resolve).toBeUndefined();
+    } finally {
+      await apollo.stop();
+    }
+  });
+
+  it('answers 400 without logging a fault for an operation it cannot pick or a subscription (graphql-ws only)', async () => {
+    const log = { ...quiet, warn: vi.fn(), error: vi.fn() };
+    const apollo = createApollo(await getSchema(), loadConfig({}), log, []);
+    await apollo.start();
+    try {
+      for (const [request, code, message] of [
+        [{ query: 'query A { __typename } query B { __typename }' }, 'OPERATION_RESOLUTION_FAILURE', 'Must provide operation name if query contains multiple operations.'],
+        [{ query: 'query A { __typename }', operationName: 'Nope' }, 'OPERATION_RESOLUTION_FAILURE', 'Unknown operation named "Nope".'],
+        [{ query: 'subscription { events { seq } }' }, 'BAD_USER_INPUT', expect.stringContaining('WebSocket')],
+        [{ query: 'subscription { syncProgress(accountId: "1") { accountId } }' }, 'BAD_USER_INPUT', expect.stringContaining('WebSocket')],
+      ] as const) {
+        // Twice: the second run of a document is the one graphql-jit compiles.
+        for (let i = 0; i < 2; i++) {
+          const r = await apollo.executeOperation(request, { contextValue: {} as AppContext });
+          expect(r.http.status, JSON.stringify(request)).toBe(400);
+          expect(r.body.kind === 'single' && r.body.singleResult.errors).toEqual([expect.objectContaining({ message, extensions: { code } })]);
+        }
+      }
+      expect(log.error).not.toHaveBeenCalled();
+      expect(log.warn).not.toHaveBeenCalled();
     } finally {
       await apollo.stop();
     }
