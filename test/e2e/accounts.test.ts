@@ -95,6 +95,9 @@ describe('POST /api/accounts', () => {
     expect(typo.body.error).toContain('is_actve');
     const wrongType = await srv.api('/api/accounts', { method: 'POST', json: { ...accountBody(), is_active: 'maybe' } });
     expect(wrongType.status).toBe(400);
+    const blank = await srv.api('/api/accounts', { method: 'POST', json: { ...accountBody(), username: ' ', sync_folders: ['INBOX', 'INBOX', ' '] } });
+    expect(blank.status).toBe(400);
+    for (const text of ['username: is required', 'sync_folders: lists a folder twice', 'sync_folders.2: folder names must not be blank']) expect(blank.body.error).toContain(text);
   });
 
   it('a duplicate (same email + host + username) is 409', async () => {

@@ -9,18 +9,27 @@ const hostname = z
   .max(255)
   .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$|^\[?[0-9A-Fa-f:.]+\]?$/, 'must be a host name or IP address');
 
-const folder = z.string().min(1, 'folder names must not be empty').max(255).refine((s) => !/[\r\n\0]/.test(s), 'folder names must not contain control characters');
+const folder = z
+  .string()
+  .min(1, 'folder names must not be empty')
+  .max(255)
+  .refine((s) => s.trim() !== '', 'folder names must not be blank')
+  .refine((s) => !/[\r\n\0]/.test(s), 'folder names must not contain control characters');
 
 const fields = {
   name: z.string().trim().min(2, 'must be 2–100 characters').max(100, 'must be 2–100 characters'),
   email: z.string().trim().max(320).email('must be an e-mail address'),
   host: hostname,
   port: z.number().int('must be an integer').min(1, 'must be 1–65535').max(65535, 'must be 1–65535'),
-  username: z.string().min(1, 'is required').max(320),
+  username: z.string().min(1, 'is required').max(320).refine((s) => s.trim() !== '', 'is required'),
   password: z.string().min(1, 'is required').max(1024),
   encryption: z.enum(ENCRYPTIONS, { message: `must be one of ${ENCRYPTIONS.join(', ')}` }),
   isActive: z.boolean(),
-  syncFolders: z.array(folder).min(1, 'needs at least one folder').max(200),
+  syncFolders: z
+    .array(folder)
+    .min(1, 'needs at least one folder')
+    .max(200)
+    .refine((names) => new Set(names).size === names.length, 'lists a folder twice'),
   deleteMode: z.enum(DELETE_MODES, { message: `must be one of ${DELETE_MODES.join(', ')}` }),
 };
 
