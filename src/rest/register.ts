@@ -3,8 +3,8 @@
  * in-process with the caller's context (same schema, same resolvers, same rules as /graphql), and wraps the result in
  * `{"success": true, ...}`; GraphQL errors become `{"success": false, "error": "…"}` with the matching status.
  */
-import type { FastifyInstance } from 'fastify';
-import { GraphQLError } from 'graphql';
+import type { FastifyInstance, RouteHandlerMethod } from 'fastify';
+import { GraphQLError, Kind, type DocumentNode } from 'graphql';
 import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -40,29 +40,39 @@ function errorOf(errors: readonly GraphQLError[], log: Logger): AppError {
   return new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
 }
 
+/** A GET whose document is a mutation must say what answers HEAD instead (`RestRoute.head`); checked at start-up. */
+function isMutation(document: DocumentNode): boolean {
+  return document.definitions.some((d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === 'mutation');
+}
+
 export function registerRestRoutes(app: FastifyInstance, routes: readonly RestRoute[], runner: OperationRunner): void {
   for (const r of routes) {
     try {
       runner.check(r.operation);
+      if (r.head) runner.check(r.head.operation);
+      if (r.method === 'GET' && isMutation(r.operation) && !r.head) throw new Error('runs a mutation, so HEAD needs a side-effect-free `head`');
     } catch (err) {
       throw new Error(`REST route ${r.method} ${r.path}: ${(err as Error).message}`);
     }
-    app.route({
-      method: r.method,
-      url: r.path,
-      handler: async (req, reply) => {
-        runner.authorize(req.principal, r.operation);
-        const variables = r.variables({
-          params: req.params as Record<string, string>,
-          query: (req.query ?? {}) as Record<string, unknown>,
-          body: req.body,
-        });
-        const result = await runner.run(r.operation, variables as Record<string, unknown>, req.principal, String(req.id));
-        if (result.errors && result.errors.length > 0) throw errorOf(result.errors, req.log);
-        const out = r.respond(result.data);
-        reply.status(r.status ?? 200);
-        return { success: true, ...out };
-      },
-    });
+    // Without an explicit `head`, Fastify answers HEAD by running the GET handler (safe for queries).
+    app.route({ method: r.method, url: r.path, exposeHeadRoute: !r.head, handler: handlerOf(r.operation, r.respond, r, runner) });
+    if (r.head) app.route({ method: 'HEAD', url: r.path, handler: handlerOf(r.head.operation, r.head.respond, r, runner) });
   }
+}
+
+/** Runs `operation` with the route's variables and maps its result with `respond` (GET/POST/… and HEAD alike). */
+function handlerOf(operation: DocumentNode, respond: RestRoute['respond'], r: RestRoute, runner: OperationRunner): RouteHandlerMethod {
+  return async (req, reply) => {
+    runner.authorize(req.principal, operation);
+    const variables = r.variables({
+      params: req.params as Record<string, string>,
+      query: (req.query ?? {}) as Record<string, unknown>,
+      body: req.body,
+    });
+    const result = await runner.run(operation, variables as Record<string, unknown>, req.principal, String(req.id));
+    if (result.errors && result.errors.length > 0) throw errorOf(result.errors, req.log);
+    const out = respond(result.data);
+    reply.status(r.status ?? 200);
+    return { success: true, ...out };
+  };
 }

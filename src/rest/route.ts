@@ -26,6 +26,23 @@ export interface RestRoute<TData = unknown, TVars = Record<string, unknown>> {
   /** Maps the operation result to the documented response. */
   readonly respond: (data: TData) => RestResult;
   readonly status?: number;
+  /**
+   * Required when the operation has side effects (a mutation) on a GET: what answers HEAD instead, with the same
+   * variables, so HEAD gets the same status and headers and changes nothing. HEAD must be safe (RFC 9110 §9.2.1), but
+   * Fastify answers it by running the GET handler unless told otherwise.
+   */
+  readonly head?: HeadVariant;
+}
+
+/** A side-effect-free operation and its mapping to the GET's response (types erased like `route`). */
+export interface HeadVariant {
+  readonly operation: TypedDocumentNode;
+  readonly respond: (data: unknown) => RestResult;
+}
+
+/** Types a HEAD stand-in against its own document. */
+export function headVariant<TData, TVars>(operation: TypedDocumentNode<TData, TVars>, respond: (data: TData) => RestResult): HeadVariant {
+  return { operation, respond } as unknown as HeadVariant;
 }
 
 /** Keeps each route's data/variables types tied to its document while the table holds mixed routes. */

@@ -243,6 +243,31 @@ describe('GET /api/emails/{id}, /raw and /thread', () => {
       }
     }
   });
+
+  it('HEAD answers like GET without marking the email read or queuing a write-back', async () => {
+    const id = t.fx.ids['Bulk 3']!;
+    const state = async () => (await sql<{ is_read: boolean; read_at: Date | null; queued: string }>(
+      t.db.url,
+      'SELECT is_read, read_at, (SELECT count(*) FROM write_backs w WHERE w.email_id = e.id)::text AS queued FROM emails e WHERE id = $1',
+      [id],
+    ))[0];
+    const before = await state();
+    expect(before).toMatchObject({ is_read: false, read_at: null });
+    const head = await t.srv.api(`/api/emails/${id}`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.text).toBe('');
+    expect(head.headers.get('content-type')).toContain('application/json');
+    expect(Number(head.headers.get('content-length'))).toBeGreaterThan(0);
+    expect(head.headers.get('x-ratelimit-limit')).not.toBeNull();
+    // GraphQL over GET runs queries only (Apollo refuses HEAD): no way around it there.
+    const viaGraphql = await t.srv.api(`/graphql?query=${encodeURIComponent(`mutation { openEmail(id: "${id}") { id } }`)}`, { method: 'HEAD' });
+    expect(viaGraphql.status).toBeGreaterThanOrEqual(400);
+    expect(await state()).toEqual(before);
+    // The same status as GET for what GET refuses.
+    expect((await t.srv.api('/api/emails/999999', { method: 'HEAD' })).status).toBe(404);
+    expect((await t.srv.api('/api/emails/abc', { method: 'HEAD' })).status).toBe(400);
+    expect((await t.srv.api(`/api/emails/${id}`, { method: 'HEAD', auth: false })).status).toBe(401);
+  });
 });
 
 describe('threads, folders and statistics', () => {

@@ -7,13 +7,14 @@ import {
   EmailThreadDocument,
   FoldersDocument,
   OpenEmailDocument,
+  GetEmailDocument,
   GetEmailRawDocument,
   ListEmailsDocument,
   SearchEmailsDocument,
 } from '../../graphql/generated/operations.js';
 import { bool, date, int, perPage, text } from '../coerce.js';
 import { restEmail, restEmailStats, restFolder, restPageMeta, restStatistics } from '../presenters/emails.js';
-import { route, type RestRequest } from '../route.js';
+import { headVariant, route, type RestRequest } from '../route.js';
 
 const accountId = (req: RestRequest) => {
   const n = int(req.query.account_id, 'account_id', 1, 2_147_483_647);
@@ -64,10 +65,11 @@ export const emailRoutes = [
   route({
     method: 'GET',
     path: '/api/emails/:id',
-    // Reading an email marks it read (seed 000), here and on the IMAP server.
+    // Reading an email marks it read (seed 000), here and on the IMAP server; HEAD only looks.
     operation: OpenEmailDocument,
     variables: (req) => ({ id: req.params.id! }),
     respond: (d) => ({ data: restEmail(d.openEmail) }),
+    head: headVariant(GetEmailDocument, (d) => ({ data: restEmail(d.email) })),
   }),
   route({
     method: 'GET',
