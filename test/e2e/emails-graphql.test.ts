@@ -224,6 +224,34 @@ describe('single email, search, stats, threads and scope over GraphQL', () => {
     }
   });
 
+  it('a write-only key reads no other record through a mutation result: thread, account, stats are FORBIDDEN', async () => {
+    const k = await t.srv.api('/graphql', { method: 'POST', json: { query: 'mutation { createApiKey(input: {name: "writer", permissions: ["write"]}) { secret key { publicKey } } }' } });
+    const writer: Credentials = { key: k.body.data.createApiKey.key.publicKey, secret: k.body.data.createApiKey.secret };
+    const id = String(t.fx.ids['Re: Invoice 2024-002']);
+    const update = `mutation($id: ID!) { updateEmail(id: $id, input: {}) {
+      id bodyText attachments { id } categories { id } thread { id emails { bodyText } } account { id stats { totalEmails } folderStates { messages } }
+    } }`;
+    const r = await gql(update, { id }, writer);
+    // The changed email itself stays in the result (REST PATCH answers with the full email, seed 000).
+    expect(r.data.updateEmail).toMatchObject({ id, bodyText: expect.stringContaining('Thanks, paid today.'), attachments: [], categories: [], thread: null, account: null });
+    expect(JSON.stringify(r)).not.toContain('Please find the invoice attached');
+    const denied = (r.errors ?? []).map((e) => [(e as { path?: string[] }).path?.join('.'), e.extensions.code]);
+    expect(denied.sort()).toEqual([['updateEmail.account', 'FORBIDDEN'], ['updateEmail.thread', 'FORBIDDEN']]);
+    expect(r.errors?.[0]?.message).toContain('read');
+
+    for (const field of ['stats { totalEmails }', 'folderStates { messages }']) {
+      const account = await gql(`mutation { updateAccount(id: "${t.fx.accountA}", input: {}) { id ${field} } }`, {}, writer);
+      expect(account.data, field).toBeNull(); // a non-null field: its error nulls the mutation's result
+      expect(account.errors?.map((e) => e.extensions.code), field).toEqual(['FORBIDDEN']);
+    }
+
+    // With read, the same selections answer.
+    const admin = await gql(update, { id });
+    expect(admin.errors).toBeUndefined();
+    expect(admin.data.updateEmail.thread.emails.map((e: { bodyText: string }) => e.bodyText)).toEqual([expect.stringContaining('Please find the invoice attached'), expect.stringContaining('Thanks')]);
+    expect(admin.data.updateEmail.account.stats.totalEmails).toBe(13);
+  });
+
   it('a document sent again runs compiled (graphql-jit) and answers exactly as the first time: data, errors, 400s', async () => {
     const id = t.fx.ids['Invoice 2024-002'];
     const send = (query: string, variables: Record<string, unknown> = {}) => t.srv.api('/graphql', { method: 'POST', json: { query, variables } });

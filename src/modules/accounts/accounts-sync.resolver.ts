@@ -19,6 +19,8 @@ const SyncSchema = z.object({
 
 @Resolver(() => AccountType)
 export class AccountsSyncResolver {
+  // Per-folder message counts: `write` alone (createAccount/updateAccount results) must not read them.
+  @Authorized('read')
   @FieldResolver(() => [FolderSyncStateType], { description: 'Per-folder sync progress' })
   folderStates(@Root() account: Account, @Ctx() ctx: AppContext): Promise<FolderSyncStateType[]> {
     return ctx.services.folderStates.cursors(account.id);

@@ -66,6 +66,8 @@ export class AccountsResolver {
     return ctx.services.accounts.testConnection(requirePrincipal(ctx), parseId(id));
   }
 
+  // Figures about the account's mail: `write` alone (createAccount/updateAccount results) must not read them.
+  @Authorized('read')
   @FieldResolver(() => AccountStatsType)
   stats(@Root() account: Account, @Ctx() ctx: AppContext): Promise<AccountStatsType> {
     return ctx.loaders.accountStats.load(account.id);

@@ -177,6 +177,8 @@ export class EmailsResolver {
     return ctx.loaders.categoriesByEmail.load(email.id);
   }
 
+  // Another record than the one a mutation changed: `write` alone must not read it through a mutation's result.
+  @Authorized('read')
   @FieldResolver(() => AccountType, { nullable: true })
   async account(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<Account | null> {
     return email.accountId === null ? null : ctx.loaders.accountById.load(email.accountId);

@@ -38,6 +38,8 @@ export class ThreadsResolver {
     return email.threadId === null ? [email] : ctx.loaders.emailsByThread.load(email.threadId);
   }
 
+  // Other emails: `write` alone must not read them through a mutation's result (updateEmail → thread → emails).
+  @Authorized('read')
   @FieldResolver(() => [EmailType], { description: 'Oldest first' })
   emails(@Root() thread: ThreadRow, @Ctx() ctx: AppContext): Promise<EmailRow[]> {
     return ctx.loaders.emailsByThread.load(thread.id);
@@ -46,6 +48,8 @@ export class ThreadsResolver {
 
 @Resolver(() => EmailType)
 export class EmailThreadResolver {
+  // Another record than the one a mutation changed: `write` alone must not read it through a mutation's result.
+  @Authorized('read')
   @FieldResolver(() => ThreadType, { nullable: true })
   thread(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<ThreadRow | null> | null {
     return email.threadId === null ? null : ctx.loaders.threadById.load(email.threadId);
