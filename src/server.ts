@@ -21,6 +21,7 @@ import type { SyncTrigger } from './modules/accounts/index.js';
 import { EmailStatsService, MailboxStateService } from './modules/emails/index.js';
 import { createSyncEngine, type SyncEngine } from './sync/index.js';
 import { EventStream, startEventRetention } from './events/index.js';
+import { PgPubSub } from './events/pubsub.js';
 import { UrlGuard, WebhookSender, type DeliveryQueue } from './modules/webhooks/index.js';
 import { createWebhookEngine, type WebhookEngine } from './webhooks/index.js';
 
@@ -88,6 +89,10 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
     const bootstrapKey = await withSessionLock(db.url, StartupLock.bootstrap, () =>
       orm.em.fork().transactional(() => services.auth.ensureBootstrapKey(config.bootstrapKey)),
     );
+    // Key changes made through any instance or the CLI reach this one's key cache and open WebSockets at once.
+    const keyChanges = new PgPubSub(db.url, log.child({ module: 'auth' }));
+    cleanups.push(['key changes', () => keyChanges.close()]);
+    await services.auth.followChanges(keyChanges);
     const schema = await getSchema();
     const ready = async () => {
       try {

@@ -62,6 +62,12 @@ export class PgPubSub {
     };
   }
 
+  /** Calls `fn` with every message on `channel`; resolves once listening, with a function that stops. */
+  async on(channel: string, fn: (payload: unknown) => void): Promise<() => void> {
+    await this.addListener(channel, fn);
+    return () => void this.subs.get(channel)?.delete(fn);
+  }
+
   private async addListener(channel: string, fn: Listener): Promise<void> {
     let set = this.subs.get(channel);
     if (!set) {

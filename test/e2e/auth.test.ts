@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { apiRequest, startTestServer, type Credentials, type TestServer } from '../support/server.js';
+import { expectEventually } from '../support/eventually.js';
 import { sql } from '../support/sync.js';
 
 let db: TestDatabase;
@@ -64,6 +65,19 @@ describe('POST /api/auth/validate', () => {
     const r = await srv.api('/graphql', { method: 'POST', json: { query: `mutation { revokeApiKey(id: "${k.id}") { revokedAt } }` } });
     expect(r.body.data.revokeApiKey.revokedAt).toBeTruthy();
     expect((await srv.api('/api/accounts', { auth: k })).status).toBe(401);
+  });
+
+  it('a key revoked through one instance is refused by another at once, though that one had it cached', async () => {
+    const other = await startTestServer(db.url);
+    try {
+      const k = await createKey({ name: 'cached elsewhere', permissions: ['read'] });
+      expect((await apiRequest(other.url, k, '/api/accounts')).status).toBe(200);
+      await srv.api('/graphql', { method: 'POST', json: { query: `mutation { revokeApiKey(id: "${k.id}") { id } }` } });
+      // The NOTIFY arrives in milliseconds; the key cache's TTL is 5 s.
+      await expectEventually(() => apiRequest(other.url, k, '/api/accounts').then((r) => expect(r.status).toBe(401)), { timeoutMs: 1500 });
+    } finally {
+      await other.close();
+    }
   });
 
   it('GraphQL offers the same (viewer / validateKey)', async () => {

@@ -1,6 +1,10 @@
-/** API keys: authentication (constant-time secret check), creation, listing, revocation and the bootstrap key. */
+/**
+ * API keys: authentication (constant-time secret check), creation, listing, revocation and the bootstrap key; and the
+ * announcement of key changes to every process, so that cached keys and open WebSockets follow a revocation at once.
+ */
 import { randomBytes } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { exec } from '../../db/sql.js';
 import { AppError } from '../../shared/errors.js';
 import { digestsEqual, hashSecret, randomToken } from '../../shared/crypto.js';
 import type { Logger } from '../../shared/logger.js';
@@ -32,6 +36,18 @@ export interface CreatedKey {
   /** The plain secret: shown once, never stored. */
   secret: string;
 }
+
+/** Where key changes announced by any process arrive (PgPubSub: one PostgreSQL LISTEN per process). */
+export interface KeyChangeSource {
+  /** Calls `fn` with each message on `channel`; resolves once listening, with a function that stops. */
+  on(channel: string, fn: (payload: unknown) => void): Promise<() => void>;
+}
+
+/**
+ * NOTIFY channel of key changes (revoked, re-enabled, new secret or permissions); the payload is the key's id. Sent in
+ * the transaction of the change, so PostgreSQL delivers it at commit, also when the CLI made the change.
+ */
+export const API_KEYS_CHANNEL = 'incoming_api_keys';
 
 export interface AuthServiceDeps {
   orm: MikroORM;
@@ -73,13 +89,15 @@ interface CachedKey {
 
 /**
  * Key rows are cached for a few seconds so a request costs one round trip (the rate-limit upsert) instead of two.
- * A revocation takes effect at once on the instance that revoked and within this TTL on the others.
+ * A change drops the key from every instance's cache at once (API_KEYS_CHANNEL); the TTL only bounds how long a lost
+ * notification (a LISTEN connection that dropped) could keep a revoked key working.
  */
 export const KEY_CACHE_TTL_MS = 5000;
 const KEY_CACHE_MAX = 10_000;
 
 export class AuthService {
   private readonly cache = new Map<string, CachedKey>();
+  private readonly changeListeners = new Set<(keyId: number) => void>();
 
   constructor(private readonly deps: AuthServiceDeps) {}
 
@@ -109,6 +127,44 @@ export class AuthService {
     const ok = digestsEqual(hashSecret(secret, key?.secretSalt ?? DUMMY_SALT), key?.secretHash ?? DUMMY_HASH);
     if (!key || !ok || key.revoked) throw AppError.unauthenticated('Invalid API key or secret');
     return key.principal;
+  }
+
+  /**
+   * Follows the key changes of every process (see API_KEYS_CHANNEL). Resolves once listening, with a function that
+   * stops. Only long-running processes (the server) need it.
+   */
+  followChanges(source: KeyChangeSource): Promise<() => void> {
+    return source.on(API_KEYS_CHANNEL, (payload) => this.changed(Number(payload)));
+  }
+
+  /** Calls `fn` with the id of each key that changed, in this process or another; returns a function that stops. */
+  onKeyChange(fn: (keyId: number) => void): () => void {
+    this.changeListeners.add(fn);
+    return () => void this.changeListeners.delete(fn);
+  }
+
+  /** Drops the key from the cache and tells the listeners (open WebSockets re-check it). */
+  private changed(keyId: number): void {
+    if (!Number.isInteger(keyId)) return;
+    for (const [publicKey, entry] of this.cache) if (entry.principal.keyId === keyId) this.cache.delete(publicKey);
+    for (const fn of this.changeListeners) {
+      try {
+        fn(keyId);
+      } catch (err) {
+        this.deps.log.error({ err, keyId }, 'API key change listener failed');
+      }
+    }
+  }
+
+  /**
+   * Writes a change of `key` and announces it: to this process at once, to the others through NOTIFY at commit (this
+   * process hears its own notification too; re-checking a key twice is harmless). Should the NOTIFY fail, the other
+   * instances still notice within KEY_CACHE_TTL_MS.
+   */
+  private async saveChange(key: ApiKey): Promise<void> {
+    await this.em.flush();
+    this.changed(key.id);
+    await exec(this.em, 'SELECT pg_notify(?, ?)', [API_KEYS_CHANNEL, String(key.id)]);
   }
 
   /** Creates a key. The secret is returned once and stored only as a hash. */
@@ -147,9 +203,9 @@ export class AuthService {
   async revokeKey(id: number): Promise<ApiKey> {
     const key = await this.em.findOne(ApiKey, { id });
     if (!key) throw AppError.notFound('API key', id);
-    key.revokedAt ??= new Date();
-    await this.em.flush();
-    this.cache.delete(key.publicKey);
+    if (key.revokedAt) return key;
+    key.revokedAt = new Date();
+    await this.saveChange(key);
     return key;
   }
 
@@ -165,14 +221,18 @@ export class AuthService {
         this.deps.log.info({ keyId: given.key }, 'bootstrap API key created from INCOMING_API_KEY');
         return null;
       }
+      let changed = false;
       if (!digestsEqual(hashSecret(given.secret, existing.secretSalt), existing.secretHash) || existing.revokedAt) {
         existing.secretSalt = randomBytes(16).toString('hex');
         existing.secretHash = hashSecret(given.secret, existing.secretSalt);
         existing.revokedAt = null;
+        changed = true;
       }
-      existing.permissions = [...PERMISSIONS];
-      await this.em.flush();
-      this.cache.delete(existing.publicKey);
+      if (PERMISSIONS.some((p) => !existing.permissions.includes(p))) {
+        existing.permissions = [...PERMISSIONS];
+        changed = true;
+      }
+      if (changed) await this.saveChange(existing);
       return null;
     }
     if ((await this.em.count(ApiKey, {})) > 0) return null;
