@@ -1,8 +1,9 @@
 /**
  * graphql-ws on the same port and path as HTTP GraphQL. Authentication happens in `connection_init`
  * (`{ apiKey, apiSecret }`): missing or invalid credentials close the socket with 4401, a key without `read` with
- * 4403. Every operation gets its own context, DataLoaders and ORM unit of work, the same validation limits as HTTP,
- * counts against the key's rate limit, and has its errors masked like HTTP.
+ * 4403; the key is checked again before every operation and when it changes (ws-keys.ts), so a revoked key closes its
+ * open sockets. Every operation gets its own context, DataLoaders and ORM unit of work, the same validation limits as
+ * HTTP, counts against the key's rate limit, and has its errors masked like HTTP.
  */
 import type { Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -21,10 +22,7 @@ import type { Services } from '../modules/services.js';
 import { MAX_TOKENS, protection } from './apollo.js';
 import { formatGraphQLError } from './errors.js';
 import { sharedSubscribe } from './shared-execution.js';
-
-interface Extra extends Record<PropertyKey, unknown> {
-  principal?: Principal;
-}
+import { SocketKeys, type KeyedSocket } from './ws-keys.js';
 
 export interface WsDeps {
   server: Server;
@@ -47,20 +45,30 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
   const rules = [...specifiedRules, ...protection(config.graphql).validationRules];
   const format = (e: GraphQLError) => formatGraphQLError(e.toJSON(), e, log);
   const inContext = <T>(fn: () => T): T => RequestContext.create(orm.em, fn);
+  const keys = new SocketKeys({ auth: services.auth, log, inContext });
+  /**
+   * The socket's principal, checked again (cheap: the auth cache, which every instance empties when a key changes, so
+   * a key revoked since connection_init starts nothing), with its rate-limit charge; null once the socket was closed.
+   */
+  const admit = async (socket: KeyedSocket) => {
+    const principal = await keys.check(socket);
+    return principal && { principal, decision: await inContext(() => services.rateLimit.hit(principal)) };
+  };
 
-  const handle = useServer<Record<string, unknown> | undefined, Extra>(
+  const handle = useServer<Record<string, unknown> | undefined>(
     {
       schema,
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
-        const socket = (ctx.extra as unknown as { socket: { close(code: number, reason: string): void } }).socket;
+        const { socket } = ctx.extra;
         try {
-          const principal = await inContext(() => services.auth.authenticate(str(params.apiKey), str(params.apiSecret)));
+          const [publicKey, secret] = [str(params.apiKey), str(params.apiSecret)];
+          const principal = await inContext(() => services.auth.authenticate(publicKey, secret));
           if (!hasPermissions(principal, ['read'])) {
             socket.close(CloseCode.Forbidden, 'Forbidden: the API key lacks the read permission');
             return false;
           }
-          (ctx.extra as Extra).principal = principal;
+          keys.add(socket, { publicKey: publicKey!, secret: secret! }, principal);
           return true;
         } catch (err) {
           if (isDatabaseUnavailable(err)) {
@@ -75,15 +83,16 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
-        const principal = (ctx.extra as Extra).principal!;
-        let decision;
+        let admitted;
         try {
-          decision = await inContext(() => services.rateLimit.hit(principal));
+          admitted = await admit(ctx.extra.socket);
         } catch (err) {
           if (!isDatabaseUnavailable(err)) throw err;
           const e = databaseUnavailableError(err);
           return [new GraphQLError(e.message, { extensions: { code: e.code } })];
         }
+        if (!admitted) return [new GraphQLError('The API key was revoked or is no longer valid', { extensions: { code: 'UNAUTHENTICATED' } })];
+        const { principal, decision } = admitted;
         if (!decision.allowed) {
           return [new GraphQLError(`Rate limit exceeded; retry in ${decision.retryAfter} s`, { extensions: { code: 'RATE_LIMITED' } })];
         }
@@ -128,6 +137,7 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
   });
 
   return async () => {
+    keys.dispose();
     await handle.dispose();
     await new Promise<void>((resolve) => wss.close(() => resolve()));
   };

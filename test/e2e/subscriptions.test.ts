@@ -4,6 +4,7 @@ import type { Client } from 'graphql-ws';
 import { initOrm, type Orm } from '../../src/db/orm.js';
 import { entities } from '../../src/modules/entities.js';
 import { appendEvents, type NewEvent } from '../../src/events/index.js';
+import { KEY_CACHE_TTL_MS } from '../../src/modules/auth/index.js';
 import { createDovecotUser } from '../support/dovecot.js';
 import { expectEventually } from '../support/eventually.js';
 import { appendMessage, buildMessage, createFolder } from '../support/imap.js';
@@ -37,13 +38,29 @@ async function live(client: Client, query: string, variables: Record<string, unk
   return sub;
 }
 
-async function createKey(permissions: string[], accountIds?: number[]): Promise<Credentials> {
+async function createKey(permissions: string[], accountIds?: number[]): Promise<Credentials & { id: string }> {
   const scope = accountIds ? `, accountIds: [${accountIds.join(',')}]` : '';
   const r = await srv.api('/graphql', {
     method: 'POST',
-    json: { query: `mutation { createApiKey(input: {name: "k", permissions: ${JSON.stringify(permissions)}${scope}}) { secret key { publicKey } } }` },
+    json: { query: `mutation { createApiKey(input: {name: "k", permissions: ${JSON.stringify(permissions)}${scope}}) { secret key { id publicKey } } }` },
   });
-  return { key: r.body.data.createApiKey.key.publicKey, secret: r.body.data.createApiKey.secret };
+  return { id: r.body.data.createApiKey.key.id, key: r.body.data.createApiKey.key.publicKey, secret: r.body.data.createApiKey.secret };
+}
+
+/** Resolves with the close code and reason once the server closes the client's socket (rejects after `ms`). */
+function closing(client: Client, ms = 15_000): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server left the socket open for ${ms} ms`)), ms);
+    client.on('closed', (e) => {
+      clearTimeout(timer);
+      resolve(e as { code: number; reason: string });
+    });
+  });
+}
+
+async function revoke(id: string, server: TestServer = srv): Promise<void> {
+  const r = await server.api('/graphql', { method: 'POST', json: { query: `mutation { revokeApiKey(id: "${id}") { id } }` } });
+  expect(r.body.errors, r.text).toBeUndefined();
 }
 
 function categorized(accountId: number | null, identity: string): NewEvent<'email.categorized'> {
@@ -231,5 +248,70 @@ describe('two instances on one database', () => {
       await clientB.dispose();
       await other.close();
     }
+  });
+});
+
+describe('API key changes reach open sockets', () => {
+  const UPDATED = 'subscription($a: ID) { emailUpdated(accountId: $a) { emailId changes } }';
+
+  it('revoking a key closes its sockets with 4401 and ends their subscriptions; it cannot reconnect; other keys keep working', async () => {
+    const [doomed, kept] = [await createKey(['read']), await createKey(['read'])];
+    const client = await connect(doomed);
+    const closed = closing(client);
+    const sub = await live(client, UPDATED, { a: String(accountA) });
+    const keptSub = await live(await connect(kept), UPDATED, { a: String(accountA) });
+    await revoke(doomed.id);
+    expect(await closed).toMatchObject({ code: 4401, reason: expect.stringContaining('revoked') });
+    await sub.ended;
+    const id = await anEmail(accountA);
+    expect((await srv.api(`/api/emails/${id}`, { method: 'PATCH', json: { is_starred: true } })).status).toBe(200);
+    await expectEventually(() => expect(keptSub.items).toMatchObject([{ emailId: String(id), changes: { isStarred: true } }]));
+    expect(sub.items).toEqual([]);
+    expect((await connectWs(srv.url, doomed)).outcome).toBe(4401);
+    const viewer = collect(await connect(kept), '{ viewer { permissions } }');
+    await viewer.ended;
+    expect(viewer.items).toEqual([{ permissions: ['read'] }]);
+  });
+
+  it('a revocation through another instance closes this one’s sockets at once (NOTIFY), not after the key cache expires', async () => {
+    const other = await startTestServer(db.url, ENV);
+    try {
+      const key = await createKey(['read']);
+      const client = await connect(key, other);
+      const closed = closing(client);
+      await live(client, UPDATED, {}, other);
+      const start = Date.now();
+      await revoke(key.id);
+      expect((await closed).code).toBe(4401);
+      expect(Date.now() - start).toBeLessThan(2000);
+      expect((await connectWs(other.url, key)).outcome).toBe(4401);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a key whose permissions another process changed and announced closes with 4403, so the client reconnects with the new rights', async () => {
+    const key = await createKey(['read']);
+    const client = await connect(key);
+    const closed = closing(client);
+    await live(client, UPDATED);
+    // What any process that changes a key does (the server, the CLI): the change and its NOTIFY.
+    await sql(db.url, "UPDATE api_keys SET permissions = '{read,write}' WHERE id = $1", [key.id]);
+    await sql(db.url, "SELECT pg_notify('incoming_api_keys', $1)", [key.id]);
+    expect(await closed).toMatchObject({ code: 4403, reason: expect.stringContaining('permissions changed') });
+    const viewer = collect(await connect(key), '{ viewer { permissions } }');
+    await viewer.ended;
+    expect(viewer.items).toEqual([{ permissions: ['read', 'write'] }]);
+  });
+
+  it('a revocation whose notification was lost still closes the socket once the cached key expires (periodic re-check)', { timeout: 30_000 }, async () => {
+    const key = await createKey(['read']);
+    const client = await connect(key);
+    const closed = closing(client);
+    await live(client, UPDATED);
+    await sql(db.url, 'UPDATE api_keys SET revoked_at = now() WHERE id = $1', [key.id]);
+    const start = Date.now();
+    expect((await closed).code).toBe(4401);
+    expect(Date.now() - start).toBeLessThan(2 * KEY_CACHE_TTL_MS + 1000);
   });
 });

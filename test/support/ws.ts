@@ -24,6 +24,8 @@ export function connectWs(httpUrl: string, creds: Credentials): Promise<{ client
       connectionParams: { apiKey: creds.key, apiSecret: creds.secret },
       retryAttempts: 0,
       lazy: false,
+      // A refused or closed connection is reported through `closed` (the outcome), not console.error.
+      onNonLazyError: () => undefined,
       on: {
         connected: () => resolve({ client, outcome: 'connected' }),
         closed: (e) => resolve({ client, outcome: (e as { code: number }).code }),
