@@ -107,6 +107,17 @@ describe('permissions', () => {
     expect(r.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(r.body.errors[0].message).toContain('root');
   });
+
+  it('a key scoped to an account id no account has is refused (it would see the account created under it later)', async () => {
+    for (const ids of ['[999999]', '[0]', '[-1]']) {
+      const r = await srv.api('/graphql', {
+        method: 'POST',
+        json: { query: `mutation { createApiKey(input: {name: "x", permissions: ["read"], accountIds: ${ids}}) { secret } }` },
+      });
+      expect(r.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      expect(r.body.errors[0].message).toContain('account_ids: no account has the id');
+    }
+  });
 });
 
 describe('rate limits', () => {

@@ -186,12 +186,28 @@ export class AuthService {
       secretHash: hashSecret(secret, salt),
       secretSalt: salt,
       permissions,
-      accountIds: input.accountIds ?? null,
+      accountIds: await this.accountScope(input.accountIds),
       requestsPerMinute: perMinute,
       requestsPerHour: perHour,
     });
     await this.em.flush();
     return { key, secret };
+  }
+
+  /**
+   * A new key's account scope: existing accounts, each once (null: every account). Account ids are never reused, but
+   * one no account has yet would be: a key scoped to it would see the account created under that id later.
+   */
+  private async accountScope(ids: readonly number[] | null | undefined): Promise<number[] | null> {
+    if (ids === null || ids === undefined) return null;
+    const unique = [...new Set(ids)];
+    const valid = unique.filter((id) => Number.isInteger(id) && id >= 1 && id <= 2 ** 31 - 1);
+    const found = new Set(
+      valid.length === 0 ? [] : (await exec<{ id: number }>(this.em, 'SELECT id FROM accounts WHERE id = ANY(?::int[])', [valid])).map((r) => r.id),
+    );
+    const unknown = unique.filter((id) => !found.has(id));
+    if (unknown.length > 0) throw AppError.badInput(`account_ids: no account has the id ${unknown.join(', ')}`);
+    return unique;
   }
 
   /** Every key, newest first (secrets are never readable). */
