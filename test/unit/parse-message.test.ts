@@ -287,6 +287,13 @@ describe('indexed header values stay within PostgreSQL btree entries (~2,700 byt
     expect(f.references).toEqual(['x@y', 'abcdef@example.com']);
   });
 
+  it('takes the Sender when there is no From', () => {
+    const f = parseHeaderFields(readFields(Buffer.from('Sender: Robot <robot@example.com>\r\nSubject: s\r\n\r\n')));
+    expect(f.from).toEqual({ email: 'robot@example.com', name: 'Robot' });
+    const both = parseHeaderFields(readFields(Buffer.from('From: a@example.com\r\nSender: b@example.com\r\n\r\n')));
+    expect(both.from?.email).toBe('a@example.com');
+  });
+
   it('keeps at most 64 KiB of recipients per address header', () => {
     const to = Array.from({ length: 40_000 }, (_, i) => `user${i}@example.com`).join(', ');
     const f = parseHeaderFields(readFields(Buffer.from(`To: ${to}\r\nSubject: s\r\n\r\n`)));

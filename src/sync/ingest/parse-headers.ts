@@ -193,7 +193,8 @@ export function parseHeaderFields(fields: RawField[]): HeaderFields {
   return {
     messageId: messageIdOf(fields),
     subject: subject === undefined ? null : cap(decodeWords(subject), MAX_HEADER_VALUE),
-    from: addresses(fields, 'from')[0] ?? null,
+    // No From (a broken or hand-made message): the Sender, when there is one, is who put it on the wire.
+    from: addresses(fields, 'from')[0] ?? addresses(fields, 'sender')[0] ?? null,
     to: addresses(fields, 'to'),
     cc: addresses(fields, 'cc'),
     replyTo: addresses(fields, 'reply-to')[0]?.email ?? null,
