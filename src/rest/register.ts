@@ -15,10 +15,15 @@ const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** GraphQL's input-coercion messages in the REST spelling (`Field "syncFolders" … not provided` → `sync_folders: is required`). */
 function restMessage(message: string): string {
-  const missing = /^Field "(\w+)" of required type "[^"]+" was not provided\.$/.exec(message);
+  const missing = /Field "(\w+)" of required type "[^"]+" was not provided\.$/.exec(message);
   if (missing) return `${snake(missing[1]!)}: is required`;
+  const isNull = /Expected non-nullable type "?[^"\s]+"? not to be null at value\.(\w+)/.exec(message);
+  if (isNull) return `${snake(isNull[1]!)}: is required`;
   const invalid = /got invalid value .*? at "\w+\.(\w+)(?:\[\d+\])?"; (.*)$/.exec(message);
   if (invalid) return `${snake(invalid[1]!)}: ${invalid[2]}`;
+  // graphql-js prints the whole variable, which for an account holds its password: keep only the reason.
+  const other = /^Variable "\$(\w+)" got invalid value [\s\S]*?; ([\s\S]*)$/.exec(message);
+  if (other) return `${snake(other[1]!)}: ${other[2]}`;
   return message;
 }
 

@@ -95,6 +95,15 @@ describe('POST /api/accounts', () => {
     expect(typo.body.error).toContain('is_actve');
     const wrongType = await srv.api('/api/accounts', { method: 'POST', json: { ...accountBody(), is_active: 'maybe' } });
     expect(wrongType.status).toBe(400);
+    // A required field left out: named, and the rest of the body (its password) never echoed.
+    for (const field of ['name', 'email', 'host', 'port', 'username']) {
+      const body: Record<string, unknown> = { ...accountBody(), password: 'SuperSecretPw' };
+      delete body[field];
+      const r = await srv.api('/api/accounts', { method: 'POST', json: body });
+      expect(r.status, r.text).toBe(400);
+      expect(r.body.error).toContain(`${field}: is required`);
+      expect(r.text).not.toContain('SuperSecretPw');
+    }
     const blank = await srv.api('/api/accounts', { method: 'POST', json: { ...accountBody(), username: ' ', sync_folders: ['INBOX', 'INBOX', ' '] } });
     expect(blank.status).toBe(400);
     for (const text of ['username: is required', 'sync_folders: lists a folder twice', 'sync_folders.2: folder names must not be blank']) expect(blank.body.error).toContain(text);
