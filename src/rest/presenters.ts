@@ -6,14 +6,22 @@ import type { AccountFieldsFragment, AccountStatsFieldsFragment, FolderSyncState
 
 export const restId = (id: string): number => Number(id);
 
+/**
+ * A timestamp as seed 000 writes them, `2024-01-15T10:30:00Z`: whole seconds (GraphQL's DateTime carries milliseconds,
+ * which fixed-format parsers of legacy clients refuse). Null when absent.
+ */
+export function restTime(iso: string | null | undefined): string | null {
+  return iso ? iso.replace(/\.\d+Z$/, 'Z') : null;
+}
+
 export function restAccountStats(s: AccountStatsFieldsFragment) {
   return {
     total_emails: s.totalEmails,
     unread_emails: s.unreadEmails,
     with_attachments: s.withAttachments,
     by_folder: s.byFolder.map((f) => ({ folder: f.folder, count: f.count })),
-    latest_email_at: s.latestEmailAt ?? null,
-    oldest_email_at: s.oldestEmailAt ?? null,
+    latest_email_at: restTime(s.latestEmailAt),
+    oldest_email_at: restTime(s.oldestEmailAt),
   };
 }
 
@@ -23,7 +31,7 @@ export function restFolderState(f: FolderSyncStateFieldsFragment) {
     uid_validity: f.uidValidity ?? null,
     uid_next: f.uidNext,
     messages: f.messages,
-    last_sync_at: f.lastSyncAt ?? null,
+    last_sync_at: restTime(f.lastSyncAt),
     last_error: f.lastError ?? null,
   };
 }
@@ -41,11 +49,11 @@ export function restAccount(a: AccountFieldsFragment & { stats?: AccountStatsFie
     sync_folders: a.syncFolders,
     delete_mode: a.deleteMode,
     connected: a.connected,
-    last_sync_at: a.lastSyncAt ?? null,
+    last_sync_at: restTime(a.lastSyncAt),
     last_error: a.lastError ?? null,
-    sync_paused_at: a.syncPausedAt ?? null,
-    created_at: a.createdAt,
-    updated_at: a.updatedAt,
+    sync_paused_at: restTime(a.syncPausedAt),
+    created_at: restTime(a.createdAt),
+    updated_at: restTime(a.updatedAt),
     ...(a.stats ? { stats: restAccountStats(a.stats) } : {}),
     ...(a.folderStates ? { folders: a.folderStates.map(restFolderState) } : {}),
   };

@@ -34,9 +34,11 @@ describe('GET /api/emails', () => {
       attachment_count: 1,
       is_read: false,
       categories: [],
-      received_at: '2024-01-15T12:00:00.000Z',
+      received_at: '2024-01-15T12:00:00Z',
     });
     expect(typeof invoice.message_uid).toBe('string');
+    // Seed 000's timestamp format: whole seconds, `Z` (GraphQL's DateTime has milliseconds).
+    for (const key of ['received_at', 'created_at', 'updated_at']) expect(invoice[key]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     // Listings leave the bodies out (GET /api/emails/{id} has them).
     expect(invoice).not.toHaveProperty('body_text');
     expect(invoice).not.toHaveProperty('headers');
@@ -277,7 +279,7 @@ describe('threads, folders and statistics', () => {
     expect(r.body.meta).toMatchObject({ page: 1, per_page: 2 });
     const all = await t.srv.api('/api/threads?per_page=100');
     const conv = all.body.data.find((th: { subject: string }) => th.subject === 'Invoice 2024-002');
-    expect(conv).toMatchObject({ account_id: t.fx.accountA, message_count: 2, last_message_at: '2024-01-16T08:30:00.000Z' });
+    expect(conv).toMatchObject({ account_id: t.fx.accountA, message_count: 2, last_message_at: '2024-01-16T08:30:00Z' });
     const one = await t.srv.api(`/api/threads/${conv.id}`);
     expect(one.body.data.emails.map((e: { subject: string }) => e.subject)).toEqual(['Invoice 2024-002', 'Re: Invoice 2024-002']);
     expect((await t.srv.api('/api/threads/999999')).status).toBe(404);
@@ -299,7 +301,7 @@ describe('threads, folders and statistics', () => {
   it('GET /api/emails/stats and /api/stats', async () => {
     const r = await t.srv.api(`/api/emails/stats?account_id=${t.fx.accountA}`);
     expect(r.status, r.text).toBe(200);
-    expect(r.body.data).toMatchObject({ total_emails: 13, unread_emails: 10, starred_emails: 1, with_attachments: 2, latest_email_at: '2024-02-01T00:00:00.000Z' });
+    expect(r.body.data).toMatchObject({ total_emails: 13, unread_emails: 10, starred_emails: 1, with_attachments: 2, latest_email_at: '2024-02-01T00:00:00Z' });
     expect(r.body.data.total_threads).toBe(12);
     const all = await t.srv.api('/api/stats');
     expect(all.body.data).toEqual({ total_emails: 14, total_threads: 13, unread_emails: 11, folders: { INBOX: 13, Archive: 1 } });

@@ -1,6 +1,6 @@
 /** Attachments in the documented REST shape (seed 000 "Attachments"). */
 import type { AttachmentFieldsFragment } from '../../graphql/generated/operations.js';
-import { restId } from '../presenters.js';
+import { restId, restTime } from '../presenters.js';
 
 /** An attachment as listed under an email (no email_id, as documented). */
 export function restAttachment(a: AttachmentFieldsFragment) {
@@ -12,7 +12,7 @@ export function restAttachment(a: AttachmentFieldsFragment) {
     file_size: a.fileSize,
     is_inline: a.isInline,
     content_id: a.contentId ?? null,
-    created_at: a.createdAt,
+    created_at: restTime(a.createdAt),
   };
 }
 

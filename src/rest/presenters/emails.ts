@@ -6,7 +6,7 @@ import type {
   EmailStatsFieldsFragment,
   ThreadFieldsFragment,
 } from '../../graphql/generated/operations.js';
-import { restId } from '../presenters.js';
+import { restId, restTime } from '../presenters.js';
 import { restAttachment } from './attachments.js';
 
 const idOrNull = (id: string | null | undefined) => (id === null || id === undefined ? null : restId(id));
@@ -41,8 +41,8 @@ export function restEmail(e: EmailListFieldsFragment & EmailExtras) {
     ...(e.bodyText !== undefined ? { body_text: e.bodyText } : {}),
     ...(e.bodyHtml !== undefined ? { body_html: e.bodyHtml } : {}),
     ...(e.headers !== undefined ? { headers: e.headers } : {}),
-    received_at: e.receivedAt,
-    read_at: e.readAt ?? null,
+    received_at: restTime(e.receivedAt),
+    read_at: restTime(e.readAt),
     is_read: e.isRead,
     is_starred: e.isStarred,
     is_archived: e.isArchived,
@@ -53,8 +53,8 @@ export function restEmail(e: EmailListFieldsFragment & EmailExtras) {
     thread_id: idOrNull(e.threadId),
     in_reply_to: e.inReplyTo ?? null,
     sync_error: e.syncError ?? null,
-    created_at: e.createdAt,
-    updated_at: e.updatedAt,
+    created_at: restTime(e.createdAt),
+    updated_at: restTime(e.updatedAt),
   };
 }
 
@@ -76,8 +76,8 @@ export function restEmailStats(s: EmailStatsFieldsFragment) {
     with_attachments: s.withAttachments,
     total_threads: s.totalThreads,
     folders: s.folders.map(restFolder),
-    latest_email_at: s.latestEmailAt ?? null,
-    oldest_email_at: s.oldestEmailAt ?? null,
+    latest_email_at: restTime(s.latestEmailAt),
+    oldest_email_at: restTime(s.oldestEmailAt),
   };
 }
 
@@ -95,8 +95,8 @@ export function restThread(t: ThreadFieldsFragment & { emails?: (EmailListFields
     account_id: idOrNull(t.accountId),
     subject: t.subject ?? null,
     message_count: t.messageCount,
-    last_message_at: t.lastMessageAt ?? null,
-    created_at: t.createdAt,
+    last_message_at: restTime(t.lastMessageAt),
+    created_at: restTime(t.createdAt),
     ...(t.emails ? { emails: t.emails.map(restEmail) } : {}),
   };
 }

@@ -1,6 +1,6 @@
 /** Webhooks in the documented REST shape (seed 000 "Webhooks"), plus the fields the seed leaves open. */
 import type { WebhookDeliveryFieldsFragment, WebhookFieldsFragment } from '../../graphql/generated/operations.js';
-import { restId } from '../presenters.js';
+import { restId, restTime } from '../presenters.js';
 
 export function restWebhook(w: WebhookFieldsFragment) {
   return {
@@ -11,13 +11,13 @@ export function restWebhook(w: WebhookFieldsFragment) {
     is_active: w.isActive,
     account_id: w.accountId ? restId(w.accountId) : null,
     trigger_count: w.triggerCount,
-    last_triggered_at: w.lastTriggeredAt ?? null,
-    last_success_at: w.lastSuccessAt ?? null,
-    last_failure_at: w.lastFailureAt ?? null,
+    last_triggered_at: restTime(w.lastTriggeredAt),
+    last_success_at: restTime(w.lastSuccessAt),
+    last_failure_at: restTime(w.lastFailureAt),
     consecutive_failures: w.consecutiveFailures,
     disabled_reason: w.disabledReason ?? null,
-    created_at: w.createdAt,
-    updated_at: w.updatedAt,
+    created_at: restTime(w.createdAt),
+    updated_at: restTime(w.updatedAt),
   };
 }
 
@@ -32,9 +32,9 @@ export function restWebhookDelivery(d: WebhookDeliveryFieldsFragment) {
     latency_ms: d.latencyMs ?? null,
     error: d.error ?? null,
     response_body: d.responseBody ?? null,
-    next_attempt_at: d.nextAttemptAt ?? null,
-    last_attempt_at: d.lastAttemptAt ?? null,
-    created_at: d.createdAt,
-    delivered_at: d.deliveredAt ?? null,
+    next_attempt_at: restTime(d.nextAttemptAt),
+    last_attempt_at: restTime(d.lastAttemptAt),
+    created_at: restTime(d.createdAt),
+    delivered_at: restTime(d.deliveredAt),
   };
 }
