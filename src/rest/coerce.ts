@@ -60,6 +60,18 @@ export function body(value: Raw): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/**
+ * A write route's parameters: the JSON body's fields, and those of `known` given in the query string instead (seed
+ * 000 lists parameters without saying where they go, and some legacy clients send `?is_starred=1`), the body winning.
+ * Unknown body fields are refused; other query parameters are ignored, as on GET.
+ */
+export function params(req: { readonly body: unknown; readonly query: Readonly<Record<string, unknown>> }, known: readonly string[]): Record<string, unknown> {
+  const b = body(req.body);
+  onlyKnown(b, known);
+  const fromQuery = known.filter((k) => req.query[k] !== undefined && !Object.hasOwn(b, k)).map((k) => [k, req.query[k]]);
+  return { ...Object.fromEntries(fromQuery), ...b };
+}
+
 /** Rejects body fields that the route does not know, naming them (catches typos like `is_actve`). */
 export function onlyKnown(input: Record<string, unknown>, known: readonly string[]): void {
   const unknown = Object.keys(input).filter((k) => !known.includes(k));

@@ -36,6 +36,12 @@ describe('PATCH /api/emails/{id}', () => {
     expect(back.status, back.text).toBe(200);
     expect(back.body.data).toMatchObject({ is_read: false, is_starred: false, is_archived: true, read_at: null });
     await expectEventually(async () => expect(await serverFlags(t.dovecot, creds, 'INBOX', 'patched')).toEqual([]), { timeoutMs: 10_000, intervalMs: 100 });
+
+    // Parameters in the query string (as some legacy clients send them) count too; the body wins.
+    const query = await t.srv.api(`/api/emails/${id}?is_starred=1&is_archived=1&unrelated=x`, { method: 'PATCH', json: { is_archived: false } });
+    expect(query.status, query.text).toBe(200);
+    expect(query.body.data).toMatchObject({ is_starred: true, is_archived: false });
+    expect((await t.srv.api(`/api/emails/${id}?is_read=maybe`, { method: 'PATCH' })).status).toBe(400);
   }, 60_000);
 
   it('replaces the manual categories; rule-assigned ones stay; unknown category ids are a 400 naming them', async () => {

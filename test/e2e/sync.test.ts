@@ -182,6 +182,7 @@ describe('on-demand sync (POST /api/accounts/{id}/sync)', () => {
     const id = await createAccount(mb);
     expect((await srv.api(`/api/accounts/${id}/sync`, { method: 'POST', json: { since_date: '2024-13-01' } })).status).toBe(400);
     expect((await srv.api(`/api/accounts/${id}/sync`, { method: 'POST', json: { folder: 'Nope' } })).status).toBe(400);
+    expect((await srv.api(`/api/accounts/${id}/sync?folder=Nope`, { method: 'POST' })).status).toBe(400);
     expect((await srv.api('/api/accounts/999999/sync', { method: 'POST' })).status).toBe(404);
     await appendMessage(dovecot, mb, 'INBOX', buildMessage({ subject: 'new' }));
     expect(await syncNow(id, { since_date: '2000-01-01', full_resync: true })).toMatchObject({ new: 1 });

@@ -12,7 +12,7 @@ import {
   type CreateAccountInput,
   type UpdateAccountInput,
 } from '../../graphql/generated/operations.js';
-import { body, bool, date, int, onlyKnown, stringArray, text } from '../coerce.js';
+import { body, bool, date, int, onlyKnown, params, stringArray, text } from '../coerce.js';
 import { restAccount, restAccountStats } from '../presenters.js';
 import { route, type RestRequest } from '../route.js';
 
@@ -97,8 +97,7 @@ export const accountRoutes = [
     path: '/api/accounts/:id/sync',
     operation: SyncAccountDocument,
     variables: (req) => {
-      const b = body(req.body);
-      onlyKnown(b, ['folder', 'full_resync', 'since_date']);
+      const b = params(req, ['folder', 'full_resync', 'since_date']);
       return {
         id: id(req),
         input: { folder: text(b.folder, 'folder'), fullResync: bool(b.full_resync, 'full_resync'), sinceDate: date(b.since_date, 'since_date') },

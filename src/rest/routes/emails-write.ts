@@ -4,7 +4,7 @@
  */
 import { BulkEmailsDocument, DeleteEmailDocument, UpdateEmailDocument, type BulkEmailAction } from '../../graphql/generated/operations.js';
 import { AppError } from '../../shared/errors.js';
-import { body, bool, onlyKnown } from '../coerce.js';
+import { bool, params } from '../coerce.js';
 import { restId } from '../presenters.js';
 import { restEmail } from '../presenters/emails.js';
 import { route } from '../route.js';
@@ -49,8 +49,7 @@ export const emailWriteRoutes = [
     path: '/api/emails/:id',
     operation: UpdateEmailDocument,
     variables: (req) => {
-      const b = body(req.body);
-      onlyKnown(b, ['is_read', 'is_starred', 'is_archived', 'categories']);
+      const b = params(req, ['is_read', 'is_starred', 'is_archived', 'categories']);
       return {
         id: req.params.id!,
         input: {
@@ -68,8 +67,7 @@ export const emailWriteRoutes = [
     path: '/api/emails/bulk',
     operation: BulkEmailsDocument,
     variables: (req) => {
-      const b = body(req.body);
-      onlyKnown(b, ['ids', 'action']);
+      const b = params(req, ['ids', 'action']);
       return { ids: bulkIds(b.ids), action: bulkAction(b.action) };
     },
     respond: (d) => {
