@@ -55,6 +55,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     frameworkErrors,
     clientErrorHandler: clientErrors,
     forceCloseConnections: 'idle',
+    // `/api/emails/` is `/api/emails` (legacy clients build URLs with a trailing slash); it was read as an empty id.
+    routerOptions: { ignoreTrailingSlash: true },
   });
 
   // Once close() has begun, a request still arriving (on a keep-alive connection, or pipelined behind one in flight)

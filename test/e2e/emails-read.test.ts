@@ -37,6 +37,9 @@ describe('GET /api/emails', () => {
       received_at: '2024-01-15T12:00:00Z',
     });
     expect(typeof invoice.message_uid).toBe('string');
+    const slash = await t.srv.api('/api/emails/?per_page=1');
+    expect(slash.status, slash.text).toBe(200);
+    expect(slash.body.meta.total).toBe(r.body.meta.total);
     // Seed 000's timestamp format: whole seconds, `Z` (GraphQL's DateTime has milliseconds).
     for (const key of ['received_at', 'created_at', 'updated_at']) expect(invoice[key]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     // Listings leave the bodies out (GET /api/emails/{id} has them).
