@@ -17,6 +17,7 @@ import { assertPermissions, type Principal } from '../modules/auth/index.js';
 import { AppError } from '../shared/errors.js';
 import type { Services } from '../modules/services.js';
 import { bool } from '../rest/coerce.js';
+import { asciiFilename } from '../shared/filenames.js';
 import { parseId } from '../shared/ids.js';
 import { etagMatches, parseRange } from './byte-range.js';
 
@@ -76,7 +77,7 @@ async function download(services: Services, req: FastifyRequest, reply: FastifyR
   }
 
   reply.header('Content-Type', attachment.mimeType);
-  reply.header('Content-Disposition', contentDisposition(attachment.filename, { type: inline ? 'inline' : 'attachment' }));
+  reply.header('Content-Disposition', contentDisposition(attachment.filename, { type: inline ? 'inline' : 'attachment', fallback: asciiFilename(attachment.filename) }));
   if (!(inline && attachment.mimeType === 'application/pdf')) reply.header('Content-Security-Policy', SANDBOX);
   const partial = range.kind === 'partial' ? range : undefined;
   if (partial) reply.header('Content-Range', `bytes ${partial.start}-${partial.end}/${size}`);

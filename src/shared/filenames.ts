@@ -3,6 +3,7 @@
  * encoded word, NUL, the RTL override U+202E, RFC 2231 `filename*` traversal — security-notes.md), so every name we
  * show, store or put in a `Content-Disposition` goes through `sanitizeFilename` first. Pure, no I/O.
  */
+import { cutUtf8 } from './utf8.js';
 
 /** Whitespace-like controls become a space (so `a\r\nb` stays two words); every other C0/C1 control is dropped. */
 const WHITESPACE_CONTROLS = /[\t\n\v\f\r\u0085\u2028\u2029]/g;
@@ -45,20 +46,6 @@ export function mimeTypeFor(name: string): string {
   return hit ? hit[0] : 'application/octet-stream';
 }
 
-/** Cuts `text` to at most `maxBytes` UTF-8 bytes on a code point boundary (linear: hostile names can be 1 MiB). */
-function cutUtf8(text: string, maxBytes: number): string {
-  let bytes = 0;
-  let end = 0;
-  for (const ch of text) {
-    const cp = ch.codePointAt(0) ?? 0;
-    const size = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-    if (bytes + size > maxBytes) break;
-    bytes += size;
-    end += ch.length;
-  }
-  return text.slice(0, end);
-}
-
 /** Caps a name at MAX_BYTES of UTF-8, keeping a short extension so `very-long….pdf` stays a PDF. */
 function capBytes(name: string): string {
   if (Buffer.byteLength(name) <= MAX_BYTES) return name;
@@ -87,4 +74,14 @@ export function sanitizeFilename(raw: string | null | undefined, fallback: strin
   name = name.replace(/\s+/g, ' ').trim().replace(/^[.\s]+/, '').replace(/[.\s]+$/, '');
   if (name === '') return fallback;
   return capBytes(name);
+}
+
+/**
+ * The `filename=` of a Content-Disposition for clients that ignore `filename*` (RFC 6266 §4.3): the name in ASCII,
+ * accents dropped (`Facture été.pdf` → `Facture ete.pdf`) and other characters `_`, where the content-disposition
+ * library's default puts `?`, which Windows refuses in file names. `true` (the library's own) for an ASCII name.
+ */
+export function asciiFilename(name: string): string | true {
+  if (/^[\x20-\x7e]*$/.test(name)) return true;
+  return name.normalize('NFKD').replace(/\p{M}/gu, '').replace(/[^\x20-\x7e]/g, '_');
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extensionFor, sanitizeFilename } from '../../src/shared/filenames.js';
+import { asciiFilename, extensionFor, sanitizeFilename } from '../../src/shared/filenames.js';
 import { HOSTILE_FILENAMES } from '../fixtures/messages.js';
 
 const FALLBACK = 'attachment-1.bin';
@@ -118,6 +118,14 @@ describe('sanitizeFilename: invariants on hostile names', () => {
 
   it('the RFC 2231-decoded traversal `..%2F..%2Fevil.sh` keeps only the last component', () => {
     expect(clean(decodeURIComponent('..%2F..%2Fevil.sh'))).toBe('evil.sh');
+  });
+});
+
+describe('asciiFilename (Content-Disposition fallback)', () => {
+  it('drops accents, replaces what has no ASCII form with _, and leaves ASCII names to the library', () => {
+    expect(asciiFilename('Facture été.pdf')).toBe('Facture ete.pdf');
+    expect(asciiFilename('Отчёт 2024.docx')).toBe('_____ 2024.docx');
+    expect(asciiFilename('plain "quoted".txt')).toBe(true);
   });
 });
 

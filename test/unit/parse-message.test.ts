@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { headerHash } from '../../src/shared/header-hash.js';
-import { capBytes, parseDate, parseHeaderFields, readFields } from '../../src/sync/ingest/parse-headers.js';
+import { parseDate, parseHeaderFields, readFields } from '../../src/sync/ingest/parse-headers.js';
+import { cutUtf8 } from '../../src/shared/utf8.js';
 import { BlobStore } from '../../src/storage/blob-store.js';
 import { parseMessage, type ParsedMessage } from '../../src/sync/ingest/parse-message.js';
 import * as F from '../fixtures/messages.js';
@@ -262,12 +263,12 @@ describe('parseDate', () => {
 describe('indexed header values stay within PostgreSQL btree entries (~2,700 bytes)', () => {
   const cjk = '議'.repeat(990); // 2,970 UTF-8 bytes
 
-  it('capBytes cuts between code points', () => {
-    expect(capBytes('abc', 2)).toBe('ab');
-    expect(capBytes('é'.repeat(10), 5)).toBe('éé'); // 2 bytes each: the third does not fit whole
-    expect(capBytes('😀x', 3)).toBe('');
-    expect(capBytes(cjk, 998)).toBe('議'.repeat(332));
-    expect(capBytes('short', 998)).toBe('short');
+  it('cutUtf8 cuts between code points', () => {
+    expect(cutUtf8('abc', 2)).toBe('ab');
+    expect(cutUtf8('é'.repeat(10), 5)).toBe('éé'); // 2 bytes each: the third does not fit whole
+    expect(cutUtf8('😀x', 3)).toBe('');
+    expect(cutUtf8(cjk, 998)).toBe('議'.repeat(332));
+    expect(cutUtf8('short', 998)).toBe('short');
   });
 
   it('caps Message-ID, In-Reply-To, References and addresses in bytes, alike', () => {

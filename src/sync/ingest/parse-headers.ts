@@ -6,6 +6,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import libmime from 'libmime';
 import { parseAddressHeader } from 'mailparser';
+import { cutUtf8 } from '../../shared/utf8.js';
 import type { ParsedAddress, ParsedMessage } from './parse-message.js';
 
 export type HeaderFields = Pick<
@@ -49,16 +50,6 @@ const WINDOWS_1252 = new TextDecoder('windows-1252');
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
 const cap = (s: string, max: number): string => (s.length > max ? s.slice(0, max) : s);
-
-/** At most `max` UTF-8 bytes of `s`, cut between code points. */
-export function capBytes(s: string, max: number): string {
-  if (s.length * 3 <= max) return s; // a UTF-16 unit is at most 3 UTF-8 bytes (a surrogate pair is 4 for 2 units)
-  const buf = Buffer.from(s, 'utf8');
-  if (buf.length <= max) return s;
-  let end = max;
-  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--; // back to the start of the code point that does not fit
-  return buf.subarray(0, end).toString('utf8');
-}
 
 /**
  * Bytes → string for header values and bodies of unknown charset: UTF-8 when the bytes are valid UTF-8, otherwise
@@ -114,7 +105,7 @@ function addresses(fields: RawField[], name: string): ParsedAddress[] {
     let bytes = 0;
     for (const a of parseAddressHeader(raw, { flatten: true }).value) {
       if (typeof a.address !== 'string' || a.address.trim() === '') continue;
-      const address = { email: capBytes(a.address.trim(), MAX_ID_BYTES), name: cap(a.name ?? '', MAX_NAME) };
+      const address = { email: cutUtf8(a.address.trim(), MAX_ID_BYTES), name: cap(a.name ?? '', MAX_NAME) };
       bytes += Buffer.byteLength(address.email) + Buffer.byteLength(address.name);
       if (bytes > MAX_ADDRESS_LIST_BYTES && out.length > 0) break;
       out.push(address);
@@ -135,7 +126,7 @@ function messageIds(value: string | undefined): string[] {
   const decoded = decodeWords(value);
   const bracketed = [...decoded.matchAll(/<([^<>]+)>/g)].map((m) => m[1]!.replace(/\s+/g, '')).filter((id) => id !== '');
   const ids = bracketed.length > 0 ? bracketed : decoded.split(/[\s,]+/).filter((t) => t !== '' && !/[<>]/.test(t));
-  return ids.map((id) => capBytes(id, MAX_ID_BYTES));
+  return ids.map((id) => cutUtf8(id, MAX_ID_BYTES));
 }
 
 function references(fields: RawField[]): string[] {
