@@ -194,7 +194,7 @@ describe('read, update, delete', () => {
 
   it('PUT changes only the given fields; the password only when given', async () => {
     const id = await createAccount({ email: 'put@example.com' });
-    const r = await srv.api(`/api/accounts/${id}`, { method: 'PUT', json: { name: 'Renamed', sync_folders: ['INBOX', 'Projects'], is_active: true } });
+    const r = await srv.api(`/api/accounts/${id}`, { method: 'PUT', json: { name: 'Renamed', sync_folders: ['Inbox', 'Projects'], is_active: true } });
     expect(r.status).toBe(200);
     expect(r.body.data).toMatchObject({ name: 'Renamed', sync_folders: ['INBOX', 'Projects'], is_active: true, email: 'put@example.com' });
     const t = await srv.api(`/api/accounts/${id}/test`, { method: 'POST' });

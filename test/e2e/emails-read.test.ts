@@ -95,6 +95,7 @@ describe('GET /api/emails', () => {
     expect((await list('?has_attachments=0')).body.meta.total).toBe(12);
     expect(subjects(await list('?is_read=1')).sort()).toEqual(['Archived note', "Facture de l'été", 'Re: Invoice 2024-002']);
     expect((await list('?is_read=0&folder=INBOX')).body.meta.total).toBe(11);
+    expect((await list('?is_read=0&folder=inbox')).body.meta.total).toBe(11); // INBOX is case-insensitive
   });
 
   it('since and until are Y-m-d days (until includes its whole day)', async () => {

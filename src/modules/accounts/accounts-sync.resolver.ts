@@ -1,5 +1,6 @@
 /** GraphQL: `syncAccount` (run a pass now) and the `syncProgress` subscription. */
 import { AppError } from '../../shared/errors.js';
+import { inboxCase } from '../../shared/folders.js';
 import { parseId, withoutNulls } from '../../shared/ids.js';
 import { parseDay, parseInput } from '../../shared/validation.js';
 import { z } from 'zod';
@@ -36,11 +37,12 @@ export class AccountsSyncResolver {
     const args = parseInput(SyncSchema, withoutNulls(input ?? {}));
     const since = args.sinceDate ? parseDay(args.sinceDate, 'since_date') : undefined;
     const account = await ctx.services.accounts.get(requirePrincipal(ctx), parseId(id));
-    if (args.folder && !account.syncFolders.includes(args.folder)) {
-      throw AppError.badInput(`folder: "${args.folder}" is not one of the account's sync_folders`);
+    const folder = args.folder && inboxCase(args.folder);
+    if (folder && !account.syncFolders.includes(folder)) {
+      throw AppError.badInput(`folder: "${folder}" is not one of the account's sync_folders`);
     }
     return ctx.services.sync.sync(account.id, {
-      folder: args.folder,
+      folder,
       full: args.fullResync,
       since,
     });

@@ -1,5 +1,6 @@
 /** Input rules for accounts (seed 000 "Mail Accounts"); errors name the field. */
 import { z } from 'zod';
+import { inboxCase } from '../../shared/folders.js';
 import { DELETE_MODES, ENCRYPTIONS } from './account.entity.js';
 
 const hostname = z
@@ -14,7 +15,8 @@ const folder = z
   .min(1, 'folder names must not be empty')
   .max(255)
   .refine((s) => s.trim() !== '', 'folder names must not be blank')
-  .refine((s) => !/[\r\n\0]/.test(s), 'folder names must not contain control characters');
+  .refine((s) => !/[\r\n\0]/.test(s), 'folder names must not contain control characters')
+  .transform(inboxCase);
 
 const fields = {
   name: z.string().trim().min(2, 'must be 2–100 characters').max(100, 'must be 2–100 characters'),

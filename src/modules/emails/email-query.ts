@@ -3,6 +3,7 @@
  * scope, sort and keyset cursors as SQL fragments with `?` parameters. Pure (no database), so it is unit-tested.
  */
 import { AppError } from '../../shared/errors.js';
+import { inboxCase } from '../../shared/folders.js';
 import { NUL_MESSAGE, parseDay } from '../../shared/validation.js';
 
 /** Filters of `GET /api/emails` / `emails(filter)`. Dates are `Y-m-d` days in UTC; `until` includes its day. */
@@ -113,7 +114,7 @@ export function buildEmailWhere(accountIds: readonly number[] | null, f: EmailFi
     params.push(...ps);
   };
   if (f.accountId !== undefined) add('e.account_id = ?', f.accountId);
-  if (f.folder !== undefined) add('e.folder = ?', f.folder);
+  if (f.folder !== undefined) add('e.folder = ?', inboxCase(f.folder));
   if (f.from !== undefined && f.from !== '') {
     const like = `%${escapeLike(f.from)}%`;
     add('(e.from_address ILIKE ? OR e.from_name ILIKE ?)', like, like);
