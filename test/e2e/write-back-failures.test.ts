@@ -18,6 +18,28 @@ const t = useMailEnv({
 const { syncedAccount, serverFlags, bulk, emailRow, pendingRows, holdSyncLock, deleteQueued } = writeBackSteps(t);
 
 describe('failures', () => {
+  it('flags changed and changed back on the server: the MODSEQ follows, so a later local change is no conflict', async () => {
+    const { creds, accountId, ids } = await syncedAccount(['quiet']);
+    const id = ids.get('quiet')!;
+    const lock = await holdSyncLock(accountId);
+    const serverModseq = await withImap(t.dovecot, creds, async (c) => {
+      await c.mailboxOpen('INBOX');
+      await c.messageFlagsAdd('1', ['\\Flagged']);
+      await c.messageFlagsRemove('1', ['\\Flagged']);
+      const [m] = await c.fetchAll('1', { uid: true, flags: true });
+      return String(m!.modseq);
+    });
+    await lock.release();
+    await expectEventually(async () => {
+      const [row] = await sql<{ modseq: string }>(t.dbUrl, 'SELECT modseq FROM emails WHERE id = $1', [id]);
+      expect(row!.modseq).toBe(serverModseq);
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    expect((await t.srv.api(`/api/emails/${id}`, { method: 'PATCH', json: { is_read: true } })).status).toBe(200);
+    await expectEventually(async () => expect(await pendingRows(accountId)).toEqual([]), { timeoutMs: 10_000, intervalMs: 100 });
+    expect(await serverFlags(creds, 'INBOX', 'quiet')).toEqual(['\\Seen']);
+    expect(await emailRow(id)).toMatchObject({ is_read: true, sync_error: null });
+  }, 60_000);
+
   it('an IMAP server that is down: the change stays queued and is applied once it is back', async () => {
     const { creds, accountId, ids } = await syncedAccount(['during outage']);
     const id = ids.get('during outage')!;

@@ -189,9 +189,15 @@ export class MailboxStateService {
       );
       const byUid = new Map(changes.map((c) => [c.uid, c]));
       const events: NewEvent<'email.updated'>[] = [];
+      // Flags changed and changed back on the server: nothing to show, but the MODSEQ moved. A write-back sent with
+      // the old one (UNCHANGEDSINCE) would be refused as a conflict, and the user's next change lost for nothing.
+      const moved: { id: number; modseq: string }[] = [];
       for (const row of current) {
         const c = byUid.get(Number(row.uid))!;
-        if (sameFlags(row.flags, c.flags)) continue;
+        if (sameFlags(row.flags, c.flags)) {
+          if (c.modseq !== null) moved.push({ id: row.id, modseq: c.modseq });
+          continue;
+        }
         const isRead = c.flags.includes('\\Seen');
         const isStarred = c.flags.includes('\\Flagged');
         await exec(
@@ -207,6 +213,14 @@ export class MailboxStateService {
           identity: `${row.id}\0flags\0${c.modseq ?? [...c.flags].sort().join(' ')}`,
           payload: { emailId: row.id, accountId, folder, changes: { isRead, isStarred, flags: c.flags } },
         });
+      }
+      if (moved.length > 0) {
+        await exec(
+          em,
+          `UPDATE emails e SET modseq = m.modseq FROM jsonb_to_recordset(?::jsonb) AS m(id int, modseq bigint)
+           WHERE e.id = m.id AND e.modseq IS DISTINCT FROM m.modseq`,
+          [JSON.stringify(moved)],
+        );
       }
       await appendEvents(em, events);
       return events.length;
