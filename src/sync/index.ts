@@ -116,6 +116,7 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
   supervisor?.start();
   const stopSweep = startSweeps(orm, blobs, config.sync, slog);
   const trigger: SyncTrigger = {
+    // A running pass that does all the request asks is joined (issue #3: "joined, not duplicated").
     sync: (accountId, req) => runner.run(accountId, req),
     progress: (accountId) =>
       pubsub.iterate<SyncProgressMessage>(SYNC_PROGRESS_CHANNEL, (p) => p.accountId === accountId) as AsyncIterableIterator<SyncProgress>,

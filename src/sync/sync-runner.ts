@@ -57,20 +57,35 @@ function failureOf(err: unknown, target: { host: string; port: number }): { mess
   return { message: c.message, code: ErrorCode.UPSTREAM_ERROR, kind: c.kind };
 }
 
+/** Whether a pass run for `running` does all that `wanted` asks, so that `wanted` may join it. */
+function covers(running: SyncRequest, wanted: SyncRequest): boolean {
+  const folders = running.folder === undefined || running.folder === wanted.folder;
+  const full = !wanted.full || running.full === true;
+  const since = running.since === undefined || (wanted.since !== undefined && wanted.since >= running.since);
+  return folders && full && since;
+}
+
 export class SyncRunner {
-  private readonly running = new Map<number, Promise<SyncResult>>();
+  private readonly running = new Map<number, { req: SyncRequest; result: Promise<SyncResult> }>();
 
   constructor(private readonly deps: RunnerDeps) {}
 
-  /** Runs (or joins) a sync pass. `session` is the account worker's logged-in connection, if any. */
+  /**
+   * Runs a sync pass, or joins the running one when it does all this one asks (another folder, a full resync or an
+   * earlier `since_date` wait for it, then run). `session` is the account worker's logged-in connection, if any.
+   */
   run(accountId: number, req: SyncRequest = {}, session?: ImapFlow): Promise<SyncResult> {
     const existing = this.running.get(accountId);
-    if (existing) return existing;
-    const p = this.deps.locks
+    if (existing) {
+      if (covers(existing.req, req)) return existing.result;
+      return existing.result.catch(() => undefined).then(() => this.run(accountId, req, session));
+    }
+    // Its entry goes before anything waiting on it runs (reactions run in order), so a waiter finds the slot free.
+    const result = this.deps.locks
       .withLock(LockNamespace.accountSync, accountId, () => this.pass(accountId, req, session))
       .finally(() => this.running.delete(accountId));
-    this.running.set(accountId, p);
-    return p;
+    this.running.set(accountId, { req, result });
+    return result;
   }
 
   /**
@@ -78,7 +93,7 @@ export class SyncRunner {
    * started before the change) and then runs or joins one that started later.
    */
   async runFresh(accountId: number, req: SyncRequest, session?: ImapFlow): Promise<SyncResult> {
-    await this.running.get(accountId)?.catch(() => undefined);
+    await this.running.get(accountId)?.result.catch(() => undefined);
     return this.run(accountId, req, session);
   }
 
