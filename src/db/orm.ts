@@ -8,6 +8,7 @@ import { MikroORM, type EntityManager, type Options } from '@mikro-orm/postgresq
 import { Migrator } from '@mikro-orm/migrations';
 import type { EntitySchema } from '@mikro-orm/core';
 import { StartupLock, withSessionLock } from './locks.js';
+import { releaseDeadClients } from './pg-guard.js';
 import type { Logger } from '../shared/logger.js';
 
 export type { EntityManager };
@@ -35,6 +36,7 @@ export function ormOptions(opts: OrmOptions): Options {
     // Idle connections stay open for minutes, not pg-pool's 10 s: a new PostgreSQL backend loads its catalog caches (and
     // the unaccent rules of full-text search) on its first queries, 20–40 ms more on the first requests after a pause.
     pool: { min: 0, max: opts.poolMax ?? 10, idleTimeoutMillis: POOL_IDLE_MS },
+    driverOptions: { onPoolCreated: releaseDeadClients },
     debug: opts.debug ?? false,
     allowGlobalContext: false,
     forceUtcTimezone: true,

@@ -21,3 +21,30 @@ export function guardClient(client: pg.Client, log: Logger | null, name: string)
   client.on('error', (err) => log?.warn({ err, client: name }, 'PostgreSQL connection lost'));
   return client;
 }
+
+/**
+ * Gives back to `pool` a checked-out client whose connection died (a terminated backend, a restart, a network cut),
+ * if its holder does not. kysely releases a transaction's connection only after a COMMIT or ROLLBACK that succeeded,
+ * so a transaction whose backend was terminated kept its pool slot for good: the ORM's pool ran dry and every request
+ * then waited forever (and so did shutdown, for the pool to drain). The holder's own release, if it comes, is a
+ * no-op. Only promise-style `connect()` is wrapped: what kysely and MikroORM use.
+ */
+export function releaseDeadClients(pool: pg.Pool): void {
+  const connect = pool.connect.bind(pool) as (...args: unknown[]) => Promise<pg.PoolClient> | void;
+  pool.connect = ((...args: unknown[]) => (args.length > 0 ? connect(...args) : (connect() as Promise<pg.PoolClient>).then(releasedWhenDead))) as typeof pool.connect;
+}
+
+function releasedWhenDead(client: pg.PoolClient): pg.PoolClient {
+  const release = client.release.bind(client);
+  let released = false;
+  const giveBack = (err?: Error | boolean) => {
+    if (released) return;
+    released = true;
+    client.removeListener('end', onEnd);
+    release(err);
+  };
+  const onEnd = () => giveBack(new Error('PostgreSQL connection ended while checked out'));
+  client.once('end', onEnd);
+  client.release = giveBack;
+  return client;
+}
