@@ -169,6 +169,33 @@ describe('messages moved on the server', () => {
     expect((await eventsOf(id, 'email.received')).map((e) => e.emailId)).toEqual([before!.id, again!.id]);
   }, 60_000);
 
+  it('out and back into its folder between two passes: the copy receives the state; identical copies stored together do not', async () => {
+    const raw = buildMessage({ subject: 'twin' });
+    const { creds, id } = await account({ INBOX: ['round trip', { raw }, { raw }], Archive: [] });
+    const [before] = await emailOf(id, 'round trip');
+    const cat = await category('round-trip');
+    await markUp(before!.id, cat);
+    await moveOnServer(creds, 'INBOX', 'round trip', 'Archive');
+    await moveOnServer(creds, 'Archive', 'round trip', 'INBOX');
+    // One pass sees both halves: it stores the new UID before it looks for expunges.
+    expect(await sync(id, 'INBOX')).toMatchObject({ new: 1, deleted: 1 });
+    const [after] = await emailOf(id, 'round trip');
+    expect(after).toMatchObject({ folder: 'INBOX', is_archived: true });
+    expect((await t.srv.api(`/api/emails/${after!.id}`)).body.data.categories).toEqual([expect.objectContaining({ id: cat })]);
+    expect(await sql(t.dbUrl, 'SELECT 1 FROM email_departures WHERE account_id = $1', [id])).toEqual([]);
+
+    // Of two identical copies stored together, the one archived and then expunged gives nothing to the other.
+    const twins = await sql<{ id: number }>(t.dbUrl, `SELECT id FROM emails WHERE account_id = $1 AND subject = 'twin' ORDER BY uid`, [id]);
+    await sql(t.dbUrl, 'UPDATE emails SET is_archived = true WHERE id = $1', [twins[0]!.id]);
+    await withImap(t.dovecot, creds, async (c) => {
+      await c.mailboxOpen('INBOX');
+      const [first] = (await c.search({ subject: 'twin' }, { uid: true })) as number[];
+      await c.messageDelete(String(first), { uid: true });
+    });
+    expect(await sync(id, 'INBOX')).toMatchObject({ deleted: 1 });
+    expect(await emailOf(id, 'twin')).toEqual([expect.objectContaining({ id: twins[1]!.id, is_archived: false })]);
+  }, 60_000);
+
   it('a bulk move keeps every id, and identical copies are matched one to one', async () => {
     const twin = { raw: buildMessage({ subject: 'twin' }) };
     const subjects = Array.from({ length: 240 }, (_, i) => `bulk ${i}`);

@@ -66,6 +66,9 @@ export async function departEmails(em: EntityManager, where: string, params: rea
 /**
  * Arrival first: a departed email whose message is already stored again in another folder (newer than it) hands its
  * local state to that copy and its departure is consumed. Emits `email.updated` for each copy whose state changed.
+ * In its own folder too (moved out and back, or deleted and restored, between two passes: a pass stores new UIDs
+ * before it looks for expunges), there only to a copy stored after it: identical copies stored together are not one
+ * message.
  */
 export async function handOverState(em: EntityManager, accountId: number, folder: string, departed: readonly DepartedEmail[]): Promise<void> {
   const candidates = departed.filter((d) => d.message_id !== null);
@@ -75,7 +78,7 @@ export async function handOverState(em: EntityManager, accountId: number, folder
     `SELECT DISTINCT ON (d.id) d.id AS departed_id, e.id, e.folder, e.is_archived
      FROM jsonb_to_recordset(?::jsonb) AS d(id int, message_id text, header_hash text, created_at timestamptz)
      JOIN emails e ON e.account_id = ? AND e.message_id = d.message_id AND e.header_hash = d.header_hash
-                  AND e.folder <> ? AND e.created_at >= d.created_at
+                  AND ((e.folder <> ? AND e.created_at >= d.created_at) OR e.created_at > d.created_at)
      ORDER BY d.id, e.id DESC`,
     [JSON.stringify(candidates.map((d) => ({ id: d.id, message_id: d.message_id, header_hash: d.header_hash, created_at: d.created_at }))), accountId, folder],
   );
