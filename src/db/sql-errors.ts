@@ -8,12 +8,18 @@ import { causeChain } from '../shared/errors.js';
 /** Five digits or capitals; not a Node errno code such as EPIPE (no SQLSTATE class starts with E). */
 const SQLSTATE = /^(?!E)[0-9A-Z]{5}$/;
 
-/** The SQLSTATE of `err` or of an error it wraps (MikroORM keeps it as `sqlState`, node-postgres as `code`). */
+/** An error's own code: MikroORM keeps PostgreSQL's as `sqlState`, node-postgres (and Node, for sockets) as `code`. */
+export function codeOf(err: object): string | undefined {
+  const e = err as { code?: unknown; sqlState?: unknown };
+  const code = typeof e.sqlState === 'string' ? e.sqlState : e.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** The SQLSTATE of `err` or of an error it wraps. */
 export function sqlStateOf(err: unknown): string | undefined {
   for (const cur of causeChain(err)) {
-    const e = cur as { code?: unknown; sqlState?: unknown };
-    const code = typeof e.sqlState === 'string' ? e.sqlState : e.code;
-    if (typeof code === 'string' && SQLSTATE.test(code)) return code;
+    const code = codeOf(cur);
+    if (code !== undefined && SQLSTATE.test(code)) return code;
   }
   return undefined;
 }

@@ -5,6 +5,7 @@
  */
 import { ConnectionException, DriverException } from '@mikro-orm/core';
 import { AppError, causeChain, ErrorCode } from '../shared/errors.js';
+import { codeOf } from './sql-errors.js';
 
 /** Socket-level failures: only meaningful with evidence that the socket was the database's (see below). */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -41,12 +42,6 @@ function namesDatabase(err: object): boolean {
 export function isSocketError(err: unknown): boolean {
   const code = err && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
   return typeof code === 'string' && SOCKET_CODES.has(code);
-}
-
-function codeOf(err: object): string | undefined {
-  const e = err as { code?: unknown; sqlState?: unknown };
-  const code = typeof e.sqlState === 'string' ? e.sqlState : e.code;
-  return typeof code === 'string' ? code : undefined;
 }
 
 export function isDatabaseUnavailable(err: unknown): boolean {

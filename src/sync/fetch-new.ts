@@ -70,9 +70,9 @@ export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: 
       const window = input.uids.slice(w, w + META_CHUNK);
       const status = (m: ImapMeta) => deps.fetchFailures.status(input.accountId, input.folder, input.uidValidity, m.uid);
       const listed = await fetchMeta(client, window);
-      const metas = listed.filter((m) => status(m) !== 'unfetchable');
-      if (metas.length < listed.length) {
-        const skipped = listed.filter((m) => status(m) === 'unfetchable').map((m) => m.uid);
+      const skipped = listed.filter((m) => status(m) === 'unfetchable').map((m) => m.uid);
+      const metas = skipped.length === 0 ? listed : listed.filter((m) => !skipped.includes(m.uid));
+      if (skipped.length > 0) {
         counts.failed += skipped.length;
         deps.log.warn({ accountId: input.accountId, folder: input.folder, uids: skipped }, 'the IMAP server fails to return these messages, even alone: skipped (a full resync tries them again)');
       }

@@ -37,9 +37,9 @@ const EMAIL_COLUMNS = [
 const JSON_COLUMNS = { to_addresses: 'jsonb', cc_addresses: 'jsonb', headers: 'jsonb', references: 'jsonb', flags: 'jsonb' };
 const ATTACHMENT_COLUMNS = ['email_id', 'filename', 'original_filename', 'mime_type', 'file_size', 'is_inline', 'content_id', 'checksum', 'created_at'] as const;
 
-// PostgreSQL text cannot hold NUL; hostile mail sometimes carries it.
 /** `size` is an int4: a message over 2 GiB (IMAP allows 4 GiB) is recorded as 2 GiB rather than refused. */
 const MAX_INT4 = 2 ** 31 - 1;
+// PostgreSQL text cannot hold NUL; hostile mail sometimes carries it.
 const clean = (s: string | null): string | null => (s === null ? null : s.replace(/\0/g, ''));
 const cleanJson = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'string' ? x.replace(/\0/g, '') : x));
 
