@@ -92,6 +92,18 @@ describe('emails connection', () => {
       expect(errors?.[0]?.extensions.code, JSON.stringify(vars)).toBe('BAD_USER_INPUT');
       expect(errors?.[0]?.message).toContain(text);
     }
+    // Well-formed cursors whose key is no value of the sort column (forged, or a client's own encoding): 400, not 500.
+    const forged = (field: string, order: string, key: string) => Buffer.from(JSON.stringify([field, order, key, 1])).toString('base64url');
+    for (const [sort, order, key] of [
+      ['received_at', 'desc', 'garbage'],
+      ['received_at', 'desc', '2024-13-45 00:00:00+00'],
+      ['received_at', 'asc', '\u0000'],
+      ['subject', 'asc', 'a\u0000b'],
+    ]) {
+      const { errors } = await gql(PAGE, { first: 2, sort, order, after: forged(sort!, order!, key!) });
+      expect(errors?.[0]?.extensions.code, `${sort} ${JSON.stringify(key)}`).toBe('BAD_USER_INPUT');
+      expect(errors?.[0]?.message).toBe('after: invalid cursor');
+    }
     const mixed = await gql('{ emails(page: 2, first: 3) { totalCount } }');
     expect(mixed.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
     expect((await gql(PAGE, { first: 1000 })).data.emails.nodes.length).toBeLessThanOrEqual(100);

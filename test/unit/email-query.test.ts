@@ -80,6 +80,7 @@ describe('keyset cursors', () => {
     badInput(() => decodeCursor('not a cursor', sort), 'after: invalid cursor');
     badInput(() => decodeCursor(Buffer.from('[1,2,3]').toString('base64url'), sort), 'invalid cursor');
     badInput(() => decodeCursor(encodeCursor({ field: 'subject', order: 'desc', key: 'x', id: 1 }), sort), 'another sort');
+    badInput(() => decodeCursor(encodeCursor({ ...sort, key: 'a\0b', id: 1 }), sort), 'after: invalid cursor');
   });
 });
 

@@ -149,7 +149,10 @@ export function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify([c.field, c.order, c.key, c.id])).toString('base64url');
 }
 
-/** Decodes a cursor produced for the same sort; anything else is a 400 naming `field`. */
+/**
+ * Decodes a cursor produced for the same sort; anything else is a 400 naming `field`. The key's type is checked by
+ * PostgreSQL when the cursor is used (a key that is no timestamp fails its cast: a 400 too, see EmailsQueryService.list).
+ */
 export function decodeCursor(value: string, sort: Sort, field = 'after'): Cursor {
   let parsed: unknown;
   try {
@@ -157,7 +160,9 @@ export function decodeCursor(value: string, sort: Sort, field = 'after'): Cursor
   } catch {
     parsed = undefined;
   }
-  const ok = Array.isArray(parsed) && parsed.length === 4 && typeof parsed[2] === 'string' && Number.isSafeInteger(parsed[3]) && parsed[3] > 0;
+  // A NUL cannot reach PostgreSQL text (the statement fails): it is no key we ever produced.
+  const ok =
+    Array.isArray(parsed) && parsed.length === 4 && typeof parsed[2] === 'string' && !parsed[2].includes('\0') && Number.isSafeInteger(parsed[3]) && parsed[3] > 0;
   if (!ok) throw AppError.badInput(`${field}: invalid cursor`);
   const [f, o, key, id] = parsed as [string, string, string, number];
   if (f !== sort.field || o !== sort.order) throw AppError.badInput(`${field}: the cursor belongs to another sort (${f} ${o})`);

@@ -5,6 +5,7 @@
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { exec, type RowEmbed } from '../../db/sql.js';
+import { isDataError } from '../../db/sql-errors.js';
 import { CountCache, GENERATION_SQL } from './count-cache.js';
 import { candidatesSql, SearchWindows, type CandidateWindows } from './search-window.js';
 import { AppError } from '../../shared/errors.js';
@@ -151,7 +152,12 @@ export class EmailsQueryService {
       em,
       embeds.length === 0 ? pageSql : `SELECT p.*, ${embeds.map(([alias, e]) => `${e.sql('p.id')} AS "${alias}"`).join(', ')} FROM (${pageSql}) p`,
       [...where.params, ...(after?.params ?? []), size + 1, page ? (page - 1) * size : 0],
-    );
+    ).catch((err: unknown) => {
+      // Every other value of this statement is validated: a data error here is a forged cursor whose key is no value
+      // of the sort column (`garbage` or `2024-13-45` for received_at), a client error rather than a 500.
+      if (after && isDataError(err)) throw AppError.badInput('after: invalid cursor');
+      throw err;
+    });
     // The outbox generation comes with the page, in its snapshot (one round trip fewer); an empty page reads it alone.
     const total =
       opts.count === false
