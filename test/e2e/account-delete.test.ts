@@ -36,6 +36,15 @@ describe('deleting an account', () => {
       expect(r.status).toBe(200);
       expect(r.body.data.account_id).toBeNull();
     }
+    // Detached mail is still counted: per folder (under account_id null) as in the totals and the listing (the GETs
+    // above read it).
+    const stats = (await t.srv.api('/api/emails/stats')).body.data;
+    const detached = await count('emails WHERE account_id IS NULL');
+    expect(stats.folders).toContainEqual({ account_id: null, folder: 'INBOX', total: detached, unread: 0 });
+    expect(stats.folders.reduce((n: number, f: { total: number }) => n + f.total, 0)).toBe(stats.total_emails);
+    expect((await t.srv.api('/api/folders')).body.data).toEqual(stats.folders);
+    const statistics = (await t.srv.api('/api/stats')).body.data;
+    expect(statistics.folders.INBOX).toBe((await t.srv.api('/api/emails?folder=INBOX')).body.meta.total);
     expect((await t.srv.api('/api/accounts/1', { method: 'DELETE', json: { delete_emails: 'maybe' } })).status).toBe(400);
   });
 

@@ -277,7 +277,11 @@ export class EmailsQueryService {
     };
   }
 
-  /** Folders per account with total and unread counts, including synced folders that are empty. */
+  /**
+   * Folders per account with total and unread counts, including synced folders that are empty. Detached emails (their
+   * account deleted, the mail kept; visible to unscoped keys only) are counted under `accountId` null, so that the
+   * folders add up to the totals and to what the listing shows.
+   */
   async folders(principal: Principal, accountId?: number | null): Promise<FolderSummary[]> {
     return this.folderCounts(principal, await this.accountFilter(principal, accountId));
   }
@@ -291,7 +295,7 @@ export class EmailsQueryService {
       `SELECT coalesce(c.account_id, fs.account_id) AS "accountId", coalesce(c.folder, fs.folder) AS folder,
               coalesce(c.total, 0)::int AS total, coalesce(c.unread, 0)::int AS unread
        FROM (SELECT e.account_id, e.folder, count(*) AS total, count(*) FILTER (WHERE NOT e.is_read) AS unread
-             FROM emails e WHERE ${where.sql} AND e.account_id IS NOT NULL GROUP BY e.account_id, e.folder) c
+             FROM emails e WHERE ${where.sql} GROUP BY e.account_id, e.folder) c
        FULL JOIN (SELECT fs.account_id, fs.folder FROM folder_states fs WHERE ${fsScope.sql}${fsAccount}) fs
          ON fs.account_id = c.account_id AND fs.folder = c.folder
        ORDER BY 1, 2`,
