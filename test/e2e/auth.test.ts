@@ -120,6 +120,32 @@ describe('permissions', () => {
   });
 });
 
+describe('key management', () => {
+  it('needs an unscoped key: a scoped admin key cannot mint a key beyond its accounts, list or revoke keys (403)', async () => {
+    const acc = await srv.api('/api/accounts', {
+      method: 'POST',
+      json: { name: 'Scoped admin', email: 'scoped-admin@example.com', host: '127.0.0.1', port: 1, username: 'u', password: 'p', encryption: 'none', is_active: false },
+    });
+    expect(acc.status, acc.text).toBe(201);
+    const accountId = acc.body.data.id as number;
+    const scopedAdmin = await createKey({ name: 'scoped admin', permissions: ['read', 'admin'], accountIds: [accountId] });
+    const victim = await createKey({ name: 'victim', permissions: ['read'] });
+    for (const query of [
+      'mutation { createApiKey(input: {name: "escalated", permissions: ["read", "admin"]}) { secret key { publicKey } } }',
+      `mutation { createApiKey(input: {name: "same scope", permissions: ["read"], accountIds: [${accountId}]}) { secret } }`,
+      '{ apiKeys { id name accountIds } }',
+      `mutation { revokeApiKey(id: "${victim.id}") { id } }`,
+    ]) {
+      const r = await apiRequest(srv.url, scopedAdmin, '/graphql', { method: 'POST', json: { query } });
+      expect(r.body.errors?.[0]?.extensions.code, `${query}\n${r.text}`).toBe('FORBIDDEN');
+      expect(r.body.errors[0].message).toBe('This API key is limited to specific accounts and cannot manage API keys');
+    }
+    expect((await apiRequest(srv.url, victim, '/api/auth/validate', { method: 'POST' })).status).toBe(200);
+    // Its scope still holds for everything else it may do.
+    expect((await apiRequest(srv.url, scopedAdmin, `/api/accounts/${accountId}`)).status).toBe(200);
+  });
+});
+
 describe('rate limits', () => {
   it('the 61st request in a minute is 429 with Retry-After; headers on every response', async () => {
     // Stay clear of a minute boundary so all 61 requests fall in one window.

@@ -22,3 +22,11 @@ export function assertPermissions(principal: Principal, required: readonly strin
     throw AppError.forbidden(`This API key lacks the permission(s): ${missing.join(', ')}`);
   }
 }
+
+/**
+ * Key management (listing, creating, revoking keys) needs an unscoped key: keys belong to no account, and a key limited
+ * to some accounts could otherwise mint an unscoped one and read every account, or revoke the keys of others.
+ */
+export function assertUnscoped(principal: Principal): void {
+  if (principal.accountIds !== null) throw AppError.forbidden('This API key is limited to specific accounts and cannot manage API keys');
+}
