@@ -247,8 +247,30 @@ describe('parseDate', () => {
     ['2025-03-04T10:15:30Z', '2025-03-04T10:15:30.000Z'],
     // A leap day, whose UTC instant is the next day.
     ['Thu, 29 Feb 2024 23:30:00 -0500', '2024-03-01T04:30:00.000Z'],
+    // A zone name V8 does not know (RFC 5322 §4.3: "-0000"), also after a numeric zone; military letters alike.
+    ['Tue, 4 Mar 2025 10:15:00 CET', '2025-03-04T10:15:00.000Z'],
+    ['Tue, 1 Jul 2025 10:15:00 CEST', '2025-07-01T10:15:00.000Z'],
+    ['Tue, 4 Mar 2025 10:15:00 +0100 CET', '2025-03-04T09:15:00.000Z'],
+    ['Tue, 4 Mar 2025 10:15:00 A', '2025-03-04T10:15:00.000Z'],
+    ['Tue, 4 Mar 2025 10:15:00 UTC+1', '2025-03-04T09:15:00.000Z'],
+    ['2025-03-04T10:15:30+01:00', '2025-03-04T09:15:30.000Z'],
   ])('%s', (value, iso) => {
     expect(parseDate(value)?.toISOString()).toBe(iso);
+  });
+
+  it('a date without a zone is UTC, whatever the server\'s time zone', () => {
+    const tz = process.env.TZ;
+    try {
+      for (const zone of ['UTC', 'Asia/Tokyo', 'America/New_York']) {
+        process.env.TZ = zone;
+        expect(parseDate('Tue, 4 Mar 2025 10:15:00')?.toISOString(), zone).toBe('2025-03-04T10:15:00.000Z');
+        expect(parseDate('2025-03-04 10:15:00')?.toISOString(), zone).toBe('2025-03-04T10:15:00.000Z');
+        expect(parseDate('4 Mar 2025 10:15 (no zone)')?.toISOString(), zone).toBe('2025-03-04T10:15:00.000Z');
+      }
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
   });
 
   it.each([

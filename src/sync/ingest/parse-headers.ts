@@ -135,10 +135,32 @@ function references(fields: RawField[]): string[] {
   return unique.length <= MAX_REFERENCES ? unique : [unique[0]!, ...unique.slice(-(MAX_REFERENCES - 1))];
 }
 
+const TIME_OF_DAY = /\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?/;
+/** A numeric zone: RFC 5322 `+hhmm`, ISO `+hh:mm`. */
+const NUMERIC_ZONE = /^[+-]\d{2}:?\d{2}(?![\d:])/;
+/** The zone names V8's parser reads, as RFC 822 defined them (`UTC+1` too). */
+const KNOWN_ZONE = /^(?:ut|utc|gmt|z|[ecmp][sd]t)(?![a-z])/i;
+
+/**
+ * The date text with a zone V8 reads: left to itself, V8 reads a date without one in the server's local time (the same
+ * message then gets another sent_at on another host) and refuses a zone name it does not know (`CET`, `MEZ`, `BST`, a
+ * military letter). A numeric zone is kept (a name after it dropped: `+0100 CET`), so is a known name; an unknown name
+ * or none at all is UTC, as RFC 5322 §4.3 reads an unknown zone ("-0000").
+ */
+function withZone(s: string): string {
+  const time = TIME_OF_DAY.exec(s);
+  if (!time) return s;
+  const head = s.slice(0, time.index + time[0].length);
+  const zone = s.slice(head.length).trim();
+  const numeric = NUMERIC_ZONE.exec(zone)?.[0];
+  if (numeric !== undefined) return numeric === zone ? s : `${head} ${numeric}`;
+  return KNOWN_ZONE.test(zone) ? s : `${head}Z`;
+}
+
 /**
  * The Date header, or null when missing or unparsable. mailparser substitutes the current time, which would make a
  * broken message look new. Requires an RFC 5322-like (`4 Mar 2025 10:15`) or ISO-like date: V8's `Date` parser alone
- * accepts nearly anything (`new Date('1')` is 2001-01-01).
+ * accepts nearly anything (`new Date('1')` is 2001-01-01). The zone is made explicit first (`withZone`).
  */
 export function parseDate(value: string | undefined): Date | null {
   if (!value) return null;
@@ -146,7 +168,7 @@ export function parseDate(value: string | undefined): Date | null {
   const rfc = /(\d{1,2}) ([a-z]{3})[a-z]{0,6},? (\d{2,4}) \d{1,2}:\d{2}/i.exec(s);
   const iso = rfc ? null : /^(\d{4})-(\d{2})-(\d{2})[t ]\d{2}:\d{2}/i.exec(s);
   if (!rfc && !iso) return null;
-  const d = new Date(s);
+  const d = new Date(withZone(s));
   const year = d.getUTCFullYear();
   if (Number.isNaN(d.getTime()) || year < 1900 || year > 9999) return null;
   // V8 rolls an impossible day over (30 Feb → 1 Mar): such a date is as unparsable as any other.
