@@ -59,6 +59,7 @@ function capBytes(name: string): string {
  * A safe display/download name for an attachment: NFC-normalised, only the last path component (`/` and `\` are
  * both separators), no control, bidi or zero-width characters, whitespace collapsed, no leading dots (no hidden
  * files, no `..`), no trailing dots or spaces (Windows drops them), at most 200 UTF-8 bytes with the extension kept.
+ * A name that is only a known extension (`.pdf`) keeps it on the fallback's name (`attachment-1.pdf`).
  * Returns `fallback` when nothing usable is left (callers pass e.g. `attachment-1.pdf` built with `extensionFor`).
  */
 export function sanitizeFilename(raw: string | null | undefined, fallback: string): string {
@@ -71,7 +72,12 @@ export function sanitizeFilename(raw: string | null | undefined, fallback: strin
     .replace(INVISIBLE, '');
   // Strip path components after removing controls, so `..\u0000/x` cannot hide a separator from the split.
   name = name.slice(Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\')) + 1);
-  name = name.replace(/\s+/g, ' ').trim().replace(/^[.\s]+/, '').replace(/[.\s]+$/, '');
+  name = name.replace(/\s+/g, ' ').trim();
+  // Only a known extension (`.pdf`, as some clients name a file): the fallback's name with it, not a bare `pdf`.
+  if (/^\.+[^.]+$/.test(name) && mimeTypeFor(name) !== 'application/octet-stream') {
+    return capBytes(`${fallback.replace(/\.[^.]*$/, '')}.${name.replace(/^\.+/, '')}`);
+  }
+  name = name.replace(/^[.\s]+/, '').replace(/[.\s]+$/, '');
   if (name === '') return fallback;
   return capBytes(name);
 }

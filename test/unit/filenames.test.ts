@@ -43,6 +43,14 @@ describe('sanitizeFilename', () => {
     expect(clean('name.txt. . ')).toBe('name.txt');
   });
 
+  it('a name that is only a known extension keeps it on the fallback name, not as a bare word', () => {
+    expect(clean('.pdf')).toBe('attachment-1.pdf');
+    expect(clean('../.DOCX ')).toBe('attachment-1.DOCX');
+    expect(sanitizeFilename('..jpg', 'attachment-3.jpg')).toBe('attachment-3.jpg');
+    expect(clean('.pdf.exe')).toBe('pdf.exe');
+    expect(clean(clean('.pdf'))).toBe(clean('.pdf'));
+  });
+
   it('collapses whitespace', () => {
     expect(clean('  a   b \u00a0 c.txt  ')).toBe('a b c.txt');
   });
