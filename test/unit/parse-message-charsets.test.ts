@@ -55,6 +55,17 @@ describe('parseMessage: text parts that declare no charset', () => {
     expect((await parse(utf8)).bodyText).toBe('Grüße, 5 €\n');
   });
 
+  it('8-bit text labelled US-ASCII (which cannot describe it) is read as unlabelled: windows-1252, or UTF-8 when valid', async () => {
+    for (const label of ['us-ascii', '"US-ASCII"', 'ascii', 'ANSI_X3.4-1968']) {
+      const m = await parse(bytes(`${head}Content-Type: text/plain; charset=${label}\nContent-Transfer-Encoding: 8bit\n\nLa r\xe9union co\xfbte 5 \x80.\n`));
+      expect(m.bodyText, label).toBe('La réunion coûte 5 €.\n');
+    }
+    const html = await parse(bytes(`${head}Content-Type: text/html; charset=us-ascii\nContent-Transfer-Encoding: 8bit\n\n<p>\x93caf\xe9\x94</p>\n`));
+    expect(html.bodyHtml).toBe('<p>“café”</p>\n');
+    const utf8 = Buffer.concat([bytes(`${head}Content-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: 8bit\n\n`), Buffer.from('Grüße\r\n')]);
+    expect((await parse(utf8)).bodyText).toBe('Grüße\n');
+  });
+
   it('a declared charset is respected, even when the bytes disagree', async () => {
     const m = await parse(bytes(`${head}Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\ncaf\xe9\n`));
     expect(m.bodyText).toBe('caf\ufffd\n');

@@ -15,8 +15,8 @@
  * - Legacy charsets (ISO-2022-JP, Shift_JIS, GB2312, KOI8-R, windows-125x, ISO-8859-x, …) decode with mailparser's
  *   built-in libmime (iconv-lite + encoding-japanese) — covered by tests, so no native `Iconv` is passed. Unknown
  *   charsets decode as UTF-8 with U+FFFD (libmime's rule); UTF-7 is refused on purpose (it smuggles markup). A text
- *   part that declares no charset and is not UTF-8 is read as its HTML `<meta charset>` says, else as windows-1252
- *   (`CharsetHook`), as mail clients do.
+ *   part that declares no charset (or only US-ASCII) and is not UTF-8 is read as its HTML `<meta charset>` says, else
+ *   as windows-1252 (`CharsetHook`), as mail clients do.
  * - uuencoded files, inside the text body or as an x-uuencode part, are decoded into attachments (`uuencode.ts`).
  */
 import { isUtf8 } from 'node:buffer';
@@ -183,8 +183,15 @@ interface SplitterNode {
 }
 
 /**
- * Text parts that declare no charset. mailparser decodes them as UTF-8, so 8-bit Latin text without a label (old
- * clients, mailing lists, many HTML newsletters that name theirs only in a `<meta charset>`) came out as U+FFFD.
+ * A charset label that says nothing about 8-bit bytes: US-ASCII and its aliases. Mailers that label everything
+ * `us-ascii` send Latin text under it, which browsers read as windows-1252 (WHATWG Encoding) and libmime as U+FFFD.
+ */
+const ASCII_LABEL = /^(?:us-?ascii|ascii|ansi_x3\.4-19(?:68|86)|iso646-us|iso-ir-6|cp367|ibm367|us)$/i;
+
+/**
+ * Text parts that declare no charset, or only US-ASCII (`ASCII_LABEL`). mailparser decodes them as UTF-8 (the
+ * US-ASCII ones as ASCII), so 8-bit Latin text without a usable label (old clients, mailing lists, many HTML
+ * newsletters that name theirs only in a `<meta charset>`) came out as U+FFFD.
  * The hook sees every node mailsplit hands to mailparser (mailparser reads `node.charset` when it creates its own
  * node) and records or, with a `fallback`, sets the charset of the unlabelled text parts. mailparser has no option
  * for a default charset, so this reads from its splitter: the hook is tested against the pinned version.
@@ -200,7 +207,7 @@ class CharsetHook {
     // Stream internals call read(0) too (and drop what it returns): the argument must pass through.
     splitter.read = (size?: number) => {
       const data = read(size) as SplitterNode | null;
-      if (data?.type === 'node' && typeof data.contentType === 'string' && data.contentType.startsWith('text/') && !data.charset) {
+      if (data?.type === 'node' && typeof data.contentType === 'string' && data.contentType.startsWith('text/') && (!data.charset || ASCII_LABEL.test(data.charset.trim()))) {
         this.unlabelled++;
         if (this.fallback) data.charset = this.fallback(data.contentType);
       }
