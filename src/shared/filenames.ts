@@ -34,9 +34,21 @@ const EXTENSIONS: Readonly<Record<string, string>> = {
   'video/mp4': 'mp4', 'video/quicktime': 'mov',
 };
 
+/**
+ * Unregistered spellings of registered types that real mailers send: `image/jpg` (PHP scripts, phones, webmail),
+ * `image/pjpeg` and `image/x-png` (old Internet Explorer uploads), `application/x-zip-compressed` (Windows).
+ */
+const ALIASES: Readonly<Record<string, string>> = {
+  'image/jpg': 'image/jpeg', 'image/pjpeg': 'image/jpeg', 'image/x-png': 'image/png', 'image/x-ms-bmp': 'image/bmp',
+  'application/x-pdf': 'application/pdf', 'application/x-zip-compressed': 'application/zip', 'audio/mp3': 'audio/mpeg',
+};
+
+/** The registered type for a lower-case MIME type, when it is one of the `ALIASES`; else the type itself. */
+export const canonicalMimeType = (mimeType: string): string => ALIASES[mimeType] ?? mimeType;
+
 /** A file extension (without the dot) for a MIME type, `bin` when unknown — for names we have to invent. */
 export function extensionFor(mimeType: string): string {
-  return EXTENSIONS[mimeType.trim().toLowerCase()] ?? 'bin';
+  return EXTENSIONS[canonicalMimeType(mimeType.trim().toLowerCase())] ?? 'bin';
 }
 
 /** The MIME type a file name's extension stands for (the first one listed for it), else application/octet-stream. */

@@ -160,6 +160,20 @@ describe('metadata (REST and GraphQL)', () => {
     expect((await open(`/api/emails/${ids.inlineEmail}/attachments/${inline.id}${query}`)).status).toBe(401);
   });
 
+  it('an inline image sent as image/jpg (a spelling PHP scripts and phones use) is stored, named and served as image/jpeg', async () => {
+    const creds = await createDovecotUser(dovecot.dir);
+    const html = '<p><img src="cid:photo@example.com"></p>';
+    const jpeg = Buffer.concat([Buffer.from('ffd8ffe0', 'hex'), bytes(60, 31)]);
+    await appendMessage(dovecot, creds, 'INBOX', `From: a@example.com\nSubject: jpg alias\nMIME-Version: 1.0\nContent-Type: multipart/related; boundary="r"\n\n--r\nContent-Type: text/html; charset=utf-8\n\n${html}\n--r\nContent-Type: image/jpg\nContent-ID: <photo@example.com>\nContent-Transfer-Encoding: base64\n\n${jpeg.toString('base64')}\n--r--\n`);
+    const email = await srv.api(`/api/emails/${await emailId(await createAccount(creds), 'jpg alias')}`);
+    expect(email.body.data.attachments).toEqual([expect.objectContaining({ filename: 'attachment-1.jpg', mime_type: 'image/jpeg', is_inline: true, content_id: 'photo@example.com' })]);
+    const src = /<img[^>]* src="([^"]+)"/.exec(email.body.data.body_html)![1]!.replace(/&amp;/g, '&');
+    const image = await fetch(`${srv.url}${src}`);
+    expect(image.headers.get('content-type')).toBe('image/jpeg');
+    expect(image.headers.get('content-disposition')).toBe('inline; filename=attachment-1.jpg');
+    expect(Buffer.from(await image.arrayBuffer()).equals(jpeg)).toBe(true);
+  });
+
   it('a file uuencoded in a text body (old clients) is an attachment of the email, out of body_text, downloadable', async () => {
     const r = await srv.api(`/api/emails/${ids.uuEmail}`);
     expect(r.status, r.text).toBe(200);

@@ -141,6 +141,8 @@ describe('extensionFor', () => {
   it('maps known MIME types and falls back to bin', () => {
     expect(extensionFor('application/pdf')).toBe('pdf');
     expect(extensionFor('IMAGE/PNG')).toBe('png');
+    expect(extensionFor('image/jpg')).toBe('jpg');
+    expect(extensionFor('image/x-png')).toBe('png');
     expect(extensionFor('message/rfc822')).toBe('eml');
     expect(extensionFor('application/ms-tnef')).toBe('dat');
     expect(extensionFor('application/x-unknown')).toBe('bin');

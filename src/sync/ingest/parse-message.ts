@@ -21,7 +21,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { MailParser, type AttachmentStream, type MailParserOptions, type MessageText } from 'mailparser';
-import { extensionFor, mimeTypeFor, sanitizeFilename } from '../../shared/filenames.js';
+import { canonicalMimeType, extensionFor, mimeTypeFor, sanitizeFilename } from '../../shared/filenames.js';
 import { headerBlock, headerHash } from '../../shared/header-hash.js';
 import { blobKey, type BlobStore } from '../../storage/blob-store.js';
 import { bodyStart, decode8bit, parseHeaderFields, readFields, rootContentType, type HeaderFields } from './parse-headers.js';
@@ -141,9 +141,10 @@ function wellFormedFields(h: HeaderFields): HeaderFields {
   };
 }
 
+/** The part's type, lower case and in its registered spelling (`image/jpg` → `image/jpeg`); octet-stream when invalid. */
 function normaliseMimeType(contentType: string | undefined): string {
   const t = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  return t.length <= MAX_MIME_TYPE && /^[a-z0-9][\w!#$&^.+-]*\/[\w!#$&^.+-]+$/.test(t) ? t : 'application/octet-stream';
+  return t.length <= MAX_MIME_TYPE && /^[a-z0-9][\w!#$&^.+-]*\/[\w!#$&^.+-]+$/.test(t) ? canonicalMimeType(t) : 'application/octet-stream';
 }
 
 function describeError(err: unknown): string {
