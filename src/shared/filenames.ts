@@ -28,7 +28,9 @@ const EXTENSIONS: Readonly<Record<string, string>> = {
   'application/ms-tnef': 'dat', 'application/vnd.ms-tnef': 'dat', 'application/pkcs7-signature': 'p7s',
   'application/pgp-signature': 'asc', 'application/ics': 'ics', 'text/calendar': 'ics', 'text/plain': 'txt',
   'text/html': 'html', 'text/csv': 'csv', 'text/vcard': 'vcf', 'text/x-vcard': 'vcf', 'message/rfc822': 'eml',
-  'message/delivery-status': 'txt', 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/webp': 'webp',
+  'message/delivery-status': 'txt', 'message/disposition-notification': 'txt', 'text/rfc822-headers': 'txt',
+  'message/global': 'eml', 'message/global-delivery-status': 'txt', 'message/global-headers': 'txt',
+  'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/webp': 'webp',
   'image/svg+xml': 'svg', 'image/bmp': 'bmp', 'image/tiff': 'tif', 'image/heic': 'heic', 'audio/wav': 'wav',
   'audio/x-wav': 'wav', 'audio/wave': 'wav', 'audio/mpeg': 'mp3', 'audio/ogg': 'ogg', 'audio/mp4': 'm4a',
   'video/mp4': 'mp4', 'video/quicktime': 'mov',
@@ -46,9 +48,10 @@ const ALIASES: Readonly<Record<string, string>> = {
 /** The registered type for a lower-case MIME type, when it is one of the `ALIASES`; else the type itself. */
 export const canonicalMimeType = (mimeType: string): string => ALIASES[mimeType] ?? mimeType;
 
-/** A file extension (without the dot) for a MIME type, `bin` when unknown — for names we have to invent. */
+/** A file extension (without the dot) for a MIME type (`txt` for other text, `bin` when unknown) — for invented names. */
 export function extensionFor(mimeType: string): string {
-  return EXTENSIONS[canonicalMimeType(mimeType.trim().toLowerCase())] ?? 'bin';
+  const type = canonicalMimeType(mimeType.trim().toLowerCase());
+  return EXTENSIONS[type] ?? (type.startsWith('text/') ? 'txt' : 'bin');
 }
 
 /** The MIME type a file name's extension stands for (the first one listed for it), else application/octet-stream. */

@@ -143,6 +143,11 @@ describe('extensionFor', () => {
     expect(extensionFor('IMAGE/PNG')).toBe('png');
     expect(extensionFor('image/jpg')).toBe('jpg');
     expect(extensionFor('image/x-png')).toBe('png');
+    // The parts of bounces and read receipts, and any other text, open as text.
+    expect(extensionFor('text/rfc822-headers')).toBe('txt');
+    expect(extensionFor('message/disposition-notification')).toBe('txt');
+    expect(extensionFor('text/x-log')).toBe('txt');
+    expect(extensionFor('message/global')).toBe('eml');
     expect(extensionFor('message/rfc822')).toBe('eml');
     expect(extensionFor('application/ms-tnef')).toBe('dat');
     expect(extensionFor('application/x-unknown')).toBe('bin');
