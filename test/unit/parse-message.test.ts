@@ -161,6 +161,21 @@ describe('parseMessage: broken and hostile input never throws', () => {
     expect(m.bodyText).toBe('orphan text\n');
   });
 
+  it('a Content-Type that is no type/subtype is text/plain (RFC 2045 §5.2), not an attachment-1.bin holding the body', async () => {
+    const head = 'From: a@example.com\nSubject: broken type\nMIME-Version: 1.0\n';
+    const utf8 = await parse(Buffer.from(`${head}Content-Type: text/plain charset=utf-8\n\nGrüße\n`.replace(/\n/g, '\r\n')));
+    expect(utf8).toMatchObject({ bodyText: 'Grüße\n', attachments: [], parseError: null });
+    const latin = await parse(Buffer.from(`${head}Content-Type: text\n\nGr\xfc\xdfe\n`.replace(/\n/g, '\r\n'), 'latin1'));
+    expect(latin).toMatchObject({ bodyText: 'Grüße\n', attachments: [] });
+    // In a multipart: a part without a name joins the text; one that names a file stays an attachment.
+    const mixed = await parse(Buffer.from(
+      `${head}Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\nfirst\n--b\nContent-Type: text\n\nsecond\n` +
+        '--b\nContent-Type: application; name="x.pdf"\nContent-Disposition: attachment\n\n%PDF\n--b--\n'.replace(/\n/g, '\r\n'),
+    ));
+    expect(mixed.bodyText).toBe('first\nsecond');
+    expect(mixed.attachments.map((a) => [a.filename, a.mimeType])).toEqual([['x.pdf', 'application/octet-stream']]);
+  });
+
   it('malformed headers: garbage lines skipped, folding unfolded, bad Date → null', async () => {
     const m = await parse(F.malformedHeaders());
     expect(m.parseError).toBeNull();

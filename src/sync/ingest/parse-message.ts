@@ -16,7 +16,7 @@
  *   built-in libmime (iconv-lite + encoding-japanese) — covered by tests, so no native `Iconv` is passed. Unknown
  *   charsets decode as UTF-8 with U+FFFD (libmime's rule); UTF-7 is refused on purpose (it smuggles markup). A text
  *   part that declares no charset (or only US-ASCII) and is not UTF-8 is read as its HTML `<meta charset>` says, else
- *   as windows-1252 (`CharsetHook`), as mail clients do.
+ *   as windows-1252 (`TextPartHook`), as mail clients do.
  * - uuencoded files, inside the text body or as an x-uuencode part, are decoded into attachments (`uuencode.ts`).
  */
 import { isUtf8 } from 'node:buffer';
@@ -141,10 +141,13 @@ function wellFormedFields(h: HeaderFields): HeaderFields {
   };
 }
 
+/** A syntactically valid `type/subtype` (lower case, as mailsplit and normaliseMimeType hold it). */
+const MIME_TYPE = /^[a-z0-9][\w!#$&^.+-]*\/[\w!#$&^.+-]+$/;
+
 /** The part's type, lower case and in its registered spelling (`image/jpg` → `image/jpeg`); octet-stream when invalid. */
 function normaliseMimeType(contentType: string | undefined): string {
   const t = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  return t.length <= MAX_MIME_TYPE && /^[a-z0-9][\w!#$&^.+-]*\/[\w!#$&^.+-]+$/.test(t) ? canonicalMimeType(t) : 'application/octet-stream';
+  return t.length <= MAX_MIME_TYPE && MIME_TYPE.test(t) ? canonicalMimeType(t) : 'application/octet-stream';
 }
 
 function describeError(err: unknown): string {
@@ -181,6 +184,7 @@ interface SplitterNode {
   type?: string;
   contentType?: string | false;
   charset?: string | false;
+  filename?: string | false;
 }
 
 /**
@@ -193,11 +197,14 @@ const ASCII_LABEL = /^(?:us-?ascii|ascii|ansi_x3\.4-19(?:68|86)|iso646-us|iso-ir
  * Text parts that declare no charset, or only US-ASCII (`ASCII_LABEL`). mailparser decodes them as UTF-8 (the
  * US-ASCII ones as ASCII), so 8-bit Latin text without a usable label (old clients, mailing lists, many HTML
  * newsletters that name theirs only in a `<meta charset>`) came out as U+FFFD.
- * The hook sees every node mailsplit hands to mailparser (mailparser reads `node.charset` when it creates its own
- * node) and records or, with a `fallback`, sets the charset of the unlabelled text parts. mailparser has no option
- * for a default charset, so this reads from its splitter: the hook is tested against the pinned version.
+ * The hook sees every node mailsplit hands to mailparser (mailparser reads `node.charset` and `node.contentType` when
+ * it creates its own node) and records or, with a `fallback`, sets the charset of the unlabelled text parts.
+ * It also gives a part without a file name whose Content-Type is no `type/subtype` (`text`, `text/plain charset=utf-8`
+ * from broken scripts) the type RFC 2045 §5.2 says it has, text/plain: mailparser stored such a message's whole body
+ * as an attachment `attachment-1.bin` and showed no text. mailparser has no option for either default, so this
+ * reads from its splitter: the hook is tested against the pinned version.
  */
-class CharsetHook {
+class TextPartHook {
   unlabelled = 0;
   constructor(private readonly fallback: ((contentType: string) => string) | null) {}
 
@@ -208,6 +215,9 @@ class CharsetHook {
     // Stream internals call read(0) too (and drop what it returns): the argument must pass through.
     splitter.read = (size?: number) => {
       const data = read(size) as SplitterNode | null;
+      if (data?.type === 'node' && typeof data.contentType === 'string' && !data.filename && !MIME_TYPE.test(data.contentType)) {
+        data.contentType = 'text/plain';
+      }
       if (data?.type === 'node' && typeof data.contentType === 'string' && data.contentType.startsWith('text/') && (!data.charset || ASCII_LABEL.test(data.charset.trim()))) {
         this.unlabelled++;
         if (this.fallback) data.charset = this.fallback(data.contentType);
@@ -261,7 +271,7 @@ async function extractUuencoded(body: BodyResult, store: BlobStore, attachments:
  * Runs MailParser over `raw`, streaming each attachment into the store as it is emitted. Stored attachments are
  * pushed to `attachments` as they complete, so the caller keeps them when the parse fails halfway.
  */
-function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[], charsets: CharsetHook): Promise<BodyResult> {
+function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[], charsets: TextPartHook): Promise<BodyResult> {
   return new Promise((resolve, reject) => {
     const parser = new MailParser(MAILPARSER_OPTIONS);
     charsets.attach(parser);
@@ -366,14 +376,14 @@ export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOpt
 
   const attachments: ParsedAttachment[] = [];
   try {
-    const hook = new CharsetHook(null);
+    const hook = new TextPartHook(null);
     const body = await parseBody(raw, store, attachments, hook);
     const garbled = (t: string | null) => t !== null && t.includes(REPLACEMENT);
     // Unlabelled text that was not UTF-8 (the parse produced U+FFFD and the body bytes are not UTF-8): parse again
     // with a legacy charset for those parts. Rare, so the second pass (attachments are deduplicated) costs little.
     if (hook.unlabelled > 0 && (garbled(body.bodyText) || garbled(body.bodyHtml)) && !isUtf8(raw.subarray(start))) {
       const again: ParsedAttachment[] = [];
-      const redone = await parseBody(raw, store, again, new CharsetHook(legacyCharsets(raw.subarray(start))));
+      const redone = await parseBody(raw, store, again, new TextPartHook(legacyCharsets(raw.subarray(start))));
       return { ...base, ...(await extractUuencoded(redone, store, again, opts.maxBytes)), attachments: again };
     }
     return { ...base, ...(await extractUuencoded(body, store, attachments, opts.maxBytes)), attachments };
