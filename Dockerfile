@@ -1,20 +1,23 @@
-# Incoming runs its TypeScript sources through tsx (a runtime dependency), so there is no build stage.
+# Incoming compiles its TypeScript sources with esbuild (a runtime dependency) when it starts from a changed checkout;
+# the image compiles them once here, into /app/.build, which the unprivileged user at run time need not write.
 FROM node:24-bookworm-slim
 
 ENV NODE_ENV=production
 WORKDIR /app
 
-# Dependencies first, for layer caching. tsx is in "dependencies", so production-only install is enough.
+# Dependencies first, for layer caching. esbuild (and tsx, the fallback) are in "dependencies": a production-only
+# install is enough.
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-# What runs: the launcher, the sources, migrations, the SDL/operations, and tsconfig.json (tsx reads its
+# What runs: the launcher, the sources, migrations, the SDL/operations, and tsconfig.json (the compiler reads its
 # experimentalDecorators / useDefineForClassFields settings, which type-graphql's decorators need).
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
 COPY migrations ./migrations
 COPY schema ./schema
+RUN node bin/incoming.js build
 
 # DATA_DIR holds the generated secret.key (and the embedded PostgreSQL when DATABASE_URL is unset).
 RUN mkdir -p /data && chown node:node /data

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Launcher for the `incoming` CLI: registers tsx (TypeScript + legacy decorators, configured by the project's own
-// tsconfig.json whatever the working directory) and runs src/cli/index.ts.
+// Launcher for the `incoming` CLI: runs src/cli/index.ts, compiled to JavaScript first (see below). `incoming build`
+// only compiles (the Docker image does it at build time).
 //
 // `serve` first re-executes itself in place (same PID, so signals and supervisors are unaffected) with its memory
 // settings, unless the operator chose their own young-generation size (NODE_OPTIONS or a node flag) or
@@ -13,8 +13,9 @@
 //   each holding freed memory) and a fixed mmap threshold of 128 KiB (MALLOC_MMAP_THRESHOLD_): by default glibc
 //   raises the threshold after the first large free, and from then on every message source or attachment buffer of up
 //   to 32 MiB comes from the arenas and stays in RSS after it is freed.
-import { fileURLToPath } from 'node:url';
-import { register } from 'tsx/esm/api';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ensureBuild } from './build.js';
 
 const DEFAULT_SEMI_SPACE_MB = 16;
 
@@ -37,5 +38,26 @@ if ((command === undefined || command === 'serve') && !chosen && process.env.INC
   );
 }
 
-register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
-await import('../src/cli/index.ts');
+// The sources run compiled (bin/build.js: .build/<hash>/, rebuilt when they change). Where the checkout is read-only and
+// holds no build for these sources, they run through tsx instead (TypeScript + legacy decorators, configured by the
+// project's tsconfig.json whatever the working directory), which needs no output directory.
+const root = fileURLToPath(new URL('..', import.meta.url));
+let built;
+try {
+  built = await ensureBuild(root);
+} catch (err) {
+  if (!['EACCES', 'EROFS', 'EPERM'].includes(err.code)) throw err;
+  process.stderr.write(`incoming: cannot write the compiled sources (${err.code} on ${err.path ?? '.build'}); running them through tsx\n`);
+}
+if (command === 'build') {
+  if (!built) process.exit(1);
+  process.stdout.write(`compiled sources in ${built}\n`);
+} else if (built) {
+  // Stack traces name the TypeScript file and line, as they did under tsx (the maps are read only when a trace needs them).
+  process.setSourceMapsEnabled(true);
+  await import(pathToFileURL(path.join(built, 'src/cli/index.js')).href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register({ tsconfig: path.join(root, 'tsconfig.json') });
+  await import('../src/cli/index.ts');
+}

@@ -1,6 +1,7 @@
 /**
  * MikroORM setup: the PostgreSQL driver, entities passed in by the caller (db/ knows no modules), migrations in
- * ../migrations run from TypeScript sources.
+ * ../migrations: their TypeScript sources under tsx and vitest, their compiled files when this module is compiled
+ * (bin/build.js).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,7 @@ export type Orm = MikroORM;
 export const POOL_IDLE_MS = 5 * 60_000;
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+const COMPILED = import.meta.url.endsWith('.js');
 
 export interface OrmOptions {
   url: string;
@@ -45,7 +47,7 @@ export function ormOptions(opts: OrmOptions): Options {
     migrations: {
       path: MIGRATIONS_DIR,
       pathTs: MIGRATIONS_DIR,
-      glob: 'Migration*.ts',
+      glob: COMPILED ? 'Migration*.js' : 'Migration*.ts',
       tableName: 'mikro_orm_migrations',
       transactional: true,
       allOrNothing: true,
@@ -55,7 +57,7 @@ export function ormOptions(opts: OrmOptions): Options {
       emit: 'ts',
       silent: true,
     },
-    preferTs: true,
+    preferTs: !COMPILED,
   };
 }
 

@@ -68,7 +68,8 @@ interface Slot {
   lastError: string | null;
 }
 
-const WORKER_URL = new URL('./parse-worker.mjs', import.meta.url);
+/** Compiled (bin/build.js), the worker is plain JavaScript; from TypeScript sources, a bootstrap registers tsx in it first. */
+const WORKER_URL = new URL(import.meta.url.endsWith('.js') ? './parse-worker.js' : './parse-worker.mjs', import.meta.url);
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_MEMORY_MB = 1024;
 const DEFAULT_PER_WORKER = 2;
