@@ -131,6 +131,16 @@ describe('parseMessage: ordinary mail', () => {
     expect(m.headers.Received).toBe('from a by b; Tue, 4 Mar 2025 10:00:00 +0000\nfrom c by d; Tue, 4 Mar 2025 10:00:01 +0000');
   });
 
+  it('a byte order mark opening a text or HTML part is not part of the body', async () => {
+    const part = (type: string, body: string) => `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body)]).toString('base64')}\r\n`;
+    const raw = Buffer.from(
+      `From: a@example.com\r\nSubject: bom\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n${part('text/plain', 'Caf\u00e9 ouvert')}--b\r\n${part('text/html', '<p>Caf\u00e9</p>')}--b--\r\n`,
+    );
+    const m = await parse(raw);
+    expect(m.bodyText).toBe('Café ouvert');
+    expect(m.bodyHtml).toBe('<p>Café</p>');
+  });
+
   it('empty message', async () => {
     const raw = F.emptyMessage();
     const m = await parse(raw);

@@ -123,6 +123,8 @@ const cap = (s: string, max: number): string => (s.length > max ? s.slice(0, max
 const LONE_SURROGATE = /\p{Cs}/gu;
 const wf = (s: string): string => s.replace(LONE_SURROGATE, '\ufffd');
 const wfOrNull = (s: string | null): string | null => (s === null ? null : wf(s));
+/** A body without byte order marks: a part's encoder put one first (Windows tools), and a body is no file to mark. */
+const bodyOrNull = (s: string | null): string | null => (s === null ? null : wf(s.replaceAll('\uFEFF', '')));
 const wfAddress = (a: ParsedAddress): ParsedAddress => ({ email: wf(a.email), name: wf(a.name) });
 
 function wellFormedFields(h: HeaderFields): HeaderFields {
@@ -315,7 +317,7 @@ function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[
         if (settled) return;
         settled = true;
         const t = text as MessageText | null;
-        resolve({ bodyText: wfOrNull(t?.text ?? null), bodyHtml: wfOrNull(t?.html ?? null) });
+        resolve({ bodyText: bodyOrNull(t?.text ?? null), bodyHtml: bodyOrNull(t?.html ?? null) });
       });
     });
     parser.end(raw);
