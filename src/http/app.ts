@@ -71,8 +71,11 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
 
   // One MikroORM unit of work per request (services use orm.em, which resolves to this fork).
   app.addHook('onRequest', (_req, _reply, done) => RequestContext.create(orm.em, done));
+  // Every answer is per API key, and the key travels in X-API-Key, which shared caches do not key on: nothing is
+  // stored, unless a route says otherwise (attachment downloads revalidate by ETag).
   app.addHook('onSend', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
+    if (!reply.hasHeader('cache-control')) reply.header('Cache-Control', 'no-store');
   });
   registerErrorHandling(app);
   registerJsonParser(app);

@@ -81,6 +81,13 @@ describe('contract', () => {
     }
   });
 
+  it('API answers are never stored by a cache (per-key data, authenticated by X-API-Key, which caches do not key on)', async () => {
+    for (const [p, auth] of [['/api/accounts', undefined], ['/api/emails', undefined], ['/api/emails', false], ['/api/nothing', undefined]] as const) {
+      const res = await srv.api(p, { auth });
+      expect(res.headers.get('cache-control'), `${p} ${res.status}`).toBe('no-store');
+    }
+  });
+
   it('paths outside the table do not exist', async () => {
     for (const p of ['/api/voicemails', '/api/send/history']) {
       const res = await srv.api(p);
