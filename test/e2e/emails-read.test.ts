@@ -180,7 +180,8 @@ describe('GET /api/emails/search', () => {
     expect((await t.srv.api('/api/emails/search?q=bulk')).body.data).toHaveLength(7);
     expect((await t.srv.api('/api/emails/search?q=bulk&limit=2')).body.data).toHaveLength(2);
     expect((await t.srv.api('/api/emails/search?q=bulk&limit=500')).status).toBe(200);
-    for (const q of ['', '?q=a', '?q=%20%20a%20', '?q=ab%00', `?q=${'ab'.repeat(600)}`]) {
+    // Characters, not UTF-16 units: one emoji (two units) or one accented letter written as e + U+0301 is one.
+    for (const q of ['', '?q=a', '?q=%20%20a%20', '?q=ab%00', `?q=${'ab'.repeat(600)}`, `?q=${encodeURIComponent('🙂')}`, `?q=${encodeURIComponent('e\u0301')}`]) {
       const r = await t.srv.api(`/api/emails/search${q}`);
       expect(r.status, q).toBe(400);
       expect(r.body.error).toContain('q');

@@ -184,7 +184,8 @@ export class EmailsQueryService {
   async search(principal: Principal, q: string, limit?: number | null, filter: EmailFilter = {}): Promise<SearchHit[]> {
     const query = (q ?? '').trim();
     checkText(query, 'q');
-    if (query.length < MIN_QUERY_LENGTH) throw AppError.badInput(`q: must be at least ${MIN_QUERY_LENGTH} characters`);
+    // In characters (code points of the composed form), not UTF-16 units: an emoji is one.
+    if ([...query.normalize('NFC')].length < MIN_QUERY_LENGTH) throw AppError.badInput(`q: must be at least ${MIN_QUERY_LENGTH} characters`);
     const n = clamp(positive(limit, 'limit', DEFAULT_SEARCH_LIMIT), MAX_SEARCH_LIMIT);
     const where = buildEmailWhere(principal.accountIds, { ...filter, search: query });
     const cand = candidatesSql(where, this.windows.threshold(query));
