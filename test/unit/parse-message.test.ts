@@ -279,6 +279,9 @@ describe('parseDate', () => {
     ['Tue, 4 Mar 2025 10:15:00 A', '2025-03-04T10:15:00.000Z'],
     ['Tue, 4 Mar 2025 10:15:00 UTC+1', '2025-03-04T09:15:00.000Z'],
     ['2025-03-04T10:15:30+01:00', '2025-03-04T09:15:30.000Z'],
+    // asctime(), without a zone (UTC) or with one.
+    ['Tue Mar  4 10:15:00 2025', '2025-03-04T10:15:00.000Z'],
+    ['Tue Mar 4 10:15:00 2025 +0100', '2025-03-04T09:15:00.000Z'],
   ])('%s', (value, iso) => {
     expect(parseDate(value)?.toISOString()).toBe(iso);
   });

@@ -157,14 +157,20 @@ function withZone(s: string): string {
   return KNOWN_ZONE.test(zone) ? s : `${head}Z`;
 }
 
+/** C's asctime() form (`Tue Mar  4 10:15:00 2025`, old Unix mailers and mbox tools) rewritten as RFC 5322's order. */
+function fromAsctime(s: string): string {
+  const m = /^(?:[a-z]{3},? )?([a-z]{3}) (\d{1,2}) (\d{1,2}:\d{2}(?::\d{2})?) (\d{4})\b(.*)$/i.exec(s);
+  return m ? `${m[2]} ${m[1]} ${m[4]} ${m[3]}${m[5]}` : s;
+}
+
 /**
  * The Date header, or null when missing or unparsable. mailparser substitutes the current time, which would make a
- * broken message look new. Requires an RFC 5322-like (`4 Mar 2025 10:15`) or ISO-like date: V8's `Date` parser alone
- * accepts nearly anything (`new Date('1')` is 2001-01-01). The zone is made explicit first (`withZone`).
+ * broken message look new. Requires an RFC 5322-like (`4 Mar 2025 10:15`), asctime or ISO-like date: V8's `Date`
+ * parser alone accepts nearly anything (`new Date('1')` is 2001-01-01). The zone is made explicit first (`withZone`).
  */
 export function parseDate(value: string | undefined): Date | null {
   if (!value) return null;
-  const s = value.replace(/\([^()]*\)/g, ' ').replace(/\s+/g, ' ').trim();
+  const s = fromAsctime(value.replace(/\([^()]*\)/g, ' ').replace(/\s+/g, ' ').trim());
   const rfc = /(\d{1,2}) ([a-z]{3})[a-z]{0,6},? (\d{2,4}) \d{1,2}:\d{2}/i.exec(s);
   const iso = rfc ? null : /^(\d{4})-(\d{2})-(\d{2})[t ]\d{2}:\d{2}/i.exec(s);
   if (!rfc && !iso) return null;
