@@ -203,7 +203,7 @@ describe('GET /api/emails/{id}, /raw and /thread', () => {
       expect(e, key).toHaveProperty(key);
     }
     expect(e.body_text).toContain('Please find the invoice attached');
-    expect(e.message_id).toBe('invoice-2@acme.test');
+    expect(e.message_id).toBe('<invoice-2@acme.test>');
     expect(e.headers.Subject).toBe('Invoice 2024-002');
     expect(e.attachments).toMatchObject([{ filename: 'Invoice-2024.pdf', original_filename: 'Invoice-2024.pdf', mime_type: 'application/pdf', is_inline: false, content_id: null }]);
     expect(e.categories).toEqual([{ id: cat!.id, name: 'Invoices', slug: 'invoices', color: '#f00' }]);
@@ -236,6 +236,9 @@ describe('GET /api/emails/{id}, /raw and /thread', () => {
     expect(r.status, r.text).toBe(200);
     expect(subjects(r)).toEqual(['Invoice 2024-002', 'Re: Invoice 2024-002']);
     expect(r.body.data[0].body_text).toContain('Please find');
+    // The reply names its parent as the header does, brackets included, like message_id.
+    expect(r.body.data[1].in_reply_to).toBe(r.body.data[0].message_id);
+    expect(r.body.data[0].message_id).toMatch(/^<[^<>]+>$/);
     const lone = await t.srv.api(`/api/emails/${t.fx.ids['Archived note']}/thread`);
     expect(subjects(lone)).toEqual(['Archived note']);
   });

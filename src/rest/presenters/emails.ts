@@ -22,6 +22,14 @@ interface EmailExtras {
 export const restCategory = (c: EmailCategoryFieldsFragment) => ({ id: restId(c.id), name: c.name, slug: c.slug, color: c.color ?? null });
 
 /**
+ * A Message-ID as the header writes it, in angle brackets (`<id@host>`): stored without them (they are no part of the
+ * id, RFC 5322 §3.6.4), shown with them as the documented API does. Seed 000's example reads `"message_id": ""`, the
+ * web page having taken `<…>` for an HTML tag (its plain e-mail addresses were cloaked instead); PHP's IMAP headers
+ * and Brevo's `messageId`, which that API's send response passes on, both carry the brackets.
+ */
+const msgId = (id: string | null | undefined): string | null => (id ? `<${id}>` : null);
+
+/**
  * An email in the documented key order. Listings carry no body_text/body_html/headers/attachments (fetch
  * `GET /api/emails/{id}`); the detail has them all. thread_id, in_reply_to and sync_error are additions.
  */
@@ -30,7 +38,7 @@ export function restEmail(e: EmailListFieldsFragment & EmailExtras) {
     id: restId(e.id),
     account_id: idOrNull(e.accountId),
     message_uid: e.messageUid,
-    message_id: e.messageId ?? null,
+    message_id: msgId(e.messageId),
     folder: e.folder,
     from_address: e.fromAddress ?? null,
     from_name: e.fromName ?? null,
@@ -51,7 +59,7 @@ export function restEmail(e: EmailListFieldsFragment & EmailExtras) {
     ...(e.attachments ? { attachments: e.attachments.map(restAttachment) } : {}),
     ...(e.categories ? { categories: e.categories.map(restCategory) } : {}),
     thread_id: idOrNull(e.threadId),
-    in_reply_to: e.inReplyTo ?? null,
+    in_reply_to: msgId(e.inReplyTo),
     sync_error: e.syncError ?? null,
     created_at: restTime(e.createdAt),
     updated_at: restTime(e.updatedAt),
