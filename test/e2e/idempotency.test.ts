@@ -37,6 +37,11 @@ describe('Idempotency-Key', () => {
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(again.headers.get('content-type')).toMatch(/application\/json/);
     expect(again.body).toEqual(first.body);
+    // The same JSON with its keys in another order (another client library, a re-serialized retry) is the same request.
+    const reordered = Object.fromEntries(Object.entries(account(1)).reverse());
+    const third = await post('/api/accounts', reordered, 'create-1');
+    expect(third.status, third.text).toBe(201);
+    expect(third.headers.get('idempotent-replayed')).toBe('true');
     expect(await accounts()).toBe(1);
     // Without a key the same request runs again: here a duplicate, refused.
     expect((await post('/api/accounts', account(1))).status).toBe(409);

@@ -10,6 +10,7 @@
  * - Answers below 500 are kept and replayed; a 5xx releases the key, so the retry runs again.
  */
 import { createHash } from 'node:crypto';
+import { stringify } from 'safe-stable-stringify';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { exec } from '../../db/sql.js';
 import { AppError, ErrorCode } from '../../shared/errors.js';
@@ -35,8 +36,9 @@ interface Row {
   body: string | null;
 }
 
+/** The request's identity: method, URL and the body as canonical JSON (object keys sorted: their order means nothing). */
 export function requestFingerprint(method: string, url: string, body: unknown): string {
-  return createHash('sha256').update(`${method} ${url}\n${body === undefined ? '' : JSON.stringify(body)}`).digest('hex');
+  return createHash('sha256').update(`${method} ${url}\n${body === undefined ? '' : stringify(body)}`).digest('hex');
 }
 
 export class IdempotencyService {
