@@ -4,14 +4,15 @@
  * our STORE and the queue row's removal (it would see a "server change" and revert the local state).
  *
  * Rules:
- * - UIDVALIDITY differs from the row's (the UID names another message now) → a flag change follows its message: once
- *   the sync has matched the message again by content identity (new UID on the email row), the row is re-targeted
- *   to that UID, without its old MODSEQ; until then it waits (retried with backoff, so a message that never comes
- *   back fails after MAX_WRITE_BACK_ATTEMPTS). A delete cannot follow (its email row, the link to the message, is
- *   gone): it fails for good.
+ * - A flag change follows its message (its email row) when the row no longer names it: UIDVALIDITY differs from the
+ *   row's (the UID names another message now), or the message is gone from the folder (moved on the server by
+ *   another client, or expunged). Once the sync has found the message again (a rematch by content identity, or a
+ *   move: the email takes a new folder and UID), the row is re-targeted there, without its old MODSEQ; until then it
+ *   waits (retried with backoff, so a message that never comes back fails after MAX_WRITE_BACK_ATTEMPTS). An email
+ *   gone for good (deleted locally, or expunged and not back within the attempts) leaves nothing to change. A delete
+ *   cannot follow (its email row, the link to the message, is gone): it fails for good.
  * - Flags: STORE with UNCHANGEDSINCE = the MODSEQ the local change was based on (CONDSTORE). A change made on the
- *   server meanwhile wins: the message's current flags are read back and applied locally. A message that is gone is
- *   simply done.
+ *   server meanwhile wins: the message's current flags are read back and applied locally.
  * - Delete: MOVE to the Trash folder (special-use \Trash — imapflow also recognises the localised names of servers
  *   without SPECIAL-USE, "Deleted Items", "Corbeille", … — else a folder named Trash; a server with none gets a
  *   "Trash" folder, as mail clients create one: a delete in trash mode is never silently permanent) or, in `expunge`
@@ -210,9 +211,10 @@ export class WriteBackDrainer {
     const succeeded: { job: Job; modseq: string | null }[] = [];
     const conflicts: FlagChange[] = [];
     const retry: Job[] = [];
+    const missing: Job[] = [];
     for (const job of jobs) {
       const s = server.get(Number(job.uid));
-      if (!s) done.push(job); // expunged on the server meanwhile: nothing left to change
+      if (!s) missing.push(job); // moved or expunged on the server meanwhile: the change follows its email
       else if (s.flags.includes(FLAG_OF[job.action as keyof typeof FLAG_OF]) === ADDS.has(job.action)) succeeded.push({ job, modseq: s.modseq });
       else if (refused.includes(job)) retry.push(job);
       else {
@@ -227,6 +229,8 @@ export class WriteBackDrainer {
       await this.deps.state.applyFlags(accountId, folder, uidValidity, conflicts);
     }
     if (retry.length > 0) await this.retry(accountId, folder, retry, `The server refused to change the flags in ${folder}`);
+    // Re-targeted rows go to the next drain (even those back in this folder: this one is mid-round).
+    await this.follow(accountId, folder, uidValidity, missing, `The message is no longer in ${folder}`);
     return { succeeded };
   }
 
@@ -312,35 +316,54 @@ export class WriteBackDrainer {
     const why = `UIDVALIDITY of ${folder} changed (${[...new Set(stale.map((j) => j.uid_validity))].join(', ')} → ${uidValidity})`;
     const deletes = stale.filter((j) => j.action === 'delete');
     if (deletes.length > 0) await this.fail(accountId, folder, deletes, `${why}: the change was not written to the server`);
-    const flags = stale.filter((j) => j.action !== 'delete');
-    if (flags.length === 0) return [];
+    return this.follow(accountId, folder, uidValidity, stale.filter((j) => j.action !== 'delete'), why);
+  }
+
+  /**
+   * Flag jobs whose row no longer names their message (see the module comment): each follows its email row. Re-targeted
+   * to where the email is now when the sync has found the message elsewhere (another folder, UID or UIDVALIDITY), done
+   * when the email is gone for good, else retried until the sync has caught up. Returns the jobs re-targeted to
+   * `folder` under `uidValidity`, which the caller may apply at once.
+   */
+  private async follow(accountId: number, folder: string, uidValidity: number, jobs: Job[], why: string): Promise<Job[]> {
+    if (jobs.length === 0) return [];
     const em = this.deps.orm.em.fork();
-    const rows = await exec<{ id: string; folder: string | null; uid_validity: string | null; uid: string | null }>(
+    const rows = await exec<{ id: string; folder: string | null; uid_validity: string | null; uid: string | null; departed: boolean }>(
       em,
-      'SELECT w.id, e.folder, e.uid_validity, e.uid FROM write_backs w LEFT JOIN emails e ON e.id = w.email_id WHERE w.id = ANY(?::bigint[])',
-      [flags.map((j) => j.id)],
+      `SELECT w.id, e.folder, e.uid_validity, e.uid, EXISTS (SELECT 1 FROM email_departures d WHERE d.email_id = w.email_id) AS departed
+       FROM write_backs w LEFT JOIN emails e ON e.id = w.email_id WHERE w.id = ANY(?::bigint[])`,
+      [jobs.map((j) => j.id)],
     );
     const emailOf = new Map(rows.map((r) => [String(r.id), r]));
     const moved: Job[] = [];
     const gone: Job[] = [];
     const waiting: Job[] = [];
-    for (const job of flags) {
+    for (const job of jobs) {
       const e = emailOf.get(String(job.id));
-      if (!e || e.uid === null) gone.push(job); // the email was deleted meanwhile: nothing left to change
-      else if (e.folder === folder && Number(e.uid_validity) === uidValidity) moved.push({ ...job, uid: String(e.uid), uid_validity: String(uidValidity), modseq: null });
-      else waiting.push(job);
+      const where = e?.uid ? { folder: e.folder!, uid_validity: String(e.uid_validity), uid: String(e.uid) } : null;
+      if (!where) {
+        // Gone locally. A message the sync saw leave may come back as moved (departures.ts): wait for it while the
+        // attempts last; one that never does was expunged, and nothing is left to change.
+        if (e?.departed && job.attempts + 1 < MAX_WRITE_BACK_ATTEMPTS) waiting.push(job);
+        else gone.push(job);
+      } else if (where.folder === job.folder && where.uid_validity === String(job.uid_validity) && where.uid === String(job.uid)) {
+        waiting.push(job); // the sync has not seen the message leave yet
+      } else if (where.folder === folder && Number(where.uid_validity) !== uidValidity) {
+        waiting.push(job); // a UIDVALIDITY reset the sync has not matched yet
+      } else moved.push({ ...job, ...where, modseq: null });
     }
     if (moved.length > 0) {
       await exec(
         em,
-        'UPDATE write_backs w SET uid = v.uid, uid_validity = ?, modseq = NULL FROM jsonb_to_recordset(?::jsonb) AS v(id bigint, uid bigint) WHERE w.id = v.id',
-        [uidValidity, JSON.stringify(moved.map((j) => ({ id: Number(j.id), uid: Number(j.uid) })))],
+        `UPDATE write_backs w SET folder = v.folder, uid_validity = v.uid_validity, uid = v.uid, modseq = NULL, next_attempt_at = now()
+         FROM jsonb_to_recordset(?::jsonb) AS v(id bigint, folder text, uid_validity bigint, uid bigint) WHERE w.id = v.id`,
+        [JSON.stringify(moved.map((j) => ({ id: Number(j.id), folder: j.folder, uid_validity: Number(j.uid_validity), uid: Number(j.uid) })))],
       );
-      this.deps.log.info({ accountId, folder, rows: moved.length }, 'write-back re-targeted to the messages under the new UIDVALIDITY');
+      this.deps.log.info({ accountId, folder, rows: moved.length }, 'write-back re-targeted to where the sync found the messages again');
     }
     await this.finish(gone, []);
-    await this.retry(accountId, folder, waiting, `${why}: waiting for the sync to match the message again`);
-    return moved;
+    await this.retry(accountId, folder, waiting, `${why}: waiting for the sync to find the message again`);
+    return moved.filter((j) => j.folder === folder && Number(j.uid_validity) === uidValidity);
   }
 
   /** The jobs whose rows still exist (a failure mid-folder must not resurrect rows finished before it). */

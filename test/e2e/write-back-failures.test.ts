@@ -1,7 +1,8 @@
 /**
  * Write-back failures, end to end against a private Dovecot: an IMAP server that is down (the change waits and is
  * applied once it is back), a UIDVALIDITY reset before the write-back (a flag change follows its message, a delete
- * fails for good), and a delete the server refused for good (the message comes back, with the reason on the email).
+ * fails for good), a message moved on the server before its flag change is written (the change follows it), and a
+ * delete the server refused for good (the message comes back, with the reason on the email).
  */
 import { describe, expect, it } from 'vitest';
 import { expectEventually } from '../support/eventually.js';
@@ -98,6 +99,44 @@ describe('failures', () => {
       expect((await serverFlags(creds, 'Archive', 'reset me'))?.sort()).toEqual(['\\Flagged', '\\Seen']);
       expect((await emailRow(id))!.sync_error).toBeNull();
     }, { timeoutMs: 15_000, intervalMs: 100 });
+  }, 60_000);
+
+  it('a message moved on the server before the write-back: the flag change follows it to its new folder', async () => {
+    const { creds, accountId, ids } = await syncedAccount(['filed elsewhere', 'left', 'synced first'], { sync_folders: ['INBOX', 'Archive'] });
+    const moveOnServer = (subject: string) =>
+      withImap(t.dovecot, creds, async (c) => {
+        await c.mailboxOpen('INBOX');
+        const uids = (await c.search({ subject }, { uid: true })) as number[];
+        expect(uids).toHaveLength(1);
+        await c.messageMove(String(uids[0]), 'Archive', { uid: true });
+      });
+    // As it comes: the queued changes race the sync that sees the move.
+    const lock = await holdSyncLock(accountId);
+    try {
+      expect((await t.srv.api(`/api/emails/${ids.get('filed elsewhere')!}`, { method: 'PATCH', json: { is_read: true, is_starred: true } })).status).toBe(200);
+      await moveOnServer('filed elsewhere');
+      // The other order: the sync sees the move before the write-back runs (its row waits, as after a failure).
+      expect((await bulk([ids.get('synced first')!], 'mark_read')).status).toBe(200);
+      await sql(t.dbUrl, "UPDATE write_backs SET next_attempt_at = now() + interval '1 hour' WHERE email_id = $1", [ids.get('synced first')!]);
+      await moveOnServer('synced first');
+    } finally {
+      await lock.release();
+    }
+    await expectEventually(async () => {
+      expect(await sql(t.dbUrl, 'SELECT folder FROM emails WHERE id = $1', [ids.get('synced first')!])).toEqual([{ folder: 'Archive' }]);
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    await sql(t.dbUrl, 'UPDATE write_backs SET next_attempt_at = now() WHERE account_id = $1', [accountId]);
+    await expectEventually(async () => {
+      expect((await serverFlags(creds, 'Archive', 'filed elsewhere'))?.sort()).toEqual(['\\Flagged', '\\Seen']);
+      expect(await serverFlags(creds, 'Archive', 'synced first')).toEqual(['\\Seen']);
+      expect(await pendingRows(accountId)).toEqual([]);
+      // The same emails, in Archive now, with the user's changes: the database and the server agree.
+      expect(await emailRow(ids.get('filed elsewhere')!)).toMatchObject({ is_read: true, is_starred: true, sync_error: null });
+      expect(await emailRow(ids.get('synced first')!)).toMatchObject({ is_read: true, is_starred: false, sync_error: null });
+      await expectInSync(t.dbUrl, accountId, t.dovecot, creds, 'Archive');
+    }, { timeoutMs: 20_000, intervalMs: 200 });
+    await expectInSync(t.dbUrl, accountId, t.dovecot, creds, 'INBOX');
+    expect(await serverFlags(creds, 'INBOX', 'left')).toEqual([]);
   }, 60_000);
 
   it('a delete the server refused for good: the message comes back with the reason, and can be deleted again', async () => {
