@@ -6,7 +6,7 @@
  * over MAX_MESSAGE_BYTES is streamed to the blob store and only its header parsed.
  */
 import type { FetchMessageObject, ImapFlow } from 'imapflow';
-import type { IngestMessage } from '../modules/emails/index.js';
+import { storedFlags, type FlagChange, type IngestMessage } from '../modules/emails/index.js';
 import { chunkBySize } from './plan.js';
 import { toIngestMessage, type ImapMeta } from './ingest/to-ingest.js';
 import type { FolderCounts, ProgressReport, SyncDeps } from './sync-context.js';
@@ -27,11 +27,14 @@ export interface FetchNewInput {
   onProgress?: (p: ProgressReport) => void;
 }
 
+/** A message's UID, flags (as stored: see storedFlags) and MODSEQ from a FETCH with `flags`. */
+export function flagChangeOf(m: Pick<FetchMessageObject, 'uid' | 'flags' | 'modseq'>): FlagChange {
+  return { uid: m.uid, flags: storedFlags(m.flags), modseq: m.modseq !== undefined ? String(m.modseq) : null };
+}
+
 export function metaOf(m: FetchMessageObject): ImapMeta {
   return {
-    uid: m.uid,
-    flags: [...(m.flags ?? new Set<string>())],
-    modseq: m.modseq !== undefined ? String(m.modseq) : null,
+    ...flagChangeOf(m),
     internalDate: m.internalDate instanceof Date ? m.internalDate : m.internalDate ? new Date(m.internalDate) : null,
     size: m.size ?? 0,
   };

@@ -9,7 +9,7 @@ import type { ImapFlow, MailboxObject } from 'imapflow';
 import { headerBlock, headerHash } from '../shared/header-hash.js';
 import { messageIdOf, readFields } from './ingest/parse-headers.js';
 import type { FlagChange, MessageIdentity } from '../modules/emails/index.js';
-import { fetchNewMessages, metaOf } from './fetch-new.js';
+import { fetchNewMessages, flagChangeOf, metaOf } from './fetch-new.js';
 import { planFolderSync } from './plan.js';
 import { emptyCounts, type FolderCounts, type ProgressReport, type SyncDeps } from './sync-context.js';
 
@@ -72,7 +72,7 @@ async function serverChanges(client: ImapFlow, folder: string, changedSince: str
       : await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true });
     // Without a local map (CONDSTORE), applyFlags itself ignores UIDs that are not stored and flags that are equal.
     const wanted = (uid: number) => !skip.has(uid) && (local === null || local.has(uid));
-    const flags = rows.filter((r) => wanted(r.uid)).map((r) => ({ uid: r.uid, flags: [...(r.flags ?? [])], modseq: r.modseq !== undefined ? String(r.modseq) : null }));
+    const flags = rows.filter((r) => wanted(r.uid)).map(flagChangeOf);
     return { flags, vanished: qresync ? vanished : null };
   } finally {
     if (qresync) client.off('expunge', onExpunge);

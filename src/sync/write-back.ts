@@ -30,6 +30,7 @@ import type { AccountsService } from '../modules/accounts/index.js';
 import type { FlagChange, MailboxStateService } from '../modules/emails/index.js';
 import type { Logger } from '../shared/logger.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { flagChangeOf } from './fetch-new.js';
 
 export const MAX_WRITE_BACK_ATTEMPTS = 8;
 const BATCH = 1000;
@@ -206,7 +207,7 @@ export class WriteBackDrainer {
     }
     // Read back after every STORE (never inside a fetch iteration): fetchAll has completed before we go on.
     const rows = await client.fetchAll(jobs.map((j) => j.uid).join(','), { uid: true, flags: true }, { uid: true });
-    const server = new Map(rows.map((r) => [r.uid, { flags: [...(r.flags ?? [])], modseq: r.modseq !== undefined ? String(r.modseq) : null }]));
+    const server = new Map(rows.map((r) => [r.uid, flagChangeOf(r)]));
     const done: Job[] = [];
     const succeeded: { job: Job; modseq: string | null }[] = [];
     const conflicts: FlagChange[] = [];

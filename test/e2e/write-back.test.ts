@@ -59,6 +59,28 @@ describe('write-back of flags', () => {
     expect(await pendingRows(accountId)).toEqual([]);
   }, 60_000);
 
+  it('after a reconnect, the echo of a change emits no second email.updated (\\Recent is session state, not stored)', async () => {
+    const { creds, accountId, ids } = await syncedAccount(['fresh']);
+    const id = ids.get('fresh')!;
+    // The first session to see a new message sees it \Recent; the next one does not. Drop the account's session.
+    await t.dovecot.doveadm(['kick', creds.user]);
+    expect((await t.srv.api(`/api/emails/${id}`, { method: 'PATCH', json: { is_read: true } })).status).toBe(200);
+    await expectEventually(async () => {
+      expect(await serverFlags(creds, 'INBOX', 'fresh')).toEqual(['\\Seen']);
+      expect(await pendingRows(accountId)).toEqual([]);
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    // Until the sync has read the folder past our STORE (the echo), on the new session.
+    const status = await withImap(t.dovecot, creds, (c) => c.status('INBOX', { highestModseq: true }));
+    const highestModseq = status ? status.highestModseq : undefined;
+    await expectEventually(async () => {
+      expect(await sql(t.dbUrl, "SELECT highest_modseq FROM folder_states WHERE account_id = $1 AND folder = 'INBOX'", [accountId])).toEqual([{ highest_modseq: String(highestModseq) }]);
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    await t.srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: { full_resync: true } });
+    const updates = await sql<{ payload: { changes: unknown } }>(t.dbUrl, "SELECT payload FROM events WHERE account_id = $1 AND type = 'email.updated'", [accountId]);
+    expect(updates.map((u) => u.payload.changes)).toEqual([{ isRead: true }]);
+    expect((await emailRow(id))!.flags).toEqual(['\\Seen']);
+  }, 60_000);
+
   it('star / unstar sets and clears \\Flagged; archive stays local', async () => {
     const { creds, accountId, ids } = await syncedAccount(['starred']);
     const id = ids.get('starred')!;

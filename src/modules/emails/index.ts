@@ -3,7 +3,7 @@ export { sweepRawSources } from './raw-sources.js';
 export { sweepDepartures } from './departures.js';
 export type { IngestHook, IngestMessage, IngestAttachment, IngestAddress, StoredEmail, BatchResult } from './ingest.types.js';
 export { IngestService, type BatchInput, type MessageIdentity } from './ingest.service.js';
-export { MailboxStateService, type FolderCursor, type FlagChange } from './mailbox-state.service.js';
+export { MailboxStateService, storedFlags, type FolderCursor, type FlagChange } from './mailbox-state.service.js';
 export { EmailStatsService } from './email-stats.service.js';
 export { EmailChangesService, WRITE_BACK_CHANNEL, BULK_ACTIONS, MAX_BULK_IDS, type BulkAction, type BulkResult, type EmailChange, type UpdateOutcome, type DeleteOutcome } from './email-changes.service.js';
 export { EmailChangesResolver } from './email-changes.resolver.js';

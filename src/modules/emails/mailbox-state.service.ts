@@ -33,7 +33,18 @@ function deletedEvents(accountId: number, folder: string, rows: readonly Departe
   }));
 }
 
-const sameFlags = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join(' ') === [...b].sort().join(' ');
+/**
+ * A message's flags as stored: without \Recent, which is session state (RFC 3501: only the first session to see a new
+ * message gets it, and only for that session). Stored, it would read as a flag change once a later session sees the
+ * message without it: a spurious `email.updated` for the echo of our own write-back, or for every message on a full
+ * flag comparison after a reconnect.
+ */
+export function storedFlags(flags: Iterable<string> | undefined): string[] {
+  return [...(flags ?? [])].filter((f) => f !== '\\Recent');
+}
+
+// storedFlags() on both sides: rows stored before \Recent was left out still have it.
+const sameFlags = (a: readonly string[], b: readonly string[]) => storedFlags(a).sort().join(' ') === storedFlags(b).sort().join(' ');
 
 export class MailboxStateService {
   constructor(
