@@ -9,7 +9,7 @@
 // directory renamed into place: servers started together in one checkout never see half a build. The image builds at
 // `docker build` time (`incoming build`), where the directory is writable.
 import { createHash, randomUUID } from 'node:crypto';
-import { globSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { globSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
@@ -55,6 +55,9 @@ export async function ensureBuild(root) {
   }
   const { build } = await import('esbuild');
   const tmp = path.join(base, `tmp-${process.pid}-${randomUUID()}`);
+  // Created here rather than by esbuild, whose write errors carry no code: the launcher tells an unwritable
+  // directory (EACCES, EROFS…: run through tsx instead) from a compile error.
+  mkdirSync(tmp, { recursive: true });
   await build({
     entryPoints: files.map((f) => path.join(root, f)),
     outdir: tmp,

@@ -38,15 +38,16 @@ if ((command === undefined || command === 'serve') && !chosen && process.env.INC
   );
 }
 
-// The sources run compiled (bin/build.js: .build/<hash>/, rebuilt when they change). Where the checkout is read-only and
-// holds no build for these sources, they run through tsx instead (TypeScript + legacy decorators, configured by the
-// project's tsconfig.json whatever the working directory), which needs no output directory.
+// The sources run compiled (bin/build.js: .build/<hash>/, rebuilt when they change). Where no build for these sources
+// can be written (a read-only checkout, a full disk), they run through tsx instead (TypeScript + legacy decorators,
+// configured by the project's tsconfig.json whatever the working directory), which needs no output directory. A
+// compile error is no such case: it stops here, as it would under tsx.
 const root = fileURLToPath(new URL('..', import.meta.url));
 let built;
 try {
   built = await ensureBuild(root);
 } catch (err) {
-  if (!['EACCES', 'EROFS', 'EPERM'].includes(err.code)) throw err;
+  if (!/^E[A-Z]+$/.test(err?.code ?? '')) throw err; // a system error (EACCES, EROFS, ENOSPC, ENOTDIR…), not esbuild's
   process.stderr.write(`incoming: cannot write the compiled sources (${err.code} on ${err.path ?? '.build'}); running them through tsx\n`);
 }
 if (command === 'build') {

@@ -1,4 +1,6 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,4 +73,19 @@ describe('bin/build.js: the compiled tree the server runs', () => {
     }
     expect(builds(root)).toHaveLength(4);
   });
+});
+
+describe('bin/incoming.js where no build can be written', () => {
+  it('runs the TypeScript sources through tsx, and says so', async () => {
+    const root = mkdtempSync(path.join(REPO, 'data', 'build-test-'));
+    try {
+      for (const f of ['bin', 'src', 'migrations', 'tsconfig.json', 'package.json']) cpSync(path.join(REPO, f), path.join(root, f), { recursive: true });
+      writeFileSync(path.join(root, '.build'), 'not a directory'); // as unwritable as a read-only checkout, even for root
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [path.join(root, 'bin/incoming.js'), '--help'], { cwd: root });
+      expect(stderr).toMatch(/cannot write the compiled sources \(E[A-Z]+ on .*\); running them through tsx/);
+      expect(stdout).toContain('incoming keys create');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
