@@ -74,6 +74,13 @@ export interface ConfigInput {
   tls?: { port: number; certFile: string; keyFile: string };
   /** false: no Drafts/Sent/Trash/Junk/Archive mailboxes (created on demand otherwise, with their special-use). */
   specialFolders?: boolean;
+  /**
+   * Settings appended to the config (they override the ones above: Dovecot keeps the last value of a setting), e.g.
+   * `mail_max_userip_connections = 1` or `imap_idle_notify_interval = 1 secs`.
+   */
+  extraConfig?: string;
+  /** Replaces the whole `namespace inbox { ... }` block (another prefix or separator; then no special folders). */
+  namespace?: string;
 }
 
 /** The whole dovecot.conf; it is the only file Dovecot reads (no /etc/dovecot includes). */
@@ -125,11 +132,8 @@ service anvil {
     mode = 0
   }${own ? '\n  chroot =' : ''}
 }
-namespace inbox {
-  inbox = yes
-  separator = /
-${specials}
-}
+${c.namespace ?? `namespace inbox {\n  inbox = yes\n  separator = /\n${specials}\n}`}
+${c.extraConfig ?? ''}
 `;
 }
 

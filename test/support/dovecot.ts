@@ -72,7 +72,9 @@ const running = (globals[RUNNING] ??= (() => {
  * server: clients then avoid what is not listed). Throws at once if Dovecot is not installed (never skips), and on
  * any start failure with the tail of dovecot.log and `doveconf -n`.
  */
-export async function startDovecot(opts: { dir?: string; capabilities?: string; tls?: boolean; specialFolders?: boolean } = {}): Promise<DovecotServer> {
+export async function startDovecot(
+  opts: { dir?: string; capabilities?: string; tls?: boolean; specialFolders?: boolean; extraConfig?: string; namespace?: string } = {},
+): Promise<DovecotServer> {
   const dovecot = findDovecot();
   if (!dovecot || !existsSync(IMAP_BINARY)) throw new Error('IMAP tests need Dovecot: apt-get install -y dovecot-imapd');
   const doveconfBin = findTool('doveconf', dovecot);
@@ -120,7 +122,7 @@ export async function startDovecot(opts: { dir?: string; capabilities?: string; 
 
   /** Runs `dovecot -c CONF` (it daemonizes); false if the port was taken. Output goes to a file, never a pipe. */
   const launch = async (): Promise<boolean> => {
-    await fs.writeFile(configPath, renderConfig({ instance, dir, runDir, usersDir, mailDir, logFile, host: HOST, port, id, capabilities: opts.capabilities, specialFolders: opts.specialFolders, tls: opts.tls ? { port: tlsPort, certFile, keyFile } : undefined }));
+    await fs.writeFile(configPath, renderConfig({ instance, dir, runDir, usersDir, mailDir, logFile, host: HOST, port, id, capabilities: opts.capabilities, specialFolders: opts.specialFolders, extraConfig: opts.extraConfig, namespace: opts.namespace, tls: opts.tls ? { port: tlsPort, certFile, keyFile } : undefined }));
     await fs.rm(path.join(runDir, 'master.pid'), { force: true });
     const logBefore = (await fs.stat(logFile).catch(() => undefined))?.size ?? 0;
     const out = await fs.open(outFile, 'a');
