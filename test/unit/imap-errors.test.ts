@@ -11,6 +11,23 @@ describe('classifyImapError', () => {
     expect(c.message).toContain('Authentication failed.');
   });
 
+  it('a login refused for now (connection limit, auth backend down) is retryable, not bad credentials', () => {
+    // What imapflow throws for Dovecot's answer to one session too many: a refused LOGIN, marked authenticationFailed.
+    const limit = Object.assign(new Error('Command failed'), {
+      authenticationFailed: true,
+      serverResponseCode: 'LIMIT',
+      responseText: 'Maximum number of connections from user+IP exceeded (mail_max_userip_connections=1)',
+    });
+    const c = classifyImapError(limit, target);
+    expect(c).toMatchObject({ kind: 'unavailable', retryable: true });
+    expect(c.message).toBe('mail.example.org:993 refused the session for now [LIMIT]: Maximum number of connections from user+IP exceeded (mail_max_userip_connections=1)');
+    const down = { message: 'Command failed', authenticationFailed: true, serverResponseCode: 'UNAVAILABLE', responseText: 'Temporary authentication failure.' };
+    expect(classifyImapError(down, target)).toMatchObject({ kind: 'unavailable', retryable: true });
+    // Gmail says it in words only.
+    const gmail = { message: 'Command failed', authenticationFailed: true, serverResponseCode: 'ALERT', responseText: 'Too many simultaneous connections. (Failure)' };
+    expect(classifyImapError(gmail, target)).toMatchObject({ kind: 'unavailable', retryable: true });
+  });
+
   it('DNS failure names the host', () => {
     const c = classifyImapError(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }), target);
     expect(c).toMatchObject({ kind: 'dns' });

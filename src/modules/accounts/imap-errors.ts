@@ -2,7 +2,7 @@
  * Classifies imapflow / socket errors into a few kinds with a message a user can act on. Pure, unit-tested; the sync
  * engine uses the kind to decide between retrying with backoff and parking the account.
  */
-export type ImapErrorKind = 'auth' | 'dns' | 'refused' | 'tls' | 'timeout' | 'network' | 'protocol';
+export type ImapErrorKind = 'auth' | 'unavailable' | 'dns' | 'refused' | 'tls' | 'timeout' | 'network' | 'protocol';
 
 export interface ClassifiedImapError {
   readonly kind: ImapErrorKind;
@@ -22,6 +22,16 @@ interface ErrorLike {
   cause?: unknown;
   _err?: unknown;
 }
+
+/**
+ * RFC 5530 response codes of a login (or command) the server refuses for now, whatever the credentials: too many
+ * sessions of the user (Dovecot `NO [LIMIT] Maximum number of connections from user+IP exceeded`), its auth backend
+ * down (`[UNAVAILABLE]`), the mailbox locked (`[INUSE]`), an internal error (`[SERVERBUG]`). imapflow marks any
+ * refused LOGIN `authenticationFailed`; these must not park the account as bad credentials.
+ */
+const TRANSIENT_CODES = new Set(['LIMIT', 'UNAVAILABLE', 'INUSE', 'SERVERBUG']);
+/** The same, from servers that say it in words only (Gmail: `NO [ALERT] Too many simultaneous connections.`). */
+const TOO_MANY_CONNECTIONS = /too many (simultaneous |concurrent |open )?(connections|sessions)|maximum number of (connections|sessions)/i;
 
 const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|EPROTO$|ERR_OSSL)/;
 
@@ -50,7 +60,11 @@ export function classifyImapError(error: unknown, target?: { host: string; port:
   const all = codes(err);
   const has = (...c: string[]) => all.some((x) => c.includes(x));
   const serverText = str(err.responseText) ?? (typeof err.response === 'string' ? err.response : undefined);
-  if (err.authenticationFailed === true || err.serverResponseCode === 'AUTHENTICATIONFAILED') {
+  const code = str(err.serverResponseCode)?.toUpperCase();
+  if ((code && TRANSIENT_CODES.has(code)) || (serverText && TOO_MANY_CONNECTIONS.test(serverText))) {
+    return { kind: 'unavailable', retryable: true, message: `${where} refused the session for now${code ? ` [${code}]` : ''}: ${serverText ?? str(err.message) ?? 'no reason given'}` };
+  }
+  if (err.authenticationFailed === true || code === 'AUTHENTICATIONFAILED') {
     return { kind: 'auth', retryable: false, message: `Authentication failed: ${serverText ?? 'the server rejected the credentials'}` };
   }
   if (has('ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL')) {
