@@ -91,6 +91,11 @@ export class AccountWorker {
     await this.loop;
   }
 
+  /** The logged-in session, while it is usable: a manual sync runs on it rather than competing for a login slot. */
+  liveSession(): ImapFlow | undefined {
+    return this.client?.usable && !this.stopped ? this.client : undefined;
+  }
+
   private get stopped(): boolean {
     return this.abort.signal.aborted;
   }

@@ -7,6 +7,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import type { ImapFlow } from 'imapflow';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { exec } from '../db/sql.js';
 import type { Logger } from '../shared/logger.js';
@@ -51,6 +52,11 @@ export class SyncSupervisor {
   /** Accounts this instance currently runs. */
   owned(): number[] {
     return [...this.workers.keys()];
+  }
+
+  /** The account's IMAP session on this instance, if it runs here and is logged in. */
+  session(accountId: number): ImapFlow | undefined {
+    return this.workers.get(accountId)?.liveSession();
   }
 
   /** Stops every session and releases the leases so another instance can take over at once. */

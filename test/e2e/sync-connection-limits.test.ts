@@ -66,4 +66,21 @@ describe('a server that allows one session per user', () => {
     await expectEventually(async () => expect(await receivedEvents(t.dbUrl, id)).toBe(1), { timeoutMs: 15_000, intervalMs: 100 });
     await expectEventually(async () => expect(await account(id)).toMatchObject({ connected: true, last_error: null, sync_paused_at: null }), { timeoutMs: 10_000, intervalMs: 100 });
   }, 60_000);
+
+  it('a manual sync runs on the account\'s session instead of a second login', async () => {
+    const creds = await t.dovecot.createUser();
+    await appendMessage(t.dovecot, creds, 'INBOX', buildMessage({ subject: 'first' }));
+    const id = await createAccount(creds);
+    await expectEventually(async () => expect(await account(id)).toMatchObject({ connected: true, last_sync_at: expect.any(String) }), { timeoutMs: 15_000, intervalMs: 100 });
+    // Delivered without IMAP (the slot is the account's), and synced by the request rather than by IDLE or a poll
+    // (whichever comes first, the request answers once the message is stored).
+    await t.dovecot.doveadm(['save', '-u', creds.user, '-m', 'INBOX'], buildMessage({ subject: 'second' }));
+    const r = await t.srv.api(`/api/accounts/${id}/sync`, { method: 'POST', json: {} });
+    expect(r.status, r.text).toBe(200);
+    const one = await t.srv.api(`/api/accounts/${id}/sync`, { method: 'POST', json: { folder: 'INBOX', full_resync: true } });
+    expect(one.status, one.text).toBe(200);
+    expect(await receivedEvents(t.dbUrl, id)).toBe(2);
+    expect(await refusedLogins(creds.user)).toBe(0);
+    expect(await account(id)).toMatchObject({ connected: true, last_error: null, sync_paused_at: null });
+  }, 60_000);
 });
