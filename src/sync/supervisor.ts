@@ -64,7 +64,7 @@ export class SyncSupervisor {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.ticking;
-    await Promise.all([...this.workers.values()].map((w) => w.stop()));
+    await Promise.all([...this.workers.keys()].map((id) => this.stopSession(id, true)));
     this.workers.clear();
     this.renewedAt.clear();
     await exec(this.orm.em.fork(), 'DELETE FROM sync_leases WHERE owner = ?', [this.instanceId]).catch(() => undefined);
@@ -85,6 +85,19 @@ export class SyncSupervisor {
     }
   }
 
+  /**
+   * Stops the account's session. `disconnected`: no other session takes it over now (deactivated, deleted, or this
+   * instance shutting down while it still holds the lease), so the account must stop showing `connected: true`.
+   */
+  private async stopSession(accountId: number, disconnected: boolean): Promise<void> {
+    const worker = this.workers.get(accountId);
+    this.forget(accountId);
+    await worker?.stop();
+    if (disconnected) {
+      await this.workerDeps.accounts.recordSyncStatus(accountId, { connected: false }).catch((err: unknown) => this.log.warn({ accountId, err }, 'could not record the account as disconnected'));
+    }
+  }
+
   private forget(accountId: number): void {
     this.workers.delete(accountId);
     this.renewedAt.delete(accountId);
@@ -97,9 +110,10 @@ export class SyncSupervisor {
       const version = wanted.get(id);
       const renewed = version !== undefined && version === worker.configVersion && (await this.renew(id));
       if (!renewed) {
-        this.log.info({ accountId: id, reason: version === undefined ? 'inactive' : version !== worker.configVersion ? 'changed' : 'lease lost' }, 'stopping account session');
-        this.forget(id);
-        await worker.stop();
+        const reason = version === undefined ? 'inactive' : version !== worker.configVersion ? 'changed' : 'lease lost';
+        this.log.info({ accountId: id, reason }, 'stopping account session');
+        // Changed: a new session starts below at once. Lease lost: the new owner's session reports the status.
+        await this.stopSession(id, reason === 'inactive');
         await this.release(id);
       }
     }

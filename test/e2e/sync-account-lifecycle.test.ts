@@ -1,0 +1,83 @@
+/**
+ * An account's session follows the account: deactivated, it logs out and the account stops showing `connected`;
+ * reactivated or updated (even while its first sync runs), exactly one session runs again — none leaked on the server.
+ */
+import { describe, expect, it } from 'vitest';
+import { generateMailbox } from '../fixtures/messages.js';
+import { expectEventually } from '../support/eventually.js';
+import { appendMessage, buildMessage, createFolder } from '../support/imap.js';
+import { fillMaildir } from '../support/maildir.js';
+import { useMailEnv, type MailCreds } from '../support/mail-account.js';
+import { expectInSync, receivedEvents, sql } from '../support/sync.js';
+
+const t = useMailEnv({ SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '1000', SYNC_BACKOFF_BASE_MS: '200', SYNC_BACKOFF_MAX_MS: '1000' });
+
+/** IMAP sessions of `user` open on the server now (`doveadm who`: `user  count  proto  (pids)  (ips)`). */
+async function sessions(user: string): Promise<number> {
+  const out = await t.dovecot.doveadm(['who', user]).catch(() => '');
+  return out
+    .split('\n')
+    .filter((l) => l.split(/\s+/)[0] === user)
+    .reduce((n, l) => n + Number(l.split(/\s+/)[1] ?? 0), 0);
+}
+
+async function createAccount(creds: MailCreds, extra: Record<string, unknown> = {}): Promise<number> {
+  const r = await t.srv.api('/api/accounts', {
+    method: 'POST',
+    json: { name: 'Lifecycle', email: `${creds.user}@example.com`, host: t.dovecot.host, port: t.dovecot.port, username: creds.user, password: creds.password, encryption: 'none', is_active: true, ...extra },
+  });
+  expect(r.status, r.text).toBe(201);
+  return r.body.data.id as number;
+}
+
+const account = async (id: number) => (await t.srv.api(`/api/accounts/${id}`)).body.data;
+const put = async (id: number, json: Record<string, unknown>) => {
+  const r = await t.srv.api(`/api/accounts/${id}`, { method: 'PUT', json });
+  expect(r.status, r.text).toBe(200);
+};
+
+describe('the session follows the account', () => {
+  it('deactivated: the session logs out and the account is no longer connected; reactivated: it syncs again', async () => {
+    const creds = await t.dovecot.createUser();
+    await appendMessage(t.dovecot, creds, 'INBOX', buildMessage({ subject: 'before' }));
+    const id = await createAccount(creds);
+    await expectEventually(async () => {
+      expect(await account(id)).toMatchObject({ connected: true, last_sync_at: expect.any(String) });
+      expect(await sessions(creds.user)).toBe(1);
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+
+    await put(id, { is_active: false });
+    await expectEventually(async () => {
+      expect(await sessions(creds.user)).toBe(0);
+      expect(await account(id)).toMatchObject({ is_active: false, connected: false });
+    }, { timeoutMs: 10_000, intervalMs: 100 });
+
+    await appendMessage(t.dovecot, creds, 'INBOX', buildMessage({ subject: 'while inactive' }));
+    await put(id, { is_active: true });
+    await expectEventually(async () => {
+      expect(await receivedEvents(t.dbUrl, id)).toBe(2);
+      expect(await account(id)).toMatchObject({ connected: true, last_error: null });
+      expect(await sessions(creds.user)).toBe(1);
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+  }, 60_000);
+
+  it('updated while its first sync runs (folders, then password): one session afterwards, every folder in sync', async () => {
+    const creds = await t.dovecot.createUser();
+    await createFolder(t.dovecot, creds, 'Projects');
+    await appendMessage(t.dovecot, creds, 'Projects', buildMessage({ subject: 'project' }));
+    await fillMaildir(t.dovecot.dir, creds.user, generateMailbox(800, 5));
+    const id = await createAccount(creds);
+    const stored = async () => Number((await sql<{ n: string }>(t.dbUrl, 'SELECT count(*) AS n FROM emails WHERE account_id = $1', [id]))[0]!.n);
+    await expectEventually(async () => expect(await stored()).toBeGreaterThan(50), { timeoutMs: 30_000, intervalMs: 10 });
+    await put(id, { sync_folders: ['INBOX', 'Projects'] });
+    await put(id, { password: creds.password });
+    await expectEventually(async () => {
+      await expectInSync(t.dbUrl, id, t.dovecot, creds, 'INBOX');
+      await expectInSync(t.dbUrl, id, t.dovecot, creds, 'Projects');
+      expect(await account(id)).toMatchObject({ connected: true, last_error: null, sync_paused_at: null });
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+    // The sessions stopped for the updates are gone (the check's own one is closed by now).
+    await expectEventually(async () => expect(await sessions(creds.user)).toBe(1), { timeoutMs: 10_000, intervalMs: 100 });
+    expect(await receivedEvents(t.dbUrl, id)).toBe(801);
+  }, 90_000);
+});
