@@ -14,7 +14,7 @@ import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailab
 import { sqlStateOf } from '../db/sql-errors.js';
 import { isStorageFailure } from '../storage/blob-store.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
-import { classifyImapError, connectImap, isMailboxMissing, type AccountsService, type ImapTimeouts } from '../modules/accounts/index.js';
+import { classifyImapError, connectImap, isMailboxMissing, isSelectRefused, type AccountsService, type ImapTimeouts } from '../modules/accounts/index.js';
 import { syncFolder } from './folder-sync.js';
 import { addCounts, emptyCounts, type FolderCounts, type ProgressReport, type SyncDeps } from './sync-context.js';
 
@@ -29,7 +29,10 @@ export interface SyncRequest {
 export interface SyncResult extends FolderCounts {
   durationMs: number;
   folders: string[];
-  /** Sync folders the server does not have (deleted, renamed): skipped, the others synced. */
+  /**
+   * Sync folders skipped, the others synced: those the server does not have (deleted, renamed) and those it refuses
+   * to open (\Noselect).
+   */
   missing: string[];
 }
 
@@ -115,6 +118,9 @@ export class SyncRunner {
     let current: string | null = null;
     try {
       client ??= await connectImap(accounts.settings(account), this.deps.imapTimeouts);
+      const gone: string[] = [];
+      /** Folders the server refused to open, each with its reason. */
+      const refused: string[] = [];
       const missing: string[] = [];
       for (const folder of folders) {
         sync.shutdown?.throwIfAborted();
@@ -123,18 +129,30 @@ export class SyncRunner {
         try {
           totals = addCounts(totals, await syncFolder(client, sync, accountId, folder, { full: req.full, since: req.since, onProgress }));
         } catch (err) {
-          // One folder gone from the server must not stop the others (nor, through the session, IDLE). Its stored
-          // mail is kept: the folder may come back, or be dropped from sync_folders.
-          if (!isMailboxMissing(err)) throw err;
-          if (req.folder) throw new AppError(ErrorCode.NOT_FOUND, `Folder "${folder}" does not exist on the IMAP server`);
+          // One folder gone from the server, or one it refuses to open, must not stop the others (nor, through the
+          // session, IDLE). Its stored mail is kept: the folder may come back, or be dropped from sync_folders.
+          if (isMailboxMissing(err)) {
+            if (req.folder) throw new AppError(ErrorCode.NOT_FOUND, `Folder "${folder}" does not exist on the IMAP server`);
+            gone.push(folder);
+            sync.log.warn({ accountId, folder }, 'sync folder does not exist on the IMAP server; skipped');
+            await sync.state.finishFolder(accountId, folder, { error: 'The folder does not exist on the IMAP server' });
+          } else if (isSelectRefused(err)) {
+            const reason = (err as { responseText?: string }).responseText ?? 'no reason given';
+            if (req.folder) throw new AppError(ErrorCode.NOT_FOUND, `The IMAP server refused to open the folder "${folder}": ${reason}`);
+            refused.push(`${folder} (${reason})`);
+            sync.log.warn({ accountId, folder, reason }, 'the IMAP server refused to open a sync folder; skipped');
+            await sync.state.finishFolder(accountId, folder, { error: `The IMAP server refused to open the folder: ${reason}` });
+          } else throw err;
           missing.push(folder);
-          sync.log.warn({ accountId, folder }, 'sync folder does not exist on the IMAP server; skipped');
-          await sync.state.finishFolder(accountId, folder, { error: 'The folder does not exist on the IMAP server' });
         }
       }
       const result: SyncResult = { ...totals, durationMs: Date.now() - started, folders, missing };
       // Only a pass over every folder knows which are missing; a one-folder pass leaves the account's error as is.
-      const error = req.folder ? undefined : missing.length > 0 ? `Sync folders missing on the IMAP server: ${missing.join(', ')}` : null;
+      const problems = [
+        ...(gone.length > 0 ? [`Sync folders missing on the IMAP server: ${gone.join(', ')}`] : []),
+        ...(refused.length > 0 ? [`Sync folders the IMAP server refused to open: ${refused.join(', ')}`] : []),
+      ];
+      const error = req.folder ? undefined : problems.length > 0 ? problems.join('; ') : null;
       await accounts.recordSyncStatus(accountId, { connected: true, error, synced: true });
       await this.event('sync.completed', accountId, runId, { accountId, runId, ...totals, durationMs: result.durationMs, folders });
       sync.log.info({ accountId, ...result }, 'sync pass completed');

@@ -10,7 +10,8 @@ import { appendMessage, buildMessage, createFolder, withImap } from '../support/
 import { useMailEnv } from '../support/mail-account.js';
 import { expectInSync, receivedEvents, sql } from '../support/sync.js';
 
-const t = useMailEnv({ SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '1000', SYNC_BACKOFF_BASE_MS: '200', SYNC_BACKOFF_MAX_MS: '1000' });
+// Many account reads while waiting for the sessions: the API's rate limit is not under test here.
+const t = useMailEnv({ SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '1000', SYNC_BACKOFF_BASE_MS: '200', SYNC_BACKOFF_MAX_MS: '1000', RATE_LIMIT_PER_MINUTE: '100000', RATE_LIMIT_PER_HOUR: '1000000' });
 
 async function account(syncFolders: string[]) {
   const creds = await t.dovecot.createUser();
@@ -74,6 +75,23 @@ describe('sync folders missing on the server', () => {
     await expectStableSession(id);
     await appendMessage(t.dovecot, creds, 'INBOX', buildMessage({ subject: 'inbox 2' }));
     await expectEventually(async () => expect(await subjects(id)).toEqual(['INBOX/inbox 1', 'INBOX/inbox 2']), { timeoutMs: 10_000 });
+  }, 60_000);
+
+  it('a folder the server refuses to open (\\Noselect: a parent of the hierarchy) is skipped and reported like a missing one', async () => {
+    const { creds, id } = await account(['INBOX', 'Parent', 'Projects']);
+    // Only Parent/Child is created: LIST then shows Parent as (\\HasChildren \\Noselect), and SELECT Parent answers NO.
+    await createFolder(t.dovecot, creds, 'Parent/Child');
+    await expectEventually(async () => expect(await subjects(id)).toEqual(['INBOX/inbox 1', 'Projects/project 1']), { timeoutMs: 15_000 });
+    await expectEventually(async () => {
+      const a = (await t.srv.api(`/api/accounts/${id}`)).body.data;
+      expect(a).toMatchObject({ connected: true, last_error: expect.stringMatching(/^Sync folders the IMAP server refused to open: Parent \(.+\)$/) });
+    }, { timeoutMs: 10_000, intervalMs: 250 });
+    await expectStableSession(id);
+    const one = await t.srv.api(`/api/accounts/${id}/sync`, { method: 'POST', json: { folder: 'Parent' } });
+    expect(one.status).toBe(404);
+    expect(one.body.error).toMatch(/refused to open the folder "Parent"/);
+    await appendMessage(t.dovecot, creds, 'Projects', buildMessage({ subject: 'project 2' }));
+    await expectEventually(async () => expect(await subjects(id)).toEqual(['INBOX/inbox 1', 'Projects/project 1', 'Projects/project 2']), { timeoutMs: 10_000 });
   }, 60_000);
 
   it('a message moved on the server between synced folders keeps its archived flag and categories', async () => {

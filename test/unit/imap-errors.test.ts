@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyImapError } from '../../src/modules/accounts/imap-errors.js';
+import { classifyImapError, isSelectRefused } from '../../src/modules/accounts/imap-errors.js';
 
 const target = { host: 'mail.example.org', port: 993 };
 
@@ -53,5 +53,14 @@ describe('classifyImapError', () => {
 
   it('anything else is a protocol error with its text', () => {
     expect(classifyImapError('weird', target)).toMatchObject({ kind: 'protocol' });
+  });
+
+  it('a SELECT or EXAMINE answered NO is a folder the server refuses to open; other failures are not', () => {
+    const refused = { message: 'Command failed', responseStatus: 'NO', executedCommand: '8 SELECT Parent', responseText: "Mailbox doesn't exist: Parent" };
+    expect(isSelectRefused(refused)).toBe(true);
+    expect(isSelectRefused({ ...refused, executedCommand: '9 EXAMINE "Other/"' })).toBe(true);
+    expect(isSelectRefused({ ...refused, executedCommand: '9 UID FETCH 1:* (FLAGS)' })).toBe(false);
+    expect(isSelectRefused({ ...refused, responseStatus: 'BAD' })).toBe(false);
+    expect(isSelectRefused(null)).toBe(false);
   });
 });

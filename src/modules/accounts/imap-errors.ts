@@ -98,3 +98,14 @@ export function isMailboxMissing(error: unknown): boolean {
   const nested = err.response && typeof err.response === 'object' ? (err.response as { serverResponseCode?: unknown }) : undefined;
   return err.mailboxMissing === true || err.code === 'NotFound' || err.serverResponseCode === 'NONEXISTENT' || nested?.serverResponseCode === 'NONEXISTENT';
 }
+
+/**
+ * Whether the server refused to open a mailbox it lists (SELECT or EXAMINE answered NO, and imapflow did not find it
+ * missing): a `\Noselect` name (a parent of the hierarchy, a namespace prefix such as `Other/`), or one the user may not
+ * read. Like a missing one, it concerns that folder only, not the session.
+ */
+export function isSelectRefused(error: unknown): boolean {
+  const err = error as { responseStatus?: unknown; executedCommand?: unknown } | null;
+  if (!err || typeof err !== 'object') return false;
+  return err.responseStatus === 'NO' && typeof err.executedCommand === 'string' && /^\S+ (SELECT|EXAMINE) /i.test(err.executedCommand);
+}

@@ -9,7 +9,7 @@ export {
   type ConnectionTestResult,
 } from './accounts.service.js';
 export { createAccountLoaders, type AccountLoaders } from './accounts.loaders.js';
-export { classifyImapError, isMailboxMissing, type ClassifiedImapError, type ImapErrorKind } from './imap-errors.js';
+export { classifyImapError, isMailboxMissing, isSelectRefused, type ClassifiedImapError, type ImapErrorKind } from './imap-errors.js';
 export { connectImap, withImap, imapOptions, listFolders, ImapConnectError, type ImapSettings, type ImapTimeouts, type FolderInfo } from './imap-client.js';
 export { AccountsResolver } from './accounts.resolver.js';
 export type { SyncTrigger, SyncOutcome, SyncProgress, SyncRequestInput, FolderStateSource, FolderSyncState } from './sync.port.js';
