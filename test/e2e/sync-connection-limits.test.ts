@@ -1,8 +1,9 @@
 /**
  * A server that allows one session per user (Dovecot `mail_max_userip_connections = 1`, as some hosted servers do):
  * a login while another client holds the slot is answered `NO [LIMIT]`. That is no reason to park the account as if
- * its password were wrong: the session retries with backoff (no storm) and syncs once the slot is free; and our own
- * extra requests (a manual sync) use the account's session instead of competing with it for the slot.
+ * its password were wrong: the session retries with backoff (no storm) and syncs once the slot is free; our own
+ * extra requests (a manual sync) use the account's session instead of competing with it for the slot; and a
+ * connection test refused for the limit does not mark the connected account disconnected.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -67,7 +68,7 @@ describe('a server that allows one session per user', () => {
     await expectEventually(async () => expect(await account(id)).toMatchObject({ connected: true, last_error: null, sync_paused_at: null }), { timeoutMs: 10_000, intervalMs: 100 });
   }, 60_000);
 
-  it('a manual sync runs on the account\'s session instead of a second login', async () => {
+  it('a manual sync runs on the account\'s session; a connection test refused for the limit leaves its status alone', async () => {
     const creds = await t.dovecot.createUser();
     await appendMessage(t.dovecot, creds, 'INBOX', buildMessage({ subject: 'first' }));
     const id = await createAccount(creds);
@@ -81,6 +82,13 @@ describe('a server that allows one session per user', () => {
     expect(one.status, one.text).toBe(200);
     expect(await receivedEvents(t.dbUrl, id)).toBe(2);
     expect(await refusedLogins(creds.user)).toBe(0);
+    expect(await account(id)).toMatchObject({ connected: true, last_error: null, sync_paused_at: null });
+
+    // A connection test needs a login of its own: refused while the session holds the slot, it says so, and leaves
+    // the account's status (its live session's) alone.
+    const test = await t.srv.api(`/api/accounts/${id}/test`, { method: 'POST' });
+    expect(test.status, test.text).toBe(200);
+    expect(test.body.data).toMatchObject({ connected: false, message: expect.stringMatching(/refused the session for now \[LIMIT\]/) });
     expect(await account(id)).toMatchObject({ connected: true, last_error: null, sync_paused_at: null });
   }, 60_000);
 });

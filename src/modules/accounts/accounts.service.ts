@@ -14,6 +14,7 @@ import {
   type UpdateAccountInput,
 } from './accounts.validation.js';
 import { ImapConnectError, listFolders, withImap, type FolderInfo, type ImapSettings, type ImapTimeouts } from './imap-client.js';
+import type { ImapErrorKind } from './imap-errors.js';
 
 export interface ConnectionTestResult {
   connected: boolean;
@@ -146,9 +147,11 @@ export class AccountsService {
   /** Logs in and lists folders; a failure is a result (`connected: false` with the reason), not an error. */
   async testConnection(principal: Principal, id: number): Promise<ConnectionTestResult> {
     const account = await this.get(principal, id);
-    const result = await this.probe(this.settings(account));
-    // Status only: a raw update keeps updated_at (a config change would restart the account's sync session).
-    await this.recordSyncStatus(account.id, { connected: result.connected, ...(result.connected ? {} : { error: result.message }) });
+    const { kind, ...result } = await this.probe(this.settings(account));
+    // Status only: a raw update keeps updated_at (a config change would restart the account's sync session). A login
+    // refused for now (the user's sessions at the server's limit, typically because the account's own sync session
+    // holds the slot) says nothing about the account: its status stays as its session reported it.
+    if (kind !== 'unavailable') await this.recordSyncStatus(account.id, { connected: result.connected, ...(result.connected ? {} : { error: result.message }) });
     return result;
   }
 
@@ -219,14 +222,14 @@ export class AccountsService {
     }
   }
 
-  private async probe(settings: ImapSettings): Promise<ConnectionTestResult> {
+  private async probe(settings: ImapSettings): Promise<ConnectionTestResult & { kind?: ImapErrorKind }> {
     try {
       const folders = await withImap(settings, this.deps.imapTimeouts, listFolders);
       return { connected: true, folders: folders.map((f) => f.path), message: 'Connection successful' };
     } catch (err) {
       if (!(err instanceof ImapConnectError)) throw err;
       this.deps.log.info({ host: settings.host, port: settings.port, kind: err.classified.kind }, 'IMAP connection test failed');
-      return { connected: false, folders: [], message: err.message };
+      return { connected: false, folders: [], message: err.message, kind: err.classified.kind };
     }
   }
 
