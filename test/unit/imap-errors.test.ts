@@ -28,6 +28,13 @@ describe('classifyImapError', () => {
     expect(classifyImapError(gmail, target)).toMatchObject({ kind: 'unavailable', retryable: true });
   });
 
+  it('LOGINDISABLED (imapflow refuses to send the password in clear) says to use TLS, not that the credentials were wrong', () => {
+    // imapflow's AuthenticationFailure: thrown before any LOGIN, without a server response.
+    const c = classifyImapError(Object.assign(new Error('Login is disabled'), { authenticationFailed: true }), target);
+    expect(c).toMatchObject({ kind: 'auth', retryable: false });
+    expect(c.message).toBe('mail.example.org:993 disables login on an unencrypted connection (LOGINDISABLED): use encryption ssl or tls');
+  });
+
   it('DNS failure names the host', () => {
     const c = classifyImapError(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }), target);
     expect(c).toMatchObject({ kind: 'dns' });

@@ -64,6 +64,10 @@ export function classifyImapError(error: unknown, target?: { host: string; port:
   if ((code && TRANSIENT_CODES.has(code)) || (serverText && TOO_MANY_CONNECTIONS.test(serverText))) {
     return { kind: 'unavailable', retryable: true, message: `${where} refused the session for now${code ? ` [${code}]` : ''}: ${serverText ?? str(err.message) ?? 'no reason given'}` };
   }
+  if (err.authenticationFailed === true && !serverText && err.message === 'Login is disabled') {
+    // imapflow's answer to LOGINDISABLED without an AUTH mechanism it can use: no credentials were even sent.
+    return { kind: 'auth', retryable: false, message: `${where} disables login on an unencrypted connection (LOGINDISABLED): use encryption ssl or tls` };
+  }
   if (err.authenticationFailed === true || code === 'AUTHENTICATIONFAILED') {
     return { kind: 'auth', retryable: false, message: `Authentication failed: ${serverText ?? 'the server rejected the credentials'}` };
   }
