@@ -55,7 +55,7 @@ export class SyncSupervisor {
   }
 
   /** The account's IMAP session on this instance, if it runs here and is logged in. */
-  session(accountId: number): ImapFlow | undefined {
+  session(accountId: number): { client: ImapFlow; stop: AbortSignal } | undefined {
     return this.workers.get(accountId)?.liveSession();
   }
 
