@@ -91,12 +91,9 @@ export class AccountWorker {
     await this.loop;
   }
 
-  /**
-   * The logged-in session, while it is usable: a manual sync runs on it rather than competing for a login slot, and
-   * with its stop signal (a pass on a session stopped on purpose is interrupted, not failed: see SyncRunner).
-   */
-  liveSession(): { client: ImapFlow; stop: AbortSignal } | undefined {
-    return this.client?.usable && !this.stopped ? { client: this.client, stop: this.abort.signal } : undefined;
+  /** The logged-in session, while it is usable: a manual sync runs on it rather than competing for a login slot. */
+  liveSession(): ImapFlow | undefined {
+    return this.client?.usable && !this.stopped ? this.client : undefined;
   }
 
   private get stopped(): boolean {

@@ -55,7 +55,7 @@ export class SyncSupervisor {
   }
 
   /** The account's IMAP session on this instance, if it runs here and is logged in. */
-  session(accountId: number): { client: ImapFlow; stop: AbortSignal } | undefined {
+  session(accountId: number): ImapFlow | undefined {
     return this.workers.get(accountId)?.liveSession();
   }
 
