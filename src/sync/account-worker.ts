@@ -157,7 +157,7 @@ export class AccountWorker {
       })().catch((err: unknown) => this.deps.log.warn({ accountId: this.accountId, err }, 'write-back wake-ups lost; draining on polls only'));
       // Local changes made while disconnected (or left by a crashed owner) go first, whatever their backoff.
       await this.drain(client, true);
-      const first = await this.deps.runner.run(this.accountId, {}, client, this.abort.signal);
+      const first = await this.deps.runner.run(this.accountId, {}, client);
       // IDLE on the first sync folder the server has (else on INBOX, which every server has).
       const primary = folders.find((f) => !first.missing.includes(f)) ?? 'INBOX';
       client.on('exists', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
@@ -183,7 +183,7 @@ export class AccountWorker {
     if (this.pending || this.stopped) return;
     this.pending = setTimeout(() => {
       this.pending = null;
-      this.deps.runner.runFresh(this.accountId, { folder }, client, this.abort.signal).then(
+      this.deps.runner.runFresh(this.accountId, { folder }, client).then(
         // New mail or an expunge in the IDLE folder may be half of a move between synced folders (another client
         // filing a message): the other half is looked for now, with a STATUS round, not at the next poll.
         (r) => (r.new > 0 || r.deleted > 0) && this.pollRoundNow(),
@@ -313,7 +313,7 @@ export class AccountWorker {
       // (Exchange, some hosted servers): such a folder's flags are compared every flagRescanMs however quiet it looks.
       const flagsDue = s.highestModseq === undefined && Date.now() - (flagsComparedAt.get(folder) ?? sessionStart) >= this.deps.options.flagRescanMs;
       if (changed || flagsDue) {
-        await this.deps.runner.runFresh(this.accountId, { folder }, client, this.abort.signal);
+        await this.deps.runner.runFresh(this.accountId, { folder }, client);
         flagsComparedAt.set(folder, Date.now());
       }
     }

@@ -77,15 +77,15 @@ export class SyncRunner {
    * Runs a sync pass, or joins the running one when it does all this one asks (another folder, a full resync or an
    * earlier `since_date` wait for it, then run). `session` is the account worker's logged-in connection, if any.
    */
-  run(accountId: number, req: SyncRequest = {}, session?: ImapFlow, stop?: AbortSignal): Promise<SyncResult> {
+  run(accountId: number, req: SyncRequest = {}, session?: ImapFlow): Promise<SyncResult> {
     const existing = this.running.get(accountId);
     if (existing) {
       if (covers(existing.req, req)) return existing.result;
-      return existing.result.catch(() => undefined).then(() => this.run(accountId, req, session, stop));
+      return existing.result.catch(() => undefined).then(() => this.run(accountId, req, session));
     }
     // Its entry goes before anything waiting on it runs (reactions run in order), so a waiter finds the slot free.
     const result = this.deps.locks
-      .withLock(LockNamespace.accountSync, accountId, () => this.pass(accountId, req, session, stop))
+      .withLock(LockNamespace.accountSync, accountId, () => this.pass(accountId, req, session))
       .finally(() => this.running.delete(accountId));
     this.running.set(accountId, { req, result });
     return result;
@@ -95,17 +95,12 @@ export class SyncRunner {
    * For change notifications: a pass that starts after the notification. Waits for a running pass (which may have
    * started before the change) and then runs or joins one that started later.
    */
-  async runFresh(accountId: number, req: SyncRequest, session?: ImapFlow, stop?: AbortSignal): Promise<SyncResult> {
+  async runFresh(accountId: number, req: SyncRequest, session?: ImapFlow): Promise<SyncResult> {
     await this.running.get(accountId)?.result.catch(() => undefined);
-    return this.run(accountId, req, session, stop);
+    return this.run(accountId, req, session);
   }
 
-  /**
-   * One pass. `stop` is the account worker's: aborted when its session is stopped on purpose (the account updated or
-   * deactivated, its lease handed over), which closes the connection under the pass. That is no failure of the
-   * account: nothing is recorded, no `sync.failed` is emitted, and whoever joined the pass is told to retry.
-   */
-  private async pass(accountId: number, req: SyncRequest, session?: ImapFlow, stop?: AbortSignal): Promise<SyncResult> {
+  private async pass(accountId: number, req: SyncRequest, session?: ImapFlow): Promise<SyncResult> {
     const { accounts, sync } = this.deps;
     sync.shutdown?.throwIfAborted();
     const account = await accounts.findById(accountId);
@@ -160,10 +155,6 @@ export class SyncRunner {
     } catch (err) {
       // Interrupted by the server's shutdown: nothing went wrong with the account, and the next start resumes.
       if (sync.shutdown?.aborted) throw sync.shutdown.reason;
-      if (stop?.aborted) {
-        sync.log.info({ accountId, folder: current }, 'sync pass interrupted: the account session was stopped');
-        throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The sync pass was interrupted: the account was updated, deactivated or taken over by another instance; retry');
-      }
       // Nothing can be recorded without the database: say so (503) rather than blame the IMAP server.
       if (isDatabaseUnavailable(err)) throw databaseUnavailableError(err);
       // Deleted while it synced (its rows then fail their foreign keys): there is nothing left to report on.
