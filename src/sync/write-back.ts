@@ -227,8 +227,13 @@ export class WriteBackDrainer {
     await this.finish(done, succeeded);
     if (conflicts.length > 0) {
       this.deps.log.info({ accountId, folder, uids: conflicts.map((c) => c.uid) }, 'write-back skipped: the message changed on the server meanwhile');
-      await this.deps.state.applyFlags(accountId, folder, uidValidity, conflicts);
     }
+    // The flags read back are the server's state of every message settled here, a success's too: the server may have
+    // changed its other flags meanwhile (or set ours: UNCHANGEDSINCE refused the STORE, yet the flag is there), and a
+    // flag sync that ran while this change was queued left the message alone and moved the folder's MODSEQ past them.
+    // Only this read-back brings them in; a message with another change still queued waits for that one's.
+    const settled = succeeded.map(({ job, modseq }): FlagChange => ({ uid: Number(job.uid), flags: server.get(Number(job.uid))!.flags, modseq }));
+    await this.deps.state.applyFlags(accountId, folder, uidValidity, [...conflicts, ...settled]);
     if (retry.length > 0) await this.retry(accountId, folder, retry, `The server refused to change the flags in ${folder}`);
     // Re-targeted rows go to the next drain (even those back in this folder: this one is mid-round).
     await this.follow(accountId, folder, uidValidity, missing, `The message is no longer in ${folder}`);

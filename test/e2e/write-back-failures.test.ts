@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { expectEventually } from '../support/eventually.js';
 import { appendMessage, withImap } from '../support/imap.js';
 import { useMailEnv } from '../support/mail-account.js';
-import { expectInSync, serverView, sql } from '../support/sync.js';
+import { expectInSync, serverView, sql, waitForLockWait } from '../support/sync.js';
 import { writeBackSteps } from '../support/write-back.js';
 
 const t = useMailEnv({
@@ -39,6 +39,35 @@ describe('failures', () => {
     await expectEventually(async () => expect(await pendingRows(accountId)).toEqual([]), { timeoutMs: 10_000, intervalMs: 100 });
     expect(await serverFlags(creds, 'INBOX', 'quiet')).toEqual(['\\Seen']);
     expect(await emailRow(id)).toMatchObject({ is_read: true, sync_error: null });
+  }, 60_000);
+
+  it('a flag sync that ran while our change was queued: the server flags it skipped come back with the write-back', async () => {
+    const { creds, accountId, ids } = await syncedAccount(['starred twice']);
+    const id = ids.get('starred twice')!;
+    const lock = await holdSyncLock(accountId);
+    let pass: ReturnType<typeof t.srv.api>;
+    try {
+      // Another client stars the message and marks it read; a sync pass queues for the lock first…
+      await withImap(t.dovecot, creds, async (c) => {
+        await c.mailboxOpen('INBOX');
+        await c.messageFlagsAdd('1', ['\\Flagged', '\\Seen']);
+      });
+      pass = t.srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: {} });
+      await waitForLockWait(t.dbUrl, 'the sync pass');
+      // …then the user stars it here (on the old MODSEQ), and its write-back queues behind the pass.
+      expect((await t.srv.api(`/api/emails/${id}`, { method: 'PATCH', json: { is_starred: true } })).status).toBe(200);
+      await waitForLockWait(t.dbUrl, 'the write-back drain', 2);
+    } finally {
+      await lock.release();
+    }
+    // The pass leaves the queued message's flags alone and moves the folder's MODSEQ past \Seen; the write-back finds
+    // \Flagged there already (its STORE refused, the server's state is what it wanted): \Seen must come back with it.
+    expect((await pass!).status).toBe(200);
+    await expectEventually(async () => {
+      expect(await pendingRows(accountId)).toEqual([]);
+      expect(await emailRow(id)).toMatchObject({ is_read: true, is_starred: true, sync_error: null });
+    }, { timeoutMs: 10_000, intervalMs: 100 });
+    await expectInSync(t.dbUrl, accountId, t.dovecot, creds, 'INBOX');
   }, 60_000);
 
   it('an IMAP server that is down: the change stays queued and is applied once it is back', async () => {

@@ -16,11 +16,14 @@ export async function sql<T = Record<string, unknown>>(url: string, text: string
   }
 }
 
-/** Until some backend of the database at `url` waits for a lock (a statement queued behind an open transaction). */
-export async function waitForLockWait(url: string, what = 'a statement'): Promise<void> {
+/**
+ * Until `waiters` backends of the database at `url` wait for a lock (statements queued behind an open transaction or
+ * a held advisory lock; PostgreSQL grants them in the order they queued).
+ */
+export async function waitForLockWait(url: string, what = 'a statement', waiters = 1): Promise<void> {
   for (let i = 0; i < 200; i++) {
     const rows = await sql(url, `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
-    if (rows.length > 0) return;
+    if (rows.length >= waiters) return;
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`${what} never waited for the row lock`);
