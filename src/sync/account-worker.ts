@@ -13,7 +13,7 @@ import { AppError } from '../shared/errors.js';
 import type { PgPubSub } from '../events/pubsub.js';
 import type { Logger } from '../shared/logger.js';
 import { backoffDelay } from './backoff.js';
-import type { SyncRunner } from './sync-runner.js';
+import type { SyncRunner, WorkerSession } from './sync-runner.js';
 import type { WriteBackDrainer } from './write-back.js';
 
 export interface WorkerOptions {
@@ -157,7 +157,7 @@ export class AccountWorker {
       })().catch((err: unknown) => this.deps.log.warn({ accountId: this.accountId, err }, 'write-back wake-ups lost; draining on polls only'));
       // Local changes made while disconnected (or left by a crashed owner) go first, whatever their backoff.
       await this.drain(client, true);
-      const first = await this.deps.runner.run(this.accountId, {}, client);
+      const first = await this.deps.runner.run(this.accountId, {}, this.on(client));
       // IDLE on the first sync folder the server has (else on INBOX, which every server has).
       const primary = folders.find((f) => !first.missing.includes(f)) ?? 'INBOX';
       client.on('exists', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
@@ -178,12 +178,17 @@ export class AccountWorker {
     }
   }
 
+  /** Passes run on `client` end without a failure once this worker stops (see WorkerSession). */
+  private on(client: ImapFlow): WorkerSession {
+    return { client, stopped: this.abort.signal };
+  }
+
   /** Debounces server notifications into one sync of the folder. */
   private schedule(client: ImapFlow, folder: string): void {
     if (this.pending || this.stopped) return;
     this.pending = setTimeout(() => {
       this.pending = null;
-      this.deps.runner.runFresh(this.accountId, { folder }, client).then(
+      this.deps.runner.runFresh(this.accountId, { folder }, this.on(client)).then(
         // New mail or an expunge in the IDLE folder may be half of a move between synced folders (another client
         // filing a message): the other half is looked for now, with a STATUS round, not at the next poll.
         (r) => (r.new > 0 || r.deleted > 0) && this.pollRoundNow(),
@@ -313,7 +318,7 @@ export class AccountWorker {
       // (Exchange, some hosted servers): such a folder's flags are compared every flagRescanMs however quiet it looks.
       const flagsDue = s.highestModseq === undefined && Date.now() - (flagsComparedAt.get(folder) ?? sessionStart) >= this.deps.options.flagRescanMs;
       if (changed || flagsDue) {
-        await this.deps.runner.runFresh(this.accountId, { folder }, client);
+        await this.deps.runner.runFresh(this.accountId, { folder }, this.on(client));
         flagsComparedAt.set(folder, Date.now());
       }
     }

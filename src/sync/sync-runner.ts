@@ -36,6 +36,22 @@ export interface SyncResult extends FolderCounts {
   missing: string[];
 }
 
+/**
+ * The account worker's logged-in connection, and the signal of the worker's stop (the account changed, went inactive
+ * or was deleted, or the lease moved): a pass on it that ends because the worker closed it did not fail.
+ */
+export interface WorkerSession {
+  client: ImapFlow;
+  stopped: AbortSignal;
+}
+
+/** A pass whose worker session was stopped under it: nothing is recorded, and a request that joined it runs again. */
+class SessionStopped extends AppError {
+  constructor() {
+    super(ErrorCode.SERVICE_UNAVAILABLE, "The account's IMAP session was restarted during the sync; sync again");
+  }
+}
+
 export interface SyncProgressMessage extends ProgressReport {
   accountId: number;
   runId: string;
@@ -75,12 +91,19 @@ export class SyncRunner {
 
   /**
    * Runs a sync pass, or joins the running one when it does all this one asks (another folder, a full resync or an
-   * earlier `since_date` wait for it, then run). `session` is the account worker's logged-in connection, if any.
+   * earlier `since_date` wait for it, then run). `session` is the account worker's, if any. A joined pass that ends
+   * because its worker's session was stopped (an account update restarts it) is not this request's failure: it runs
+   * again, on its own session or connection.
    */
-  run(accountId: number, req: SyncRequest = {}, session?: ImapFlow): Promise<SyncResult> {
+  run(accountId: number, req: SyncRequest = {}, session?: WorkerSession): Promise<SyncResult> {
     const existing = this.running.get(accountId);
     if (existing) {
-      if (covers(existing.req, req)) return existing.result;
+      if (covers(existing.req, req)) {
+        return existing.result.catch((err: unknown) => {
+          if (err instanceof SessionStopped && !session?.stopped.aborted) return this.run(accountId, req, session);
+          throw err;
+        });
+      }
       return existing.result.catch(() => undefined).then(() => this.run(accountId, req, session));
     }
     // Its entry goes before anything waiting on it runs (reactions run in order), so a waiter finds the slot free.
@@ -95,21 +118,22 @@ export class SyncRunner {
    * For change notifications: a pass that starts after the notification. Waits for a running pass (which may have
    * started before the change) and then runs or joins one that started later.
    */
-  async runFresh(accountId: number, req: SyncRequest, session?: ImapFlow): Promise<SyncResult> {
+  async runFresh(accountId: number, req: SyncRequest, session?: WorkerSession): Promise<SyncResult> {
     await this.running.get(accountId)?.result.catch(() => undefined);
     return this.run(accountId, req, session);
   }
 
-  private async pass(accountId: number, req: SyncRequest, session?: ImapFlow): Promise<SyncResult> {
+  private async pass(accountId: number, req: SyncRequest, session?: WorkerSession): Promise<SyncResult> {
     const { accounts, sync } = this.deps;
     sync.shutdown?.throwIfAborted();
+    if (session?.stopped.aborted) throw new SessionStopped();
     const account = await accounts.findById(accountId);
     if (!account) throw AppError.notFound('Account', accountId);
     const folders = req.folder ? [req.folder] : account.syncFolders;
     const runId = randomUUID();
     const started = Date.now();
     let totals = emptyCounts();
-    let client = session;
+    let client = session?.client;
     let current: string | null = null;
     try {
       client ??= await connectImap(accounts.settings(account), this.deps.imapTimeouts);
@@ -155,6 +179,8 @@ export class SyncRunner {
     } catch (err) {
       // Interrupted by the server's shutdown: nothing went wrong with the account, and the next start resumes.
       if (sync.shutdown?.aborted) throw sync.shutdown.reason;
+      // Its session was closed by the worker's stop, not by the IMAP server: neither the account nor the folder failed.
+      if (session?.stopped.aborted) throw new SessionStopped();
       // Nothing can be recorded without the database: say so (503) rather than blame the IMAP server.
       if (isDatabaseUnavailable(err)) throw databaseUnavailableError(err);
       // Deleted while it synced (its rows then fail their foreign keys): there is nothing left to report on.
@@ -169,7 +195,7 @@ export class SyncRunner {
       if (err instanceof AppError) throw err;
       throw new AppError(f.code, `Sync failed: ${f.message}`, undefined, { cause: err });
     } finally {
-      if (client && client !== session) await client.logout().catch(() => client?.close());
+      if (client && client !== session?.client) await client.logout().catch(() => client?.close());
     }
   }
 
