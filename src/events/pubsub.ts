@@ -12,6 +12,8 @@ export class PgPubSub {
   private listener: pg.Client | null = null;
   private connecting: Promise<void> | null = null;
   private readonly subs = new Map<string, Set<Listener>>();
+  /** Channels LISTENed to (or being): a failed LISTEN is forgotten, so the next subscriber tries again. */
+  private readonly listening = new Map<string, Promise<void>>();
   private readonly pool: pg.Pool;
   private closed = false;
 
@@ -41,6 +43,7 @@ export class PgPubSub {
       } else queue.push(p as T);
     };
     const ready = this.addListener(channel, fn);
+    ready.catch(() => undefined); // reported by next(); an iterator ended before it is not an unhandled rejection
     const finish = (): IteratorResult<T> => {
       done = true;
       this.subs.get(channel)?.delete(fn);
@@ -68,20 +71,37 @@ export class PgPubSub {
     return () => void this.subs.get(channel)?.delete(fn);
   }
 
+  /**
+   * Adds `fn` at once (so that a `return()` before the LISTEN completes removes it) and resolves once the channel is
+   * listened to. If the LISTEN fails (the connection cannot be opened: PostgreSQL restarting, or out of connection
+   * slots under load), `fn` is removed and the channel forgotten: the next subscriber tries again, instead of every
+   * later one waiting on that failure, or on a channel nobody listens to, until the process restarts.
+   */
   private async addListener(channel: string, fn: Listener): Promise<void> {
     let set = this.subs.get(channel);
-    if (!set) {
-      set = new Set();
-      this.subs.set(channel, set);
-      await this.ensureConnected();
-      await this.listener!.query(`LISTEN "${channel.replace(/"/g, '')}"`);
-    }
+    if (!set) this.subs.set(channel, (set = new Set()));
     set.add(fn);
+    let listening = this.listening.get(channel);
+    if (!listening) {
+      const started = (async () => {
+        await this.ensureConnected();
+        await this.listener!.query(`LISTEN "${channel.replace(/"/g, '')}"`);
+      })();
+      listening = started;
+      this.listening.set(channel, started);
+      started.catch(() => this.listening.get(channel) === started && this.listening.delete(channel));
+    }
+    try {
+      await listening;
+    } catch (err) {
+      set.delete(fn);
+      throw err;
+    }
   }
 
   private async ensureConnected(): Promise<void> {
     if (this.listener) return;
-    this.connecting ??= (async () => {
+    const connecting = (this.connecting ??= (async () => {
       const client = new pg.Client({ connectionString: this.url });
       client.on('notification', (n) => {
         let payload: unknown = n.payload;
@@ -100,8 +120,13 @@ export class PgPubSub {
       });
       await client.connect();
       this.listener = client;
-    })();
-    await this.connecting;
+    })());
+    try {
+      await connecting;
+    } catch (err) {
+      if (this.connecting === connecting) this.connecting = null;
+      throw err;
+    }
   }
 
   private async relisten(): Promise<void> {
