@@ -1,7 +1,8 @@
 /**
  * What only concurrency shows, against real PostgreSQL: a statement that waited for another transaction's row lock
  * must not act on what it read before the wait (READ COMMITTED re-checks only the locked row, not the rest of the
- * statement). A flag sync racing a user's change; two deletes in one thread recounting it.
+ * statement), and statements that lock several emails take them in one order (id). A flag sync racing a user's change;
+ * an expunge racing a bulk change; two deletes in one thread recounting it.
  */
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -82,6 +83,34 @@ describe('MailboxStateService.applyFlags', () => {
     expect(await applied).toBe(1);
     expect(await row(starred)).toEqual({ is_starred: false, flags: [] });
     expect((await row(other))!.flags).toEqual(['\\Seen']);
+  });
+});
+
+describe('MailboxStateService.removeUids', () => {
+  it('an expunge seen by the sync locks its emails in id order, as a bulk change does: the two do not deadlock', async () => {
+    const accountId = await addAccount();
+    // The lower id has the higher UID, and a flag update moved its row after the other: whichever plan the expunge's
+    // DELETE takes (UID index, heap order) reaches the higher id first.
+    const low = await addEmail(accountId, 32, []);
+    const high = await addEmail(accountId, 31, []);
+    await sql(t.db.url, `UPDATE emails SET flags = '["\\\\Seen"]', is_read = true WHERE id = $1`, [low]);
+    const state = new MailboxStateService(t.orm);
+    const user = new pg.Client({ connectionString: t.db.url });
+    await user.connect();
+    try {
+      // A bulk change of both (the email changes service locks them in id order): it holds the lower one…
+      await user.query('BEGIN');
+      await user.query('SELECT id FROM emails WHERE id = $1 FOR UPDATE', [low]);
+      const removed = state.removeUids(accountId, 'INBOX', 7, [31, 32]).catch((err: unknown) => err);
+      await waitForLockWait(t.db.url, 'the expunge');
+      // …and wants the higher one while the expunge waits for the lower (PostgreSQL aborted one of them: 40P01).
+      await user.query('SELECT id FROM emails WHERE id = $1 FOR UPDATE', [high]);
+      await user.query('COMMIT');
+      expect(await removed).toBe(2);
+    } finally {
+      await user.end();
+    }
+    expect(await sql(t.db.url, 'SELECT id FROM emails WHERE account_id = $1', [accountId])).toEqual([]);
   });
 });
 
