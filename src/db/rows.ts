@@ -21,6 +21,17 @@ export async function lockRowOrNotFound(em: EntityManager, kind: RowKind, id: nu
   if (rows.length === 0) throw AppError.notFound(kind.what, id);
 }
 
+/**
+ * Locks the rows of `table` matching `where` in id order, until the end of `em`'s transaction; returns their ids. An
+ * UPDATE or DELETE of several rows locks them in the order its plan meets them (an index, the heap, a join's other
+ * side), so two of them over the same rows can each hold one the other wants: PostgreSQL then aborts one (40P01).
+ * Writers of several rows that others change concurrently (emails above all) lock them with this first.
+ */
+export async function lockRowsInIdOrder(em: EntityManager, table: string, where: string, params: readonly unknown[]): Promise<number[]> {
+  const rows = await exec<{ id: number }>(em, `SELECT id FROM ${table} WHERE ${where} ORDER BY id FOR UPDATE`, params);
+  return rows.map((r) => r.id);
+}
+
 /** Deletes the row (in `em`'s transaction, if any); NOT_FOUND when no row was deleted (a concurrent delete won). */
 export async function deleteRowOrNotFound(em: EntityManager, kind: RowKind, id: number): Promise<void> {
   const rows = await exec(em, `DELETE FROM ${kind.table} WHERE id = ? RETURNING id`, [id]);

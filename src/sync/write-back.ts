@@ -25,6 +25,7 @@
 import type { ImapFlow, MailboxObject } from 'imapflow';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { AdvisoryLocks, LockNamespace } from '../db/locks.js';
+import { lockRowsInIdOrder } from '../db/rows.js';
 import { exec } from '../db/sql.js';
 import type { AccountsService } from '../modules/accounts/index.js';
 import type { FlagChange, MailboxStateService } from '../modules/emails/index.js';
@@ -266,11 +267,13 @@ export class WriteBackDrainer {
     const all = [...done, ...succeeded.map((s) => s.job)];
     if (all.length === 0) return;
     // Lock order emails → write_backs, as in the email changes service (a local delete locks the email, then its
-    // pending rows): the other order deadlocked with a delete of an email whose flag change was just written back.
+    // pending rows): the other order deadlocked with a delete of an email whose flag change was just written back. And
+    // the emails in id order (db/rows.ts): the UPDATE alone met them in queue order and deadlocked with a bulk change.
     await this.deps.orm.em.fork().transactional(async (em) => {
       const updates = succeeded.filter((s) => s.job.email_id !== null).map((s) => ({ id: s.job.email_id, modseq: s.modseq }));
       const json = JSON.stringify(updates);
       if (updates.length > 0) {
+        await lockRowsInIdOrder(em, 'emails', 'id = ANY(?::int[])', [updates.map((u) => u.id)]);
         await exec(
           em,
           `UPDATE emails e SET sync_error = NULL, modseq = COALESCE(v.modseq, e.modseq)
@@ -312,7 +315,10 @@ export class WriteBackDrainer {
     this.deps.log.warn({ accountId, folder, rows: jobs.length, err: error }, 'write-back failed for good');
     await this.deps.orm.em.fork().transactional(async (em) => {
       const emailIds = jobs.map((j) => j.email_id).filter((id): id is number => id !== null);
-      if (emailIds.length > 0) await exec(em, 'UPDATE emails SET sync_error = ?, updated_at = now() WHERE id = ANY(?::int[])', [error, emailIds]);
+      if (emailIds.length > 0) {
+        await lockRowsInIdOrder(em, 'emails', 'id = ANY(?::int[])', [emailIds]);
+        await exec(em, 'UPDATE emails SET sync_error = ?, updated_at = now() WHERE id = ANY(?::int[])', [error, emailIds]);
+      }
       await exec(em, `UPDATE write_backs SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ANY(?::bigint[])`, [error, jobs.map((j) => j.id)]);
     });
   }

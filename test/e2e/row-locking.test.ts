@@ -6,7 +6,9 @@
  */
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { MailboxStateService, type StoredEmail } from '../../src/modules/emails/index.js';
+import { WriteBackDrainer, type WriteBackDeps } from '../../src/sync/write-back.js';
 import { ThreadLinker } from '../../src/modules/threads/thread-linker.js';
 import { useOrmDatabase } from '../support/orm.js';
 import { sql, waitForLockWait } from '../support/sync.js';
@@ -111,6 +113,42 @@ describe('MailboxStateService.removeUids', () => {
       await user.end();
     }
     expect(await sql(t.db.url, 'SELECT id FROM emails WHERE account_id = $1', [accountId])).toEqual([]);
+  });
+});
+
+describe('WriteBackDrainer', () => {
+  it('a finished write-back locks its emails in id order, as a bulk change does: the two do not deadlock', async () => {
+    const accountId = await addAccount();
+    const low = await addEmail(accountId, 41, []);
+    const high = await addEmail(accountId, 42, []);
+    await sql(t.db.url, `UPDATE emails SET flags = '["\\\\Seen"]', is_read = true WHERE id = $1`, [low]);
+    // Queued the higher one first (two bulk changes): the drain finishes its jobs in queue order.
+    const jobs = [];
+    for (const [emailId, uid] of [[high, 42], [low, 41]] as const) {
+      const [w] = await sql<{ id: string }>(
+        t.db.url,
+        `INSERT INTO write_backs (account_id, email_id, folder, uid_validity, uid, action, modseq, next_attempt_at, created_at)
+         VALUES ($1, $2, 'INBOX', 7, $3, 'seen', 10, now(), now()) RETURNING id`,
+        [accountId, emailId, uid],
+      );
+      jobs.push({ job: { id: w!.id, email_id: emailId, folder: 'INBOX', uid_validity: '7', uid: String(uid), action: 'seen', modseq: '10', attempts: 0 }, modseq: '11' });
+    }
+    const drainer = new WriteBackDrainer({ orm: t.orm, state: new MailboxStateService(t.orm), log: pino({ level: 'silent' }) } as unknown as WriteBackDeps);
+    const finish = (drainer as unknown as { finish(done: unknown[], succeeded: unknown[]): Promise<void> }).finish.bind(drainer);
+    const user = new pg.Client({ connectionString: t.db.url });
+    await user.connect();
+    try {
+      await user.query('BEGIN');
+      await user.query('SELECT id FROM emails WHERE id = $1 FOR UPDATE', [low]);
+      const finished = finish([], jobs).catch((err: unknown) => err);
+      await waitForLockWait(t.db.url, 'the write-back');
+      await user.query('SELECT id FROM emails WHERE id = $1 FOR UPDATE', [high]);
+      await user.query('COMMIT');
+      expect(await finished).toBeUndefined();
+    } finally {
+      await user.end();
+    }
+    expect(await sql(t.db.url, 'SELECT count(*)::int AS n FROM write_backs WHERE account_id = $1', [accountId])).toEqual([{ n: 0 }]);
   });
 });
 

@@ -13,6 +13,7 @@
  */
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { appendEvents, type NewEvent } from '../../events/index.js';
+import { lockRowsInIdOrder } from '../../db/rows.js';
 import { deleteInBatches, exec } from '../../db/sql.js';
 
 /** An email removed by the sync, as the delete returned it (with what a move must carry over). */
@@ -45,11 +46,11 @@ export const DEFAULT_MOVE_WINDOW_MS = 7 * 86_400_000;
  * `remember` is false (moves are not tracked: SYNC_MOVE_WINDOW_MS=0). The categories are read in the same statement:
  * its snapshot still holds the rows the cascade removes, and so do the attachments'.
  *
- * The emails are locked first, in id order, as the email changes service locks them: a DELETE locks rows in the order
- * its plan meets them (UID index, heap), and against a user's bulk change of the same emails the two deadlocked.
+ * The emails are locked first, in id order, as the email changes service locks them (db/rows.ts): against a user's
+ * bulk change of the same emails, the DELETE alone deadlocked.
  */
 export async function departEmails(em: EntityManager, where: string, params: readonly unknown[], remember = true): Promise<DepartedEmail[]> {
-  await exec(em, `SELECT id FROM emails WHERE ${where} ORDER BY id FOR UPDATE`, params);
+  await lockRowsInIdOrder(em, 'emails', where, params);
   const kept = `, kept AS (INSERT INTO email_departures (email_id, account_id, folder, message_id, header_hash, is_archived, category_ids, attachment_ids, departed_at)
                    SELECT g.id, g.account_id, g.folder, g.message_id, g.header_hash, g.is_archived, cats.ids,
                           coalesce((SELECT jsonb_agg(a.id ORDER BY a.id) FROM attachments a WHERE a.email_id = g.id), '[]'), now()

@@ -5,6 +5,7 @@
  */
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { appendEvents, type NewEvent } from '../../events/index.js';
+import { lockRowsInIdOrder } from '../../db/rows.js';
 import { exec } from '../../db/sql.js';
 import { DEFAULT_MOVE_WINDOW_MS, departEmails, handOverState, type DepartedEmail } from './departures.js';
 
@@ -184,11 +185,9 @@ export class MailboxStateService {
       // SELECT … FOR UPDATE that waited for a local change's row lock re-checks only that row after the wait, not
       // the write_backs below (it keeps the snapshot from before the wait): it would overwrite the user's change with
       // the server's older flags.
-      const ids = await exec<{ id: number }>(
-        em,
-        'SELECT id FROM emails WHERE account_id = ? AND folder = ? AND uid_validity = ? AND uid = ANY(?::bigint[]) ORDER BY id FOR UPDATE',
-        [accountId, folder, uidValidity, changes.map((c) => c.uid)],
-      );
+      const ids = await lockRowsInIdOrder(em, 'emails', 'account_id = ? AND folder = ? AND uid_validity = ? AND uid = ANY(?::bigint[])', [
+        accountId, folder, uidValidity, changes.map((c) => c.uid),
+      ]);
       if (ids.length === 0) return 0;
       const current = await exec<{ id: number; uid: string; flags: string[] }>(
         em,
@@ -196,7 +195,7 @@ export class MailboxStateService {
         // settles it (and brings the server's flags back if the server changed the message meanwhile).
         `SELECT id, uid, flags FROM emails e WHERE id = ANY(?::int[])
            AND NOT EXISTS (SELECT 1 FROM write_backs w WHERE w.email_id = e.id AND w.status = 'pending' AND w.action <> 'delete')`,
-        [ids.map((r) => r.id)],
+        [ids],
       );
       const byUid = new Map(changes.map((c) => [c.uid, c]));
       const events: NewEvent<'email.updated'>[] = [];
