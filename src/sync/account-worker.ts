@@ -91,9 +91,12 @@ export class AccountWorker {
     await this.loop;
   }
 
-  /** The logged-in session, while it is usable: a manual sync runs on it rather than competing for a login slot. */
-  liveSession(): ImapFlow | undefined {
-    return this.client?.usable && !this.stopped ? this.client : undefined;
+  /**
+   * The logged-in session, while it is usable: a manual sync runs on it rather than competing for a login slot (and,
+   * like the worker's own passes, is interrupted rather than failed when the worker stops: see WorkerSession).
+   */
+  liveSession(): WorkerSession | undefined {
+    return this.client?.usable && !this.stopped ? this.on(this.client) : undefined;
   }
 
   private get stopped(): boolean {

@@ -119,7 +119,7 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
     // A running pass that does all the request asks is joined (issue #3: "joined, not duplicated"). Where this instance
     // holds the account's session the pass runs on it: a second login could be refused by a server that limits the
     // user's sessions (NO [LIMIT]), and costs one more connection of the few most providers allow.
-    sync: (accountId, req) => runner.run(accountId, req, supervisor?.session(accountId)),
+    sync: (accountId, req) => runner.request(accountId, req, () => supervisor?.session(accountId)),
     progress: (accountId) =>
       pubsub.iterate<SyncProgressMessage>(SYNC_PROGRESS_CHANNEL, (p) => p.accountId === accountId) as AsyncIterableIterator<SyncProgress>,
   };

@@ -7,11 +7,11 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { ImapFlow } from 'imapflow';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { exec } from '../db/sql.js';
 import type { Logger } from '../shared/logger.js';
 import { AccountWorker, type WorkerDeps } from './account-worker.js';
+import type { WorkerSession } from './sync-runner.js';
 
 export interface SupervisorOptions {
   tickMs: number;
@@ -55,7 +55,7 @@ export class SyncSupervisor {
   }
 
   /** The account's IMAP session on this instance, if it runs here and is logged in. */
-  session(accountId: number): ImapFlow | undefined {
+  session(accountId: number): WorkerSession | undefined {
     return this.workers.get(accountId)?.liveSession();
   }
 

@@ -45,6 +45,9 @@ export interface WorkerSession {
   stopped: AbortSignal;
 }
 
+/** How many restarted sessions a sync request outlasts before it answers 503 (an account updated again and again). */
+const MAX_SESSION_RESTARTS = 3;
+
 /** A pass whose worker session was stopped under it: nothing is recorded, and a request that joined it runs again. */
 class SessionStopped extends AppError {
   constructor() {
@@ -112,6 +115,21 @@ export class SyncRunner {
       .finally(() => this.running.delete(accountId));
     this.running.set(accountId, { req, result });
     return result;
+  }
+
+  /**
+   * For sync requests (POST /api/accounts/{id}/sync, `syncAccount`): run() on the session `sessionOf` gives (the account
+   * worker's, when this instance runs it: no second login). When that session is stopped under the pass (an account
+   * update restarts it), the request runs again on the session, or connection, there is then: it still gets its pass.
+   */
+  async request(accountId: number, req: SyncRequest, sessionOf: () => WorkerSession | undefined): Promise<SyncResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.run(accountId, req, sessionOf());
+      } catch (err) {
+        if (!(err instanceof SessionStopped) || attempt >= MAX_SESSION_RESTARTS) throw err;
+      }
+    }
   }
 
   /**
