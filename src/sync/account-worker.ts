@@ -168,9 +168,11 @@ export class AccountWorker {
       client.on('expunge', (e: { path: string; earlier?: boolean }) => e.path === primary && !e.earlier && this.schedule(client, primary));
       client.on('flags', (e: { path: string }) => e.path === primary && this.schedule(client, primary));
       this.polling = { client, folders, sessionStart: Date.now(), flagsComparedAt: new Map(), round: null, again: false };
-      const poller = this.poll(this.polling);
-      poller.catch(() => client.close());
-      await Promise.race([this.idleLoop(client, primary), closed]);
+      // A failed poll round ends the session with its own error: closing the connection alone left the account's
+      // last_error and the log saying "IMAP connection closed", not why.
+      const pollFailed = this.poll(this.polling).then(() => new Promise<never>(() => undefined));
+      pollFailed.catch(() => undefined);
+      await Promise.race([this.idleLoop(client, primary), closed, pollFailed]);
     } finally {
       void wake.return?.();
       this.polling = null;
