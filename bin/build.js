@@ -9,7 +9,7 @@
 // directory renamed into place: servers started together in one checkout never see half a build. The image builds at
 // `docker build` time (`incoming build`), where the directory is writable.
 import { createHash, randomUUID } from 'node:crypto';
-import { globSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, globSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
@@ -46,12 +46,16 @@ export async function ensureBuild(root) {
   const base = path.join(root, '.build');
   const hash = buildHash(root, files);
   const dir = path.join(base, hash);
-  try {
-    const now = new Date();
-    utimesSync(dir, now, now);
+  if (existsSync(dir)) {
+    // Marks it recent for pruneOldBuilds. Best effort: in the image the build belongs to root, the server's user may
+    // only read it (EPERM), and that build is as good as any.
+    try {
+      const now = new Date();
+      utimesSync(dir, now, now);
+    } catch {
+      // not ours to touch
+    }
     return dir;
-  } catch (err) {
-    if (err.code !== 'ENOENT') throw err;
   }
   const { build } = await import('esbuild');
   const tmp = path.join(base, `tmp-${process.pid}-${randomUUID()}`);
