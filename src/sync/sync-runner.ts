@@ -94,19 +94,13 @@ export class SyncRunner {
 
   /**
    * Runs a sync pass, or joins the running one when it does all this one asks (another folder, a full resync or an
-   * earlier `since_date` wait for it, then run). `session` is the account worker's, if any. A joined pass that ends
-   * because its worker's session was stopped (an account update restarts it) is not this request's failure: it runs
-   * again, on its own session or connection.
+   * earlier `since_date` wait for it, then run). `session` is the account worker's, if any (see request() for what
+   * a request does when the pass it joined ends because that session was stopped).
    */
   run(accountId: number, req: SyncRequest = {}, session?: WorkerSession): Promise<SyncResult> {
     const existing = this.running.get(accountId);
     if (existing) {
-      if (covers(existing.req, req)) {
-        return existing.result.catch((err: unknown) => {
-          if (err instanceof SessionStopped && !session?.stopped.aborted) return this.run(accountId, req, session);
-          throw err;
-        });
-      }
+      if (covers(existing.req, req)) return existing.result;
       return existing.result.catch(() => undefined).then(() => this.run(accountId, req, session));
     }
     // Its entry goes before anything waiting on it runs (reactions run in order), so a waiter finds the slot free.
