@@ -4,7 +4,7 @@
  * traces, no SQL).
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
+import { transientDatabaseError } from '../db/conflicts.js';
 import { AppError, ErrorCode, isErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
@@ -30,9 +30,9 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, error: unkn
   if (!original && error instanceof GraphQLError) {
     return { ...formatted, extensions: { ...formatted.extensions, code: isErrorCode(code) ? code : 'GRAPHQL_VALIDATION_FAILED' } };
   }
-  if (isDatabaseUnavailable(original)) {
-    log.warn({ err: original, path: formatted.path }, 'database unavailable in GraphQL resolver');
-    const e = databaseUnavailableError(original);
+  const e = transientDatabaseError(original);
+  if (e) {
+    log.warn({ err: original, path: formatted.path }, `${e.message} (GraphQL resolver)`);
     return { message: e.message, locations: formatted.locations, path: formatted.path, extensions: { code: e.code } };
   }
   log.error({ err: original ?? error, path: formatted.path }, 'unhandled error in GraphQL resolver');

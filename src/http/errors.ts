@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
+import { transientDatabaseError } from '../db/conflicts.js';
 import { AppError, ErrorCode, httpStatusFor, type ErrorCode as Code } from '../shared/errors.js';
 
 /** Seconds a client is asked to wait before retrying a 503. */
@@ -27,7 +27,8 @@ const FASTIFY_MESSAGES: Record<string, string> = {
 
 export function toAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
-  if (isDatabaseUnavailable(err)) return databaseUnavailableError(err);
+  const transient = transientDatabaseError(err);
+  if (transient) return transient;
   const fe = err as Partial<FastifyError>;
   if (fe.code && FASTIFY_CODES[fe.code]) {
     return new AppError(FASTIFY_CODES[fe.code]!, FASTIFY_MESSAGES[fe.code] ?? fe.message ?? 'Bad request');

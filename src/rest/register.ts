@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, RouteHandlerMethod } from 'fastify';
 import { GraphQLError, Kind, type DocumentNode } from 'graphql';
-import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
+import { transientDatabaseError } from '../db/conflicts.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { OperationRunner } from '../graphql/operation-runner.js';
@@ -36,8 +36,8 @@ function errorOf(errors: readonly GraphQLError[], log: Logger): AppError {
   });
   const appError = causes.find((c) => c instanceof AppError);
   if (appError) return appError as AppError;
-  const unavailable = causes.find(isDatabaseUnavailable);
-  if (unavailable) return databaseUnavailableError(unavailable);
+  const transient = causes.map(transientDatabaseError).find((e) => e !== undefined);
+  if (transient) return transient;
   if (causes.every((c) => c instanceof GraphQLError)) {
     return AppError.badInput(causes.map((c) => restMessage((c as GraphQLError).message)).join('; '));
   }

@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { MailboxStateService, type StoredEmail } from '../../src/modules/emails/index.js';
+import { EmailChangesService, MailboxStateService, type StoredEmail } from '../../src/modules/emails/index.js';
 import { WriteBackDrainer, type WriteBackDeps } from '../../src/sync/write-back.js';
 import { ThreadLinker } from '../../src/modules/threads/thread-linker.js';
 import { useOrmDatabase } from '../support/orm.js';
@@ -38,6 +38,17 @@ async function addEmail(accountId: number, uid: number, flags: string[], threadI
   return r!.id;
 }
 
+/**
+ * Two emails whose plans meet the higher id first: the higher id has the lower UID, and a flag update moved the lower
+ * one's row after it in the heap. Whichever plan a statement takes (UID index, heap order), it reaches the higher first.
+ */
+async function crossedPair(accountId: number, uids: [number, number]): Promise<[low: number, high: number]> {
+  const low = await addEmail(accountId, uids[1], []);
+  const high = await addEmail(accountId, uids[0], []);
+  await sql(t.db.url, `UPDATE emails SET flags = '["\\\\Seen"]', is_read = true WHERE id = $1`, [low]);
+  return [low, high];
+}
+
 /** Runs `first` in an open transaction of its own, then `second` (which must wait for it), then commits `first`. */
 async function whileOpen(first: (c: pg.Client) => Promise<void>, second: () => Promise<unknown>, what: string): Promise<void> {
   const tx = new pg.Client({ connectionString: t.db.url });
@@ -51,6 +62,27 @@ async function whileOpen(first: (c: pg.Client) => Promise<void>, second: () => P
     await waiting;
   } finally {
     await tx.end();
+  }
+}
+
+/**
+ * A bulk change of `low` and `high` (the email changes service locks them in id order) holds `low` while `op` runs,
+ * then wants `high`: an `op` that locked `high` first and waits for `low` deadlocks with it (PostgreSQL aborts one
+ * of the two with 40P01). Returns what `op` returned, or the error it threw.
+ */
+async function againstBulkChange(low: number, high: number, op: () => Promise<unknown>, what: string): Promise<unknown> {
+  const user = new pg.Client({ connectionString: t.db.url });
+  await user.connect();
+  try {
+    await user.query('BEGIN');
+    await user.query('SELECT id FROM emails WHERE id = $1 FOR UPDATE', [low]);
+    const done = op().catch((err: unknown) => err);
+    await waitForLockWait(t.db.url, what);
+    await user.query('SELECT id FROM emails WHERE id = $1 FOR UPDATE', [high]);
+    await user.query('COMMIT');
+    return await done;
+  } finally {
+    await user.end();
   }
 }
 
@@ -91,28 +123,56 @@ describe('MailboxStateService.applyFlags', () => {
 describe('MailboxStateService.removeUids', () => {
   it('an expunge seen by the sync locks its emails in id order, as a bulk change does: the two do not deadlock', async () => {
     const accountId = await addAccount();
-    // The lower id has the higher UID, and a flag update moved its row after the other: whichever plan the expunge's
-    // DELETE takes (UID index, heap order) reaches the higher id first.
-    const low = await addEmail(accountId, 32, []);
-    const high = await addEmail(accountId, 31, []);
-    await sql(t.db.url, `UPDATE emails SET flags = '["\\\\Seen"]', is_read = true WHERE id = $1`, [low]);
+    const [low, high] = await crossedPair(accountId, [31, 32]);
     const state = new MailboxStateService(t.orm);
-    const user = new pg.Client({ connectionString: t.db.url });
-    await user.connect();
-    try {
-      // A bulk change of both (the email changes service locks them in id order): it holds the lower one…
-      await user.query('BEGIN');
-      await user.query('SELECT id FROM emails WHERE id = $1 FOR UPDATE', [low]);
-      const removed = state.removeUids(accountId, 'INBOX', 7, [31, 32]).catch((err: unknown) => err);
-      await waitForLockWait(t.db.url, 'the expunge');
-      // …and wants the higher one while the expunge waits for the lower (PostgreSQL aborted one of them: 40P01).
-      await user.query('SELECT id FROM emails WHERE id = $1 FOR UPDATE', [high]);
-      await user.query('COMMIT');
-      expect(await removed).toBe(2);
-    } finally {
-      await user.end();
-    }
+    expect(await againstBulkChange(low, high, () => state.removeUids(accountId, 'INBOX', 7, [31, 32]), 'the expunge')).toBe(2);
     expect(await sql(t.db.url, 'SELECT id FROM emails WHERE account_id = $1', [accountId])).toEqual([]);
+  });
+});
+
+describe('writers of several emails lock them in id order, as a bulk change does: the two do not deadlock', () => {
+  it.each([true, false])('an account deleted with delete_emails %s', async (deleteEmails) => {
+    const accountId = await addAccount();
+    const [low, high] = await crossedPair(accountId, [61, 62]);
+    const changes = new EmailChangesService(t.orm);
+    const deleting = () => t.orm.em.fork().transactional((em) => changes.onAccountDelete(em, accountId, { deleteEmails }));
+    expect(await againstBulkChange(low, high, deleting, 'the account delete')).toBeUndefined();
+  });
+
+  it('failed server deletes settled by a sync pass', async () => {
+    const accountId = await addAccount();
+    const [low, high] = await crossedPair(accountId, [71, 72]);
+    // Queued in the other order: the UPDATE … FROM write_backs meets the emails in the queue's order.
+    for (const [emailId, uid] of [[high, 71], [low, 72]] as const) {
+      await sql(
+        t.db.url,
+        `INSERT INTO write_backs (account_id, email_id, folder, uid_validity, uid, action, status, last_error, next_attempt_at, created_at)
+         VALUES ($1, $2, 'INBOX', 7, $3, 'delete', 'failed', 'NO [CANNOT]', now(), now())`,
+        [accountId, emailId, uid],
+      );
+    }
+    const state = new MailboxStateService(t.orm);
+    expect(await againstBulkChange(low, high, () => state.settleFailedDeletes(accountId, 'INBOX', 7, [71, 72]), 'the settling')).toBeUndefined();
+    const rows = await sql<{ sync_error: string }>(t.db.url, 'SELECT sync_error FROM emails WHERE id = ANY($1::int[])', [[low, high]]);
+    expect(rows.map((r) => r.sync_error)).toEqual([expect.stringContaining('NO [CANNOT]'), expect.stringContaining('NO [CANNOT]')]);
+  });
+
+  it('expunged emails handing their state over to their copies in another folder', async () => {
+    const accountId = await addAccount();
+    // Two archived emails leave INBOX; their copies arrived in Archive in the other order (the first's copy has the
+    // higher id), so the hand-over, which goes by departure, meets the higher copy first.
+    const gone = [await addEmail(accountId, 81, []), await addEmail(accountId, 82, [])];
+    const copies = [await addEmail(accountId, 2, []), await addEmail(accountId, 1, [])];
+    for (const [i, id] of gone.entries()) {
+      await sql(t.db.url, `UPDATE emails SET message_id = $2, is_archived = true WHERE id = $1`, [id, `m${i}@x`]);
+    }
+    for (const [i, id] of copies.entries()) {
+      await sql(t.db.url, `UPDATE emails SET message_id = $2, folder = 'Archive' WHERE id = $1`, [id, `m${1 - i}@x`]);
+    }
+    const state = new MailboxStateService(t.orm);
+    expect(await againstBulkChange(copies[0]!, copies[1]!, () => state.removeUids(accountId, 'INBOX', 7, [81, 82]), 'the hand-over')).toBe(2);
+    const rows = await sql<{ is_archived: boolean }>(t.db.url, 'SELECT is_archived FROM emails WHERE id = ANY($1::int[])', [copies]);
+    expect(rows).toEqual([{ is_archived: true }, { is_archived: true }]);
   });
 });
 
@@ -123,7 +183,7 @@ describe('WriteBackDrainer', () => {
     const high = await addEmail(accountId, 42, []);
     await sql(t.db.url, `UPDATE emails SET flags = '["\\\\Seen"]', is_read = true WHERE id = $1`, [low]);
     // Queued the higher one first (two bulk changes): the drain finishes its jobs in queue order.
-    const jobs = [];
+    const jobs: unknown[] = [];
     for (const [emailId, uid] of [[high, 42], [low, 41]] as const) {
       const [w] = await sql<{ id: string }>(
         t.db.url,
@@ -135,19 +195,7 @@ describe('WriteBackDrainer', () => {
     }
     const drainer = new WriteBackDrainer({ orm: t.orm, state: new MailboxStateService(t.orm), log: pino({ level: 'silent' }) } as unknown as WriteBackDeps);
     const finish = (drainer as unknown as { finish(done: unknown[], succeeded: unknown[]): Promise<void> }).finish.bind(drainer);
-    const user = new pg.Client({ connectionString: t.db.url });
-    await user.connect();
-    try {
-      await user.query('BEGIN');
-      await user.query('SELECT id FROM emails WHERE id = $1 FOR UPDATE', [low]);
-      const finished = finish([], jobs).catch((err: unknown) => err);
-      await waitForLockWait(t.db.url, 'the write-back');
-      await user.query('SELECT id FROM emails WHERE id = $1 FOR UPDATE', [high]);
-      await user.query('COMMIT');
-      expect(await finished).toBeUndefined();
-    } finally {
-      await user.end();
-    }
+    expect(await againstBulkChange(low, high, () => finish([], jobs), 'the write-back')).toBeUndefined();
     expect(await sql(t.db.url, 'SELECT count(*)::int AS n FROM write_backs WHERE account_id = $1', [accountId])).toEqual([{ n: 0 }]);
   });
 });

@@ -78,9 +78,9 @@ export async function departEmails(em: EntityManager, where: string, params: rea
 export async function handOverState(em: EntityManager, accountId: number, folder: string, departed: readonly DepartedEmail[]): Promise<void> {
   const candidates = departed.filter((d) => d.message_id !== null);
   if (candidates.length === 0) return;
-  const copies = await exec<{ departed_id: number; id: number; folder: string; is_archived: boolean }>(
+  const copies = await exec<{ departed_id: number; id: number; folder: string }>(
     em,
-    `SELECT DISTINCT ON (d.id) d.id AS departed_id, e.id, e.folder, e.is_archived
+    `SELECT DISTINCT ON (d.id) d.id AS departed_id, e.id, e.folder
      FROM jsonb_to_recordset(?::jsonb) AS d(id int, message_id text, header_hash text, created_at timestamptz)
      JOIN emails e ON e.account_id = ? AND e.message_id = d.message_id AND e.header_hash = d.header_hash
                   AND ((e.folder <> ? AND e.created_at >= d.created_at) OR e.created_at > d.created_at)
@@ -89,15 +89,19 @@ export async function handOverState(em: EntityManager, accountId: number, folder
   );
   if (copies.length === 0) return;
   await exec(em, 'DELETE FROM email_departures WHERE email_id = ANY(?::int[])', [copies.map((c) => c.departed_id)]);
+  // The copies are locked (and then changed) in id order, as every writer of several emails does (db/rows.ts); they
+  // were found in departure order. Two departures can hand over to one copy.
+  await lockRowsInIdOrder(em, 'emails', 'id = ANY(?::int[])', [[...new Set(copies.map((c) => c.id))]]);
   const byId = new Map(departed.map((d) => [d.id, d]));
   const events: NewEvent<'email.updated'>[] = [];
-  for (const copy of copies) {
+  for (const copy of [...copies].sort((a, b) => a.id - b.id)) {
     const from = byId.get(copy.departed_id)!;
     const changes: Record<string, unknown> = {};
-    if (from.is_archived && !copy.is_archived) {
-      await exec(em, 'UPDATE emails SET is_archived = true, updated_at = now() WHERE id = ?', [copy.id]);
-      changes.isArchived = true;
-    }
+    // Read again under the lock: a user's change may have committed since the copy was found.
+    const archived = from.is_archived
+      ? await exec(em, 'UPDATE emails SET is_archived = true, updated_at = now() WHERE id = ? AND NOT is_archived RETURNING id', [copy.id])
+      : [];
+    if (archived.length > 0) changes.isArchived = true;
     if (await restoreCategories(em, copy.id, from.category_ids)) {
       changes.categories = await manualCategories(em, copy.id);
     }

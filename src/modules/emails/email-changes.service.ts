@@ -10,6 +10,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { appendEvents, type NewEvent } from '../../events/index.js';
+import { retryOnConflict } from '../../db/conflicts.js';
+import { lockRowsInIdOrder } from '../../db/rows.js';
 import { exec, insertRows } from '../../db/sql.js';
 import { AppError } from '../../shared/errors.js';
 import type { Principal } from '../auth/index.js';
@@ -102,9 +104,9 @@ export class EmailChangesService {
 
   /** Applies `change` to each email; ids outside the principal's scope are `not_found` (no existence leak). */
   async update(principal: Principal, ids: readonly number[], change: EmailChange): Promise<Map<number, UpdateOutcome>> {
-    const out = new Map<number, UpdateOutcome>(ids.map((id) => [id, 'not_found']));
     const actionId = randomUUID();
-    await this.orm.em.fork().transactional(async (em) => {
+    return retryOnConflict(() => this.orm.em.fork().transactional(async (em) => {
+      const out = new Map<number, UpdateOutcome>(ids.map((id) => [id, 'not_found']));
       const rows = await this.lockVisible(em, principal, ids);
       const categorized = change.categoryIds === undefined ? new Set<number>() : await setManualCategories(em, rows.map((r) => r.id), change.categoryIds);
       const queued: QueuedAction[] = [];
@@ -124,7 +126,7 @@ export class EmailChangesService {
         out.set(row.id, Object.keys(changes).length > 0 ? 'updated' : 'unchanged');
         if (Object.keys(changes).length > 0) changed.push({ row, flags, changes });
       }
-      if (changed.length === 0) return;
+      if (changed.length === 0) return out;
       await exec(
         em,
         `UPDATE emails e SET flags = v.flags, is_read = COALESCE(?, e.is_read), is_starred = COALESCE(?, e.is_starred),
@@ -146,16 +148,16 @@ export class EmailChangesService {
           payload: { emailId: row.id, accountId: row.account_id ?? 0, folder: row.folder, changes },
         })),
       );
-    });
-    return out;
+      return out;
+    }));
   }
 
   /** Deletes the emails and their attachment rows (blob files are left to the orphan sweep) and queues the server delete. */
   async delete(principal: Principal, ids: readonly number[]): Promise<Map<number, DeleteOutcome>> {
-    const out = new Map<number, DeleteOutcome>(ids.map((id) => [id, 'not_found']));
-    await this.orm.em.fork().transactional(async (em) => {
+    return retryOnConflict(() => this.orm.em.fork().transactional(async (em) => {
+      const out = new Map<number, DeleteOutcome>(ids.map((id) => [id, 'not_found']));
       const rows = await this.lockVisible(em, principal, ids);
-      if (rows.length === 0) return;
+      if (rows.length === 0) return out;
       const rowIds = rows.map((r) => r.id);
       await exec(em, 'DELETE FROM attachments WHERE email_id = ANY(?::int[])', [rowIds]);
       await exec(em, 'DELETE FROM emails WHERE id = ANY(?::int[])', [rowIds]);
@@ -171,8 +173,8 @@ export class EmailChangesService {
         })),
       );
       for (const id of rowIds) out.set(id, 'deleted');
-    });
-    return out;
+      return out;
+    }));
   }
 
   /**
@@ -182,6 +184,10 @@ export class EmailChangesService {
    * removing an account's whole mailbox is one administrative act, not as many mail changes.
    */
   async onAccountDelete(em: EntityManager, accountId: number, opts: { deleteEmails: boolean }): Promise<void> {
+    // In id order first, as every writer of several emails locks them (db/rows.ts): the DELETE (or the foreign key's
+    // SET NULL) alone meets them in its plan's order, and a bulk change of some of them could hold one it wants while
+    // waiting for another.
+    await lockRowsInIdOrder(em, 'emails', 'account_id = ?', [accountId]);
     if (!opts.deleteEmails) return;
     await exec(em, 'DELETE FROM emails WHERE account_id = ?', [accountId]);
     await exec(em, 'DELETE FROM threads WHERE account_id = ?', [accountId]);

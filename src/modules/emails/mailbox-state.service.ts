@@ -154,6 +154,8 @@ export class MailboxStateService {
     await this.orm.em.fork().transactional(async (em) => {
       const match = `w.account_id = ? AND w.folder = ? AND w.uid_validity = ? AND w.uid = ANY(?::bigint[]) AND w.action = 'delete' AND w.status = 'failed'`;
       const params = [accountId, folder, uidValidity, [...uids]];
+      // The emails in id order first (db/rows.ts): the UPDATE … FROM alone meets them in the queue's order.
+      await lockRowsInIdOrder(em, 'emails', 'account_id = ? AND folder = ? AND uid_validity = ? AND uid = ANY(?::bigint[])', params);
       await exec(
         em,
         `UPDATE emails e SET sync_error = 'The delete failed on the IMAP server, so the message is still there: ' || coalesce(w.last_error, 'unknown error'),
