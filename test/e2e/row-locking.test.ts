@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { EmailChangesService, MailboxStateService, type StoredEmail } from '../../src/modules/emails/index.js';
+import { EmailChangesService, IngestService, MailboxStateService, type StoredEmail } from '../../src/modules/emails/index.js';
 import { WriteBackDrainer, type WriteBackDeps } from '../../src/sync/write-back.js';
 import { ThreadLinker } from '../../src/modules/threads/thread-linker.js';
 import { useOrmDatabase } from '../support/orm.js';
@@ -155,6 +155,18 @@ describe('writers of several emails lock them in id order, as a bulk change does
     expect(await againstBulkChange(low, high, () => state.settleFailedDeletes(accountId, 'INBOX', 7, [71, 72]), 'the settling')).toBeUndefined();
     const rows = await sql<{ sync_error: string }>(t.db.url, 'SELECT sync_error FROM emails WHERE id = ANY($1::int[])', [[low, high]]);
     expect(rows.map((r) => r.sync_error)).toEqual([expect.stringContaining('NO [CANNOT]'), expect.stringContaining('NO [CANNOT]')]);
+  });
+
+  it('a UIDVALIDITY reset giving stale emails their new UIDs', async () => {
+    const accountId = await addAccount();
+    const [low, high] = await crossedPair(accountId, [91, 92]);
+    // The statement pairs them in Message-ID order: the higher id's comes first.
+    await sql(t.db.url, `UPDATE emails SET message_id = CASE WHEN id = $1 THEN 'b@x' ELSE 'a@x' END WHERE id = ANY($2::int[])`, [low, [low, high]]);
+    const ids = [{ uid: 1, messageId: 'a@x' }, { uid: 2, messageId: 'b@x' }].map((m) => ({ ...m, headerHash: 'h', modseq: null, flags: [] }));
+    const rematch = () => new IngestService(t.orm).rematch(accountId, 'INBOX', 8, ids, 3);
+    expect(await againstBulkChange(low, high, rematch, 'the rematch')).toEqual(new Set([1, 2]));
+    const rows = await sql(t.db.url, 'SELECT id, uid_validity::int AS v, uid::int FROM emails WHERE id = ANY($1::int[]) ORDER BY id', [[low, high]]);
+    expect(rows).toEqual([{ id: low, v: 8, uid: 2 }, { id: high, v: 8, uid: 1 }]);
   });
 
   it('expunged emails handing their state over to their copies in another folder', async () => {

@@ -5,6 +5,7 @@
  */
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { appendEvents, type NewEvent } from '../../events/index.js';
+import { lockRowsInIdOrder } from '../../db/rows.js';
 import { exec, insertRows } from '../../db/sql.js';
 import { isDataError } from '../../db/sql-errors.js';
 import { claimDepartures, DEFAULT_MOVE_WINDOW_MS, restoreDepartures, type ClaimedDeparture } from './departures.js';
@@ -48,11 +49,11 @@ function receivedAt(m: IngestMessage): Date {
 }
 
 /**
- * Pairs the messages of a UIDVALIDITY reset with the stale rows of the same content identity, the n-th copy with the
- * n-th row, and moves those rows to their new UIDs. Each lookup is an index probe (emails_message_id, or
+ * The stale rows of a UIDVALIDITY reset that have the content identity of one of the messages (params: the messages,
+ * then account, folder and UIDVALIDITY twice). Each lookup is an index probe (emails_message_id, or
  * emails_content_identity for messages without a Message-ID; `IS NOT DISTINCT FROM` could use neither).
  */
-const REMATCH_SQL = `
+const STALE_MATCHES = `
   WITH m AS (
     SELECT m.*, row_number() OVER (PARTITION BY m.message_id, m.header_hash ORDER BY m.uid) AS rn
     FROM jsonb_to_recordset(?::jsonb) AS m(uid bigint, modseq bigint, flags jsonb, seen boolean, flagged boolean, message_id text, header_hash text)
@@ -64,7 +65,9 @@ const REMATCH_SQL = `
       SELECT id, message_id, header_hash FROM emails
       WHERE m.message_id IS NULL AND account_id = ? AND folder = ? AND message_id IS NULL AND header_hash = m.header_hash AND uid_validity <> ?
     ) e
-  ), pairs AS (
+  )`;
+/** Pairs the messages with those rows, the n-th copy with the n-th row, and moves the rows to their new UIDs. */
+const REMATCH_SQL = `${STALE_MATCHES}, pairs AS (
     SELECT h.id, m.uid, m.modseq, m.flags, m.seen, m.flagged
     FROM (SELECT hits.*, row_number() OVER (PARTITION BY message_id, header_hash ORDER BY id) AS rn FROM hits) h
     JOIN m ON m.header_hash = h.header_hash AND m.message_id IS NOT DISTINCT FROM h.message_id AND m.rn = h.rn
@@ -243,9 +246,10 @@ export class IngestService {
       message_id: m.messageId, header_hash: m.headerHash,
     }));
     return this.orm.em.fork().transactional(async (em) => {
-      const hits = messages.length === 0 ? [] : await exec<{ uid: string }>(em, REMATCH_SQL, [
-        cleanJson(messages), accountId, folder, uidValidity, accountId, folder, uidValidity, uidValidity,
-      ]);
+      // The stale rows that can match, in id order first (db/rows.ts): the UPDATE alone meets them in its plan's order.
+      const matchParams = [cleanJson(messages), accountId, folder, uidValidity, accountId, folder, uidValidity];
+      if (messages.length > 0) await lockRowsInIdOrder(em, 'emails', `id IN (${STALE_MATCHES} SELECT id FROM hits)`, matchParams);
+      const hits = messages.length === 0 ? [] : await exec<{ uid: string }>(em, REMATCH_SQL, [...matchParams, uidValidity]);
       await this.advanceCursor(em, accountId, folder, uidValidity, uidNext);
       return new Set(hits.map((h) => Number(h.uid)));
     });
