@@ -78,6 +78,17 @@ describe('indexed header values stay within PostgreSQL btree entries (~2,700 byt
     expect(f.references).toEqual(['x@y', 'abcdef@example.com']);
   });
 
+  it('In-Reply-To and References in free text name no message (they threaded unrelated mail by its words)', () => {
+    const read = (lines: string[]) => parseHeaderFields(readFields(Buffer.from([...lines, '', ''].join('\r\n'))));
+    expect(read(['In-Reply-To: Your message of Mon, 1 Jan 2024', 'References: none'])).toMatchObject({ inReplyTo: null, references: [] });
+    expect(read(['In-Reply-To: Message from john@example.com of Monday'])).toMatchObject({ inReplyTo: null });
+    // Bare msg-ids (no brackets) still count, comments aside; bracketed ids inside a phrase too.
+    expect(read(['In-Reply-To: a@x (Bob)', 'References: a@x, b@x'])).toMatchObject({ inReplyTo: 'a@x', references: ['a@x', 'b@x'] });
+    expect(read(['In-Reply-To: "Your message of Monday" <q@x>', 'References: <r@x> (sent by Bob)'])).toMatchObject({ inReplyTo: 'q@x', references: ['r@x'] });
+    // The Message-ID is read as before: it is part of a stored email's identity.
+    expect(read(['Message-ID: no-at-sign']).messageId).toBe('no-at-sign');
+  });
+
   it('takes the Sender when there is no From', () => {
     const f = parseHeaderFields(readFields(Buffer.from('Sender: Robot <robot@example.com>\r\nSubject: s\r\n\r\n')));
     expect(f.from).toEqual({ email: 'robot@example.com', name: 'Robot' });

@@ -129,8 +129,25 @@ function messageIds(value: string | undefined): string[] {
   return ids.map((id) => cutUtf8(id, MAX_ID_BYTES));
 }
 
+/** A bare token that can be a msg-id: `left@right`, nothing of a phrase or a comment around it. */
+const BARE_ID = /^[^@\s"()<>]+@[^@\s"()<>]+$/;
+
+/**
+ * The ids In-Reply-To and References name. Besides msg-ids these fields may hold free text (RFC 822's phrases: `Your
+ * message of Mon, 1 Jan 2024`, or just `none`), whose words name no message: read as ids, every message carrying the
+ * same word (`Your`) was linked into one thread. Without brackets, the value counts only when every token (comments
+ * aside) looks like a msg-id; the Message-ID itself is read as before (it is part of a stored email's identity).
+ */
+function referencedIds(value: string | undefined): string[] {
+  if (!value) return [];
+  const decoded = decodeWords(value);
+  if (/<[^<>]+>/.test(decoded)) return messageIds(value);
+  const tokens = decoded.replace(/\([^()]*\)/g, ' ').split(/[\s,]+/).filter((t) => t !== '');
+  return tokens.length > 0 && tokens.every((t) => BARE_ID.test(t)) ? tokens.map((id) => cutUtf8(id, MAX_ID_BYTES)) : [];
+}
+
 function references(fields: RawField[]): string[] {
-  const unique = [...new Set(messageIds(values(fields, 'references').join(' ')))];
+  const unique = [...new Set(referencedIds(values(fields, 'references').join(' ')))];
   // Keep the thread root (first) and the most recent ancestors (last): what threading uses.
   return unique.length <= MAX_REFERENCES ? unique : [unique[0]!, ...unique.slice(-(MAX_REFERENCES - 1))];
 }
@@ -218,7 +235,7 @@ export function parseHeaderFields(fields: RawField[]): HeaderFields {
     cc: addresses(fields, 'cc'),
     replyTo: addresses(fields, 'reply-to')[0]?.email ?? null,
     date: parseDate(first('date')),
-    inReplyTo: messageIds(first('in-reply-to'))[0] ?? null,
+    inReplyTo: referencedIds(first('in-reply-to'))[0] ?? null,
     references: references(fields),
     headers: headerRecord(fields),
   };
