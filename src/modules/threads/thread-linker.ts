@@ -1,6 +1,6 @@
 /**
  * Enrichment hook: links each new email to a thread through In-Reply-To / References (and adopts replies that arrived
- * before their parent). Batch-shaped: a constant number of queries per stored batch, whatever its size.
+ * before their parent, whichever of the two names it). Batch-shaped: a constant number of queries per stored batch, whatever its size.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { exec } from '../../db/sql.js';
@@ -49,10 +49,16 @@ export class ThreadLinker implements IngestHook {
       );
       for (const r of rows) known.set(`m:${r.message_id}`, r.thread_id);
     }
-    const children = own.length === 0 ? [] : await exec<{ in_reply_to: string; thread_id: number }>(
+    // Stored messages that name ours in In-Reply-To or in References: a reply to a reply whose middle message was
+    // never synced (the user's own, in Sent) names our message only in its References. `\\?|` is jsonb's "any of"
+    // (escaped from MikroORM's placeholders), one scan of the emails_references index for the whole batch.
+    const children = own.length === 0 ? [] : await exec<{ parent: string; thread_id: number }>(
       em,
-      'SELECT in_reply_to, thread_id FROM emails WHERE account_id = ? AND in_reply_to = ANY(?::text[]) AND thread_id IS NOT NULL',
-      [accountId, own],
+      `SELECT in_reply_to AS parent, thread_id FROM emails WHERE account_id = ? AND in_reply_to = ANY(?::text[]) AND thread_id IS NOT NULL
+       UNION
+       SELECT r.id, e.thread_id FROM emails e, jsonb_array_elements_text(e."references") AS r(id)
+       WHERE e.account_id = ? AND e."references" \\?| ?::text[] AND e.thread_id IS NOT NULL AND r.id = ANY(?::text[])`,
+      [accountId, own, accountId, own, own],
     );
     // Group this batch's emails with everything they are connected to (message ids and existing threads).
     const g = new Groups();
@@ -64,7 +70,7 @@ export class ThreadLinker implements IngestHook {
         if (t !== undefined) g.union(self, `t:${t}`);
       }
     }
-    for (const c of children) g.union(`m:${c.in_reply_to}`, `t:${c.thread_id}`);
+    for (const c of children) g.union(`m:${c.parent}`, `t:${c.thread_id}`);
     // Each group takes its lowest existing thread; groups without one get a new thread (one INSERT for all).
     const members = new Map<string, StoredEmail[]>();
     const push = <T>(m: Map<string, T[]>, k: string, v: T) => (m.get(k) ?? m.set(k, []).get(k)!).push(v);
