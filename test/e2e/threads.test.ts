@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDovecotUser } from '../support/dovecot.js';
-import { buildMessage, createFolder } from '../support/imap.js';
+import { buildMessage, createFolder, withImap } from '../support/imap.js';
 import { createAccount, day, putMail, syncAccount } from '../support/mailbox-fixture.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -57,5 +57,30 @@ describe('thread linking', () => {
     const id = await createAccount(srv, dovecot, mb, ['INBOX']);
     await syncAccount(srv, id);
     expect(new Set(Object.values(await threadBySubject(id))).size).toBe(4);
+  });
+
+  it('a conversation moved on the server into another synced folder keeps its thread ids', async () => {
+    const mb = await createDovecotUser(dovecot.dir);
+    await createFolder(dovecot, mb, 'Archive');
+    await putMail(dovecot, mb, 'INBOX', buildMessage({ subject: 'Solo', messageId: '<solo@move.test>' }), day('2024-01-01T00:00:00'));
+    await putMail(dovecot, mb, 'INBOX', buildMessage({ subject: 'Pair', messageId: '<p1@move.test>' }), day('2024-01-01T00:00:00'));
+    await putMail(dovecot, mb, 'INBOX', buildMessage({ subject: 'Re: Pair', headers: { 'In-Reply-To': '<p1@move.test>' } }), day('2024-01-02T00:00:00'));
+    const id = await createAccount(srv, dovecot, mb, ['INBOX', 'Archive']);
+    await syncAccount(srv, id);
+    const before = await threadBySubject(id);
+    // Another client files everything into Archive: INBOX (synced first) sees the expunges, Archive the arrivals.
+    await withImap(dovecot, mb, async (c) => {
+      await c.mailboxOpen('INBOX');
+      await c.messageMove('1:*', 'Archive');
+    });
+    const r = await srv.api(`/api/accounts/${id}/sync`, { method: 'POST', json: {} });
+    expect(r.body.data).toMatchObject({ new: 0, updated: 3, deleted: 3 });
+    expect(await threadBySubject(id)).toEqual(before);
+    const pair = await srv.api(`/api/threads/${before['Pair']}`);
+    expect(pair.status, pair.text).toBe(200);
+    expect(pair.body.data).toMatchObject({ message_count: 2, last_message_at: '2024-01-02T00:00:00Z' });
+    expect(pair.body.data.emails.map((e: { folder: string }) => e.folder)).toEqual(['Archive', 'Archive']);
+    expect((await srv.api(`/api/threads/${before['Solo']}`)).status).toBe(200);
+    expect(await sql(db.url, 'SELECT id FROM threads WHERE account_id = $1 AND message_count = 0', [id])).toEqual([]);
   });
 });

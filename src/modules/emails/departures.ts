@@ -34,6 +34,8 @@ export interface ClaimedDeparture {
   categoryIds: number[];
   /** The attachments' ids, in the order they were stored (the order the message lists them). */
   attachmentIds: number[];
+  /** The thread it was in (null: none, or an email that departed before threads were remembered). */
+  threadId: number | null;
 }
 
 const identityKey = (messageId: string | null, headerHash: string) => `${messageId ?? ''}\0${headerHash}`;
@@ -51,15 +53,15 @@ export const DEFAULT_MOVE_WINDOW_MS = 7 * 86_400_000;
  */
 export async function departEmails(em: EntityManager, where: string, params: readonly unknown[], remember = true): Promise<DepartedEmail[]> {
   await lockRowsInIdOrder(em, 'emails', where, params);
-  const kept = `, kept AS (INSERT INTO email_departures (email_id, account_id, folder, message_id, header_hash, is_archived, category_ids, attachment_ids, departed_at)
+  const kept = `, kept AS (INSERT INTO email_departures (email_id, account_id, folder, message_id, header_hash, is_archived, category_ids, attachment_ids, thread_id, departed_at)
                    SELECT g.id, g.account_id, g.folder, g.message_id, g.header_hash, g.is_archived, cats.ids,
-                          coalesce((SELECT jsonb_agg(a.id ORDER BY a.id) FROM attachments a WHERE a.email_id = g.id), '[]'), now()
+                          coalesce((SELECT jsonb_agg(a.id ORDER BY a.id) FROM attachments a WHERE a.email_id = g.id), '[]'), g.thread_id, now()
                    FROM gone g JOIN cats USING (id) WHERE g.account_id IS NOT NULL
                    ON CONFLICT (email_id) DO NOTHING)`;
   return exec<DepartedEmail>(
     em,
     `WITH gone AS (DELETE FROM emails WHERE ${where}
-                   RETURNING id, account_id, folder, message_id, header_hash, is_archived, created_at),
+                   RETURNING id, account_id, folder, message_id, header_hash, is_archived, thread_id, created_at),
           cats AS (SELECT g.id, coalesce(jsonb_agg(c.category_id ORDER BY c.category_id) FILTER (WHERE c.category_id IS NOT NULL), '[]') AS ids
                    FROM gone g LEFT JOIN email_categories c ON c.email_id = g.id AND c.assigned_by = 'manual' GROUP BY g.id)
           ${remember ? kept : ''}
@@ -129,9 +131,12 @@ export async function claimDepartures(
 ): Promise<Map<number, ClaimedDeparture>> {
   const out = new Map<number, ClaimedDeparture>();
   if (messages.length === 0 || windowMs <= 0) return out;
-  const rows = await exec<{ email_id: number; folder: string; message_id: string | null; header_hash: string; is_archived: boolean; category_ids: number[]; attachment_ids: number[] }>(
+  const rows = await exec<{
+    email_id: number; folder: string; message_id: string | null; header_hash: string; is_archived: boolean; category_ids: number[]; attachment_ids: number[];
+    thread_id: number | null;
+  }>(
     em,
-    `SELECT email_id, folder, message_id, header_hash, is_archived, category_ids, attachment_ids FROM email_departures
+    `SELECT email_id, folder, message_id, header_hash, is_archived, category_ids, attachment_ids, thread_id FROM email_departures
      WHERE account_id = ? AND header_hash = ANY(?::text[]) AND departed_at > ?
      ORDER BY departed_at DESC, email_id FOR UPDATE SKIP LOCKED`,
     [accountId, [...new Set(messages.map((m) => m.headerHash))], new Date(Date.now() - windowMs)],
@@ -143,7 +148,7 @@ export async function claimDepartures(
   }
   for (const m of messages) {
     const r = free.get(identityKey(m.messageId, m.headerHash))?.shift();
-    if (r) out.set(m.uid, { emailId: r.email_id, folder: r.folder, isArchived: r.is_archived, categoryIds: r.category_ids, attachmentIds: r.attachment_ids });
+    if (r) out.set(m.uid, { emailId: r.email_id, folder: r.folder, isArchived: r.is_archived, categoryIds: r.category_ids, attachmentIds: r.attachment_ids, threadId: r.thread_id });
   }
   return out;
 }

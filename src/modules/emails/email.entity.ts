@@ -140,6 +140,8 @@ export const EmailDeparture = defineEntity({
     categoryIds: p.json<number[]>(),
     /** Its attachments' ids, in order: the moved email's attachments keep them (download URLs stay valid). */
     attachmentIds: p.json<number[]>(),
+    /** Its thread: the moved email goes back into it (its thread id, like its own, stays valid). */
+    threadId: p.integer().nullable(),
     departedAt: p.datetime(),
   },
 });

@@ -211,6 +211,7 @@ export class IngestService {
         return {
           id: r.id, accountId: b.accountId, folder: b.folder, messageId: m.messageId, inReplyTo: m.inReplyTo,
           references: m.references, subject: m.subject, receivedAt: receivedAt(m), message: m,
+          previousThreadId: claims.get(Number(r.uid))?.threadId ?? null,
         };
       };
       const inserted = [...rows, ...moved].map(stored);

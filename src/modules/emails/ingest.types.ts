@@ -53,6 +53,8 @@ export interface StoredEmail {
   subject: string | null;
   receivedAt: Date;
   message: IngestMessage;
+  /** Moved here on the server: the thread the email was in before (the thread linker puts it back there). */
+  previousThreadId?: number | null;
 }
 
 /**

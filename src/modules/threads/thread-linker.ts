@@ -60,10 +60,18 @@ export class ThreadLinker implements IngestHook {
        WHERE e.account_id = ? AND e."references" \\?| ?::text[] AND e.thread_id IS NOT NULL AND r.id = ANY(?::text[])`,
       [accountId, own, accountId, own, own],
     );
+    // Emails moved here on the server go back into their thread (when it still exists: a merge may have removed it).
+    const previous = [...new Set(emails.flatMap((e) => (e.previousThreadId ? [e.previousThreadId] : [])))];
+    const kept = previous.length === 0 ? new Set<number>() : new Set((await exec<{ id: number }>(
+      em,
+      'SELECT id FROM threads WHERE id = ANY(?::int[]) AND account_id = ?',
+      [previous, accountId],
+    )).map((r) => r.id));
     // Group this batch's emails with everything they are connected to (message ids and existing threads).
     const g = new Groups();
     for (const e of emails) {
       const self = `e:${e.id}`;
+      if (e.previousThreadId && kept.has(e.previousThreadId)) g.union(self, `t:${e.previousThreadId}`);
       for (const id of [...refsOf(e), e.messageId].filter((x): x is string => !!x)) {
         g.union(self, `m:${id}`);
         const t = known.get(`m:${id}`);
@@ -76,7 +84,7 @@ export class ThreadLinker implements IngestHook {
     const push = <T>(m: Map<string, T[]>, k: string, v: T) => (m.get(k) ?? m.set(k, []).get(k)!).push(v);
     for (const e of emails) push(members, g.find(`e:${e.id}`), e);
     const threadsOf = new Map<string, number[]>();
-    for (const t of new Set([...known.values(), ...children.map((c) => c.thread_id)])) push(threadsOf, g.find(`t:${t}`), t);
+    for (const t of new Set([...known.values(), ...children.map((c) => c.thread_id), ...kept])) push(threadsOf, g.find(`t:${t}`), t);
     const roots = [...members.keys()];
     const fresh = roots.filter((r) => !threadsOf.has(r));
     const created = fresh.length === 0 ? [] : await exec<{ id: number }>(
