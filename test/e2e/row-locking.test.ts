@@ -2,7 +2,7 @@
  * What only concurrency shows, against real PostgreSQL: a statement that waited for another transaction's row lock
  * must not act on what it read before the wait (READ COMMITTED re-checks only the locked row, not the rest of the
  * statement), and statements that lock several emails take them in one order (id). A flag sync racing a user's change;
- * an expunge racing a bulk change; two deletes in one thread recounting it.
+ * an expunge racing a bulk change; two deletes in one thread recounting it; a thread merge racing a bulk change.
  */
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -241,5 +241,36 @@ describe('thread counters', () => {
     );
     expect(await sql(t.db.url, 'SELECT thread_id FROM emails WHERE id = $1', [reply])).toEqual([{ thread_id: thread!.id }]);
     expect(await sql(t.db.url, 'SELECT message_count FROM threads WHERE id = $1', [thread!.id])).toEqual([{ message_count: 2 }]);
+  });
+
+  it('a merge moves the emails of the merged thread locked in id order: no deadlock with a bulk change of them', async () => {
+    const accountId = await addAccount();
+    const newThread = async () =>
+      (await sql<{ id: number }>(t.db.url, `INSERT INTO threads (account_id, subject, message_count, created_at) VALUES ($1, 's', 1, now()) RETURNING id`, [accountId]))[0]!.id;
+    const [keep, other, merged] = [await newThread(), await newThread(), await newThread()];
+    const root = await addEmail(accountId, 31, [], keep);
+    const [low, high] = [await addEmail(accountId, 32, [], other), await addEmail(accountId, 33, [], merged)];
+    // `low` joins the thread after `high`: the merge's UPDATE meets `high` first (index and heap order).
+    await sql(t.db.url, 'UPDATE emails SET thread_id = $1 WHERE id = $2', [merged, low]);
+    const reply = await addEmail(accountId, 34, []);
+    await sql(t.db.url, `UPDATE emails SET message_id = 'm' || id WHERE id = ANY($1::int[])`, [[root, low, high, reply]]);
+    // The reply names the root (thread `keep`) and `high` (thread `merged`): `merged` is merged into `keep`.
+    const stored = { id: reply, accountId, folder: 'INBOX', messageId: `m${reply}`, inReplyTo: `m${high}`, references: [`m${root}`, `m${high}`], subject: 'Re: s', receivedAt: new Date() };
+    // A user's bulk change of the conversation locks its emails in id order: `low`, then `high`.
+    const user = new pg.Client({ connectionString: t.db.url });
+    await user.connect();
+    try {
+      await user.query('BEGIN');
+      await user.query('SELECT id FROM emails WHERE id = $1 FOR UPDATE', [low]);
+      const linking = t.orm.em.fork().transactional((em) => new ThreadLinker().afterInsert(em, [{ ...stored, message: {} as StoredEmail['message'] }]));
+      await waitForLockWait(t.db.url, 'the thread linker');
+      await user.query('UPDATE emails SET is_read = true WHERE id = $1', [high]);
+      await user.query('COMMIT');
+      await linking;
+    } finally {
+      await user.end();
+    }
+    expect(await sql(t.db.url, 'SELECT DISTINCT thread_id FROM emails WHERE id = ANY($1::int[])', [[root, low, high, reply]])).toEqual([{ thread_id: keep }]);
+    expect(await sql(t.db.url, 'SELECT message_count FROM threads WHERE id = $1', [keep])).toEqual([{ message_count: 4 }]);
   });
 });

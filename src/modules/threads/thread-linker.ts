@@ -3,6 +3,7 @@
  * before their parent, whichever of the two names it). Batch-shaped: a constant number of queries per stored batch, whatever its size.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { lockRowsInIdOrder } from '../../db/rows.js';
 import { exec } from '../../db/sql.js';
 import type { IngestHook, StoredEmail } from '../emails/index.js';
 
@@ -104,6 +105,9 @@ export class ThreadLinker implements IngestHook {
     const pairs = emails.map((e) => [e.id, assign.get(g.find(`e:${e.id}`))!] as const);
     await exec(em, 'UPDATE emails SET thread_id = u.t FROM unnest(?::int[], ?::int[]) AS u(id, t) WHERE emails.id = u.id', [pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
     if (merges.length > 0) {
+      // In id order, as every writer of several emails locks them: the UPDATE alone takes them in its plan's order
+      // (index or heap, not id), and deadlocked with a user's bulk change of the same conversation.
+      await lockRowsInIdOrder(em, 'emails', 'thread_id = ANY(?::int[])', [merges.map((m) => m[0])]);
       await exec(em, 'UPDATE emails SET thread_id = m.keep FROM unnest(?::int[], ?::int[]) AS m(gone, keep) WHERE emails.thread_id = m.gone', [merges.map((m) => m[0]), merges.map((m) => m[1])]);
       await exec(em, 'DELETE FROM threads WHERE id = ANY(?::int[])', [merges.map((m) => m[0])]);
     }
