@@ -12,6 +12,8 @@ describe('forbiddenRange', () => {
     ['169.254.169.254', 'linkLocal'], ['100.64.0.1', 'carrierGradeNat'], ['0.0.0.0', 'unspecified'],
     ['::1', 'loopback'], ['fe80::1', 'linkLocal'], ['fc00::1', 'uniqueLocal'], ['::', 'unspecified'],
     ['::ffff:127.0.0.1', 'loopback'], ['::ffff:10.1.2.3', 'private'], ['[::ffff:169.254.169.254]', 'linkLocal'],
+    // IPv4-compatible (deprecated) forms as new URL() spells them (::127.0.0.1 → ::7f00:1): ipaddr.js calls them unicast.
+    ['::7f00:1', 'reserved'], ['[::a9fe:a9fe]', 'reserved'], ['::a00:1', 'reserved'], ['4000::1', 'reserved'],
   ])('%s is refused (%s)', (addr, range) => expect(forbiddenRange(addr)).toBe(range));
 
   it.each(['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111'])('%s is a public address', (addr) => expect(forbiddenRange(addr)).toBeNull());
@@ -21,7 +23,7 @@ describe('UrlGuard', () => {
   const strict = new UrlGuard([]);
   it.each([
     'https://127.0.0.1/', 'https://2130706433/', 'https://0177.0.0.1/', 'https://127.1/', 'https://0x7f000001/',
-    'https://[::ffff:127.0.0.1]/', 'https://[::1]/', 'https://10.0.0.1/', 'https://169.254.169.254/', 'https://0/',
+    'https://[::ffff:127.0.0.1]/', 'https://[::127.0.0.1]/', 'https://[::a9fe:a9fe]/', 'https://[::1]/', 'https://10.0.0.1/', 'https://169.254.169.254/', 'https://0/',
   ])('refuses %s (URL spellings of internal addresses)', (url) => expect(() => strict.parse(url)).toThrow(/not allowed/));
 
   it('requires https, refuses credentials and non-http schemes', () => {

@@ -18,12 +18,20 @@ export class UrlRefusedError extends Error {
   }
 }
 
+/** IANA's global unicast space: every IPv6 address outside it is reserved, local or multicast (RFC 4291 §2.4). */
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3');
+
 /** Why an address may not be a webhook target (the ipaddr.js range name), or null when it is public unicast. */
 export function forbiddenRange(address: string): string | null {
   const bare = address.replace(/^\[(.*)\]$/, '$1').replace(/%.*$/, '');
   if (!ipaddr.isValid(bare)) return 'invalid';
-  const range = ipaddr.process(bare).range();
-  return range === 'unicast' ? null : range;
+  const ip = ipaddr.process(bare);
+  const range = ip.range();
+  if (range !== 'unicast') return range;
+  // ipaddr.js calls whatever it has no name for `unicast`, e.g. the deprecated IPv4-compatible ::a.b.c.d (::/96,
+  // reserved ::/8), which embeds an IPv4 address (::127.0.0.1, ::169.254.169.254) without being IPv4-mapped.
+  if (ip.kind() === 'ipv6' && !ip.match(GLOBAL_UNICAST_V6)) return 'reserved';
+  return null;
 }
 
 /** URL host without IPv6 brackets, lower case; IP literals in canonical form (so allow-list entries compare). */
