@@ -221,7 +221,10 @@ describe('events(after): replay then live', () => {
     const client = await connect();
     const unknown = collect(client, query, { after: 'f'.repeat(64) });
     const badTypes = collect(client, query, { types: ['email.nope'] });
-    await Promise.all([unknown.ended, badTypes.ended]);
+    // 19 digits, past the largest bigint seq: bad input, not an internal error from the cast.
+    const hugeSeq = collect(client, query, { after: '9999999999999999999' });
+    await Promise.all([unknown.ended, badTypes.ended, hugeSeq.ended]);
+    expect(hugeSeq.errors).toMatchObject([{ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringContaining('out of range') }]);
     expect(unknown.errors).toMatchObject([{ extensions: { code: 'BAD_USER_INPUT' } }]);
     expect(String((unknown.errors[0] as { message: string }).message)).toContain('unknown event id');
     expect(badTypes.errors).toMatchObject([{ extensions: { code: 'BAD_USER_INPUT' } }]);

@@ -17,6 +17,8 @@ export interface EventFilter {
 }
 
 const REPLAY_PAGE = 500;
+/** The largest `events.seq` (bigserial). */
+const MAX_SEQ = 2n ** 63n - 1n;
 
 /** The principal's visibility rule for one event. */
 export function canSeeEvent(principal: Principal, e: Pick<StoredEvent, 'accountId'>): boolean {
@@ -87,9 +89,13 @@ export class EventsService {
     return it;
   }
 
-  /** `after` as a seq: digits are a seq, 64 hex characters an event id that must exist. */
+  /** `after` as a seq: digits are a seq (a PostgreSQL bigint), 64 hex characters an event id that must exist. */
   private async resolveCursor(after: string): Promise<string> {
-    if (/^\d{1,19}$/.test(after)) return after;
+    if (/^\d{1,19}$/.test(after)) {
+      // 19 digits reach past the largest bigint: the cast in readEvents would fail as an internal error.
+      if (BigInt(after) > MAX_SEQ) throw AppError.badInput(`after: seq ${after} is out of range (at most ${MAX_SEQ})`);
+      return after;
+    }
     if (/^[0-9a-f]{64}$/i.test(after)) {
       const seq = await seqOfEvent(this.orm.em.fork(), after.toLowerCase());
       if (seq !== null) return seq;
