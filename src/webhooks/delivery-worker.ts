@@ -50,7 +50,16 @@ export class DeliveryWorker {
     if (!d || d.status !== 'pending' || d.attempt >= job.attempt) return;
     if (!d.is_active) return this.finish(d.id, job.attempt, 'The webhook is disabled');
     if (d.event_created_at === null) return this.finish(d.id, job.attempt, 'The event is no longer stored');
-    const secret = this.deps.webhooks.secret({ id: d.webhook_id, secretSealed: d.secret_sealed });
+    let secret: string;
+    try {
+      secret = this.deps.webhooks.secret({ id: d.webhook_id, secretSealed: d.secret_sealed });
+    } catch (err) {
+      // A secret sealed under another INCOMING_SECRET_KEY: thrown, the job would be retried by pg-boss until it gave
+      // up, leaving the delivery `pending` for good with no error shown. A failed attempt says why and follows the
+      // retry schedule (and the automatic disable), so the reason reaches the delivery log and `disabled_reason`.
+      this.deps.log.error({ err, webhookId: d.webhook_id }, 'cannot sign a webhook delivery');
+      return this.record(d, job.attempt, { ok: false, httpCode: null, latencyMs: 0, error: (err as Error).message, responseBody: null });
+    }
     const body = webhookBody({ type: d.event_type, id: d.event_id, createdAt: d.event_created_at, payload: d.payload });
     const result = await this.deps.sender.send(d.url, secret, { msgId: webhookMessageId(d.webhook_id, d.event_id), body });
     await this.record(d, job.attempt, result);
