@@ -60,7 +60,7 @@ export function createServices({ orm, config, log, secretKey, stats, sync, folde
   return {
     auth: new AuthService({ orm, log: log.child({ module: 'auth' }), defaults: config.rateLimit }),
     rateLimit: new RateLimitService(orm),
-    idempotency: new IdempotencyService(orm),
+    idempotency: new IdempotencyService(orm, secretKey),
     accounts,
     sync,
     folderStates,

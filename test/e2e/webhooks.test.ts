@@ -100,6 +100,22 @@ describe('webhook CRUD', () => {
     expect((await srv.api(`/api/webhooks/${id}/deliveries`)).status).toBe(404);
   });
 
+  it('a create retried with its Idempotency-Key gets the secret again, which is not stored in clear meanwhile', async () => {
+    const headers = { 'idempotency-key': 'create-hook-once' };
+    const json = { url: rx.url, events: ['email.received'] };
+    const first = await srv.api('/api/webhooks', { method: 'POST', json, headers });
+    expect(first.status, first.text).toBe(201);
+    const secret = first.body.data.secret as string;
+    const replay = await srv.api('/api/webhooks', { method: 'POST', json, headers });
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toEqual(first.body);
+    // The stored answer (kept 24 h for retries) is sealed like the webhook's own copy of the secret.
+    const rows = await sql<{ body: string }>(db.url, "SELECT body FROM idempotency_keys WHERE key = 'create-hook-once'");
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.body).not.toContain(secret);
+    expect(rows[0]!.body).not.toContain(secret.slice('whsec_'.length, 20));
+  });
+
   it('concurrent deletes of one webhook (REST and GraphQL): exactly one succeeds, the others are 404s', async () => {
     const { id } = await createHook();
     const answers = await Promise.all(

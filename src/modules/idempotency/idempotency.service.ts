@@ -8,11 +8,14 @@
  *   409 CONFLICT; a claim older than ABANDONED_MS without an answer (the instance died mid-request) is taken over.
  * - The same key with another method, URL or body is 422 UNPROCESSABLE: a client bug, never a silent replay.
  * - Answers below 500 are kept and replayed; a 5xx releases the key, so the retry runs again.
+ * - Stored answers are sealed (AES-256-GCM, bound to the API key and Idempotency-Key): some carry a secret shown only
+ *   once, e.g. a created webhook's signing secret, which must not sit in the table in clear for 24 hours.
  */
 import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { exec } from '../../db/sql.js';
+import { open, seal } from '../../shared/crypto.js';
 import { AppError, ErrorCode } from '../../shared/errors.js';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
@@ -41,10 +44,14 @@ export function requestFingerprint(method: string, url: string, body: unknown): 
   return createHash('sha256').update(`${method} ${url}\n${body === undefined ? '' : stringify(body)}`).digest('hex');
 }
 
+/** Binds a stored answer to its row: a sealed body copied to another key does not open. */
+const aad = (apiKeyId: number, key: string) => `idempotency:${apiKeyId}:${key}:body`;
+const SEALED = /^v1:/;
+
 export class IdempotencyService {
   private lastCleanup = 0;
 
-  constructor(private readonly orm: MikroORM) {}
+  constructor(private readonly orm: MikroORM, private readonly secretKey: Buffer) {}
 
   /** Claims `key` for this request, or says which stored answer to replay; throws 400/409/422 as described above. */
   async claim(apiKeyId: number, key: string, fingerprint: string): Promise<Claim> {
@@ -71,7 +78,9 @@ export class IdempotencyService {
     if (row.status === null || row.body === null) {
       throw new AppError(ErrorCode.CONFLICT, 'A request with this Idempotency-Key is still being processed; retry later');
     }
-    return { kind: 'replay', answer: { status: row.status, contentType: row.content_type, body: row.body } };
+    // An answer stored in clear (before answers were sealed) is replayed as it is; it expires within the TTL.
+    const body = SEALED.test(row.body) ? open(this.secretKey, row.body, aad(apiKeyId, key)) : row.body;
+    return { kind: 'replay', answer: { status: row.status, contentType: row.content_type, body } };
   }
 
   /** Records the answer of a claimed request (below 500), or releases the key (5xx) so that a retry runs again. */
@@ -84,7 +93,7 @@ export class IdempotencyService {
     await exec(em, 'UPDATE idempotency_keys SET status = ?, content_type = ?, body = ? WHERE api_key_id = ? AND key = ? AND status IS NULL', [
       answer.status,
       answer.contentType,
-      answer.body,
+      seal(this.secretKey, answer.body, aad(apiKeyId, key)),
       apiKeyId,
       key,
     ]);
