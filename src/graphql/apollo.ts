@@ -2,7 +2,7 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { GraphQLError, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { Config } from '../config.js';
 import type { AppContext } from '../modules/context.js';
 import { ErrorCode } from '../shared/errors.js';
@@ -13,7 +13,16 @@ import { jitGateway } from './jit.js';
 export interface Protection {
   readonly validationRules: ValidationRule[];
   readonly plugins: ApolloServerPlugin[];
+  /**
+   * Validation as Apollo does it, for documents that do not go through Apollo (graphql-ws): graphql-js's rules, the
+   * limits above and, with introspection off, no `__schema`/`__type` and field suggestions masked. (Apollo applies
+   * those two through its `introspection` option and armor's plugin, which a plain `validate` call never sees.)
+   */
+  validate(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[];
 }
+
+/** What graphql-armor's blockFieldSuggestion puts in place of "Did you mean …?" (the same text over HTTP and WebSocket). */
+const SUGGESTION_MASK = '[Suggestion hidden]';
 
 /** Upper bound on lexical tokens in one document (parser-level DoS guard). */
 export const MAX_TOKENS = 5000;
@@ -30,7 +39,18 @@ export function protection(config: Config['graphql']): Protection {
     blockFieldSuggestion: { enabled: !config.introspection },
   });
   const p = armor.protect();
-  return { validationRules: p.validationRules as ValidationRule[], plugins: p.plugins as ApolloServerPlugin[] };
+  const validationRules = p.validationRules as ValidationRule[];
+  const standalone = [...specifiedRules, ...validationRules, ...(config.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
+  return {
+    validationRules,
+    plugins: p.plugins as ApolloServerPlugin[],
+    validate: (schema, document) => {
+      const errors = validate(schema, document, standalone);
+      if (config.introspection) return errors;
+      for (const e of errors) e.message = e.message.replace(/Did you mean ".+"\?/g, SUGGESTION_MASK).trim();
+      return errors;
+    },
+  };
 }
 
 /** `Cache-Control: no-store` on every /graphql response (private data; what Apollo's cache-control plugin sent). */

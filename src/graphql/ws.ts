@@ -2,13 +2,13 @@
  * graphql-ws on the same port and path as HTTP GraphQL. Authentication happens in `connection_init`
  * (`{ apiKey, apiSecret }`): missing or invalid credentials close the socket with 4401, a key without `read` with
  * 4403; the key is checked again before every operation and when it changes (ws-keys.ts), so a revoked key closes its
- * open sockets. Every operation gets its own context, DataLoaders and ORM unit of work, the same validation limits as
- * HTTP, counts against the key's rate limit, and has its errors masked like HTTP.
+ * open sockets. Every operation gets its own context, DataLoaders and ORM unit of work, the same validation as HTTP
+ * (limits, and introspection and field suggestions off when they are off there), counts against the key's rate limit, and has its errors masked like HTTP.
  */
 import type { Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { RequestContext, type MikroORM } from '@mikro-orm/postgresql';
-import { execute, GraphQLError, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { execute, GraphQLError, parse, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { CloseCode, type ExecutionResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -42,7 +42,7 @@ function str(v: unknown): string | undefined {
 export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
   const { server, schema, services, orm, config, log } = deps;
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.wsMaxPayloadBytes });
-  const rules = [...specifiedRules, ...protection(config.graphql).validationRules];
+  const guard = protection(config.graphql);
   const format = (e: GraphQLError) => formatGraphQLError(e.toJSON(), e, log);
   const inContext = <T>(fn: () => T): T => RequestContext.create(orm.em, fn);
   const keys = new SocketKeys({ auth: services.auth, log, inContext });
@@ -102,7 +102,7 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
         } catch (err) {
           return [err instanceof GraphQLError ? err : new GraphQLError('Syntax error')];
         }
-        const errors = validate(schema, document, rules);
+        const errors = guard.validate(schema, document);
         if (errors.length > 0) return [...errors];
         const args: ExecutionArgs = {
           schema,

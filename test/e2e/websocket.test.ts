@@ -8,15 +8,15 @@ import { startTestServer, type Credentials, type TestServer } from '../support/s
 let db: TestDatabase;
 let srv: TestServer;
 
-function wsUrl(): string {
-  return `${srv.url.replace('http', 'ws')}/graphql`;
+function wsUrl(server: TestServer = srv): string {
+  return `${server.url.replace('http', 'ws')}/graphql`;
 }
 
 /** Opens a client and resolves with the close code if the server closes the socket, or 'connected'. */
-function connect(params: Record<string, unknown> | undefined): Promise<{ client: Client; outcome: number | 'connected' }> {
+function connect(params: Record<string, unknown> | undefined, server: TestServer = srv): Promise<{ client: Client; outcome: number | 'connected' }> {
   return new Promise((resolve) => {
     const client = createClient({
-      url: wsUrl(),
+      url: wsUrl(server),
       webSocketImpl: WebSocket,
       connectionParams: params,
       retryAttempts: 0,
@@ -91,5 +91,31 @@ describe('graphql-ws', () => {
       ws.on('error', () => undefined);
     });
     expect(code).toBe(1009);
+  });
+});
+
+describe('graphql-ws with introspection off (as in production)', () => {
+  let closed: TestServer;
+  beforeAll(async () => {
+    closed = await startTestServer(db.url, { GRAPHQL_INTROSPECTION: 'false' });
+  });
+  afterAll(async () => {
+    await closed?.close();
+  });
+
+  it('refuses __schema/__type and hides field suggestions over the socket, as over HTTP', async () => {
+    const { client } = await connect({ apiKey: closed.key, apiSecret: closed.secret }, closed);
+    for (const q of ['{ __schema { types { name } } }', '{ __type(name: "Webhook") { fields { name } } }']) {
+      expect((await closed.api('/graphql', { method: 'POST', json: { query: q } })).status).toBe(400);
+      const r = await query(client, q);
+      expect(r.data, q).toBeUndefined();
+      expect(r.errors?.[0].extensions.code, q).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(r.errors?.[0].message, q).toMatch(/introspection/i);
+    }
+    const typo = await query(client, '{ viewr { name } }');
+    expect(typo.errors?.[0].message).toContain('Cannot query field "viewr"');
+    expect(typo.errors?.[0].message).not.toContain('viewer');
+    expect((await query(client, '{ viewer { name } }')).data.viewer.name).toBe('Bootstrap key');
+    await client.dispose();
   });
 });
