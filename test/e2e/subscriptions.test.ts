@@ -112,6 +112,8 @@ describe('live subscriptions', () => {
       { a: String(accountA) },
     );
     const any = await live(client, 'subscription { emailReceived { subject folder } }');
+    // INBOX is case-insensitive (RFC 3501), as in the other folder filters.
+    const lowerInbox = await live(client, 'subscription { emailReceived(folder: "inbox") { subject folder } }');
     const other = await live(client, 'subscription($a: ID) { emailReceived(accountId: $a) { subject } }', { a: String(accountB) });
     const status = await live(client, 'subscription($a: ID) { syncStatus(accountId: $a) { status runId new failed folders accountId } }', { a: String(accountA) });
     await appendMessage(dovecot, mailbox, 'INBOX', buildMessage({ subject: 'Fresh in inbox', from: 'Ann Example <ann@example.com>' }));
@@ -127,6 +129,7 @@ describe('live subscriptions', () => {
       expect(status.items).toMatchObject([{ status: 'completed', new: 2, failed: 0, accountId: String(accountA) }]);
     });
     expect(any.items).toHaveLength(2);
+    expect(lowerInbox.items).toEqual([{ subject: 'Fresh in inbox', folder: 'INBOX' }]);
     expect(other.items).toEqual([]);
     expect(inbox.errors).toEqual([]);
   });

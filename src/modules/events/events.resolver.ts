@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { EVENT_TYPES, OVERFLOW, type StoredEvent, type StreamItem } from '../../events/index.js';
 import { AppError, ErrorCode } from '../../shared/errors.js';
+import { inboxCase } from '../../shared/folders.js';
 import { parseId } from '../../shared/ids.js';
 import { parseInput } from '../../shared/validation.js';
 import { Arg, Authorized, ID, Resolver, Root, Subscription } from '../type-graphql.js';
@@ -36,7 +37,8 @@ async function baseFilter(context: unknown, args: Args): Promise<{ ctx: AppConte
 function liveOf(...types: string[]) {
   return async ({ args, context }: { args: Args; context: unknown }) => {
     const { ctx, filter } = await baseFilter(context, args);
-    const folder = typeof args.folder === 'string' ? args.folder : undefined;
+    // INBOX is case-insensitive (RFC 3501), as in every other folder filter: `inbox` must not silently match nothing.
+    const folder = typeof args.folder === 'string' ? inboxCase(args.folder) : undefined;
     return ctx.services.events.live(requirePrincipal(ctx), { ...filter, types, folder });
   };
 }
