@@ -3,7 +3,8 @@
  * (`{ apiKey, apiSecret }`): missing or invalid credentials close the socket with 4401, a key without `read` with
  * 4403; the key is checked again before every operation and when it changes (ws-keys.ts), so a revoked key closes its
  * open sockets. Every operation gets its own context, DataLoaders and ORM unit of work, the same validation as HTTP
- * (limits, and introspection and field suggestions off when they are off there), counts against the key's rate limit, and has its errors masked like HTTP.
+ * (limits, and introspection and field suggestions off when they are off there), counts against the key's rate
+ * limit, and has its errors masked like HTTP.
  */
 import type { Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
