@@ -78,6 +78,7 @@ const EnvSchema = z.object({
     .transform((s) => s.split(',').map((d) => Math.max(1, Number(d.trim()))))
     .default(DEFAULT_WEBHOOK_RETRY_DELAYS),
   WEBHOOK_CONCURRENCY: intIn(1, 200).default(10),
+  WEBHOOK_CONCURRENCY_PER_WEBHOOK: intIn(1, 200).optional(),
   WEBHOOK_POLL_INTERVAL_MS: intIn(100, 3_600_000).default(5000),
   EVENTS_RETENTION_DAYS: intIn(0, 36_500).default(30),
   ATTACHMENT_URL_TTL_SECONDS: intIn(60, 7 * 86_400).default(3600),
@@ -142,6 +143,8 @@ export interface Config {
     /** Delay in seconds before attempt n+2 after attempt n+1 failed; its length + 1 is the number of attempts. */
     readonly retryDelaysSeconds: readonly number[];
     readonly concurrency: number;
+    /** Attempts of one webhook in flight at once, across instances: a slow receiver cannot take every slot. */
+    readonly perWebhookConcurrency: number;
     readonly pollIntervalMs: number;
   };
 }
@@ -233,6 +236,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxConsecutiveFailures: e.WEBHOOK_MAX_CONSECUTIVE_FAILURES,
       retryDelaysSeconds: Object.freeze(e.WEBHOOK_RETRY_DELAYS),
       concurrency: e.WEBHOOK_CONCURRENCY,
+      perWebhookConcurrency: Math.min(e.WEBHOOK_CONCURRENCY, e.WEBHOOK_CONCURRENCY_PER_WEBHOOK ?? Math.ceil(e.WEBHOOK_CONCURRENCY / 2)),
       pollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
     }),
   });

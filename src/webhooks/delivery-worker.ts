@@ -9,7 +9,7 @@ import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from '../shared/logger.js';
 import { webhookBody, webhookMessageId, type AttemptResult, type WebhookSender, type WebhooksService } from '../modules/webhooks/index.js';
-import { DELIVER_QUEUE, type DeliverJob } from './dispatcher.js';
+import { DELIVER_QUEUE, deliverJobGroup, type DeliverJob } from './dispatcher.js';
 import { withTx } from './pg-tx.js';
 
 export interface DeliveryPolicy {
@@ -68,11 +68,12 @@ export class DeliveryWorker {
   /** Queues one more attempt of a finished delivery now, in the transaction that marks it pending again. */
   async redeliver(deliveryId: number): Promise<void> {
     await withTx(this.deps.pool, async ({ client, db }) => {
-      const { rows } = await client.query<{ attempt: number }>(
-        `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now() WHERE id = $1 AND status <> 'pending' RETURNING attempt`,
+      const { rows } = await client.query<{ attempt: number; webhook_id: number }>(
+        `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now() WHERE id = $1 AND status <> 'pending' RETURNING attempt, webhook_id`,
         [deliveryId],
       );
-      if (rows[0]) await this.deps.boss.send(DELIVER_QUEUE, { deliveryId, attempt: rows[0].attempt + 1 } satisfies DeliverJob, { db });
+      const row = rows[0];
+      if (row) await this.deps.boss.send(DELIVER_QUEUE, { deliveryId, attempt: row.attempt + 1 } satisfies DeliverJob, { db, ...deliverJobGroup(row.webhook_id) });
     });
   }
 
@@ -116,7 +117,7 @@ export class DeliveryWorker {
         [d.webhook_id, r.ok, failures, active, disable, `Disabled after ${failures} consecutive failed deliveries (last error: ${r.error})`],
       );
       if (delay !== undefined) {
-        await this.deps.boss.send(DELIVER_QUEUE, { deliveryId: Number(d.id), attempt: attempt + 1 } satisfies DeliverJob, { startAfter: delay, db });
+        await this.deps.boss.send(DELIVER_QUEUE, { deliveryId: Number(d.id), attempt: attempt + 1 } satisfies DeliverJob, { startAfter: delay, db, ...deliverJobGroup(d.webhook_id) });
       }
       if (disable) this.deps.log.warn({ webhookId: d.webhook_id, failures }, 'webhook disabled after consecutive failures');
     });

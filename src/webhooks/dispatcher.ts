@@ -22,6 +22,12 @@ export interface DeliverJob {
   attempt: number;
 }
 
+/**
+ * Every job of a webhook is in its webhook's pg-boss group: the worker runs at most `perWebhookConcurrency` of a group
+ * at once (across instances), so a slow or hanging receiver holds that many slots, not all of them (index.ts).
+ */
+export const deliverJobGroup = (webhookId: number) => ({ group: { id: String(webhookId) } });
+
 interface HookRow {
   id: number;
   events: string[];
@@ -80,14 +86,14 @@ export class WebhookDispatcher {
         }
       }
       if (pairs.length > 0) {
-        const inserted = await client.query<{ id: string }>(
+        const inserted = await client.query<{ id: string; webhook_id: number }>(
           `INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, status, attempt, next_attempt_at, created_at)
            SELECT w, e, t, 'pending', 0, now(), now() FROM unnest($1::int[], $2::text[], $3::text[]) AS x(w, e, t)
-           ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING id`,
+           ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING id, webhook_id`,
           [pairs.map((p) => p[0]), pairs.map((p) => p[1]), pairs.map((p) => p[2])],
         );
         if (inserted.rows.length > 0) {
-          const jobs = inserted.rows.map((r) => ({ data: { deliveryId: Number(r.id), attempt: 1 } satisfies DeliverJob }));
+          const jobs = inserted.rows.map((r) => ({ data: { deliveryId: Number(r.id), attempt: 1 } satisfies DeliverJob, ...deliverJobGroup(r.webhook_id) }));
           await this.deps.boss.insert(DELIVER_QUEUE, jobs, { db });
         }
       }

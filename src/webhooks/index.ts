@@ -60,28 +60,34 @@ export async function createWebhookEngine({ orm, databaseUrl, config, log, webho
     policy: { retryDelaysSeconds: c.retryDelaysSeconds, maxConsecutiveFailures: c.maxConsecutiveFailures },
   });
   const dispatcher = new WebhookDispatcher({ orm, pool, boss, databaseUrl, pollMs: c.pollIntervalMs, log: wlog });
-  // Two pollers, each taking up to half the concurrency per fetch and fetching again at once while batches come back
-  // full (a poller waits for NOTIFY or its poll interval after a short batch); each job is settled on its own.
-  const batchSize = Math.max(1, Math.ceil(c.concurrency / 2));
-  await boss.work<DeliverJob>(
-    DELIVER_QUEUE,
-    {
-      localConcurrency: Math.min(2, c.concurrency), batchSize, burstWhenBatchFull: true, perJobResults: true,
-      pollingIntervalSeconds: Math.min(2, pollSeconds), notifyPollingIntervalSeconds: pollSeconds,
-    },
-    (jobs) =>
-      Promise.all(
-        jobs.map(async (job) => {
-          try {
-            await worker.handle(job.data);
-            return { id: job.id, status: 'completed' as const };
-          } catch (err) {
-            wlog.warn({ err, job: job.data }, 'webhook delivery job failed; pg-boss retries it');
-            return { id: job.id, status: 'failed' as const, output: { message: (err as Error).message } };
-          }
-        }),
-      ),
-  );
+  // One poller per slot, one job each: a poller that took a batch would wait for its slowest attempt before fetching
+  // again, so one slow receiver's jobs held up every other webhook's. And at most perWebhookConcurrency jobs of one
+  // webhook (its pg-boss group, counted across instances) are active at once: with a hanging receiver and a backlog,
+  // the other webhooks still get the remaining slots. A poller that ran a job fetches again at once (pg-boss would
+  // wait for its poll interval after a batch of one: burstWhenBatchFull needs batches of two or more); an idle one
+  // waits for NOTIFY or its poll interval.
+  for (let slot = 0; slot < c.concurrency; slot++) {
+    let workerId = ''; // known once work() returns: a job finishing before that wakes no one (its poll still comes)
+    workerId = await boss.work<DeliverJob>(
+      DELIVER_QUEUE,
+      {
+        batchSize: 1, groupConcurrency: c.perWebhookConcurrency, perJobResults: true,
+        pollingIntervalSeconds: Math.min(2, pollSeconds), notifyPollingIntervalSeconds: pollSeconds,
+      },
+      async ([job]) => {
+        if (!job) return [];
+        try {
+          await worker.handle(job.data);
+          return [{ id: job.id, status: 'completed' as const }];
+        } catch (err) {
+          wlog.warn({ err, job: job.data }, 'webhook delivery job failed; pg-boss retries it');
+          return [{ id: job.id, status: 'failed' as const, output: { message: (err as Error).message } }];
+        } finally {
+          boss.notifyWorker(workerId);
+        }
+      },
+    );
+  }
   await dispatcher.start();
   return {
     dispatcher,
