@@ -4,6 +4,7 @@
  * fold the case of non-ASCII letters although the embedded cluster's locale is C; a subject-only match is highlighted.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { EmailsQueryService } from '../../src/modules/emails/index.js';
 import type { Principal } from '../../src/modules/auth/auth.service.js';
 import { useOrmDatabase } from '../support/orm.js';
@@ -49,5 +50,28 @@ describe('full-text matching', () => {
     expect(await searched('carolyne')).toEqual(['Copie']);
     expect(await searched('copieuse')).toEqual(['Copie']);
     expect(await listed({ search: 'carol@copies.test' })).toEqual(['Copie']);
+  });
+});
+
+describe('from and subject fold non-ASCII case', () => {
+  it('match whatever the case of accented letters', async () => {
+    expect(await listed({ subject: "facture de l'été" })).toEqual(["FACTURE DE L'ÉTÉ"]);
+    expect(await listed({ subject: 'Été' })).toEqual(["FACTURE DE L'ÉTÉ"]);
+    expect(await listed({ from: 'jöhn' })).toEqual(["FACTURE DE L'ÉTÉ"]);
+    expect(await listed({ from: 'Döe' })).toEqual(["FACTURE DE L'ÉTÉ"]);
+  });
+
+  it('the trigram indexes serve the filters (same collation) and agree with them', async () => {
+    const c = new pg.Client({ connectionString: t.db.url });
+    await c.connect();
+    try {
+      await c.query('SET enable_seqscan = off');
+      const where = `e.subject COLLATE incoming_nocase ILIKE '%été%'`;
+      const plan = (await c.query(`EXPLAIN SELECT count(*) FROM emails e WHERE ${where}`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).toContain('emails_subject_trgm');
+      expect((await c.query(`SELECT e.subject FROM emails e WHERE ${where}`)).rows).toEqual([{ subject: "FACTURE DE L'ÉTÉ" }]);
+    } finally {
+      await c.end();
+    }
   });
 });

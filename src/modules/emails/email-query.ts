@@ -84,6 +84,12 @@ export function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/**
+ * Case-insensitive partial match under `incoming_nocase` (migration nocase_collation): ILIKE folds case with the
+ * collation it compares under, and the database's own may be C (the embedded cluster's), which folds ASCII only.
+ */
+const ilike = (column: string) => `${column} COLLATE incoming_nocase ILIKE ?`;
+
 export interface SqlPart {
   sql: string;
   params: unknown[];
@@ -117,9 +123,9 @@ export function buildEmailWhere(accountIds: readonly number[] | null, f: EmailFi
   if (f.folder !== undefined) add('e.folder = ?', inboxCase(f.folder));
   if (f.from !== undefined && f.from !== '') {
     const like = `%${escapeLike(f.from)}%`;
-    add('(e.from_address ILIKE ? OR e.from_name ILIKE ?)', like, like);
+    add(`(${ilike('e.from_address')} OR ${ilike('e.from_name')})`, like, like);
   }
-  if (f.subject !== undefined && f.subject !== '') add('e.subject ILIKE ?', `%${escapeLike(f.subject)}%`);
+  if (f.subject !== undefined && f.subject !== '') add(ilike('e.subject'), `%${escapeLike(f.subject)}%`);
   if (f.search !== undefined && f.search.trim() !== '') add(`e.search_vector @@ websearch_to_tsquery('${FTS_CONFIG}', ?)`, f.search);
   if (f.hasAttachments !== undefined) add('e.has_attachments = ?', f.hasAttachments);
   if (f.isRead !== undefined) add('e.is_read = ?', f.isRead);
