@@ -75,3 +75,15 @@ describe('from and subject fold non-ASCII case', () => {
     }
   });
 });
+
+describe('snippets', () => {
+  it('a match only in the subject is highlighted there', async () => {
+    const [hit] = await service.search(principal, 'zebracorn');
+    expect(hit!.snippet).toContain('<mark>Zebracorn</mark> sighting');
+  });
+
+  it('a blank body gives the subject', async () => {
+    const [hit] = await service.search(principal, 'quokkafest');
+    expect(hit!.snippet).toBe('<mark>Quokkafest</mark> tonight');
+  });
+});

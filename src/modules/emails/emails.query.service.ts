@@ -191,22 +191,27 @@ export class EmailsQueryService {
     const cand = candidatesSql(where, this.windows.threshold(query));
     const escaped = (col: string) => `replace(replace(replace(${col}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')`;
     // b.body: the body detoasted once (`|| ''` makes a plain copy), not once per function that reads it; b.w: the
-    // query's first word in lower case.
+    // query's first word in lower case; f.pos: its first occurrence in the body (0 or null: none).
     const found = (w: string) => `nullif(strpos(b.body, ${w}), 0)`;
     const first = `coalesce(least(${found('b.w')}, ${found('initcap(b.w)')}, ${found('upper(b.w)')}), strpos(lower(left(b.body, ${SNIPPET_SCAN})), b.w))`;
-    const snippetWindow = `substr(b.body, greatest(1, ${first} - ${SNIPPET_LEAD}), ${SNIPPET_WINDOW})`;
+    const snippetWindow = `substr(b.body, greatest(1, f.pos - ${SNIPPET_LEAD}), ${SNIPPET_WINDOW})`;
+    // The text the snippet is made of: the body's window, unless the word is nowhere in the body and the subject
+    // matches (a subject-only match: its highlight is there), or the window is only blank (then the subject too).
+    const snippetText = `CASE WHEN coalesce(f.pos, 0) = 0 AND to_tsvector('${FTS_CONFIG}', coalesce(e.subject, '')) @@ b.q THEN e.subject
+      ELSE coalesce(nullif(btrim(${snippetWindow}, E' \\t\\r\\n'), ''), e.subject, '') END`;
     const rows = await exec<EmailRow & { rank: number; snippet: string }>(
       this.em,
       `WITH ${cand.sql}, top AS (
          SELECT cand.id, ts_rank(cand.search_vector, websearch_to_tsquery('${FTS_CONFIG}', ?))::float8 AS rank
          FROM cand ORDER BY rank DESC, cand.received_at DESC, cand.id DESC LIMIT ?
        )
-       SELECT ${EMAIL_COLUMNS}, top.rank,
-              ts_headline('${FTS_CONFIG}', ${escaped(`coalesce(nullif(${snippetWindow}, ''), e.subject, '')`)},
-                          websearch_to_tsquery('${FTS_CONFIG}', ?), ?) AS snippet
-       FROM top JOIN emails e ON e.id = top.id CROSS JOIN LATERAL (SELECT e.body_text || '' AS body, ?::text AS w OFFSET 0) b
+       SELECT ${EMAIL_COLUMNS}, top.rank, ts_headline('${FTS_CONFIG}', ${escaped('s.text')}, b.q, ?) AS snippet
+       FROM top JOIN emails e ON e.id = top.id
+         CROSS JOIN LATERAL (SELECT e.body_text || '' AS body, ?::text AS w, websearch_to_tsquery('${FTS_CONFIG}', ?) AS q OFFSET 0) b
+         CROSS JOIN LATERAL (SELECT ${first} AS pos OFFSET 0) f
+         CROSS JOIN LATERAL (SELECT ${snippetText} AS text) s
        ORDER BY top.rank DESC, e.received_at DESC, e.id DESC`,
-      [...cand.params, query, n, query, SNIPPET_OPTIONS, firstWord(query).toLowerCase()],
+      [...cand.params, query, n, SNIPPET_OPTIONS, firstWord(query).toLowerCase(), query],
     );
     return rows.map(({ rank, snippet, ...r }) => ({ email: toEmailRow(r), rank: Number(rank), snippet }));
   }
