@@ -32,6 +32,7 @@ beforeAll(async () => {
   await addEmail(2, 'Accent only', `${filler(20)} Réunion à Noël ${filler(2000)}`);
   await addEmail(3, 'Capitalized deep', `${filler(2000)} Krakatoawidget came in capitals: KRAKATOAWIDGET ${filler(200)}`);
   await addEmail(4, 'Mixed case deep', `${filler(2000)} the mIxEdwordz arrived ${filler(200)}`);
+  await addEmail(5, 'Accented capital deep', `${filler(2000)} École zorglubienne fermée, ÉCOLE ${filler(200)}`);
 });
 
 describe('search snippets', () => {
@@ -46,6 +47,12 @@ describe('search snippets', () => {
     expect(capital!.snippet).toContain('<mark>Krakatoawidget</mark> came');
     const [mixed] = await service.search(principal, 'MIXEDWORDZ');
     expect(mixed!.snippet).toContain('<mark>mIxEdwordz</mark> arrived');
+  });
+
+  it('finds a word that starts with an accented letter Capitalized deep in the body (whatever the database locale)', async () => {
+    const [hit] = await service.search(principal, 'école zorglubienne');
+    expect(hit!.email.subject).toBe('Accented capital deep');
+    expect(hit!.snippet).toContain('<mark>École</mark> <mark>zorglubienne</mark> fermée');
   });
 
   it('a match found only accent-insensitively still gets a snippet (from the body start)', async () => {

@@ -193,7 +193,9 @@ export class EmailsQueryService {
     // b.body: the body detoasted once (`|| ''` makes a plain copy), not once per function that reads it; b.w: the
     // query's first word in lower case; f.pos: its first occurrence in the body (0 or null: none).
     const found = (w: string) => `nullif(strpos(b.body, ${w}), 0)`;
-    const first = `coalesce(least(${found('b.w')}, ${found('initcap(b.w)')}, ${found('upper(b.w)')}), strpos(lower(left(b.body, ${SNIPPET_SCAN})), b.w))`;
+    // Case mapping under incoming_nocase: the database's collation may be C, whose initcap/upper/lower leave "é" alone.
+    const nocase = (fn: string, arg: string) => `${fn}(${arg} COLLATE incoming_nocase)`;
+    const first = `coalesce(least(${found('b.w')}, ${found(nocase('initcap', 'b.w'))}, ${found(nocase('upper', 'b.w'))}), strpos(${nocase('lower', `left(b.body, ${SNIPPET_SCAN})`)}, b.w))`;
     const snippetWindow = `substr(b.body, greatest(1, f.pos - ${SNIPPET_LEAD}), ${SNIPPET_WINDOW})`;
     // The text the snippet is made of: the body's window, unless the word is nowhere in the body and the subject
     // matches (a subject-only match: its highlight is there), or the window is only blank (then the subject too).
