@@ -174,6 +174,18 @@ describe('metadata (REST and GraphQL)', () => {
     expect(Buffer.from(await image.arrayBuffer()).equals(jpeg)).toBe(true);
   });
 
+  it('a cid: image whose Content-ID header itself carries %-escapes (as its cid: URL does) gets its signed URL', async () => {
+    const creds = await createDovecotUser(dovecot.dir);
+    await appendMessage(dovecot, creds, 'INBOX', `From: a@example.com\nSubject: escaped cid\nMIME-Version: 1.0\nContent-Type: multipart/related; boundary="r"\n\n--r\nContent-Type: text/html; charset=utf-8\n\n<p><img src="cid:logo%20v2@example.com"></p>\n--r\nContent-Type: image/png\nContent-ID: <logo%20v2@example.com>\nContent-Transfer-Encoding: base64\n\n${PNG.toString('base64')}\n--r--\n`);
+    const email = await srv.api(`/api/emails/${await emailId(await createAccount(creds), 'escaped cid')}`);
+    const [inline] = email.body.data.attachments as { id: number }[];
+    const src = /<img[^>]* src="([^"]+)"/.exec(email.body.data.body_html)?.[1]?.replace(/&amp;/g, '&');
+    expect(src, email.body.data.body_html).toMatch(new RegExp(`^/api/attachments/${inline!.id}/download\\?inline=1&`));
+    const image = await fetch(`${srv.url}${src}`);
+    expect(image.status).toBe(200);
+    expect(Buffer.from(await image.arrayBuffer()).equals(PNG)).toBe(true);
+  });
+
   it('a file uuencoded in a text body (old clients) is an attachment of the email, out of body_text, downloadable', async () => {
     const r = await srv.api(`/api/emails/${ids.uuEmail}`);
     expect(r.status, r.text).toBe(200);

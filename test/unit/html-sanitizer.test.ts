@@ -167,6 +167,17 @@ describe('sanitizeEmailHtml: links and images', () => {
     expect(normalizeContentId(' <Logo@Example.COM> ')).toBe('logo@example.com');
     expect(normalizeContentId('banner123')).toBe('banner123');
   });
+
+  it('decodes %-escapes on both sides once, so a Content-ID written with escapes matches its cid: URL', () => {
+    // `Content-ID: <logo%20v2@x>` (escapes in the header itself, as some mailers write it) and `src="cid:logo%20v2@x"`.
+    expect(normalizeContentId('<logo%20v2@x>')).toBe('logo v2@x');
+    expect(normalizeContentId('logo v2@x')).toBe('logo v2@x');
+    expect(normalizeContentId('%3Clogo@x%3E')).toBe('logo@x');
+    expect(normalizeContentId('100%')).toBe('100%'); // not valid %-encoding: kept
+    const urls: Record<string, string> = { [normalizeContentId('<logo%20v2@x>')]: '/api/attachments/9/download' };
+    const out = sanitizeEmailHtml('<img src="cid:logo%20v2@x"><img src="cid:LOGO%20V2@X">', { cidUrl: (cid) => urls[cid] ?? null });
+    expect(out).toBe('<img src="/api/attachments/9/download" /><img src="/api/attachments/9/download" />');
+  });
 });
 
 const NEWSLETTER = `<!DOCTYPE html>

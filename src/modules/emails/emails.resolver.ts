@@ -197,7 +197,7 @@ function bodiesOf(email: EmailRow | EmailDetail, ctx: AppContext): Promise<Email
 function cidResolver(attachments: readonly AttachmentRow[], urls: AttachmentUrlSigner): (cid: string) => string | null {
   const byCid = new Map(attachments.filter((a) => a.contentId).map((a) => [normalizeContentId(a.contentId!), a.id]));
   return (cid) => {
-    const id = byCid.get(normalizeContentId(cid));
+    const id = byCid.get(cid); // normalised by the sanitizer
     return id === undefined ? null : urls.sign(id);
   };
 }

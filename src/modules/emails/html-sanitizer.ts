@@ -27,7 +27,7 @@
 import sanitizeHtml, { type IOptions, type Attributes } from 'sanitize-html';
 
 export interface SanitizeOptions {
-  /** URL serving the inline attachment with this Content-ID (normalised: see `normalizeContentId`), or null when unknown. */
+  /** URL serving the inline attachment with this Content-ID (already normalised by `normalizeContentId`), or null when unknown. */
   cidUrl: (cid: string) => string | null;
   /** The message's text body, shown instead of HTML too deeply nested to parse in time (else the HTML's own text). */
   fallbackText?: string | null;
@@ -53,9 +53,19 @@ function textFallback(html: string, text: string | null | undefined): string {
   );
 }
 
-/** A Content-ID as stored or as referenced by `cid:` URLs, in one comparable form: no `<>`, trimmed, lower case. */
+/**
+ * A Content-ID as stored or as referenced by `cid:` URLs, in one comparable form: %-escapes decoded, no `<>`, trimmed,
+ * lower case. RFC 2392 %-encodes the URL and not the header, but mailers also put escapes in the header itself
+ * (`Content-ID: <logo%20v2@x>` with `src="cid:logo%20v2@x"`): decoding both sides the same way matches either.
+ */
 export function normalizeContentId(raw: string): string {
-  let cid = raw.trim();
+  let cid = raw;
+  try {
+    cid = decodeURIComponent(cid);
+  } catch {
+    // not valid %-encoding: kept as written
+  }
+  cid = cid.trim();
   if (cid.startsWith('<') && cid.endsWith('>')) cid = cid.slice(1, -1).trim();
   return cid.toLowerCase();
 }
@@ -83,13 +93,8 @@ function imageSrc(raw: string | undefined, cidUrl: SanitizeOptions['cidUrl']): s
   const clean = cleanUrl(raw);
   const scheme = SCHEME.exec(clean)?.[1]?.toLowerCase();
   if (scheme === 'cid') {
-    let cid = clean.slice(4);
-    try {
-      cid = decodeURIComponent(cid); // RFC 2392: the cid URL is %-encoded, the Content-ID header is not
-    } catch {
-      // keep it as written
-    }
-    return cid === '' ? null : cidUrl(normalizeContentId(cid));
+    const cid = normalizeContentId(clean.slice(4));
+    return cid === '' ? null : cidUrl(cid);
   }
   if (scheme === 'data') return RASTER_DATA_URL.test(clean) ? clean : null;
   return scheme !== undefined && WEB_SCHEMES.has(scheme) ? raw.trim() : null;
