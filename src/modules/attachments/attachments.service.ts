@@ -66,6 +66,12 @@ export interface AttachmentFile {
   close(): Promise<void>;
 }
 
+/** The blob is not there (or its key is not a blob key at all: BlobLocator.path refuses it without an errno). */
+function isMissingFile(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === undefined || code === 'ENOENT' || code === 'ENOTDIR';
+}
+
 export class AttachmentsService {
   constructor(private readonly deps: AttachmentsServiceDeps) {}
 
@@ -113,15 +119,7 @@ export class AttachmentsService {
    */
   async openDownload(principal: Principal, id: number, opts: { emailId?: number } = {}): Promise<AttachmentFile> {
     const attachment = await this.get(principal, id, opts.emailId);
-    let fh: FileHandle;
-    let size: number;
-    try {
-      fh = await open(this.deps.blobs.path(attachment.checksum), 'r');
-      size = (await fh.stat()).size;
-    } catch (err) {
-      this.deps.log.error({ err, attachmentId: id, checksum: attachment.checksum }, 'attachment blob missing or unreadable');
-      throw new AppError('NOT_FOUND', `Attachment ${id} file is not available`);
-    }
+    const { fh, size } = await this.openBlob(attachment);
     if (size !== attachment.fileSize) {
       this.deps.log.warn({ attachmentId: id, stored: attachment.fileSize, onDisk: size }, 'attachment size differs from its blob');
     }
@@ -138,5 +136,27 @@ export class AttachmentsService {
         streamed = true;
       },
     };
+  }
+
+  /**
+   * The attachment's blob, open, and its size. A blob that is not there is NOT_FOUND; any other failure to open it
+   * (descriptors exhausted, an I/O error, permissions) is the server's and passing: SERVICE_UNAVAILABLE (503 with
+   * Retry-After), never a 404 that tells the client the file is gone.
+   */
+  private async openBlob(attachment: AttachmentRow): Promise<{ fh: FileHandle; size: number }> {
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(this.deps.blobs.path(attachment.checksum), 'r');
+      return { fh, size: (await fh.stat()).size };
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      const where = { err, attachmentId: attachment.id, checksum: attachment.checksum };
+      if (isMissingFile(err)) {
+        this.deps.log.error(where, 'attachment blob missing');
+        throw new AppError('NOT_FOUND', `Attachment ${attachment.id} file is not available`);
+      }
+      this.deps.log.error(where, 'attachment blob could not be opened');
+      throw new AppError('SERVICE_UNAVAILABLE', `Attachment ${attachment.id} file cannot be read right now; retry in a moment`, undefined, { cause: err });
+    }
   }
 }
