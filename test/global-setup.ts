@@ -14,35 +14,51 @@ import { entities } from '../src/modules/entities.js';
 import { adminQuery, withDatabase } from './support/postgres.js';
 import { startDovecot } from './support/dovecot.js';
 
+/** package.json's engines: older Nodes fail deep inside MikroORM (no fs.globSync), after the servers started. */
+function requireSupportedNode(): void {
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+  if (major < 22 || (major === 22 && minor < 17)) {
+    throw new Error(`The tests need Node.js >= 22.17 (this is ${process.version}): run \`source .ci/node-env.sh\` first, as .ci/run does.`);
+  }
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  requireSupportedNode();
   const log = pino({ level: 'warn' });
   const dovecot = await startDovecot();
   let embedded: EmbeddedDatabase | undefined;
   let dataDir: string | undefined;
   let adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'incoming-pg-'));
-    await chmod(dataDir, 0o711);
-    embedded = await startEmbeddedPostgres(dataDir, log);
-    adminUrl = embedded.url;
-  }
-  const template = `incoming_tpl_${process.pid}_${Date.now().toString(36)}`;
-  await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);
-  await adminQuery(adminUrl, `CREATE DATABASE "${template}"`);
-  const orm = await initOrm({ url: withDatabase(adminUrl, template), entities, poolMax: 1 });
-  try {
-    await migrateUp(orm);
-  } finally {
-    await orm.close();
-  }
-  project.provide('pgAdminUrl', adminUrl);
-  project.provide('pgTemplate', template);
-  project.provide('dovecot', { host: dovecot.host, port: dovecot.port, dir: dovecot.dir, configPath: dovecot.configPath });
-
-  return async () => {
-    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`).catch(() => undefined);
+  let template: string | undefined;
+  const teardown = async () => {
+    if (adminUrl && template) await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`).catch(() => undefined);
     await dovecot.stop();
     if (embedded) await embedded.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   };
+  try {
+    if (!adminUrl) {
+      dataDir = await mkdtemp(path.join(os.tmpdir(), 'incoming-pg-'));
+      await chmod(dataDir, 0o711);
+      embedded = await startEmbeddedPostgres(dataDir, log);
+      adminUrl = embedded.url;
+    }
+    template = `incoming_tpl_${process.pid}_${Date.now().toString(36)}`;
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);
+    await adminQuery(adminUrl, `CREATE DATABASE "${template}"`);
+    const orm = await initOrm({ url: withDatabase(adminUrl, template), entities, poolMax: 1 });
+    try {
+      await migrateUp(orm);
+    } finally {
+      await orm.close();
+    }
+  } catch (err) {
+    // A failed setup gets no teardown call from vitest: stop what it started (an embedded cluster would outlive us).
+    await teardown().catch(() => undefined);
+    throw err;
+  }
+  project.provide('pgAdminUrl', adminUrl);
+  project.provide('pgTemplate', template);
+  project.provide('dovecot', { host: dovecot.host, port: dovecot.port, dir: dovecot.dir, configPath: dovecot.configPath });
+  return teardown;
 }
