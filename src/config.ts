@@ -11,7 +11,18 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
   .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
 
-const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/**
+ * A whole number in decimal digits, within [min, max]. Not z.coerce.number(): Number() reads '' and '  ' as 0 and
+ * accepts '0x1f', '1e3' and '4000.0', so a blank or mistyped value became a silent 0 (PORT: a random port;
+ * EVENTS_RETENTION_DAYS: keep forever).
+ */
+const intIn = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `must be from ${min} to ${max}`).max(max, `must be from ${min} to ${max}`));
 
 /** A host name (letters, digits, dots, hyphens) or an IPv4/IPv6 literal. */
 const HOST_OR_IP = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?)+$|^[0-9a-f:.]+$/;
@@ -28,6 +39,8 @@ const EnvSchema = z.object({
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    // Parsed as node-postgres will: a malformed URL (a port out of range, an unclosed [) failed later with a stack trace.
+    .refine((u) => URL.canParse(u), 'must be a valid URL: postgres://user:password@host:port/database, special characters in the password percent-encoded')
     .optional(),
   DATABASE_POOL_MAX: intIn(1, 200).default(10),
   DATABASE_WAIT_MS: intIn(0, 3_600_000).default(60_000),
@@ -156,25 +169,35 @@ export class ConfigError extends Error {
   }
 }
 
-/** Supports `NAME_FILE=/path` for every variable (Docker/Kubernetes secrets): the file's content wins. */
-function resolveFileVariables(source: NodeJS.ProcessEnv): Record<string, string | undefined> {
+/**
+ * Supports `NAME_FILE=/path` for every variable (Docker/Kubernetes secrets): the file's content wins. A value of only
+ * whitespace counts as unset, as an empty one does. A file that cannot be read is a problem of its `NAME_FILE`.
+ */
+function resolveFileVariables(source: NodeJS.ProcessEnv, problems: string[]): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const key of Object.keys(EnvSchema.shape)) {
     const fileVar = source[`${key}_FILE`];
-    const raw = fileVar ? readFileSync(fileVar, 'utf8').trim() : source[key];
-    out[key] = raw === '' ? undefined : raw;
+    let raw = source[key];
+    if (fileVar) {
+      try {
+        raw = readFileSync(fileVar, 'utf8').trim();
+      } catch (err) {
+        problems.push(`${key}_FILE: cannot read ${fileVar} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+    }
+    out[key] = raw === undefined || raw.trim() === '' ? undefined : raw;
   }
   return out;
 }
 
 /** Reads and validates configuration from the given environment (default `process.env`). Throws `ConfigError`. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = EnvSchema.safeParse(resolveFileVariables(source));
+  const problems: string[] = [];
+  const parsed = EnvSchema.safeParse(resolveFileVariables(source, problems));
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+    throw new ConfigError([...problems, ...parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`)]);
   }
   const e = parsed.data;
-  const problems: string[] = [];
   if ((e.INCOMING_API_KEY === undefined) !== (e.INCOMING_API_SECRET === undefined)) {
     problems.push('INCOMING_API_KEY / INCOMING_API_SECRET: set both or neither');
   }

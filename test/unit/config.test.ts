@@ -36,4 +36,32 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production' }).graphql.introspection).toBe(false);
     expect(loadConfig({ NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true' }).graphql.introspection).toBe(true);
   });
+
+  it('reads numbers as decimal digits only: blank is unset, hex, exponents and fractions are refused', () => {
+    // Number(' ') is 0: a blank PORT listened on a random port, a blank EVENTS_RETENTION_DAYS kept events forever.
+    expect(loadConfig({ PORT: '  ', EVENTS_RETENTION_DAYS: ' ' })).toMatchObject({ port: 4000, eventsRetentionDays: 30 });
+    expect(loadConfig({ PORT: ' 8080 ' }).port).toBe(8080);
+    for (const bad of ['0x1f90', '1e3', '4000.0', '-1', '80abc']) {
+      expect(() => loadConfig({ PORT: bad }), bad).toThrow(/PORT: must be a whole number from 0 to 65535/);
+    }
+    expect(() => loadConfig({ PORT: '65536' })).toThrow(/PORT: must be from 0 to 65535/);
+  });
+
+  it('a NAME_FILE that cannot be read is a configuration error naming it, not a crash', () => {
+    expect(() => loadConfig({ INCOMING_SECRET_KEY_FILE: '/nonexistent/secret', PORT: 'x' })).toThrow(ConfigError);
+    try {
+      loadConfig({ INCOMING_SECRET_KEY_FILE: '/nonexistent/secret', PORT: 'x' });
+    } catch (e) {
+      expect((e as ConfigError).problems).toEqual([
+        'INCOMING_SECRET_KEY_FILE: cannot read /nonexistent/secret (ENOENT)',
+        'PORT: must be a whole number from 0 to 65535',
+      ]);
+    }
+  });
+
+  it('DATABASE_URL must parse as a URL', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db:99999/x' })).toThrow(/DATABASE_URL: must be a valid URL/);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://[db/x' })).toThrow(/DATABASE_URL: must be a valid URL/);
+    expect(loadConfig({ DATABASE_URL: 'postgresql://u:p%40ss@db:5433/x?sslmode=require' }).databaseUrl).toBe('postgresql://u:p%40ss@db:5433/x?sslmode=require');
+  });
 });
