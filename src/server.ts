@@ -11,7 +11,7 @@ import { openDatabase } from './db/database.js';
 import { initOrm, migrateUp, pendingMigrations } from './db/orm.js';
 import { StartupLock, withSessionLock } from './db/locks.js';
 import { getSchema } from './graphql/schema.js';
-import { buildHttpApp } from './http/app.js';
+import { buildHttpApp, type HttpApp } from './http/app.js';
 import { entities } from './modules/entities.js';
 import { createServices } from './modules/services.js';
 import { loadSecretKey } from './storage/secret-key.js';
@@ -24,6 +24,7 @@ import { EventStream, startEventRetention } from './events/index.js';
 import { PgPubSub } from './events/pubsub.js';
 import { UrlGuard, WebhookSender, type DeliveryQueue } from './modules/webhooks/index.js';
 import { createWebhookEngine, type WebhookEngine } from './webhooks/index.js';
+import { StartupError } from './shared/errors.js';
 
 export interface RunningServer {
   readonly url: string;
@@ -50,6 +51,8 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
     (closing ??= (async () => {
       for (const c of [...cleanups].reverse()) await step(c);
     })());
+  /** Until the start succeeds: removes the initial key created by this start, whose secret was not shown yet. */
+  let discardBootstrapKey: (() => Promise<void>) | undefined;
   try {
     const db = await openDatabase(config, log);
     cleanups.push(['database', () => db.close()]);
@@ -89,6 +92,10 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
     const bootstrapKey = await withSessionLock(db.url, StartupLock.bootstrap, () =>
       orm.em.fork().transactional(() => services.auth.ensureBootstrapKey(config.bootstrapKey)),
     );
+    if (bootstrapKey) {
+      const id = bootstrapKey.key.id;
+      discardBootstrapKey = () => orm.em.fork().transactional(() => services.auth.discardUnshownKey(id));
+    }
     // Key changes made through any instance or the CLI reach this one's key cache and open WebSockets at once.
     const keyChanges = new PgPubSub(db.url, log.child({ module: 'auth' }));
     cleanups.push(['key changes', () => keyChanges.close()]);
@@ -104,16 +111,34 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
       }
     };
     const http = await buildHttpApp({ config, log, orm, schema, services, ready });
-    await http.app.listen({ host: config.host, port: config.port });
+    await listen(http.app, config);
     cleanups.push(['http', () => http.close()]);
     // Runs before the HTTP drain (cleanups run in reverse): a request waiting on a sync pass must not hold it.
     cleanups.push(['sync interrupt', async () => syncEngine.interrupt()]);
     const port = (http.app.server.address() as AddressInfo).port;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     log.info({ port, embeddedDatabase: db.embedded }, 'Incoming is listening');
+    discardBootstrapKey = undefined;
     return { url: `http://${host}:${port}`, port, bootstrapKey, engine: syncEngine, events: eventStream, close: cleanup };
   } catch (err) {
+    await discardBootstrapKey?.().catch((e: unknown) => log.error({ err: e }, 'could not remove the initial API key of this failed start'));
     await cleanup();
+    throw err;
+  }
+}
+
+/** Binds HOST:PORT; the usual reasons it cannot (port taken, address not local, port privileged) name the variables. */
+async function listen(app: HttpApp['app'], config: Config): Promise<void> {
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why: Record<string, string> = {
+      EADDRINUSE: 'the port is already in use (another Incoming, or another program): stop it or set PORT',
+      EADDRNOTAVAIL: 'the address is not one of this machine\'s: set HOST',
+      EACCES: 'a port below 1024 needs privileges: set PORT to 1024 or above',
+    };
+    if (code && why[code]) throw new StartupError(`Cannot listen on ${config.host}:${config.port} (HOST:PORT): ${why[code]} (${code})`, { cause: err });
     throw err;
   }
 }

@@ -2,6 +2,7 @@
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../shared/logger.js';
+import { StartupError } from '../shared/errors.js';
 import { startEmbeddedPostgres } from './embedded.js';
 import { isDatabaseUnavailable, isSocketError, registerDatabaseEndpoint } from './unavailable.js';
 
@@ -33,10 +34,10 @@ export async function waitForDatabase(url: string, waitMs: number, log: Logger):
       // Only the database is contacted here, so any socket failure (a reset from a proxy or a server still starting,
       // say, which carries no address) means "not there yet" too.
       if (!isDatabaseUnavailable(err) && !isSocketError(err)) {
-        throw new Error(`PostgreSQL at ${where(url)} refused us: ${reason}. Check DATABASE_URL.`, { cause: err });
+        throw new StartupError(`PostgreSQL at ${where(url)} refused us: ${reason}. Check DATABASE_URL.`, { cause: err });
       }
       if (Date.now() + WAIT_STEP_MS > deadline) {
-        throw new Error(`Cannot reach PostgreSQL at ${where(url)} (${reason}) after ${waitMs / 1000} s (DATABASE_WAIT_MS). Is it running, and is DATABASE_URL right?`, { cause: err });
+        throw new StartupError(`Cannot reach PostgreSQL at ${where(url)} (${reason}) after ${waitMs / 1000} s (DATABASE_WAIT_MS). Is it running, and is DATABASE_URL right?`, { cause: err });
       }
       if (attempt === 1) log.warn({ database: where(url), reason, waitMs }, 'waiting for the database');
       await new Promise((r) => setTimeout(r, WAIT_STEP_MS));

@@ -8,17 +8,24 @@ import { readFile, unlink } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../shared/logger.js';
+import { StartupError } from '../shared/errors.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** /proc tells which process works in which directory (Linux); elsewhere a live pid is taken at its word. */
 const HAS_PROC = existsSync('/proc/self/cwd');
 
-export function isAlive(pid: number): boolean {
+/** Whether `pid` names a process at all, a zombie included: what PostgreSQL checks a postmaster.pid with. */
+function exists(pid: number): boolean {
   try {
     process.kill(pid, 0);
+    return true;
   } catch {
     return false;
   }
+}
+
+export function isAlive(pid: number): boolean {
+  if (!exists(pid)) return false;
   // A zombie still answers kill(0): look at its state letter.
   try {
     return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
@@ -52,8 +59,9 @@ function worksIn(pid: number, pgdata: string): boolean {
 
 /**
  * The running postmaster of the cluster, if any: its pid and port (from postmaster.pid). A postmaster.pid whose pid
- * is alive but is no postmaster of this cluster is removed: PostgreSQL would otherwise refuse to start ("lock file
- * already exists") for as long as that unrelated process lives.
+ * exists but is no live postmaster of this cluster is removed: PostgreSQL would otherwise refuse to start ("lock file
+ * already exists") for as long as that process exists — an unrelated one that got the pid, or the killed postmaster
+ * itself as a zombie nobody reaps (its parent, our killed process, is gone; in a container, PID 1 may not reap it).
  */
 export async function runningPostmaster(pgdata: string, log: Logger): Promise<{ pid: number; port: number } | null> {
   const pidFile = path.join(pgdata, 'postmaster.pid');
@@ -63,7 +71,7 @@ export async function runningPostmaster(pgdata: string, log: Logger): Promise<{ 
   const port = Number(lines[3]);
   if (!Number.isInteger(pid) || pid <= 0) return null;
   if (worksIn(pid, pgdata)) return { pid, port };
-  if (isAlive(pid)) {
+  if (exists(pid)) {
     log.warn({ pid, pidFile }, 'stale postmaster.pid names a process that is not this PostgreSQL; removing it');
     await unlink(pidFile).catch(() => undefined);
   }
@@ -81,7 +89,7 @@ async function stopAll(pids: number[], signal: NodeJS.Signals, what: string): Pr
   }
   const deadline = Date.now() + 30_000;
   while (pids.some(isAlive)) {
-    if (Date.now() > deadline) throw new Error(`${what} (pid ${pids.filter(isAlive).join(', ')}) did not stop; stop it and retry`);
+    if (Date.now() > deadline) throw new StartupError(`${what} (pid ${pids.filter(isAlive).join(', ')}) did not stop; stop it and retry`);
     await sleep(100);
   }
 }
@@ -91,17 +99,22 @@ export async function stopPostmaster(pid: number): Promise<void> {
   await stopAll([pid], 'SIGINT', 'embedded PostgreSQL');
 }
 
+/** The processes working in `pgdata` (a postmaster and its backends; Linux only, else none are known). */
+export function processesIn(pgdata: string): number[] {
+  if (!HAS_PROC) return [];
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => pid !== process.pid && worksIn(pid, pgdata));
+}
+
 /**
  * Kills what is left of a cluster whose postmaster is dead: its backends notice that only between statements, and a
  * backend still running a query (or stuck) keeps the shared memory attached, so PostgreSQL refuses to start ("pre-existing
  * shared memory block is still in use") until it ends. Only call this when no postmaster of `pgdata` runs.
  */
 export async function killOrphanedBackends(pgdata: string, log: Logger): Promise<void> {
-  if (!HAS_PROC) return;
-  const orphans = readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .map(Number)
-    .filter((pid) => pid !== process.pid && worksIn(pid, pgdata));
+  const orphans = processesIn(pgdata);
   if (orphans.length === 0) return;
   log.warn({ pids: orphans }, 'killing leftover processes of the embedded PostgreSQL (their postmaster is gone)');
   await stopAll(orphans, 'SIGKILL', 'leftover embedded PostgreSQL processes');

@@ -17,6 +17,7 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../shared/logger.js';
+import { StartupError } from '../shared/errors.js';
 import { isAlive, killOrphanedBackends, runningPostmaster, stopPostmaster, withStartLock } from './embedded-process.js';
 
 export interface EmbeddedDatabase {
@@ -143,7 +144,7 @@ async function initialise(ctx: Context, port: number): Promise<void> {
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     const hint = (err as NodeJS.ErrnoException).code === 'ENOTEMPTY' ? ` (${ctx.pgdata} exists and is no PostgreSQL cluster: move it away)` : '';
-    throw new Error(`embedded PostgreSQL could not be initialised in ${ctx.pgdata}${hint}${reason(ctx)}`, { cause: err });
+    throw new StartupError(`embedded PostgreSQL could not be initialised in ${ctx.pgdata}${hint}${reason(ctx)}`, { cause: err });
   }
 }
 
@@ -175,7 +176,7 @@ async function acquire(ctx: Context, requestedPort: number | undefined): Promise
   try {
     await pg.start();
   } catch (err) {
-    throw new Error(
+    throw new StartupError(
       `embedded PostgreSQL failed to start in ${pgdata}${reason(ctx)}` +
         (ctx.isRoot ? ' (as root it runs as the OS user "postgres": every parent folder must be traversable by it)' : ''),
       { cause: err },
@@ -208,7 +209,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, opts: 
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new Error(`DATA_DIR ${dataDir} cannot be created (${(err as NodeJS.ErrnoException).code}): is its parent writable?`, { cause: err });
+    throw new StartupError(`DATA_DIR ${dataDir} cannot be created (${(err as NodeJS.ErrnoException).code}): is its parent writable?`, { cause: err });
   }
   const pgdata = path.join(dataDir, 'postgres');
   const isRoot = userInfo().uid === 0;
@@ -223,7 +224,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, opts: 
     try {
       password = await readOrCreatePassword(dataDir);
     } catch (err) {
-      throw new Error(`DATA_DIR ${dataDir} is not writable (${(err as NodeJS.ErrnoException).code})`, { cause: err });
+      throw new StartupError(`DATA_DIR ${dataDir} is not writable (${(err as NodeJS.ErrnoException).code})`, { cause: err });
     }
     const ctx: Context = { dataDir, pgdata, isRoot, log, password, EmbeddedPostgres, output: [] };
     const got = await acquire(ctx, opts.port);

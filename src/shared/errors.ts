@@ -79,3 +79,11 @@ export class AppError extends Error {
     return new AppError(ErrorCode.UNAUTHENTICATED, message);
   }
 }
+
+/**
+ * A start-up failure that the operator fixes in the environment (database unreachable or refusing us, port in use,
+ * DATA_DIR not writable): its message says what and where, so the CLI prints it alone, without a stack trace.
+ */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}

@@ -226,6 +226,14 @@ export class AuthService {
   }
 
   /**
+   * Deletes the initial key of a start that failed before it could show the secret: otherwise the next start would
+   * find a key, create none, and nobody would ever have seen a secret that works.
+   */
+  async discardUnshownKey(id: number): Promise<void> {
+    await this.em.nativeDelete(ApiKey, { id });
+  }
+
+  /**
    * Start-up bootstrap. With INCOMING_API_KEY/SECRET set, makes sure that key exists with all permissions (the secret
    * is re-hashed if it changed). With none given and no key at all, creates one and returns it so it can be printed once.
    */

@@ -1,0 +1,76 @@
+/**
+ * The `incoming` command's failures, as an operator meets them: usage errors exit 2 with the usage, invalid
+ * configuration exits 78 naming the variable, a start-up failure of the environment (database, port) exits 1 with a
+ * message saying what and where; none of them prints a stack trace. And a Node.js older than required says so.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/db/embedded.js';
+import { ROOT } from '../support/server.js';
+
+const exec = promisify(execFile);
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'incoming-cli-'));
+});
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** Runs the CLI; never touches a database unless `env` says where (every case here fails before or at connecting). */
+async function cli(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []) {
+  const r = await exec(process.execPath, [...nodeArgs, path.join(ROOT, 'bin/incoming.js'), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
+  }).then(
+    (ok) => ({ code: 0, ...ok }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+  expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace, whatever happened
+  return r;
+}
+
+describe('incoming CLI errors', () => {
+  it('usage errors exit 2 with the usage', async () => {
+    for (const args of [['--nmae', 'x'], ['keys', 'create', '--name'], ['keys', 'revoke', '1', '2'], ['migrate', 'now'], ['frobnicate']]) {
+      const r = await cli(args);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toContain('Usage:');
+    }
+    expect((await cli(['--nmae', 'x'])).stderr).toContain("Unknown option '--nmae'");
+    expect((await cli(['keys', 'revoke', '1', '2'])).stderr).toContain('Unexpected argument "2"');
+  });
+
+  it('invalid configuration exits 78 naming the variable', async () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ PORT_FILE: '/nonexistent/port' }, /PORT_FILE: cannot read \/nonexistent\/port \(ENOENT\)/],
+      [{ DATABASE_URL: 'postgres://user:pw@db.example:99999/incoming' }, /DATABASE_URL: must be a valid URL/],
+      [{ DATABASE_URL: 'postgres://[db/incoming' }, /DATABASE_URL: must be a valid URL/],
+      [{ PORT: '0x1f90' }, /PORT: must be a whole number/],
+      [{ SHUTDOWN_TIMEOUT_MS: '5s' }, /SHUTDOWN_TIMEOUT_MS: must be a whole number/],
+    ];
+    for (const [env, message] of cases) {
+      const r = await cli(['serve'], env);
+      expect({ env, code: r.code }).toEqual({ env, code: 78 });
+      expect(r.stderr).toMatch(message);
+    }
+  });
+
+  it('a database that cannot be reached: exit 1 and a message naming it', async () => {
+    const port = await freePort();
+    const r = await cli(['keys', 'list'], { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/incoming`, DATABASE_WAIT_MS: '0' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`incoming: Cannot reach PostgreSQL at 127.0.0.1:${port}`);
+  });
+
+  it('an older Node.js says which version is needed', async () => {
+    const r = await cli(['keys', 'list'], {}, ['--import', 'data:text/javascript,Object.defineProperty(process.versions,"node",{value:"20.11.0"})']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('Node.js >= 22.17 is required');
+  });
+});
