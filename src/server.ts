@@ -8,7 +8,8 @@ import path from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
-import { initOrm, migrateUp, pendingMigrations } from './db/orm.js';
+import { initOrm, migrateUp } from './db/orm.js';
+import { readinessCheck } from './db/readiness.js';
 import { StartupLock, withSessionLock } from './db/locks.js';
 import { getSchema } from './graphql/schema.js';
 import { buildHttpApp, type HttpApp } from './http/app.js';
@@ -101,16 +102,7 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
     cleanups.push(['key changes', () => keyChanges.close()]);
     await services.auth.followChanges(keyChanges);
     const schema = await getSchema();
-    const ready = async () => {
-      try {
-        await orm.em.fork().getConnection().execute('SELECT 1');
-        const pending = await pendingMigrations(orm);
-        return pending.length === 0 ? { ok: true } : { ok: false, reason: `pending migrations: ${pending.join(', ')}` };
-      } catch (err) {
-        return { ok: false, reason: `database unreachable: ${(err as Error).message}` };
-      }
-    };
-    const http = await buildHttpApp({ config, log, orm, schema, services, ready });
+    const http = await buildHttpApp({ config, log, orm, schema, services, ready: readinessCheck(orm) });
     await listen(http.app, config);
     cleanups.push(['http', () => http.close()]);
     // Runs before the HTTP drain (cleanups run in reverse): a request waiting on a sync pass must not hold it.
