@@ -39,7 +39,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, log: PinoLogger): Promise<RunningServer> {
+/** `signal`: stop starting (a SIGTERM during start-up): what was started is stopped again, and the call rejects. */
+export async function startServer(config: Config, log: PinoLogger, signal?: AbortSignal): Promise<RunningServer> {
   const cleanups: [string, () => Promise<void>][] = [];
   /** Slow shutdown steps are logged: a shutdown that hits SHUTDOWN_TIMEOUT_MS then says where the time went. */
   const step = async ([name, fn]: [string, () => Promise<void>]) => {
@@ -55,14 +56,16 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
   /** Until the start succeeds: removes the initial key created by this start, whose secret was not shown yet. */
   let discardBootstrapKey: (() => Promise<void>) | undefined;
   try {
-    const db = await openDatabase(config, log);
+    const db = await openDatabase(config, log, signal);
     cleanups.push(['database', () => db.close()]);
+    signal?.throwIfAborted();
     const orm = await initOrm({ url: db.url, entities, poolMax: config.databasePoolMax, logger: log });
     cleanups.push(['orm', () => orm.close()]);
     if (config.migrateOnStart) {
       const applied = await migrateUp(orm);
       if (applied.length > 0) log.info({ applied }, 'migrations applied');
     }
+    signal?.throwIfAborted();
     const secretKey = await loadSecretKey(config.secretKey, config.dataDir);
     // The sync engine needs the accounts service and the services expose the engine: bind through a late port.
     let engine: SyncEngine | undefined;
@@ -102,6 +105,7 @@ export async function startServer(config: Config, log: PinoLogger): Promise<Runn
     cleanups.push(['key changes', () => keyChanges.close()]);
     await services.auth.followChanges(keyChanges);
     const schema = await getSchema();
+    signal?.throwIfAborted();
     const http = await buildHttpApp({ config, log, orm, schema, services, ready: readinessCheck(orm) });
     await listen(http.app, config);
     cleanups.push(['http', () => http.close()]);

@@ -1,10 +1,37 @@
-/** `incoming serve`: runs the server until SIGINT/SIGTERM, then shuts down gracefully. */
+/**
+ * `incoming serve`: runs the server until SIGINT/SIGTERM, then shuts down gracefully. A signal during start-up stops
+ * the start at its next step (it used to kill the process, leaving the embedded PostgreSQL or its initdb running).
+ */
 import type { Logger as PinoLogger } from 'pino';
 import type { Config } from '../config.js';
-import { startServer } from '../server.js';
+import { startServer, type RunningServer } from '../server.js';
 
 export async function runServe(config: Config, log: PinoLogger): Promise<number> {
-  const server = await startServer(config, log);
+  const starting = new AbortController();
+  let stopRequested = false;
+  let onStop: (() => void) | undefined;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopRequested) return;
+    stopRequested = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error('graceful shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    starting.abort();
+    onStop?.();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let server: RunningServer;
+  try {
+    server = await startServer(config, log, starting.signal);
+  } catch (err) {
+    if (!stopRequested) throw err;
+    log.info('start-up interrupted; stopped');
+    return 0;
+  }
   if (server.bootstrapKey) {
     const { key, secret } = server.bootstrapKey;
     // Printed once, on stdout and outside the JSON log, so the secret never lands in log storage by accident.
@@ -14,25 +41,17 @@ export async function runServe(config: Config, log: PinoLogger): Promise<number>
     );
   }
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'shutting down');
-      const force = setTimeout(() => {
-        log.error('graceful shutdown timed out; exiting');
-        process.exit(1);
-      }, config.shutdownTimeoutMs);
-      force.unref();
+    onStop = () =>
       server.close().then(
-        () => resolve(0),
+        () => {
+          log.info('stopped');
+          resolve(0);
+        },
         (err: unknown) => {
           log.error({ err }, 'shutdown failed');
           resolve(1);
         },
       );
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    if (stopRequested) onStop();
   });
 }

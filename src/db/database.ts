@@ -1,4 +1,5 @@
 /** Chooses the database: DATABASE_URL when set, else the embedded PostgreSQL under DATA_DIR. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../shared/logger.js';
@@ -19,9 +20,10 @@ function where(url: string): string {
  * means "not there yet" every second for up to `waitMs`; anything else (wrong password, no such database) fails at
  * once. Either way the error names the host and port and points at DATABASE_URL.
  */
-export async function waitForDatabase(url: string, waitMs: number, log: Logger): Promise<void> {
+export async function waitForDatabase(url: string, waitMs: number, log: Logger, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + waitMs;
   for (let attempt = 1; ; attempt++) {
+    signal?.throwIfAborted();
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
     client.on('error', () => undefined);
     try {
@@ -40,7 +42,7 @@ export async function waitForDatabase(url: string, waitMs: number, log: Logger):
         throw new StartupError(`Cannot reach PostgreSQL at ${where(url)} (${reason}) after ${waitMs / 1000} s (DATABASE_WAIT_MS). Is it running, and is DATABASE_URL right?`, { cause: err });
       }
       if (attempt === 1) log.warn({ database: where(url), reason, waitMs }, 'waiting for the database');
-      await new Promise((r) => setTimeout(r, WAIT_STEP_MS));
+      await sleep(WAIT_STEP_MS, undefined, { signal });
     } finally {
       await client.end().catch(() => undefined);
     }
@@ -53,11 +55,14 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-/** Resolves the connection URL, starting the embedded cluster if needed. `close()` stops what this call started. */
-export async function openDatabase(config: Config, log: Logger): Promise<DatabaseHandle> {
+/**
+ * Resolves the connection URL, starting the embedded cluster if needed. `close()` stops what this call started.
+ * `signal` (a SIGTERM during start-up) ends the wait for an unreachable DATABASE_URL.
+ */
+export async function openDatabase(config: Config, log: Logger, signal?: AbortSignal): Promise<DatabaseHandle> {
   if (config.databaseUrl) {
     registerDatabaseEndpoint(config.databaseUrl);
-    await waitForDatabase(config.databaseUrl, config.databaseWaitMs, log);
+    await waitForDatabase(config.databaseUrl, config.databaseWaitMs, log, signal);
     return { url: config.databaseUrl, embedded: false, close: async () => {} };
   }
   const pg = await startEmbeddedPostgres(config.dataDir, log);

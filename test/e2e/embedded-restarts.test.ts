@@ -1,10 +1,11 @@
 /**
  * The embedded PostgreSQL (DATABASE_URL unset) across the ways real starts go wrong, with `bin/incoming.js serve` as
  * a child process: a first start that cannot listen, a stale postmaster.pid whose pid another process has by now, a
- * backend left behind by a killed postmaster, a first start killed during initdb, and two servers on one DATA_DIR.
+ * backend left behind by a killed postmaster, a first start killed during initdb or stopped by SIGTERM, and two servers
+ * on one DATA_DIR.
  * After each, no PostgreSQL process of the data directory is left running.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync, globSync } from 'node:fs';
 import net from 'node:net';
@@ -18,6 +19,7 @@ import { apiRequest, newCredentials, ROOT, spawnServer, type SpawnedServer } fro
 
 const dirs: string[] = [];
 const running: SpawnedServer[] = [];
+const children: ChildProcess[] = [];
 
 async function dataDir(): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'incoming-emb-restart-'));
@@ -37,12 +39,29 @@ async function stop(s: SpawnedServer): Promise<number | NodeJS.Signals> {
   return s.exited;
 }
 
+/** `serve` in its own process group (initdb is killed with it), not waited for: it is stopped while starting. */
+async function starting(dir: string) {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/incoming.js'), 'serve'], {
+    cwd: ROOT,
+    detached: true,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', DATA_DIR: dir, PORT: String(await freePort()), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => out };
+}
+
 const owner = async (dir: string) => Number((await readFile(path.join(dir, 'postgres.owner'), 'utf8')).split('\n')[0]);
 const postmasterPid = async (dir: string) => Number((await readFile(path.join(dir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
 
 afterAll(async () => {
   for (const s of running) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
   await Promise.all(running.map((s) => s.exited));
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const dir of dirs) {
     for (const pid of processesIn(path.join(dir, 'postgres'))) process.kill(pid, 'SIGKILL');
     await rm(dir, { recursive: true, force: true });
@@ -151,14 +170,7 @@ describe('embedded PostgreSQL restarts', () => {
 
   it('a first start killed during initdb leaves no half-initialised cluster behind', async () => {
     const fresh = await dataDir();
-    const port = await freePort();
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/incoming.js'), 'serve'], {
-      cwd: ROOT,
-      detached: true, // its own process group: initdb is killed with it
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', DATA_DIR: fresh, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
-      stdio: 'ignore',
-    });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const { child, exited } = await starting(fresh);
     // initdb writes PG_VERSION first and then takes a second or more to bootstrap the cluster.
     await expectEventually(() => expect(globSync('postgres*/PG_VERSION', { cwd: fresh }).length).toBeGreaterThan(0), { timeoutMs: 60_000, intervalMs: 10 });
     process.kill(-child.pid!, 'SIGKILL');
@@ -170,5 +182,18 @@ describe('embedded PostgreSQL restarts', () => {
     expect(await stop(s)).toBe(0);
     expect(existsSync(path.join(fresh, 'postgres', 'PG_VERSION'))).toBe(true);
     expect(globSync('postgres.init-*', { cwd: fresh })).toEqual([]);
+  }, 120_000);
+
+  it('SIGTERM during the first start stops it at its next step: exit 0, no PostgreSQL left running', async () => {
+    const fresh = await dataDir();
+    const { child, exited, output } = await starting(fresh);
+    await expectEventually(() => expect(output()).toContain('initialising embedded PostgreSQL'), { timeoutMs: 60_000, intervalMs: 10 });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output()).toContain('start-up interrupted; stopped');
+    expect(processesIn(path.join(fresh, 'postgres'))).toEqual([]);
+    const s = await serve(fresh);
+    expect((await apiRequest(s.url, false, '/readyz')).status).toBe(200);
+    expect(await stop(s)).toBe(0);
   }, 120_000);
 });

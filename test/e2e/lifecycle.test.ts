@@ -3,12 +3,14 @@
  * restarts, graceful SIGTERM, two instances sharing one rate-limit budget, the `incoming keys` CLI, and the embedded
  * PostgreSQL default (DATABASE_URL unset).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/db/embedded.js';
+import { expectEventually } from '../support/eventually.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { apiRequest, newCredentials, ROOT, spawnServer, type SpawnedServer } from '../support/server.js';
 
@@ -140,6 +142,23 @@ describe('serve (DATABASE_URL)', () => {
     const bad = await cli(['keys', 'create', '--name', 'x', '--permissions', 'root'], { DATABASE_URL: db.url }).catch((e: { code: number; stderr: string }) => e);
     expect((bad as { code: number }).code).toBe(2);
     expect((bad as { stderr: string }).stderr).toContain('root');
+  });
+
+  it('SIGTERM while waiting for an unreachable database stops at once, exit 0', async () => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/incoming.js'), 'serve'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/x`, DATABASE_WAIT_MS: '60000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await expectEventually(() => expect(out).toContain('waiting for the database'), { timeoutMs: 30_000 });
+    const t = Date.now();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(Date.now() - t).toBeLessThan(5000);
+    expect(out).toContain('start-up interrupted; stopped');
   });
 
   it('invalid configuration stops start-up naming the variable', async () => {
