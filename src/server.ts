@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
-import { initOrm, migrateUp } from './db/orm.js';
+import { explainPendingMigrations, initOrm, migrateUp, pendingMigrations } from './db/orm.js';
 import { readinessCheck } from './db/readiness.js';
 import { StartupLock, withSessionLock } from './db/locks.js';
 import { getSchema } from './graphql/schema.js';
@@ -55,6 +55,8 @@ export async function startServer(config: Config, log: PinoLogger, signal?: Abor
     })());
   /** Until the start succeeds: removes the initial key created by this start, whose secret was not shown yet. */
   let discardBootstrapKey: (() => Promise<void>) | undefined;
+  /** Migrations left to `incoming migrate` (MIGRATE_ON_START=false). */
+  let pending: string[] = [];
   try {
     const db = await openDatabase(config, log, signal);
     cleanups.push(['database', () => db.close()]);
@@ -64,6 +66,9 @@ export async function startServer(config: Config, log: PinoLogger, signal?: Abor
     if (config.migrateOnStart) {
       const applied = await migrateUp(orm);
       if (applied.length > 0) log.info({ applied }, 'migrations applied');
+    } else {
+      pending = await pendingMigrations(orm);
+      if (pending.length > 0) log.warn({ pending }, 'pending migrations (MIGRATE_ON_START=false): run `incoming migrate`; /readyz says 503 until then');
     }
     signal?.throwIfAborted();
     const secretKey = await loadSecretKey(config.secretKey, config.dataDir);
@@ -119,7 +124,7 @@ export async function startServer(config: Config, log: PinoLogger, signal?: Abor
   } catch (err) {
     await discardBootstrapKey?.().catch((e: unknown) => log.error({ err: e }, 'could not remove the initial API key of this failed start'));
     await cleanup();
-    throw err;
+    throw explainPendingMigrations(err, pending);
   }
 }
 

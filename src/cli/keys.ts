@@ -4,7 +4,7 @@ import { AppError } from '../shared/errors.js';
 import { parseId } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import { AuthService, parsePermissions, presentKey } from '../modules/auth/index.js';
-import { migrateUp } from '../db/orm.js';
+import { explainPendingMigrations, migrateUp, pendingMigrations } from '../db/orm.js';
 import { withOrm } from './with-orm.js';
 
 interface KeyOptions {
@@ -19,40 +19,13 @@ interface KeyOptions {
 const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 
 export async function runKeys(config: Config, log: Logger, args: string[], opts: KeyOptions): Promise<number> {
-  const [sub, idArg] = args;
   try {
     return await withOrm(config, log, async (orm) => {
-      if (config.migrateOnStart) await migrateUp(orm);
-      const auth = new AuthService({ orm, log, defaults: config.rateLimit });
-      switch (sub) {
-        case 'create': {
-          if (!opts.name) throw AppError.badInput('--name is required');
-          const created = await auth.createKey({
-            name: opts.name,
-            permissions: parsePermissions(list(opts.permissions ?? 'read')),
-            accountIds: opts.accounts ? list(opts.accounts).map((a) => parseId(a, '--accounts')) : null,
-            requestsPerMinute: opts['per-minute'] ? Number(opts['per-minute']) : undefined,
-            requestsPerHour: opts['per-hour'] ? Number(opts['per-hour']) : undefined,
-          });
-          const out = { ...presentKey(created.key), secret: created.secret };
-          if (opts.json) console.log(JSON.stringify(out));
-          else console.log(`Created key ${out.id} "${out.name}" [${out.permissions.join(',')}]\n  X-API-Key:    ${out.publicKey}\n  X-API-Secret: ${out.secret}\n(the secret is shown only now)`);
-          return 0;
-        }
-        case 'list': {
-          const keys = (await auth.listKeys()).map(presentKey);
-          if (opts.json) console.log(JSON.stringify(keys));
-          else for (const k of keys) console.log(`${k.id}\t${k.publicKey}\t${k.name}\t${k.permissions.join(',')}\t${k.revokedAt ? 'revoked' : 'active'}`);
-          return 0;
-        }
-        case 'revoke': {
-          if (!idArg) throw AppError.badInput('usage: incoming keys revoke ID');
-          const k = await auth.revokeKey(parseId(idArg, 'ID'));
-          console.log(`Revoked key ${k.id} "${k.name}"`);
-          return 0;
-        }
-        default:
-          throw AppError.badInput('usage: incoming keys create|list|revoke');
+      const pending = config.migrateOnStart ? (await migrateUp(orm), []) : await pendingMigrations(orm);
+      try {
+        return await keysCommand(new AuthService({ orm, log, defaults: config.rateLimit }), args, opts);
+      } catch (err) {
+        throw explainPendingMigrations(err, pending);
       }
     });
   } catch (err) {
@@ -61,5 +34,38 @@ export async function runKeys(config: Config, log: Logger, args: string[], opts:
       return 2;
     }
     throw err;
+  }
+}
+
+async function keysCommand(auth: AuthService, [sub, idArg]: string[], opts: KeyOptions): Promise<number> {
+  switch (sub) {
+    case 'create': {
+      if (!opts.name) throw AppError.badInput('--name is required');
+      const created = await auth.createKey({
+        name: opts.name,
+        permissions: parsePermissions(list(opts.permissions ?? 'read')),
+        accountIds: opts.accounts ? list(opts.accounts).map((a) => parseId(a, '--accounts')) : null,
+        requestsPerMinute: opts['per-minute'] ? Number(opts['per-minute']) : undefined,
+        requestsPerHour: opts['per-hour'] ? Number(opts['per-hour']) : undefined,
+      });
+      const out = { ...presentKey(created.key), secret: created.secret };
+      if (opts.json) console.log(JSON.stringify(out));
+      else console.log(`Created key ${out.id} "${out.name}" [${out.permissions.join(',')}]\n  X-API-Key:    ${out.publicKey}\n  X-API-Secret: ${out.secret}\n(the secret is shown only now)`);
+      return 0;
+    }
+    case 'list': {
+      const keys = (await auth.listKeys()).map(presentKey);
+      if (opts.json) console.log(JSON.stringify(keys));
+      else for (const k of keys) console.log(`${k.id}\t${k.publicKey}\t${k.name}\t${k.permissions.join(',')}\t${k.revokedAt ? 'revoked' : 'active'}`);
+      return 0;
+    }
+    case 'revoke': {
+      if (!idArg) throw AppError.badInput('usage: incoming keys revoke ID');
+      const k = await auth.revokeKey(parseId(idArg, 'ID'));
+      console.log(`Revoked key ${k.id} "${k.name}"`);
+      return 0;
+    }
+    default:
+      throw AppError.badInput('usage: incoming keys create|list|revoke');
   }
 }

@@ -11,6 +11,8 @@ import type { EntitySchema } from '@mikro-orm/core';
 import { StartupLock, withSessionLock } from './locks.js';
 import { releaseDeadClients } from './pg-guard.js';
 import type { Logger } from '../shared/logger.js';
+import { StartupError } from '../shared/errors.js';
+import { sqlStateOf } from './sql-errors.js';
 
 export type { EntityManager };
 export type Orm = MikroORM;
@@ -73,6 +75,18 @@ export async function initOrm(opts: OrmOptions): Promise<Orm> {
  */
 export async function migrateUp(orm: Orm): Promise<string[]> {
   return withSessionLock(orm.config.get('clientUrl')!, StartupLock.migrations, async () => (await orm.migrator.up()).map((m) => m.name));
+}
+
+/**
+ * With migrations left pending (MIGRATE_ON_START=false), a statement failing on a missing table or column failed for
+ * them: the error says to run `incoming migrate` instead of 'relation … does not exist' with a stack trace.
+ */
+export function explainPendingMigrations(err: unknown, pending: string[]): unknown {
+  if (pending.length === 0 || !['42P01', '42703'].includes(sqlStateOf(err) ?? '')) return err;
+  return new StartupError(
+    `The database schema is behind: ${pending.length} pending migration(s) (${pending.join(', ')}) and MIGRATE_ON_START=false. Run \`incoming migrate\` first.`,
+    { cause: err },
+  );
 }
 
 /** Names of migrations not yet applied (readiness: an instance with pending migrations is not ready). */

@@ -1,15 +1,18 @@
 /**
  * The `incoming` command's failures, as an operator meets them: usage errors exit 2 with the usage, invalid
  * configuration exits 78 naming the variable, a start-up failure of the environment (database, port) exits 1 with a
- * message saying what and where; none of them prints a stack trace. And a Node.js older than required says so.
+ * message saying what and where (a schema behind with MIGRATE_ON_START=false included); none of them prints a stack
+ * trace. And a Node.js older than required says so.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/db/embedded.js';
+import { adminQuery, withDatabase } from '../support/postgres.js';
 import { ROOT } from '../support/server.js';
 
 const exec = promisify(execFile);
@@ -66,6 +69,22 @@ describe('incoming CLI errors', () => {
     const r = await cli(['keys', 'list'], { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/incoming`, DATABASE_WAIT_MS: '0' });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`incoming: Cannot reach PostgreSQL at 127.0.0.1:${port}`);
+  });
+
+  it('MIGRATE_ON_START=false on a database without the schema: serve and keys say to run `incoming migrate`', async () => {
+    const adminUrl = inject('pgAdminUrl');
+    const name = `incoming_empty_${randomBytes(4).toString('hex')}`;
+    await adminQuery(adminUrl, `CREATE DATABASE "${name}"`);
+    try {
+      const env = { DATABASE_URL: withDatabase(adminUrl, name), MIGRATE_ON_START: 'false', PORT: String(await freePort()) };
+      for (const args of [['serve'], ['keys', 'list']]) {
+        const r = await cli(args, env);
+        expect({ args, code: r.code }).toEqual({ args, code: 1 });
+        expect(r.stderr).toMatch(/incoming: The database schema is behind: \d+ pending migration\(s\) \(Migration\w+_initial, .*MIGRATE_ON_START=false. Run `incoming migrate` first./);
+      }
+    } finally {
+      await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    }
   });
 
   it('an older Node.js says which version is needed', async () => {
