@@ -138,6 +138,8 @@ async function listen(app: HttpApp['app'], config: Config): Promise<void> {
       EADDRINUSE: 'the port is already in use (another Incoming, or another program): stop it or set PORT',
       EADDRNOTAVAIL: 'the address is not one of this machine\'s: set HOST',
       EACCES: 'a port below 1024 needs privileges: set PORT to 1024 or above',
+      ENOTFOUND: 'HOST is no address and no name that resolves: set HOST',
+      EAI_AGAIN: 'HOST did not resolve (DNS not answering): set HOST to an address',
     };
     if (code && why[code]) throw new StartupError(`Cannot listen on ${config.host}:${config.port} (HOST:PORT): ${why[code]} (${code})`, { cause: err });
     throw err;

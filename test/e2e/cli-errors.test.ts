@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/db/embedded.js';
-import { adminQuery, withDatabase } from '../support/postgres.js';
+import { adminQuery, createTestDatabase, withDatabase } from '../support/postgres.js';
 import { ROOT } from '../support/server.js';
 
 const exec = promisify(execFile);
@@ -62,6 +62,14 @@ describe('incoming CLI errors', () => {
       expect({ env, code: r.code }).toEqual({ env, code: 78 });
       expect(r.stderr).toMatch(message);
     }
+  });
+
+  it('a HOST that does not resolve: exit 1 and a message naming HOST', async () => {
+    const db = await createTestDatabase();
+    const r = await cli(['serve'], { HOST: 'no-such-host.invalid', PORT: String(await freePort()), DATABASE_URL: db.url, SYNC_ENABLED: 'false' }).finally(() => db.drop());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('incoming: Cannot listen on no-such-host.invalid:');
+    expect(r.stderr).toContain('HOST is no address and no name that resolves');
   });
 
   it('a database that cannot be reached: exit 1 and a message naming it', async () => {
