@@ -5,7 +5,7 @@
  * trace. And a Node.js older than required says so.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -70,6 +70,14 @@ describe('incoming CLI errors', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('incoming: Cannot listen on no-such-host.invalid:');
     expect(r.stderr).toContain('HOST is no address and no name that resolves');
+  });
+
+  it('a DATA_DIR that cannot be created: exit 1 and a message naming DATA_DIR', async () => {
+    const file = path.join(dataDir, 'a-file');
+    await writeFile(file, '');
+    const r = await cli(['keys', 'list'], { DATA_DIR: path.join(file, 'data') });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`incoming: DATA_DIR ${path.join(file, 'data')} cannot be created (ENOTDIR)`);
   });
 
   it('a database that cannot be reached: exit 1 and a message naming it', async () => {
