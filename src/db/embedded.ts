@@ -197,7 +197,7 @@ async function acquire(ctx: Context, requestedPort: number | undefined): Promise
     throw err;
   }
   log.info({ port, pgdata }, 'embedded PostgreSQL started');
-  return { owned: true, db: { url: urlFor(ctx.password, port), stop: superviseRestarts(pg, port, log) } };
+  return { owned: true, db: { url: urlFor(ctx.password, port), stop: superviseRestarts(pg, pgdata, port, log) } };
 }
 
 /**
@@ -274,10 +274,11 @@ function follow(ctx: Context, firstOwner: number, port: number): EmbeddedDatabas
 
 /**
  * Restarts the embedded postmaster when it dies (killed, crashed, out of memory) — nothing else would, and the server
- * would stay unready for good. Retries 1 s apart, doubling up to 30 s: the orphaned backends of a killed postmaster
- * hold its shared memory for a moment, so the first attempt can fail. Returns the intentional stop.
+ * would stay unready for good. Retries 1 s apart, doubling up to 30 s. The orphaned backends of a killed postmaster
+ * hold its shared memory until they notice (one busy in a long query: until it ends), and PostgreSQL refuses to start
+ * while they do: they are killed first. Returns the intentional stop.
  */
-function superviseRestarts(pg: Cluster, port: number, log: Logger): () => Promise<void> {
+function superviseRestarts(pg: Cluster, pgdata: string, port: number, log: Logger): () => Promise<void> {
   let stopping = false;
   const postmaster = () => (pg as unknown as { process?: ChildProcess }).process;
   const restart = async () => {
@@ -285,6 +286,7 @@ function superviseRestarts(pg: Cluster, port: number, log: Logger): () => Promis
       await new Promise((r) => setTimeout(r, Math.min(30_000, 1000 * 2 ** attempt)));
       if (stopping) return;
       try {
+        await killOrphanedBackends(pgdata, log);
         await pg.start();
         log.info({ port }, 'embedded PostgreSQL restarted');
         watch();

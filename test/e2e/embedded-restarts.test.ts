@@ -143,6 +143,20 @@ describe('embedded PostgreSQL restarts', () => {
     expect(processesIn(pgdata)).toEqual([]);
   }, 120_000);
 
+  it('a postmaster killed under the running server, with a backend that does not notice: restarted all the same', async () => {
+    await ensureCluster();
+    const s = await serve(dir);
+    const pgdata = path.join(dir, 'postgres');
+    const postmaster = await postmasterPid(dir);
+    const backend = processesIn(pgdata).find((pid) => pid !== postmaster)!;
+    process.kill(backend, 'SIGSTOP');
+    process.kill(postmaster, 'SIGKILL');
+    await expectEventually(async () => expect((await apiRequest(s.url, false, '/readyz')).status).toBe(200), { timeoutMs: 30_000, intervalMs: 200 });
+    expect(s.output()).toContain('embedded PostgreSQL restarted');
+    expect(processesIn(pgdata)).not.toContain(backend);
+    expect(await stop(s)).toBe(0);
+  }, 120_000);
+
   it('two servers on one DATA_DIR: both start, and the one left keeps its database when the other stops or dies', async () => {
     await ensureCluster();
     const creds = newCredentials();
