@@ -3,6 +3,7 @@
  * /healthz and /readyz. Auth and rate limits run in one hook for every non-public route.
  */
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import { RequestContext, type MikroORM } from '@mikro-orm/postgresql';
@@ -102,6 +103,13 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   registerRestRoutes(app, restRoutes, createOperationRunner(schema, services));
   registerAttachmentDownloads(app, services);
 
+  // Every connection, for the shutdown below.
+  const sockets = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
   const closeWs = attachGraphQLWs({ server: app.server, path: GRAPHQL_PATH, schema, services, orm, config, log });
   return {
     app,
@@ -110,8 +118,13 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
       await closeWs();
       // app.close() waits for every connection to end, and closes only those idle when it starts: a keep-alive
       // connection whose request finishes during the drain would hold it until the client lets go. Close such
-      // connections as they become idle.
-      const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+      // connections as they become idle. Node counts a connection that has not sent a byte yet (opened ahead by a
+      // browser, a load balancer or an HTTP client's pool) as busy, not idle: it held close() until the client gave
+      // up, past SHUTDOWN_TIMEOUT_MS. Those are closed too; no request of theirs has begun.
+      const sweep = setInterval(() => {
+        app.server.closeIdleConnections();
+        for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
+      }, 100);
       try {
         await app.close();
       } finally {
