@@ -124,14 +124,22 @@ describe('embedded PostgreSQL restarts', () => {
     }
   }, 120_000);
 
+  /**
+   * Stops (SIGSTOP) one backend of the running cluster: a backend that does not notice its postmaster died (busy in a
+   * long query, or stuck) keeps the shared memory attached.
+   */
+  async function stopOneBackend(): Promise<{ pgdata: string; postmaster: number; backend: number }> {
+    const pgdata = path.join(dir, 'postgres');
+    const postmaster = await postmasterPid(dir);
+    const backend = processesIn(pgdata).find((pid) => pid !== postmaster)!;
+    process.kill(backend, 'SIGSTOP');
+    return { pgdata, postmaster, backend };
+  }
+
   it('a backend left behind by a killed postmaster does not keep the next start from running', async () => {
     await ensureCluster();
     const s = await serve(dir);
-    const pgdata = path.join(dir, 'postgres');
-    const postmaster = await postmasterPid(dir);
-    // A backend that does not notice its postmaster died (busy in a long query, or stuck) keeps the shared memory.
-    const backend = processesIn(pgdata).find((pid) => pid !== postmaster)!;
-    process.kill(backend, 'SIGSTOP');
+    const { pgdata, postmaster, backend } = await stopOneBackend();
     s.child.kill('SIGKILL');
     await s.exited;
     process.kill(postmaster, 'SIGKILL');
@@ -146,10 +154,7 @@ describe('embedded PostgreSQL restarts', () => {
   it('a postmaster killed under the running server, with a backend that does not notice: restarted all the same', async () => {
     await ensureCluster();
     const s = await serve(dir);
-    const pgdata = path.join(dir, 'postgres');
-    const postmaster = await postmasterPid(dir);
-    const backend = processesIn(pgdata).find((pid) => pid !== postmaster)!;
-    process.kill(backend, 'SIGSTOP');
+    const { pgdata, postmaster, backend } = await stopOneBackend();
     process.kill(postmaster, 'SIGKILL');
     await expectEventually(async () => expect((await apiRequest(s.url, false, '/readyz')).status).toBe(200), { timeoutMs: 30_000, intervalMs: 200 });
     expect(s.output()).toContain('embedded PostgreSQL restarted');
