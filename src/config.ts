@@ -156,7 +156,7 @@ export interface Config {
     /** Delay in seconds before attempt n+2 after attempt n+1 failed; its length + 1 is the number of attempts. */
     readonly retryDelaysSeconds: readonly number[];
     readonly concurrency: number;
-    /** Attempts of one webhook in flight at once, across instances: a slow receiver cannot take every slot. */
+    /** Attempts of one webhook in flight at once (delivery-slots.ts): a slow receiver cannot take every slot. */
     readonly perWebhookConcurrency: number;
     readonly pollIntervalMs: number;
   };

@@ -22,10 +22,7 @@ export interface DeliverJob {
   attempt: number;
 }
 
-/**
- * Every job of a webhook is in its webhook's pg-boss group: the worker runs at most `perWebhookConcurrency` of a group
- * at once (across instances), so a slow or hanging receiver holds that many slots, not all of them (index.ts).
- */
+/** Every job of a webhook is in its webhook's pg-boss group, limited in the slots it takes (delivery-slots.ts). */
 export const deliverJobGroup = (webhookId: number) => ({ group: { id: String(webhookId) } });
 
 interface HookRow {
@@ -39,7 +36,7 @@ export class WebhookDispatcher {
   private readonly loop: EventsWakeLoop;
 
   constructor(
-    private readonly deps: { orm: MikroORM; pool: pg.Pool; boss: PgBoss; databaseUrl: string; pollMs: number; log: Logger },
+    private readonly deps: { orm: MikroORM; pool: pg.Pool; boss: PgBoss; databaseUrl: string; pollMs: number; log: Logger; onPass?: () => void },
   ) {
     this.loop = new EventsWakeLoop({
       url: deps.databaseUrl,
@@ -48,6 +45,7 @@ export class WebhookDispatcher {
       name: 'webhook dispatch',
       pass: async () => {
         while (!this.loop.isClosed && (await this.batch()) === BATCH);
+        deps.onPass?.();
       },
     });
   }

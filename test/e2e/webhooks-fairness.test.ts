@@ -31,7 +31,7 @@ beforeAll(async () => {
     WEBHOOK_POLL_INTERVAL_MS: '500',
   });
   [slow, healthy] = [await startReceiver(), await startReceiver()];
-  account = await syncedAccount({ dovecot, srv, dbUrl: db.url }, ['alpha']);
+  account = await syncedAccount({ dovecot, srv, dbUrl: db.url }, Array.from({ length: 12 }, (_, i) => `m${i}`));
 }, 90_000);
 afterAll(async () => {
   await slow?.close();
@@ -48,10 +48,8 @@ async function createHook(rx: WebhookReceiver): Promise<number> {
   return r.body.data.id;
 }
 
-let read = false;
-async function emailUpdated(): Promise<void> {
-  read = !read;
-  const r = await srv.api(`/api/emails/${account.ids.get('alpha')}`, { method: 'PATCH', json: { is_read: read } });
+async function change(path: string, method: string, json: Record<string, unknown>): Promise<void> {
+  const r = await srv.api(path, { method, json });
   expect(r.status, r.text).toBe(200);
 }
 
@@ -59,11 +57,12 @@ describe('webhook delivery slots', () => {
   it('a hanging receiver with a backlog holds only its share of the slots: another webhook is still delivered', async () => {
     slow.behave('hold');
     await createHook(slow);
-    for (let i = 0; i < 12; i++) await emailUpdated();
+    // A backlog of 12 events from one transaction: dispatched together, so every slot looks for jobs at once.
+    await change('/api/emails/bulk', 'POST', { ids: [...account.ids.values()], action: 'mark_read' });
     // Its share (half of WEBHOOK_CONCURRENCY=4) is hanging, and it gets no more while those hang.
     await expectEventually(() => expect(slow.received.length).toBe(2), { timeoutMs: 15_000 });
     await createHook(healthy);
-    await emailUpdated();
+    await change(`/api/emails/${account.ids.get('m0')}`, 'PATCH', { is_read: false });
     await expectEventually(() => expect(healthy.received.map((r) => r.verified)).toEqual([true]), { timeoutMs: 15_000 });
     expect(slow.received.length).toBe(2);
     // Once the slow receiver answers, its backlog drains: all 13 events, each once.
