@@ -186,6 +186,17 @@ describe('metadata (REST and GraphQL)', () => {
     expect(Buffer.from(await image.arrayBuffer()).equals(PNG)).toBe(true);
   });
 
+  it('a cid: URL %-encoding a Content-ID that holds a literal %XX (RFC 2392) still gets its signed URL', async () => {
+    // `Content-ID: <part%41@example.com>` is referenced as `cid:part%2541@example.com`: decoded once, the URL names the
+    // header as written ("part%41@…"), not the header decoded as if it were a URL ("partA@…").
+    const creds = await createDovecotUser(dovecot.dir);
+    await appendMessage(dovecot, creds, 'INBOX', `From: a@example.com\nSubject: rfc cid\nMIME-Version: 1.0\nContent-Type: multipart/related; boundary="r"\n\n--r\nContent-Type: text/html; charset=utf-8\n\n<p><img src="cid:part%2541@example.com"></p>\n--r\nContent-Type: image/png\nContent-ID: <part%41@example.com>\nContent-Transfer-Encoding: base64\n\n${PNG.toString('base64')}\n--r--\n`);
+    const email = await srv.api(`/api/emails/${await emailId(await createAccount(creds), 'rfc cid')}`);
+    const [inline] = email.body.data.attachments as { id: number }[];
+    const src = /<img[^>]* src="([^"]+)"/.exec(email.body.data.body_html)?.[1]?.replace(/&amp;/g, '&');
+    expect(src, email.body.data.body_html).toMatch(new RegExp(`^/api/attachments/${inline!.id}/download\\?inline=1&`));
+  });
+
   it('a file uuencoded in a text body (old clients) is an attachment of the email, out of body_text, downloadable', async () => {
     const r = await srv.api(`/api/emails/${ids.uuEmail}`);
     expect(r.status, r.text).toBe(200);

@@ -20,7 +20,7 @@ import type { AttachmentRow } from '../attachments/attachments.service.js';
 import type { EmailFilter } from './email-query.js';
 import type { EmailBodies, EmailDetail, EmailRow } from './email-row.js';
 import type { EmailStats, FolderSummary, SearchHit } from './emails.query.service.js';
-import { normalizeContentId, sanitizeEmailHtml } from './html-sanitizer.js';
+import { bareContentId, normalizeContentId, sanitizeEmailHtml } from './html-sanitizer.js';
 import {
   EmailConnectionType,
   EmailFilterInput,
@@ -195,7 +195,13 @@ function bodiesOf(email: EmailRow | EmailDetail, ctx: AppContext): Promise<Email
  * sanitizer drops the src.
  */
 function cidResolver(attachments: readonly AttachmentRow[], urls: AttachmentUrlSigner): (cid: string) => string | null {
-  const byCid = new Map(attachments.filter((a) => a.contentId).map((a) => [normalizeContentId(a.contentId!), a.id]));
+  const withCid = attachments.filter((a) => a.contentId);
+  // A `cid:` URL comes decoded once: it names a header written with escapes (decoded too), or, per RFC 2392, the
+  // header as written. The latter go in last, so they win where the two forms of different headers meet.
+  const byCid = new Map([
+    ...withCid.map((a) => [normalizeContentId(a.contentId!), a.id] as const),
+    ...withCid.map((a) => [bareContentId(a.contentId!), a.id] as const),
+  ]);
   return (cid) => {
     const id = byCid.get(cid); // normalised by the sanitizer
     return id === undefined ? null : urls.sign(id);

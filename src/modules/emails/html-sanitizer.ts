@@ -56,7 +56,8 @@ function textFallback(html: string, text: string | null | undefined): string {
 /**
  * A Content-ID as stored or as referenced by `cid:` URLs, in one comparable form: %-escapes decoded, no `<>`, trimmed,
  * lower case. RFC 2392 %-encodes the URL and not the header, but mailers also put escapes in the header itself
- * (`Content-ID: <logo%20v2@x>` with `src="cid:logo%20v2@x"`): decoding both sides the same way matches either.
+ * (`Content-ID: <logo%20v2@x>` with `src="cid:logo%20v2@x"`): decoding both sides the same way matches those. A header
+ * with an RFC 2392 reference (`cid:a%2541@x` for `<a%41@x>`) matches its `bareContentId`; the resolver keeps both.
  */
 export function normalizeContentId(raw: string): string {
   let cid = raw;
@@ -65,7 +66,15 @@ export function normalizeContentId(raw: string): string {
   } catch {
     // not valid %-encoding: kept as written
   }
-  cid = cid.trim();
+  return bareContentId(cid);
+}
+
+/**
+ * A Content-ID header as written: no `<>`, trimmed, lower case, escapes kept. RFC 2392 %-encodes only the URL, so
+ * `Content-ID: <a%41@x>` is referenced as `cid:a%2541@x`, whose `normalizeContentId` is this form, not the header's.
+ */
+export function bareContentId(raw: string): string {
+  let cid = raw.trim();
   if (cid.startsWith('<') && cid.endsWith('>')) cid = cid.slice(1, -1).trim();
   return cid.toLowerCase();
 }
