@@ -43,15 +43,17 @@ function realpathOrSelf(p: string): string {
 }
 
 /**
- * Whether `pid` runs in `pgdata`. PostgreSQL's postmaster and each of its backends chdir into the data directory, so
- * /proc/<pid>/cwd names it. A pid read from a stale postmaster.pid may belong to any process by now (after a reboot
- * or a container restart the numbers are handed out again): such a process must be neither signalled nor waited for.
+ * Whether `pid` is a PostgreSQL process running in `pgdata`. PostgreSQL's postmaster and each of its backends chdir
+ * into the data directory, so /proc/<pid>/cwd names it, and they are all the `postgres` executable (backends are forked,
+ * not exec'd), so /proc/<pid>/comm says `postgres`. A pid read from a stale postmaster.pid may belong to any process
+ * by now (after a reboot or a container restart the numbers are handed out again), and an operator's shell, `tail` or
+ * editor may be working in the data directory: such a process must be neither signalled nor waited for.
  */
 function worksIn(pid: number, pgdata: string): boolean {
   if (!isAlive(pid)) return false;
   if (!HAS_PROC) return true;
   try {
-    return readlinkSync(`/proc/${pid}/cwd`) === realpathOrSelf(pgdata);
+    return readlinkSync(`/proc/${pid}/cwd`) === realpathOrSelf(pgdata) && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
   } catch {
     return false; // gone meanwhile, or another user's process: not one of ours
   }

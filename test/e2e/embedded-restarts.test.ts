@@ -124,6 +124,25 @@ describe('embedded PostgreSQL restarts', () => {
     }
   }, 120_000);
 
+  it('a process that works in the data directory but is no PostgreSQL (an operator\'s shell) is left alone', async () => {
+    // A start without a running postmaster kills the cluster's leftover backends: only those, not whatever has its
+    // working directory there (a shell, `tail`, an editor).
+    await ensureCluster();
+    const bystander = spawn('sleep', ['120'], { cwd: path.join(dir, 'postgres'), stdio: 'ignore' });
+    const signalled = new Promise<string | null>((resolve) => bystander.on('exit', (_c, sig) => resolve(sig)));
+    try {
+      const s = await serve(dir);
+      expect((await apiRequest(s.url, false, '/readyz')).status).toBe(200);
+      expect(bystander.exitCode).toBeNull();
+      expect(bystander.signalCode).toBeNull();
+      expect(await stop(s)).toBe(0);
+      expect(processesIn(path.join(dir, 'postgres'))).toEqual([]);
+    } finally {
+      bystander.kill('SIGKILL');
+      expect(await signalled).toBe('SIGKILL'); // ours: nothing else signalled it
+    }
+  }, 120_000);
+
   /**
    * Stops (SIGSTOP) one backend of the running cluster: a backend that does not notice its postmaster died (busy in a
    * long query, or stuck) keeps the shared memory attached.
