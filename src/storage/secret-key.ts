@@ -9,6 +9,9 @@ import path from 'node:path';
 import { parseKey } from '../shared/crypto.js';
 import { StartupError } from '../shared/errors.js';
 
+/** What link() says on a file system that has no hard links. */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
 export async function loadSecretKey(given: string | undefined, dataDir: string): Promise<Buffer> {
   if (given) return parseKey(given);
   const file = path.join(dataDir, 'secret.key');
@@ -20,7 +23,11 @@ export async function loadSecretKey(given: string | undefined, dataDir: string):
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     await writeFile(tmp, `${key}\n`, { mode: 0o600, flag: 'wx' });
-    await link(tmp, file);
+    await link(tmp, file).catch(async (err: NodeJS.ErrnoException) => {
+      // A file system without hard links (some SMB/CIFS mounts, exFAT): create it directly, as before the link.
+      if (!NO_LINKS.has(err.code ?? '')) throw err;
+      await writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+    });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EEXIST') {

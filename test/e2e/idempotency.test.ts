@@ -47,6 +47,19 @@ describe('Idempotency-Key', () => {
     expect((await post('/api/accounts', account(1))).status).toBe(409);
   });
 
+  it('an answer sealed under another secret key (INCOMING_SECRET_KEY changed) is a 409, and the request does not run again', async () => {
+    const first = await post('/api/accounts', account(7), 'create-7');
+    expect(first.status, first.text).toBe(201);
+    // What another key's seal looks like to this server: it does not open.
+    const [row] = await sql<{ body: string }>(db.url, `SELECT body FROM idempotency_keys WHERE key = 'create-7'`);
+    expect(row!.body).toMatch(/^v1:/);
+    await sql(db.url, `UPDATE idempotency_keys SET body = 'v1:' || md5(body) WHERE key = 'create-7'`);
+    const again = await post('/api/accounts', account(7), 'create-7');
+    expect(again.status, again.text).toBe(409);
+    expect(again.body.error).toMatch(/cannot be read .*secret key changed.*not run again/);
+    expect(Number((await sql<{ n: string }>(db.url, `SELECT count(*) AS n FROM accounts WHERE name = 'A7'`))[0]!.n)).toBe(1);
+  });
+
   it('an error answer is replayed too; another body with the same key is 422', async () => {
     const bad = await post('/api/accounts', { name: '' }, 'bad-1');
     expect(bad.status).toBe(400);

@@ -2,8 +2,19 @@
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { loadSecretKey } from '../../src/storage/secret-key.js';
+
+/** link() as on a file system without hard links, while `refuse` is set. */
+const links = vi.hoisted(() => ({ refuse: false }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs/promises')>();
+  const link: typeof actual.link = async (from, to) => {
+    if (links.refuse) throw Object.assign(new Error('operation not permitted'), { code: 'EPERM' });
+    return actual.link(from, to);
+  };
+  return { ...actual, default: { ...actual, link }, link };
+});
 
 const dirs: string[] = [];
 const tempDir = async () => {
@@ -25,6 +36,18 @@ describe('loadSecretKey', () => {
       expect(new Set(keys.map((k) => k.toString('hex'))).size).toBe(1);
       expect(await readdir(dir)).toEqual(['secret.key']); // no temporary file left
       expect((await stat(path.join(dir, 'secret.key'))).mode & 0o777).toBe(0o600);
+    }
+  });
+
+  it('on a file system without hard links (link() refused) the key is created directly', async () => {
+    const dir = await tempDir();
+    links.refuse = true;
+    try {
+      const key = await loadSecretKey(undefined, dir);
+      expect(await readdir(dir)).toEqual(['secret.key']);
+      expect((await loadSecretKey(undefined, dir)).equals(key)).toBe(true);
+    } finally {
+      links.refuse = false;
     }
   });
 

@@ -78,9 +78,23 @@ export class IdempotencyService {
     if (row.status === null || row.body === null) {
       throw new AppError(ErrorCode.CONFLICT, 'A request with this Idempotency-Key is still being processed; retry later');
     }
-    // An answer stored in clear (before answers were sealed) is replayed as it is; it expires within the TTL.
-    const body = SEALED.test(row.body) ? open(this.secretKey, row.body, aad(apiKeyId, key)) : row.body;
-    return { kind: 'replay', answer: { status: row.status, contentType: row.content_type, body } };
+    return { kind: 'replay', answer: { status: row.status, contentType: row.content_type, body: this.openBody(apiKeyId, key, row.body) } };
+  }
+
+  /**
+   * A stored answer, opened. One sealed under another secret key (INCOMING_SECRET_KEY changed, or instances that do
+   * not share it) cannot be replayed, and running the request again could repeat what it did: a 409 says so.
+   */
+  private openBody(apiKeyId: number, key: string, body: string): string {
+    if (!SEALED.test(body)) return body; // stored in clear before answers were sealed; expires within the TTL
+    try {
+      return open(this.secretKey, body, aad(apiKeyId, key));
+    } catch {
+      throw new AppError(
+        ErrorCode.CONFLICT,
+        'The answer stored for this Idempotency-Key cannot be read (the server\'s secret key changed); the request was not run again. Use a new Idempotency-Key',
+      );
+    }
   }
 
   /** Records the answer of a claimed request (below 500), or releases the key (5xx) so that a retry runs again. */
