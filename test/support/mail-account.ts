@@ -18,11 +18,16 @@ export async function syncedAccount(
   subjects: string[],
   extra: Record<string, unknown> = {},
   folder = 'INBOX',
+  /** Messages in other folders (created when missing), stored by the same first sync. */
+  elsewhere: Record<string, string[]> = {},
 ) {
   const { dovecot, srv, dbUrl } = env;
   const creds = await dovecot.createUser();
-  if (folder !== 'INBOX') await createFolder(dovecot, creds, folder);
-  for (const subject of subjects) await appendMessage(dovecot, creds, folder, buildMessage({ subject }));
+  const all = { [folder]: subjects, ...elsewhere };
+  for (const [box, its] of Object.entries(all)) {
+    if (box !== 'INBOX') await createFolder(dovecot, creds, box);
+    for (const subject of its) await appendMessage(dovecot, creds, box, buildMessage({ subject }));
+  }
   const r = await srv.api('/api/accounts', {
     method: 'POST',
     json: { name: 'Write-back', email: `${creds.user}@example.com`, host: dovecot.host, port: dovecot.port, username: creds.user, password: creds.password, encryption: 'none', is_active: true, ...extra },
@@ -32,7 +37,7 @@ export async function syncedAccount(
   const ids = new Map<string, number>();
   await expectEventually(async () => {
     const rows = await sql<{ id: number; subject: string }>(dbUrl, 'SELECT id, subject FROM emails WHERE account_id = $1', [accountId]);
-    expect(rows).toHaveLength(subjects.length);
+    expect(rows).toHaveLength(Object.values(all).flat().length);
     for (const row of rows) ids.set(row.subject, row.id);
   }, { timeoutMs: 20_000, intervalMs: 100 });
   return { creds, accountId, ids };
