@@ -25,10 +25,19 @@ export function int(value: Raw, field: string, min = Number.MIN_SAFE_INTEGER, ma
   return n;
 }
 
+/**
+ * A count that values over `cap` are clamped to, however many digits they have (a number too long to read is over it
+ * all the same); below 1 rejected; undefined when absent.
+ */
+export function capped(value: Raw, field: string, cap: number): number | undefined {
+  if (typeof value === 'string' && /^\s*\d{16,}\s*$/.test(value)) return cap;
+  const n = int(value, field, 1, Number.MAX_SAFE_INTEGER);
+  return n === undefined ? undefined : Math.min(n, cap);
+}
+
 /** Page size: default 50, values over 100 clamped to 100 (as documented), below 1 rejected. */
 export function perPage(value: Raw, fallback = 50, cap = 100): number {
-  const n = int(value, 'per_page', 1, Number.MAX_SAFE_INTEGER) ?? fallback;
-  return Math.min(n, cap);
+  return capped(value, 'per_page', cap) ?? fallback;
 }
 
 /** A calendar date `Y-m-d`, validated (2024-02-30 is refused); returned as the same string. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { body, bool, date, int, onlyKnown, perPage } from '../../src/rest/coerce.js';
+import { body, bool, capped, date, int, onlyKnown, perPage } from '../../src/rest/coerce.js';
 import { parseId } from '../../src/shared/ids.js';
 
 describe('REST coercion', () => {
@@ -21,6 +21,11 @@ describe('REST coercion', () => {
   it('per_page defaults to 50 and is clamped to 100', () => {
     expect(perPage(undefined)).toBe(50);
     expect(perPage('500')).toBe(100);
+    // Over the cap however long: not 'must be an integer' for a number too long to read.
+    expect(perPage('99999999999999999999')).toBe(100);
+    expect(capped('3000000000', 'limit', 50)).toBe(50);
+    expect(capped(undefined, 'limit', 50)).toBeUndefined();
+    expect(() => capped('-99999999999999999999', 'limit', 50)).toThrow(/limit/);
     expect(perPage('20')).toBe(20);
     expect(() => perPage('0')).toThrow(/per_page/);
     expect(() => perPage('ten')).toThrow(/per_page/);

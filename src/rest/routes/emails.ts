@@ -12,7 +12,8 @@ import {
   ListEmailsDocument,
   SearchEmailsDocument,
 } from '../../graphql/generated/operations.js';
-import { bool, date, int, perPage, text } from '../coerce.js';
+import { MAX_SEARCH_LIMIT } from '../../modules/emails/index.js';
+import { bool, capped, date, int, perPage, text } from '../coerce.js';
 import { restEmail, restEmailStats, restFolder, restPageMeta, restStatistics } from '../presenters/emails.js';
 import { headVariant, route, type RestRequest } from '../route.js';
 
@@ -52,7 +53,7 @@ export const emailRoutes = [
     method: 'GET',
     path: '/api/emails/search',
     operation: SearchEmailsDocument,
-    variables: (req) => ({ q: text(req.query.q, 'q') ?? '', limit: int(req.query.limit, 'limit', 1) }),
+    variables: (req) => ({ q: text(req.query.q, 'q') ?? '', limit: capped(req.query.limit, 'limit', MAX_SEARCH_LIMIT) }),
     respond: (d) => ({ data: d.searchEmails.map((h) => ({ ...restEmail(h.email), rank: h.rank, snippet: h.snippet })) }),
   }),
   route({
