@@ -15,12 +15,12 @@
 //   to 32 MiB comes from the arenas and stays in RSS after it is freed.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { unsupportedNode } from './node-version.js';
 
-// Checked before anything else is loaded: on an older Node the first import that needs a newer API (fs.globSync in
-// build.js) failed with a SyntaxError that did not say the Node version was the problem.
-const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 17)) {
-  process.stderr.write(`incoming: Node.js >= 22.17 is required (24 LTS recommended); this is ${process.version} at ${process.execPath}\n`);
+// Checked before build.js is loaded: on an older Node its imports fail with a SyntaxError that does not say why.
+const tooOld = unsupportedNode();
+if (tooOld) {
+  process.stderr.write(`incoming: ${tooOld}\n`);
   process.exit(1);
 }
 const { ensureBuild } = await import('./build.js');

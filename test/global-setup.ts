@@ -13,17 +13,11 @@ import { initOrm, migrateUp } from '../src/db/orm.js';
 import { entities } from '../src/modules/entities.js';
 import { adminQuery, withDatabase } from './support/postgres.js';
 import { startDovecot } from './support/dovecot.js';
-
-/** package.json's engines: older Nodes fail deep inside MikroORM (no fs.globSync), after the servers started. */
-function requireSupportedNode(): void {
-  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
-  if (major < 22 || (major === 22 && minor < 17)) {
-    throw new Error(`The tests need Node.js >= 22.17 (this is ${process.version}): run \`source .ci/node-env.sh\` first, as .ci/run does.`);
-  }
-}
+import { unsupportedNode } from '../bin/node-version.js';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  requireSupportedNode();
+  const tooOld = unsupportedNode();
+  if (tooOld) throw new Error(`${tooOld}: run \`source .ci/node-env.sh\` first, as .ci/run does.`);
   const log = pino({ level: 'warn' });
   const dovecot = await startDovecot();
   let embedded: EmbeddedDatabase | undefined;
