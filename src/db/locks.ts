@@ -44,9 +44,10 @@ export class AdvisoryLocks {
 
 /**
  * Lock namespaces (the first key of a two-key advisory lock). `events` (second key 0) is a transaction-level lock
- * taken by appendEvents so that event seq order equals commit order (see src/events/outbox.ts).
+ * taken by appendEvents so that event seq order equals commit order (see src/events/outbox.ts); `webhookSweep`
+ * (second key 0) is tried by the sweep of deliveries without a job, one instance at a time (src/webhooks/orphan-sweep.ts).
  */
-export const LockNamespace = { accountSync: 7101, events: 7102 } as const;
+export const LockNamespace = { accountSync: 7101, events: 7102, webhookSweep: 7103 } as const;
 
 /** Start-up locks (single-key advisory locks): instances starting together take turns. */
 export const StartupLock = { migrations: 7000, bootstrap: 7001 } as const;

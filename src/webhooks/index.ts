@@ -13,6 +13,7 @@ import type { Logger } from '../shared/logger.js';
 import { DELIVER_QUEUE, WebhookDispatcher } from './dispatcher.js';
 import { DeliveryWorker } from './delivery-worker.js';
 import { DeliverySlots } from './delivery-slots.js';
+import { BOSS_SCHEMA, OrphanedDeliverySweep } from './orphan-sweep.js';
 
 export { DELIVER_QUEUE, type DeliverJob } from './dispatcher.js';
 
@@ -42,6 +43,7 @@ export async function createWebhookEngine({ orm, databaseUrl, config, log, webho
   const pollSeconds = Math.max(0.5, Math.min(10, Math.min(...c.retryDelaysSeconds) / 2));
   const boss = new PgBoss({
     connectionString: databaseUrl,
+    schema: BOSS_SCHEMA,
     max: 4,
     application_name: 'incoming-webhooks',
     // Our own wake-ups (the dispatcher's passes follow the outbox NOTIFY on every instance) replace pg-boss's.
@@ -68,8 +70,11 @@ export async function createWebhookEngine({ orm, databaseUrl, config, log, webho
   );
   // Every pass (each events NOTIFY, on every instance) may have queued jobs, here or elsewhere: the slots look.
   const dispatcher = new WebhookDispatcher({ orm, pool, boss, databaseUrl, pollMs: c.pollIntervalMs, log: wlog, onPass: () => slots.wake() });
+  // Deliveries whose job pg-boss gave up or lost are looked for every 12 dispatcher polls (a minute by default).
+  const sweep = new OrphanedDeliverySweep({ pool, boss, log: wlog, onResumed: () => slots.wake() }, c.pollIntervalMs * 12);
   slots.start();
   await dispatcher.start();
+  sweep.start();
   return {
     dispatcher,
     redeliver: async (id) => {
@@ -78,6 +83,7 @@ export async function createWebhookEngine({ orm, databaseUrl, config, log, webho
     },
     close: async () => {
       await dispatcher.close();
+      await sweep.close();
       await slots.close(Math.min(c.timeoutMs + 2000, config.shutdownTimeoutMs));
       await boss.stop({ graceful: true, timeout: Math.min(c.timeoutMs + 2000, config.shutdownTimeoutMs) }).catch((err: unknown) => wlog.warn({ err }, 'pg-boss stop failed'));
       await pool.end().catch(() => undefined);
