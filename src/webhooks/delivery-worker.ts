@@ -95,7 +95,9 @@ export class DeliveryWorker {
       ).rows[0];
       if (!hook) return; // deleted meanwhile (the delivery row went with it)
       const failures = r.ok ? 0 : hook.consecutive_failures + 1;
-      const disable = !r.ok && hook.is_active && failures >= policy.maxConsecutiveFailures;
+      // 410 Gone: the receiver says the endpoint is gone for good (Standard Webhooks: stop sending to it).
+      const gone = r.httpCode === 410;
+      const disable = !r.ok && hook.is_active && (gone || failures >= policy.maxConsecutiveFailures);
       const active = hook.is_active && !disable;
       const delay = r.ok || !active ? undefined : policy.retryDelaysSeconds[attempt - 1];
       const status = r.ok ? 'delivered' : delay !== undefined ? 'pending' : 'failed';
@@ -114,12 +116,12 @@ export class DeliveryWorker {
            consecutive_failures = $3, is_active = $4,
            disabled_reason = CASE WHEN $5 THEN $6 ELSE disabled_reason END
          WHERE id = $1`,
-        [d.webhook_id, r.ok, failures, active, disable, `Disabled after ${failures} consecutive failed deliveries (last error: ${r.error})`],
+        [d.webhook_id, r.ok, failures, active, disable, gone ? 'Disabled: the receiver answered 410 Gone' : `Disabled after ${failures} consecutive failed deliveries (last error: ${r.error})`],
       );
       if (delay !== undefined) {
         await this.deps.boss.send(DELIVER_QUEUE, { deliveryId: Number(d.id), attempt: attempt + 1 } satisfies DeliverJob, { startAfter: delay, db, ...deliverJobGroup(d.webhook_id) });
       }
-      if (disable) this.deps.log.warn({ webhookId: d.webhook_id, failures }, 'webhook disabled after consecutive failures');
+      if (disable) this.deps.log.warn({ webhookId: d.webhook_id, failures, gone }, gone ? 'webhook disabled: its receiver answered 410 Gone' : 'webhook disabled after consecutive failures');
     });
   }
 }

@@ -308,4 +308,15 @@ describe('event deliveries', () => {
     await expectEventually(() => expect(rx.received).toHaveLength(MAX_FAILURES + 1), { timeoutMs: 10_000, intervalMs: 100 });
     await expectEventually(async () => expect(await hook(id)).toMatchObject({ is_active: true, consecutive_failures: 0 }), { timeoutMs: 5000, intervalMs: 100 });
   }, 60_000);
+
+  it('a 410 Gone answer disables the webhook at once: no retries', async () => {
+    const { id } = await createHook();
+    rx.behave({ status: 410, body: 'gone' });
+    await emailUpdated();
+    await expectEventually(async () => expect(await hook(id)).toMatchObject({ is_active: false, consecutive_failures: 1 }), { timeoutMs: 10_000, intervalMs: 100 });
+    expect((await hook(id)).disabled_reason).toContain('410 Gone');
+    expect((await deliveries(id)).data[0]).toMatchObject({ status: 'failed', attempt: 1, http_code: 410, next_attempt_at: null });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(rx.received).toHaveLength(1);
+  }, 30_000);
 });
