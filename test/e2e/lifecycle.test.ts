@@ -142,7 +142,8 @@ describe('serve (DATABASE_URL)', () => {
     const bad = await cli(['keys', 'create', '--name', 'x', '--permissions', 'root'], { DATABASE_URL: db.url }).catch((e: { code: number; stderr: string }) => e);
     expect((bad as { code: number }).code).toBe(2);
     expect((bad as { stderr: string }).stderr).toContain('root');
-  });
+    // Five CLI processes, each booting Node and the ORM: ~1.5 s of CPU each, over 30 s on a loaded 2-core machine.
+  }, 120_000);
 
   it('SIGTERM while waiting for an unreachable database stops at once, exit 0', async () => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/incoming.js'), 'serve'], {
