@@ -35,6 +35,48 @@ describe('parseMessage: charsets', () => {
   });
 });
 
+describe('parseMessage: raw 8-bit headers in the charset of the message', () => {
+  /** Bytes given in hex, as latin1 code units for `bytes`. */
+  const hex = (h: string): string => Buffer.from(h, 'hex').toString('latin1');
+  const KOI8R = { ivan: hex('e9d7c1ce20f0c5d4d2cfd7'), maria: hex('edc1d2c9d1'), subject: hex('f0d2c9d7c5d420c9da20edcfd3cbd7d9'), text: hex('f4c5cbd3d4') };
+
+  it('raw KOI8-R Subject, From and To are read in the charset the message declares for its text (old Russian mailers)', async () => {
+    const m = await parse(
+      bytes(`From: ${KOI8R.ivan} <ivan@example.ru>\nTo: ${KOI8R.maria} <maria@example.ru>\nSubject: ${KOI8R.subject}\nMIME-Version: 1.0\n` +
+        `Content-Type: text/plain; charset=koi8-r\nContent-Transfer-Encoding: 8bit\n\n${KOI8R.text}\n`),
+    );
+    expect(m.subject).toBe('Привет из Москвы');
+    expect(m.from).toEqual({ email: 'ivan@example.ru', name: 'Иван Петров' });
+    expect(m.to).toEqual([{ email: 'maria@example.ru', name: 'Мария' }]);
+    expect(m.headers.Subject).toBe('Привет из Москвы');
+    expect(m.bodyText).toBe('Текст\n');
+  });
+
+  it('in a multipart message, the charset of its first text part', async () => {
+    const m = await parse(
+      bytes(`From: a@example.ru\nSubject: ${hex('d1f7b8f2')}\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n` +
+        `--b\nContent-Type: text/plain;\n charset="windows-1251"\nContent-Transfer-Encoding: 8bit\n\n${hex('d2e5eaf1f2')}\n--b--\n`),
+    );
+    expect(m.subject).toBe('Счёт');
+    expect(m.bodyText?.trim()).toBe('Текст');
+  });
+
+  it('raw ISO-2022-JP (7-bit escapes, no encoded word) in Subject and From is decoded', async () => {
+    const m = await parse(bytes(`From: ${hex('1b24423b3345441b2842')} <yamada@example.jp>\nSubject: ${hex(F.ISO2022JP_SUBJECT.hex)}\nMIME-Version: 1.0\nContent-Type: text/plain; charset=ISO-2022-JP\n\nbody\n`));
+    expect(m.subject).toBe(F.ISO2022JP_SUBJECT.text);
+    expect(m.from).toEqual({ email: 'yamada@example.jp', name: '山田' });
+  });
+
+  it('valid UTF-8 stays UTF-8, an unusable declared charset falls back as before, identities are read as before', async () => {
+    const utf8 = Buffer.concat([Buffer.from('Subject: '), Buffer.from('Grüße'), bytes(`\nMessage-ID: <a\xe9@example.com>\nContent-Type: text/plain; charset=koi8-r\n\nbody\n`)]);
+    const m = await parse(utf8);
+    expect(m.subject).toBe('Grüße');
+    expect(m.messageId).toBe('aé@example.com');
+    const bogus = await parse(bytes(`Subject: caf\xe9\nContent-Type: text/plain; charset=x-no-such-charset\n\nbody\n`));
+    expect(bogus.subject).toBe('café');
+  });
+});
+
 describe('parseMessage: text parts that declare no charset', () => {
   const head = 'From: a@example.com\nSubject: unlabelled\nMIME-Version: 1.0\n';
 

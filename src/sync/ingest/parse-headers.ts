@@ -17,8 +17,13 @@ export type HeaderFields = Pick<
 export interface RawField {
   /** As spelled in the message. */
   name: string;
-  /** Unfolded and charset-decoded; encoded words (RFC 2047) still encoded. */
+  /** Unfolded and charset-decoded (`decode8bit`); encoded words (RFC 2047) still encoded. */
   value: string;
+  /**
+   * The unfolded value's bytes as latin1 code units, kept only when they hold 8-bit bytes or an escape (ISO-2022):
+   * `displayValue` reads them again in the message's charset.
+   */
+  raw?: string;
 }
 
 /** Only the first bytes of a header block are read: bounds the work for a message that has no body separator. */
@@ -80,9 +85,48 @@ export function readFields(block: Buffer): RawField[] {
     const name = line.slice(0, colon).trimEnd(); // obsolete syntax allows "Name :"
     if (!FIELD_NAME.test(name)) continue;
     const value = line.slice(colon + 1).replace(/\r?\n/g, '').trim();
-    fields.push({ name, value: decode8bit(Buffer.from(value, 'latin1')) });
+    const field: RawField = { name, value: decode8bit(Buffer.from(value, 'latin1')) };
+    if (/[\x1b\x80-\xff]/.test(value)) field.raw = value;
+    fields.push(field);
   }
   return fields;
+}
+
+/** ISO-2022-JP's escapes into JIS X 0208 (`ESC $ @`, `ESC $ B`) or JIS X 0212: 7-bit text only that charset reads. */
+const ISO_2022_JP = /\x1b\$(?:[@B]|\(D)/;
+/** Labels that say nothing about 8-bit bytes beyond UTF-8 (whose bytes are recognised as such anyway). */
+const NO_LEGACY_CHARSET = /^(?:utf-?8|us-?ascii|ascii|ansi_x3\.4-19(?:68|86)|iso646-us|us)$/i;
+
+/**
+ * The charset a message declares for its text — the root Content-Type's, else that of the first part header naming
+ * one in the first 64 KiB of the body — when it is a legacy one (not UTF-8 or ASCII); else null.
+ */
+export function declaredCharset(fields: RawField[], body: Buffer): string | null {
+  const ct = fields.find((f) => f.name.toLowerCase() === 'content-type');
+  let charset: string | undefined;
+  try {
+    charset = ct ? libmime.parseHeaderValue(ct.value).params.charset : undefined;
+  } catch {
+    charset = undefined;
+  }
+  charset ??= /^content-type:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*?charset\s*=\s*"?([\w.:+-]{1,40})/im.exec(body.subarray(0, 64 * 1024).toString('latin1'))?.[1];
+  charset = charset?.trim();
+  return charset && !NO_LEGACY_CHARSET.test(charset) ? charset : null;
+}
+
+/**
+ * A field's value as a reader sees it. Old mailers write raw bytes of their own charset into Subject, From or To
+ * (KOI8-R, windows-1251, Shift_JIS; ISO-2022-JP as 7-bit escapes), not encoded words; mail clients read those in
+ * the charset the message declares for its text, and so does this when the bytes are not UTF-8 (ISO-2022-JP by its
+ * escapes). An unknown charset, or one the bytes do not fit, keeps the value as `readFields` read it.
+ */
+function displayValue(f: RawField, charset: string | null): string {
+  if (f.raw === undefined) return f.value;
+  const bytes = Buffer.from(f.raw, 'latin1');
+  const cs = ISO_2022_JP.test(f.raw) ? 'iso-2022-jp' : isUtf8(bytes) ? null : charset;
+  if (cs === null || /^utf-?7/i.test(cs)) return f.value;
+  const decoded = libmime.decodeWord(cs, 'B', bytes.toString('base64'));
+  return decoded.includes('\ufffd') ? f.value : decoded;
 }
 
 function decodeWords(value: string): string {
@@ -94,11 +138,12 @@ function decodeWords(value: string): string {
   }
 }
 
-const values = (fields: RawField[], name: string): string[] =>
-  fields.filter((f) => f.name.toLowerCase() === name).map((f) => f.value);
+/** The values of the fields called `name`: as read (identities), or for display in `charset` (`displayValue`). */
+const values = (fields: RawField[], name: string, charset?: string | null): string[] =>
+  fields.filter((f) => f.name.toLowerCase() === name).map((f) => (charset === undefined ? f.value : displayValue(f, charset)));
 
-function addresses(fields: RawField[], name: string): ParsedAddress[] {
-  const raw = values(fields, name);
+function addresses(fields: RawField[], name: string, charset: string | null): ParsedAddress[] {
+  const raw = values(fields, name, charset);
   if (raw.length === 0) return [];
   try {
     const out: ParsedAddress[] = [];
@@ -200,12 +245,12 @@ export function parseDate(value: string | undefined): Date | null {
   return month >= 0 && day >= 1 && day <= new Date(Date.UTC(fullYear, month + 1, 0)).getUTCDate() ? d : null;
 }
 
-function headerRecord(fields: RawField[]): Record<string, string> {
+function headerRecord(fields: RawField[], charset: string | null): Record<string, string> {
   const byName = new Map<string, { name: string; values: string[] }>();
   for (const f of fields) {
     const key = f.name.toLowerCase();
     const entry = byName.get(key) ?? { name: f.name, values: [] };
-    entry.values.push(cap(decodeWords(f.value), MAX_HEADER_VALUE));
+    entry.values.push(cap(decodeWords(displayValue(f, charset)), MAX_HEADER_VALUE));
     byName.set(key, entry);
   }
   // fromEntries defines own properties, so a header named `__proto__` is just a key.
@@ -222,22 +267,26 @@ export function messageIdOf(fields: RawField[]): string | null {
   return messageIds(values(fields, 'message-id')[0])[0] ?? null;
 }
 
-/** Every header-derived field of ParsedMessage from the fields of `readFields`. Never throws on content. */
-export function parseHeaderFields(fields: RawField[]): HeaderFields {
+/**
+ * Every header-derived field of ParsedMessage from the fields of `readFields`. Never throws on content. `charset`
+ * (`declaredCharset`) reads raw 8-bit display text (subject, names, `headers`); identities (Message-ID, In-Reply-To,
+ * References) are read without it, as a UIDVALIDITY reset reads them (`messageIdOf`).
+ */
+export function parseHeaderFields(fields: RawField[], charset: string | null = null): HeaderFields {
   const first = (name: string): string | undefined => values(fields, name)[0];
-  const subject = first('subject');
+  const subject = values(fields, 'subject', charset)[0];
   return {
     messageId: messageIdOf(fields),
     subject: subject === undefined ? null : cap(decodeWords(subject), MAX_HEADER_VALUE),
     // No From (a broken or hand-made message): the Sender, when there is one, is who put it on the wire.
-    from: addresses(fields, 'from')[0] ?? addresses(fields, 'sender')[0] ?? null,
-    to: addresses(fields, 'to'),
-    cc: addresses(fields, 'cc'),
-    replyTo: addresses(fields, 'reply-to')[0]?.email ?? null,
+    from: addresses(fields, 'from', charset)[0] ?? addresses(fields, 'sender', charset)[0] ?? null,
+    to: addresses(fields, 'to', charset),
+    cc: addresses(fields, 'cc', charset),
+    replyTo: addresses(fields, 'reply-to', charset)[0]?.email ?? null,
     date: parseDate(first('date')),
     inReplyTo: referencedIds(first('in-reply-to'))[0] ?? null,
     references: references(fields),
-    headers: headerRecord(fields),
+    headers: headerRecord(fields, charset),
   };
 }
 

@@ -24,7 +24,7 @@ import { MailParser, type AttachmentStream, type MailParserOptions, type Message
 import { canonicalMimeType, extensionFor, mimeTypeFor, sanitizeFilename } from '../../shared/filenames.js';
 import { headerBlock, headerHash } from '../../shared/header-hash.js';
 import { blobKey, type BlobStore } from '../../storage/blob-store.js';
-import { bodyStart, decode8bit, parseHeaderFields, readFields, rootContentType, type HeaderFields } from './parse-headers.js';
+import { bodyStart, declaredCharset, decode8bit, parseHeaderFields, readFields, rootContentType, type HeaderFields } from './parse-headers.js';
 import { findUuBlocks, isUuencodeEncoding, withoutBlocks } from './uuencode.js';
 
 export interface ParsedAddress {
@@ -350,8 +350,9 @@ export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOpt
   const rawInline = inlineMax > 0 && raw.length <= inlineMax;
   const stored = rawInline ? { key: blobKey(raw), size: raw.length } : await store.writeBuffer(raw);
   const fields = readFields(headerBlock(raw));
+  const start = bodyStart(raw);
   const base: ParsedMessage = {
-    ...wellFormedFields(parseHeaderFields(fields)),
+    ...wellFormedFields(parseHeaderFields(fields, declaredCharset(fields, raw.subarray(start)))),
     bodyText: null,
     bodyHtml: null,
     attachments: [],
@@ -365,7 +366,6 @@ export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOpt
   if (raw.length > opts.maxBytes) return base;
 
   // mailparser silently yields nothing for a multipart without a delimiter line; keep the body as text instead.
-  const start = bodyStart(raw);
   const ct = rootContentType(fields);
   if (ct.multipart && (ct.boundary === null || !hasDelimiterLine(raw, start, ct.boundary))) {
     const body = start < raw.length ? decode8bit(raw.subarray(start)).replace(/\r\n?/g, '\n') : '';
