@@ -27,6 +27,14 @@ const CORPUS: Record<string, Buffer> = {
       'Date: Mon, 3 Mar 2025 10:00:00 +0300\nMessage-ID: <koi8r@example.ru>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=koi8-r\n' +
       'Content-Transfer-Encoding: 8bit\n\n{f4c5cbd3d4}\n',
   ),
+  // mutt sends attached text files inline with a file name; the text and HTML files are files, not the body.
+  mutt: raw(
+    'From: mutt@example.com\nTo: b@example.com\nSubject: config\nDate: Mon, 3 Mar 2025 10:00:00 +0000\nMessage-ID: <mutt@example.com>\nMIME-Version: 1.0\n' +
+      'Content-Type: multipart/mixed; boundary="mutt"\nContent-Disposition: inline\n\n' +
+      '--mutt\nContent-Type: text/plain; charset=us-ascii\nContent-Disposition: inline\n\nHi, config attached.\n' +
+      '--mutt\nContent-Type: text/plain; charset=us-ascii\nContent-Disposition: inline; filename="nginx.conf"\n\nserver { listen 80; }\n' +
+      '--mutt\nContent-Type: text/html; charset=us-ascii\nContent-Disposition: inline; filename="report.html"\n\n<h1>Report</h1>\n--mutt--\n',
+  ),
 };
 
 async function email(messageId: string) {
@@ -66,5 +74,20 @@ describe('headers', () => {
     expect(g.body.data.email).toEqual({ subject: 'Привет из Москвы', fromName: 'Иван Петров' });
     const search = await srv.api(`/api/emails?subject=${encodeURIComponent('Москвы')}`);
     expect(search.body.data.map((x: { id: number }) => x.id)).toEqual([e.id]);
+  });
+});
+
+describe('attachments', () => {
+  it('named text and HTML files sent inline after the body are listed and downloadable, not part of the body', async () => {
+    const e = await email('mutt@example.com');
+    expect(e).toMatchObject({ body_text: 'Hi, config attached.', body_html: null, has_attachments: true, attachment_count: 2 });
+    expect(e.attachments.map((a: Record<string, unknown>) => [a.filename, a.mime_type, a.file_size, a.is_inline])).toEqual([
+      ['nginx.conf', 'text/plain', 21, false],
+      ['report.html', 'text/html', 15, false],
+    ]);
+    const file = await fetch(`${srv.url}/api/attachments/${e.attachments[0].id}/download`, { headers: { 'x-api-key': srv.key, 'x-api-secret': srv.secret } });
+    expect(await file.text()).toBe('server { listen 80; }');
+    const list = await srv.api(`/api/emails?has_attachments=1&subject=config`);
+    expect(list.body.data.map((x: { id: number }) => x.id)).toEqual([e.id]);
   });
 });

@@ -184,6 +184,24 @@ describe('parseMessage: broken and hostile input never throws', () => {
     expect(mixed.attachments.map((a) => [a.filename, a.mimeType])).toEqual([['x.pdf', 'application/octet-stream']]);
   });
 
+  it('a named text file after the body is an attachment (mutt, Apple Mail send them inline), not glued into the body', async () => {
+    const head = 'From: a@example.com\nSubject: files\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n';
+    const m = await parse(Buffer.from((
+      `${head}--b\nContent-Type: text/plain; charset=us-ascii\nContent-Disposition: inline\n\nHi, config attached.\n` +
+      '--b\nContent-Type: text/plain; charset=us-ascii\nContent-Disposition: inline; filename="nginx.conf"\n\nserver { listen 80; }\n' +
+      '--b\nContent-Type: text/html; name="report.html"\n\n<h1>Report</h1>\n' +
+      '--b\nContent-Type: text/plain\nContent-Disposition: inline\n\n-- \nlist footer\n--b--\n').replace(/\n/g, '\r\n')));
+    expect(m.bodyText).toBe('Hi, config attached.\n-- \nlist footer');
+    expect(m.bodyHtml).toBeNull();
+    expect(m.attachments.map((a) => [a.filename, a.mimeType, a.isInline, a.size])).toEqual([['nginx.conf', 'text/plain', false, 21], ['report.html', 'text/html', false, 15]]);
+    // The body itself may carry a name: it stays the body, in a single part or as the first text part.
+    const single = await parse(Buffer.from('From: a@example.com\r\nContent-Type: text/plain; name="message.txt"\r\nContent-Disposition: inline; filename="message.txt"\r\n\r\nThe body.\r\n'));
+    expect(single).toMatchObject({ bodyText: 'The body.\n', attachments: [] });
+    const first = await parse(Buffer.from(`${head}--b\nContent-Type: text/plain; name="body.txt"\n\nThe body.\n--b\nContent-Type: text/plain; name="log.txt"\n\nlog\n--b--\n`.replace(/\n/g, '\r\n')));
+    expect(first.bodyText).toBe('The body.');
+    expect(first.attachments.map((a) => a.filename)).toEqual(['log.txt']);
+  });
+
   it('malformed headers: garbage lines skipped, folding unfolded, bad Date → null', async () => {
     const m = await parse(F.malformedHeaders());
     expect(m.parseError).toBeNull();

@@ -8,6 +8,7 @@ import libmime from 'libmime';
 import { parseAddressHeader } from 'mailparser';
 import { cutUtf8 } from '../../shared/utf8.js';
 import type { ParsedAddress, ParsedMessage } from './parse-message.js';
+import { ASCII_LABEL } from './text-part-hook.js';
 
 export type HeaderFields = Pick<
   ParsedMessage,
@@ -94,8 +95,6 @@ export function readFields(block: Buffer): RawField[] {
 
 /** ISO-2022-JP's escapes into JIS X 0208 (`ESC $ @`, `ESC $ B`) or JIS X 0212: 7-bit text only that charset reads. */
 const ISO_2022_JP = /\x1b\$(?:[@B]|\(D)/;
-/** Labels that say nothing about 8-bit bytes beyond UTF-8 (whose bytes are recognised as such anyway). */
-const NO_LEGACY_CHARSET = /^(?:utf-?8|us-?ascii|ascii|ansi_x3\.4-19(?:68|86)|iso646-us|us)$/i;
 
 /**
  * The charset a message declares for its text — the root Content-Type's, else that of the first part header naming
@@ -111,7 +110,7 @@ export function declaredCharset(fields: RawField[], body: Buffer): string | null
   }
   charset ??= /^content-type:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*?charset\s*=\s*"?([\w.:+-]{1,40})/im.exec(body.subarray(0, 64 * 1024).toString('latin1'))?.[1];
   charset = charset?.trim();
-  return charset && !NO_LEGACY_CHARSET.test(charset) ? charset : null;
+  return charset && !/^utf-?8$/i.test(charset) && !ASCII_LABEL.test(charset) ? charset : null;
 }
 
 /**

@@ -25,6 +25,7 @@ import { canonicalMimeType, extensionFor, mimeTypeFor, sanitizeFilename } from '
 import { headerBlock, headerHash } from '../../shared/header-hash.js';
 import { blobKey, type BlobStore } from '../../storage/blob-store.js';
 import { bodyStart, declaredCharset, decode8bit, parseHeaderFields, readFields, rootContentType, type HeaderFields } from './parse-headers.js';
+import { legacyCharsets, MIME_TYPE, TextPartHook } from './text-part-hook.js';
 import { findUuBlocks, isUuencodeEncoding, withoutBlocks } from './uuencode.js';
 
 export interface ParsedAddress {
@@ -143,8 +144,6 @@ function wellFormedFields(h: HeaderFields): HeaderFields {
   };
 }
 
-/** A syntactically valid `type/subtype` (lower case, as mailsplit and normaliseMimeType hold it). */
-const MIME_TYPE = /^[a-z0-9][\w!#$&^.+-]*\/[\w!#$&^.+-]+$/;
 
 /** The part's type, lower case and in its registered spelling (`image/jpg` → `image/jpeg`); octet-stream when invalid. */
 function normaliseMimeType(contentType: string | undefined): string {
@@ -179,67 +178,6 @@ function toAttachment(a: AttachmentStream, blob: { key: string; size: number }, 
 interface BodyResult {
   bodyText: string | null;
   bodyHtml: string | null;
-}
-
-/** A MIME node as mailsplit hands it to mailparser (the fields mailparser reads to decode a text part). */
-interface SplitterNode {
-  type?: string;
-  contentType?: string | false;
-  charset?: string | false;
-  filename?: string | false;
-}
-
-/**
- * A charset label that says nothing about 8-bit bytes: US-ASCII and its aliases. Mailers that label everything
- * `us-ascii` send Latin text under it, which browsers read as windows-1252 (WHATWG Encoding) and libmime as U+FFFD.
- */
-const ASCII_LABEL = /^(?:us-?ascii|ascii|ansi_x3\.4-19(?:68|86)|iso646-us|iso-ir-6|cp367|ibm367|us)$/i;
-
-/**
- * Text parts that declare no charset, or only US-ASCII (`ASCII_LABEL`). mailparser decodes them as UTF-8 (the
- * US-ASCII ones as ASCII), so 8-bit Latin text without a usable label (old clients, mailing lists, many HTML
- * newsletters that name theirs only in a `<meta charset>`) came out as U+FFFD.
- * The hook sees every node mailsplit hands to mailparser (mailparser reads `node.charset` and `node.contentType` when
- * it creates its own node) and records or, with a `fallback`, sets the charset of the unlabelled text parts.
- * It also gives a part without a file name whose Content-Type is no `type/subtype` (`text`, `text/plain charset=utf-8`
- * from broken scripts) the type RFC 2045 §5.2 says it has, text/plain: mailparser stored such a message's whole body
- * as an attachment `attachment-1.bin` and showed no text. mailparser has no option for either default, so this
- * reads from its splitter: the hook is tested against the pinned version.
- */
-class TextPartHook {
-  unlabelled = 0;
-  constructor(private readonly fallback: ((contentType: string) => string) | null) {}
-
-  attach(parser: MailParser): void {
-    const splitter = (parser as unknown as { splitter?: { read: (size?: number) => unknown } }).splitter;
-    if (!splitter || typeof splitter.read !== 'function') return;
-    const read = splitter.read.bind(splitter);
-    // Stream internals call read(0) too (and drop what it returns): the argument must pass through.
-    splitter.read = (size?: number) => {
-      const data = read(size) as SplitterNode | null;
-      if (data?.type === 'node' && typeof data.contentType === 'string' && !data.filename && !MIME_TYPE.test(data.contentType)) {
-        data.contentType = 'text/plain';
-      }
-      if (data?.type === 'node' && typeof data.contentType === 'string' && data.contentType.startsWith('text/') && (!data.charset || ASCII_LABEL.test(data.charset.trim()))) {
-        this.unlabelled++;
-        if (this.fallback) data.charset = this.fallback(data.contentType);
-      }
-      return data;
-    };
-  }
-}
-
-const META_CHARSET = /<meta\b[^>]{0,200}?charset\s*=\s*["']?\s*([a-z0-9_.:-]{1,40})/i;
-
-/**
- * The charset for unlabelled text parts of a message whose body is not valid UTF-8: an HTML part's `<meta charset>`
- * (read from the raw bytes; a UTF-8 one is ignored, the bytes just proved it wrong), otherwise windows-1252 — what
- * browsers and mail clients assume for unlabelled legacy text, a superset of ISO-8859-1 that decodes every byte.
- */
-function legacyCharsets(body: Buffer): (contentType: string) => string {
-  const meta = META_CHARSET.exec(body.subarray(0, 1024 * 1024).toString('latin1'))?.[1]?.toLowerCase();
-  const html = meta && !/^utf-?8$/.test(meta) ? meta : 'windows-1252';
-  return (contentType) => (contentType === 'text/html' ? html : 'windows-1252');
 }
 
 const REPLACEMENT = '\ufffd';
