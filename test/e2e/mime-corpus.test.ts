@@ -35,6 +35,14 @@ const CORPUS: Record<string, Buffer> = {
       '--mutt\nContent-Type: text/plain; charset=us-ascii\nContent-Disposition: inline; filename="nginx.conf"\n\nserver { listen 80; }\n' +
       '--mutt\nContent-Type: text/html; charset=us-ascii\nContent-Disposition: inline; filename="report.html"\n\n<h1>Report</h1>\n--mutt--\n',
   ),
+  // Outlook stationery and signatures: a cell background that is an inline image.
+  background: raw(
+    'From: a@example.com\nTo: b@example.com\nSubject: stationery\nDate: Mon, 3 Mar 2025 10:00:00 +0000\nMessage-ID: <bg@example.com>\nMIME-Version: 1.0\n' +
+      'Content-Type: multipart/related; boundary="R"\n\n--R\nContent-Type: text/html; charset=utf-8\n\n' +
+      '<table><tr><td background="cid:image001.jpg@01DB8C1B.12345670">Hello</td></tr></table>\n' +
+      '--R\nContent-Type: image/png; name="image001.png"\nContent-ID: <image001.jpg@01DB8C1B.12345670>\nContent-Transfer-Encoding: base64\n\n' +
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=\n--R--\n',
+  ),
 };
 
 async function email(messageId: string) {
@@ -89,5 +97,14 @@ describe('attachments', () => {
     expect(await file.text()).toBe('server { listen 80; }');
     const list = await srv.api(`/api/emails?has_attachments=1&subject=config`);
     expect(list.body.data.map((x: { id: number }) => x.id)).toEqual([e.id]);
+  });
+
+  it('a cid: table-cell background is rewritten to the inline image\'s signed URL, which serves it without a key', async () => {
+    const e = await email('bg@example.com');
+    const url = /background="([^"]+)"/.exec(e.body_html)?.[1]?.replaceAll('&amp;', '&');
+    expect(url).toMatch(new RegExp(`^/api/attachments/${e.attachments[0].id}/download\\?inline=1&expires=\\d+&signature=`));
+    const image = await fetch(`${srv.url}${url}`);
+    expect(image.status).toBe(200);
+    expect(image.headers.get('content-type')).toBe('image/png');
   });
 });

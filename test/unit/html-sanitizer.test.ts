@@ -152,6 +152,15 @@ describe('sanitizeEmailHtml: links and images', () => {
     expect(seen).toEqual(['logo@example.com', 'banner123', 'banner123']);
   });
 
+  it('rewrites cid: table and cell backgrounds (Outlook stationery, signatures) like images; other schemes stay refused', () => {
+    expect(clean('<table background="cid:banner123"><tr><td background="CID:Logo@Example.com">x</td></tr></table>')).toBe(
+      '<table background="/api/attachments/8/download"><tr><td background="/api/attachments/7/download">x</td></tr></table>',
+    );
+    expect(clean('<td background="cid:missing@x">x</td>')).not.toContain('background');
+    expect(clean('<td background="https://cdn.example.com/bg.png">x</td>')).toContain('background="https://cdn.example.com/bg.png"');
+    expect(clean('<td background="data:image/svg+xml;base64,PHN2Zz4=">x</td>')).not.toContain('background');
+  });
+
   it('drops the src of an unknown cid (the image element and its alt stay)', () => {
     expect(clean('<img src="cid:missing@example.com" alt="gone">')).toBe('<img alt="gone" />');
     expect(clean('<img src="cid:">')).toBe('<img />');

@@ -12,8 +12,8 @@
  *   `<iframe>`/`<object>`/`<embed>`, `<html>`/`<body>` wrappers.
  * - Attributes: an allow-list, so every `on*` handler, `formaction`, `srcdoc`, `xlink:href` and friends disappear;
  *   `id`, `class` and `name` are dropped too (DOM clobbering of the host page, host CSS bleeding in).
- * - URLs: links allow http, https, mailto and tel; images http, https, `cid:` (rewritten through `opts.cidUrl`; unknown
- *   cid → no src) and `data:image/{png,jpeg,gif,webp,bmp};base64` (common in generated mail, inert in `<img>`; SVG data
+ * - URLs: links allow http, https, mailto and tel; images (and table/cell `background`s) http, https, `cid:` (rewritten
+ *   through `opts.cidUrl`; unknown cid → no src) and `data:image/{png,jpeg,gif,webp,bmp};base64` (common in generated mail, inert in `<img>`; SVG data
  *   URLs are refused). Relative and protocol-relative URLs are dropped: they would resolve against our origin. Scheme
  *   checks ignore case, entities (decoded by the parser) and the control/whitespace characters browsers skip.
  * - Links get `target="_blank" rel="noopener noreferrer"`.
@@ -178,11 +178,6 @@ const BASE: IOptions = {
   parser: { lowerCaseTags: true, lowerCaseAttributeNames: true },
 };
 
-/** Attributes that hold a URL on table cells (`background`): web URLs only. */
-const webOnly = (tagName: string, attribs: Attributes) => ({
-  tagName,
-  attribs: put(attribs, 'background', allowedUrl(attribs.background, WEB_SCHEMES)),
-});
 
 /** Sanitises one email body; see the module comment for the policy. Pure apart from calling `opts.cidUrl`. */
 export function sanitizeEmailHtml(html: string, opts: SanitizeOptions): string {
@@ -211,6 +206,8 @@ export function sanitizeEmailHtml(html: string, opts: SanitizeOptions): string {
 }
 
 function sanitize(html: string, opts: SanitizeOptions, hooks: Pick<IOptions, 'onOpenTag' | 'onCloseTag'>): string {
+  // A table's or cell's `background` is an image: the same URLs as `<img src>`, so Outlook's `cid:` backgrounds show.
+  const background = (tagName: string, attribs: Attributes) => ({ tagName, attribs: put(attribs, 'background', imageSrc(attribs.background, opts.cidUrl)) });
   return sanitizeHtml(html, {
     ...BASE,
     ...hooks,
@@ -226,10 +223,10 @@ function sanitize(html: string, opts: SanitizeOptions, hooks: Pick<IOptions, 'on
         delete attribs.srcset; // not allowed anyway; a srcset must not outlive a dropped src
         return { tagName, attribs: put(attribs, 'src', imageSrc(attribs.src, opts.cidUrl)) };
       },
-      table: webOnly,
-      td: webOnly,
-      th: webOnly,
-      tr: webOnly,
+      table: background,
+      td: background,
+      th: background,
+      tr: background,
     },
   });
 }
