@@ -200,6 +200,13 @@ describe('parseMessage: broken and hostile input never throws', () => {
     const first = await parse(Buffer.from(`${head}--b\nContent-Type: text/plain; name="body.txt"\n\nThe body.\n--b\nContent-Type: text/plain; name="log.txt"\n\nlog\n--b--\n`.replace(/\n/g, '\r\n')));
     expect(first.bodyText).toBe('The body.');
     expect(first.attachments.map((a) => a.filename)).toEqual(['log.txt']);
+    // A named HTML body inside alternative > related is a rendering of the body, not a file.
+    const nested = await parse(Buffer.from((
+      'From: a@example.com\nContent-Type: multipart/alternative; boundary="alt"\n\n--alt\nContent-Type: text/plain\n\nPlain body\n' +
+      '--alt\nContent-Type: multipart/related; boundary="rel"\n\n--rel\nContent-Type: text/html; name="body.html"\n\n<p>HTML body</p>\n' +
+      '--rel\nContent-Type: image/png; name="logo.png"\nContent-ID: <logo>\nContent-Transfer-Encoding: base64\n\niVBORw0KGgo=\n--rel--\n--alt--\n').replace(/\n/g, '\r\n')));
+    expect(nested.bodyHtml).toContain('HTML body');
+    expect(nested.attachments.map((a) => a.filename)).toEqual(['logo.png']);
   });
 
   it('malformed headers: garbage lines skipped, folding unfolded, bad Date → null', async () => {

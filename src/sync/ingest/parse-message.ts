@@ -290,7 +290,8 @@ export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOpt
   const fields = readFields(headerBlock(raw));
   const start = bodyStart(raw);
   const base: ParsedMessage = {
-    ...wellFormedFields(parseHeaderFields(fields, declaredCharset(fields, raw.subarray(start)))),
+    // The declared charset is looked for only when a field has raw 8-bit bytes (rare): it may scan the body's start.
+    ...wellFormedFields(parseHeaderFields(fields, fields.some((f) => f.raw !== undefined) ? declaredCharset(fields, raw.subarray(start)) : null)),
     bodyText: null,
     bodyHtml: null,
     attachments: [],

@@ -15,7 +15,17 @@ interface SplitterNode {
   charset?: string | false;
   filename?: string | false;
   disposition?: string | false;
-  parentNode?: { contentType?: string | false } | false;
+  parentNode?: ParentNode | false;
+}
+interface ParentNode {
+  contentType?: string | false;
+  parentNode?: ParentNode | false;
+}
+
+/** Inside a multipart/alternative at any depth (an HTML body in alternative > related is a rendering of the body). */
+function inAlternative(node: SplitterNode): boolean {
+  for (let p = node.parentNode; p; p = p.parentNode) if (p.contentType === 'multipart/alternative') return true;
+  return false;
 }
 
 /** The text types mailparser joins into the body (message/delivery-status too, which never names a file). */
@@ -36,8 +46,8 @@ export const ASCII_LABEL = /^(?:us-?ascii|ascii|ansi_x3\.4-19(?:68|86)|iso646-us
  * It also gives a part without a file name whose Content-Type is no `type/subtype` (`text`, `text/plain charset=utf-8`
  * from broken scripts) the type RFC 2045 §5.2 says it has, text/plain: mailparser stored such a message's whole body
  * as an attachment `attachment-1.bin` and showed no text. And it makes a text or HTML part that names a file an
- * attachment once the body's first text part was seen, outside multipart/alternative (whose parts are renderings of
- * the body): mutt and Apple Mail send attached `.txt`/`.html`/`.conf` files as `inline` with a file name, and
+ * attachment once the body's first text part was seen, outside multipart/alternative at any depth (whose parts are
+ * renderings of the body): mutt and Apple Mail send attached `.txt`/`.html`/`.conf` files as `inline` with a file name, and
  * mailparser glued them into body_text (an HTML file became body_html) and listed no attachment.
  * mailparser has no option for any of these defaults, so this reads from its splitter: the hook is tested against the
  * pinned version.
@@ -58,8 +68,7 @@ export class TextPartHook {
         data.contentType = 'text/plain';
       }
       if (data?.type === 'node' && typeof data.contentType === 'string' && BODY_TEXT_TYPES.has(data.contentType) && data.disposition !== 'attachment') {
-        const alternative = data.parentNode && data.parentNode.contentType === 'multipart/alternative';
-        if (data.filename && this.bodySeen && !alternative) data.disposition = 'attachment';
+        if (data.filename && this.bodySeen && !inAlternative(data)) data.disposition = 'attachment';
         else this.bodySeen = true;
       }
       if (data?.type === 'node' && typeof data.contentType === 'string' && data.contentType.startsWith('text/') && (!data.charset || ASCII_LABEL.test(data.charset.trim()))) {
