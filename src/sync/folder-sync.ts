@@ -97,11 +97,16 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     // Internal dates are Unix times: SINCE before 1970 restricts nothing, and Dovecot refuses years before ~1900.
     const since = opts.since && opts.since.getTime() > 0 ? opts.since : undefined;
     const sinceQuery = since ? { since } : {};
+    // `since` narrows a first sync, and what a full pass re-examines, never the mail above the cursor: the cursor moves
+    // past every UID a pass looked at, so new mail with an older date (a message moved in keeps its INTERNALDATE) left
+    // out here would never be fetched by any later pass.
+    const newMail = async (fromUid: number) => (await searchUids(client, { uid: `${fromUid}:*` })).filter((u) => u >= fromUid);
     let candidates: number[];
     if (plan.kind === 'incremental') {
-      candidates = plan.unchanged ? [] : (await searchUids(client, { uid: `${plan.fromUid}:*`, ...sinceQuery })).filter((u) => u >= plan.fromUid);
+      candidates = plan.unchanged ? [] : await newMail(plan.fromUid);
     } else {
       candidates = await searchUids(client, since ? sinceQuery : { all: true });
+      if (since && plan.kind === 'initial' && cursor?.uidValidity === uidValidity) candidates = [...candidates, ...(await newMail(cursor.uidNext))];
     }
     // Deletes the server refused for good: the message is still there, so it comes back (with the reason).
     const undone = await deps.state.failedDeletes(accountId, folder, uidValidity);

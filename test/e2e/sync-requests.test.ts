@@ -60,3 +60,23 @@ describe('a sync request while a pass runs', () => {
     expect(await count(id, 'INBOX')).toBe(300);
   }, 120_000);
 });
+
+describe('since_date', () => {
+  it('never skips new mail dated before it: the cursor passed it, and no later pass would fetch it', async () => {
+    // An old message moved or copied into the folder keeps its INTERNALDATE: it is new mail (above the cursor) with an
+    // old date. A since_date pass left it out of its UID SEARCH and still moved the cursor past it.
+    const { creds, id } = await account(['INBOX'], 2);
+    expect((await sync(id, {})).body.data).toMatchObject({ new: 2 });
+    const appendOld = (subject: string) =>
+      withImap(t.dovecot, creds, (c) => c.append('INBOX', toCrlf(buildMessage({ subject })), [], new Date('2020-03-01T10:00:00Z')));
+    await appendOld('moved in from an old folder');
+    const since = await sync(id, { since_date: '2024-01-01' });
+    expect(since.status, since.text).toBe(200);
+    expect(since.body.data).toMatchObject({ new: 1 });
+    await appendOld('another old one');
+    const full = await sync(id, { since_date: '2024-01-01', full_resync: true });
+    expect(full.body.data).toMatchObject({ new: 1 });
+    expect((await sync(id, {})).body.data).toMatchObject({ new: 0 });
+    expect(await count(id, 'INBOX')).toBe(4);
+  }, 60_000);
+});
