@@ -1,6 +1,7 @@
-/** Account fields from real-world and hostile clients: what is refused (400, naming the field) and what is stored. */
+/** Account fields from real-world and hostile clients, on create and update: what is refused (400, naming the field) and what is stored. */
 import { describe, expect, it } from 'vitest';
 import { useMailEnv } from '../support/mail-account.js';
+import { sql } from '../support/sync.js';
 
 const t = useMailEnv({ SYNC_ENABLED: 'false', RATE_LIMIT_PER_MINUTE: '100000', RATE_LIMIT_PER_HOUR: '1000000' });
 
@@ -29,5 +30,23 @@ describe('host', () => {
       expect(r.status, r.text).toBe(201);
       expect(r.body.data.host).toBe(stored);
     }
+  });
+});
+
+describe('update', () => {
+  it('an account whose stored password cannot be decrypted can still be renamed or deactivated, and given a new password', async () => {
+    const created = await create({ email: 'undecryptable@example.com', is_active: false });
+    const id = created.body.data.id as number;
+    const other = await create({ email: 'other-row@example.com' });
+    // A password sealed for another row (bound to that row's id) reads like one sealed under another INCOMING_SECRET_KEY.
+    await sql(t.dbUrl, 'UPDATE accounts SET password_sealed = (SELECT password_sealed FROM accounts WHERE id = $2) WHERE id = $1', [id, other.body.data.id]);
+    const renamed = await t.srv.api(`/api/accounts/${id}`, { method: 'PUT', json: { name: 'Renamed', is_active: false } });
+    expect(renamed.status, renamed.text).toBe(200);
+    expect(renamed.body.data).toMatchObject({ name: 'Renamed', is_active: false });
+    const tested = await t.srv.api(`/api/accounts/${id}`, { method: 'PUT', json: { test_connection: true } });
+    expect(tested.status).toBe(500);
+    expect(tested.body.error).toContain('Cannot decrypt the stored password');
+    const fixed = await t.srv.api(`/api/accounts/${id}`, { method: 'PUT', json: { password: 'new-secret' } });
+    expect(fixed.status, fixed.text).toBe(200);
   });
 });

@@ -104,14 +104,17 @@ export class AccountsService {
     const input = parseInput(UpdateAccountSchema, raw);
     const account = await this.get(principal, id);
     const { testConnection, password, ...fields } = input;
-    const next: ImapSettings = {
-      host: fields.host ?? account.host,
-      port: fields.port ?? account.port,
-      username: fields.username ?? account.username,
-      encryption: fields.encryption ?? account.encryption,
-      password: password ?? this.password(account),
-    };
-    if (testConnection) await this.requireConnection(next);
+    // The stored password is decrypted only for a test: one that cannot be (another INCOMING_SECRET_KEY) must not
+    // stop the account from being renamed, deactivated or given a new password.
+    if (testConnection) {
+      await this.requireConnection({
+        host: fields.host ?? account.host,
+        port: fields.port ?? account.port,
+        username: fields.username ?? account.username,
+        encryption: fields.encryption ?? account.encryption,
+        password: password ?? this.password(account),
+      });
+    }
     const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
     this.em.assign(account, defined);
     if (password !== undefined) account.passwordSealed = seal(this.deps.secretKey, password, aad(account.id));
