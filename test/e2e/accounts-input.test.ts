@@ -1,7 +1,8 @@
 /** Account fields from real-world and hostile clients, on create and update: what is refused (400, naming the field) and what is stored. */
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { useMailEnv } from '../support/mail-account.js';
-import { sql } from '../support/sync.js';
+import { sql, waitForLockWait } from '../support/sync.js';
 
 const t = useMailEnv({ SYNC_ENABLED: 'false', RATE_LIMIT_PER_MINUTE: '100000', RATE_LIMIT_PER_HOUR: '1000000' });
 
@@ -48,5 +49,24 @@ describe('update', () => {
     expect(tested.body.error).toContain('Cannot decrypt the stored password');
     const fixed = await t.srv.api(`/api/accounts/${id}`, { method: 'PUT', json: { password: 'new-secret' } });
     expect(fixed.status, fixed.text).toBe(200);
+  });
+
+  it("an update racing the account's deletion is a 404, not a 200 for a row that is gone", async () => {
+    const id = (await create({ email: 'update-vs-delete@example.com' })).body.data.id as number;
+    const other = new pg.Client({ connectionString: t.dbUrl });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT id FROM accounts WHERE id = $1 FOR UPDATE', [id]);
+      const put = t.srv.api(`/api/accounts/${id}`, { method: 'PUT', json: { name: 'Lost update' } });
+      await waitForLockWait(t.dbUrl, 'the update');
+      await other.query('DELETE FROM accounts WHERE id = $1', [id]);
+      await other.query('COMMIT');
+      const r = await put;
+      expect(r.status, r.text).toBe(404);
+      expect(r.body).toEqual({ success: false, error: `Account ${id} not found` });
+    } finally {
+      await other.end();
+    }
   });
 });

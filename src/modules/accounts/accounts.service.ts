@@ -116,13 +116,19 @@ export class AccountsService {
       });
     }
     const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
-    this.em.assign(account, defined);
-    if (password !== undefined) account.passwordSealed = seal(this.deps.secretKey, password, aad(account.id));
-    // New settings or credentials: the last error no longer describes them, and a paused sync may try again.
-    if (password !== undefined || fields.host || fields.port || fields.username || fields.encryption) account.lastError = null;
-    account.syncPausedAt = null;
-    await this.flushOrConflict();
-    return account;
+    return this.em.transactional(async (em) => {
+      // Locked and read again first: an update racing the account's deletion is a 404 (db/rows.ts), where its UPDATE
+      // of no row answered 200 with the changes it never saved; and it applies to what a concurrent update left.
+      await lockRowOrNotFound(em, ACCOUNT_ROW, account.id);
+      const current = await em.refreshOrFail(account);
+      em.assign(current, defined);
+      if (password !== undefined) current.passwordSealed = seal(this.deps.secretKey, password, aad(current.id));
+      // New settings or credentials: the last error no longer describes them, and a paused sync may try again.
+      if (password !== undefined || fields.host || fields.port || fields.username || fields.encryption) current.lastError = null;
+      current.syncPausedAt = null;
+      await this.flushOrConflict();
+      return current;
+    });
   }
 
   /**
