@@ -301,3 +301,34 @@ describe('single email, search, stats, threads and scope over GraphQL', () => {
     expect(invalid!.status).toBe(400);
   });
 });
+
+describe('several mutations in one document', () => {
+  it('each result shows the state after its own mutation, not what an earlier one of the document loaded', async () => {
+    const mb = await createDovecotUser(dovecot.dir);
+    await putMail(dovecot, mb, 'INBOX', buildMessage({ subject: 'Serial start', messageId: 'serial-1@q.test' }), day('2024-06-01T00:00:00'));
+    const reply = buildMessage({ subject: 'Re: Serial start', headers: { 'In-Reply-To': '<serial-1@q.test>' } });
+    await putMail(dovecot, mb, 'INBOX', reply, day('2024-06-02T00:00:00'));
+    const account = await createAccount(t.srv, dovecot, mb, ['INBOX']);
+    await syncAccount(t.srv, account);
+    const [first, second] = (await t.srv.api(`/api/emails?account_id=${account}&order=asc`)).body.data.map((e: { id: number }) => String(e.id));
+    const [cat] = await sql<{ id: number }>(t.db.url, "INSERT INTO categories (name, slug, created_at, updated_at) VALUES ('Serial', 'serial', now(), now()) RETURNING id");
+    const fields = 'isStarred categories { id } thread { messageCount emails { id } }';
+    const doc = `mutation($id: ID!, $other: ID!, $cat: ID!) {
+      a: updateEmail(id: $id, input: { categoryIds: [] }) { ${fields} }
+      b: updateEmail(id: $id, input: { categoryIds: [$cat], isStarred: true }) { ${fields} }
+      gone: deleteEmail(id: $other)
+      c: updateEmail(id: $id, input: {}) { ${fields} }
+    }`;
+    // Sent twice: the second run is compiled (graphql-jit), which must run mutations one after the other too.
+    for (const run of [1, 2]) {
+      if (run === 2) await putMail(dovecot, mb, 'INBOX', reply, day('2024-06-02T00:00:00')).then(() => syncAccount(t.srv, account));
+      const other = run === 1 ? second : (await t.srv.api(`/api/emails?account_id=${account}&order=asc`)).body.data[1].id;
+      const { data, errors } = await gql(doc, { id: first, other: String(other), cat: String(cat!.id) });
+      expect(errors, `run ${run}`).toBeUndefined();
+      expect(data.a, `run ${run}`).toMatchObject({ categories: [], thread: { messageCount: 2, emails: [{ id: first }, { id: String(other) }] } });
+      expect(data.b, `run ${run}`).toMatchObject({ isStarred: true, categories: [{ id: String(cat!.id) }] });
+      expect(data.c, `run ${run}`).toMatchObject({ isStarred: true, categories: [{ id: String(cat!.id) }], thread: { messageCount: 1, emails: [{ id: first }] } });
+      await gql('mutation($id: ID!) { updateEmail(id: $id, input: { isStarred: false }) { id } }', { id: first });
+    }
+  });
+});
