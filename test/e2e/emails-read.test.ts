@@ -73,6 +73,14 @@ describe('GET /api/emails', () => {
     expect((await list('?folder=Nope')).body.meta).toMatchObject({ total: 0, total_pages: 0 });
   });
 
+  it('an empty parameter is no filter, as for every other parameter (an HTML form sends `folder=` for "all")', async () => {
+    const all = (await list('?per_page=100')).body;
+    for (const q of ['folder=', 'sort=', 'order=', 'folder=&sort=&order=&from=&subject=&search=&account_id=&is_read=&since=']) {
+      expect((await list(`?per_page=100&${q}`)).body, q).toEqual(all);
+    }
+    expect((await t.srv.api('/api/emails?sort=%20')).status).toBe(400);
+  });
+
   it('from and subject are partial, case-insensitive; LIKE wildcards are literal', async () => {
     expect(subjects(await list('?from=ACME'))).toEqual(['Invoice 2024-002']);
     expect(subjects(await list('?from=j%C3%B6hn'))).toEqual(["Facture de l'été"]);

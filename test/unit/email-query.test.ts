@@ -23,6 +23,10 @@ describe('parseSort', () => {
     expect(parseSort('Subject', 'ASC')).toEqual({ field: 'subject', order: 'asc' });
     expect(parseSort('from_address', null)).toEqual({ field: 'from_address', order: 'desc' });
   });
+  it('an empty sort or order is the default (a form or client sending the parameter empty)', () => {
+    expect(parseSort('', '')).toEqual({ field: 'received_at', order: 'desc' });
+    expect(parseSort('subject', '')).toEqual({ field: 'subject', order: 'desc' });
+  });
   it('names the unknown field or order', () => {
     badInput(() => parseSort('size', 'asc'), 'sort: unknown sort field "size"');
     badInput(() => parseSort('subject', 'up'), 'order: unknown sort order "up"');
@@ -55,6 +59,9 @@ describe('buildEmailWhere', () => {
   it('until=9999-12-31 has no upper bound (its next midnight has no ISO form PostgreSQL reads)', () => {
     expect(buildEmailWhere(null, { until: '9999-12-31' }).sql).toBe('TRUE');
     expect(buildEmailWhere(null, { until: '9999-12-30' }).params).toEqual([new Date('9999-12-31T00:00:00Z')]);
+  });
+  it('ignores an empty folder (no IMAP folder is named ""), as it ignores the other empty text filters', () => {
+    expect(buildEmailWhere(null, { folder: '' })).toEqual({ sql: 'TRUE', params: [] });
   });
   it('ignores empty text filters and refuses until before since', () => {
     expect(buildEmailWhere(null, { from: '', subject: '', search: '  ' }).sql).toBe('TRUE');

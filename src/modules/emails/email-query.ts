@@ -63,10 +63,13 @@ export interface Sort {
   order: SortOrder;
 }
 
-/** Validates the documented sort and order (case-insensitive); unknown values are 400s naming the parameter. */
+/**
+ * Validates the documented sort and order (case-insensitive); unknown values are 400s naming the parameter. Empty is
+ * the default, as an empty value is absent for every other parameter (`?sort=&order=`, as forms and some clients send).
+ */
 export function parseSort(sort: string | null | undefined, order: string | null | undefined): Sort {
-  const field = (sort ?? 'received_at').trim().toLowerCase();
-  const dir = (order ?? 'desc').trim().toLowerCase();
+  const field = (sort || 'received_at').trim().toLowerCase();
+  const dir = (order || 'desc').trim().toLowerCase();
   if (!(SORT_FIELDS as readonly string[]).includes(field)) {
     throw AppError.badInput(`sort: unknown sort field "${sort}" (allowed: ${SORT_FIELDS.join(', ')})`);
   }
@@ -120,7 +123,8 @@ export function buildEmailWhere(accountIds: readonly number[] | null, f: EmailFi
     params.push(...ps);
   };
   if (f.accountId !== undefined) add('e.account_id = ?', f.accountId);
-  if (f.folder !== undefined) add('e.folder = ?', inboxCase(f.folder));
+  // No IMAP folder is named "": empty is no filter, as for the other text filters (it used to match nothing).
+  if (f.folder !== undefined && f.folder !== '') add('e.folder = ?', inboxCase(f.folder));
   if (f.from !== undefined && f.from !== '') {
     const like = `%${escapeLike(f.from)}%`;
     add(`(${ilike('e.from_address')} OR ${ilike('e.from_name')})`, like, like);
