@@ -110,6 +110,19 @@ describe('emails connection', () => {
   });
 });
 
+describe('page size in cursor mode', () => {
+  it('perPage with first/after is refused like page is, not ignored (it answered 50 emails when 2 were asked for)', async () => {
+    const cursor = (await gql(PAGE, { first: 1 })).data.emails.pageInfo.endCursor;
+    for (const args of [`perPage: 2, after: "${cursor}"`, 'perPage: 2, first: 3']) {
+      const { data, errors } = await gql(`{ emails(${args}) { nodes { id } } }`);
+      expect(data, args).toBeNull();
+      expect(errors?.[0]?.extensions.code, args).toBe('BAD_USER_INPUT');
+      expect(errors?.[0]?.message, args).toContain('per_page');
+    }
+    expect((await gql(`{ emails(first: 2, after: "${cursor}", page: null, perPage: null) { nodes { id } } }`)).data.emails.nodes).toHaveLength(2);
+  });
+});
+
 describe('relations through DataLoaders', () => {
   const FULL = `query($filter: EmailFilter, $first: Int) { emails(filter: $filter, first: $first) { nodes {
     id subject bodyHtml bodyText headers

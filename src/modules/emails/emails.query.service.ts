@@ -133,6 +133,8 @@ export class EmailsQueryService {
     const sort = parseSort(args.sort, args.order);
     const cursorMode = args.first != null || args.after != null;
     if (cursorMode && args.page != null) throw AppError.badInput('page: cannot be combined with first/after');
+    // It was ignored (50 emails came back where a client asked for 2): `first` is the page size of cursor mode.
+    if (cursorMode && args.perPage != null) throw AppError.badInput('per_page: cannot be combined with first/after (first is the page size)');
     const size = clamp(positive(cursorMode ? args.first : args.perPage, cursorMode ? 'first' : 'per_page', DEFAULT_PER_PAGE), MAX_PER_PAGE);
     const page = cursorMode ? null : positive(args.page, 'page', 1);
     const where = buildEmailWhere(principal.accountIds, args.filter ?? {});
