@@ -98,6 +98,11 @@ const KEY_CACHE_MAX = 10_000;
 export class AuthService {
   private readonly cache = new Map<string, CachedKey>();
   private readonly changeListeners = new Set<(keyId: number) => void>();
+  /**
+   * Counts the key changes this process heard of. A key read from the database while a change committed may hold the
+   * state before it: it is used for the request that read it, but cached only if no change was heard meanwhile.
+   */
+  private changes = 0;
 
   constructor(private readonly deps: AuthServiceDeps) {}
 
@@ -105,13 +110,15 @@ export class AuthService {
     const now = Date.now();
     const hit = this.cache.get(publicKey);
     if (hit && hit.expires > now) return hit;
+    const changesBefore = this.changes;
     const key = await this.em.findOne(ApiKey, { publicKey });
     if (!key) {
       this.cache.delete(publicKey);
       return null;
     }
-    if (this.cache.size >= KEY_CACHE_MAX) this.cache.clear();
     const entry = { principal: toPrincipal(key), secretHash: key.secretHash, secretSalt: key.secretSalt, revoked: !!key.revokedAt, expires: now + KEY_CACHE_TTL_MS };
+    if (changesBefore !== this.changes) return entry;
+    if (this.cache.size >= KEY_CACHE_MAX) this.cache.clear();
     this.cache.set(publicKey, entry);
     return entry;
   }
@@ -146,6 +153,7 @@ export class AuthService {
   /** Drops the key from the cache and tells the listeners (open WebSockets re-check it). */
   private changed(keyId: number): void {
     if (!Number.isInteger(keyId)) return;
+    this.changes++;
     for (const [publicKey, entry] of this.cache) if (entry.principal.keyId === keyId) this.cache.delete(publicKey);
     for (const fn of this.changeListeners) {
       try {
