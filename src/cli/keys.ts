@@ -44,9 +44,10 @@ async function keysCommand(auth: AuthService, [sub, idArg]: string[], opts: KeyO
       const created = await auth.createKey({
         name: opts.name,
         permissions: parsePermissions(list(opts.permissions ?? 'read')),
-        accountIds: opts.accounts ? list(opts.accounts).map((a) => parseId(a, '--accounts')) : null,
-        requestsPerMinute: opts['per-minute'] ? Number(opts['per-minute']) : undefined,
-        requestsPerHour: opts['per-hour'] ? Number(opts['per-hour']) : undefined,
+        // Given but empty (`--accounts "$IDS"` with IDS unset) is an empty scope, which the service refuses: never every account.
+        accountIds: opts.accounts !== undefined ? list(opts.accounts).map((a) => parseId(a, '--accounts')) : null,
+        requestsPerMinute: opts['per-minute'] !== undefined ? Number(opts['per-minute']) : undefined,
+        requestsPerHour: opts['per-hour'] !== undefined ? Number(opts['per-hour']) : undefined,
       });
       const out = { ...presentKey(created.key), secret: created.secret };
       if (opts.json) console.log(JSON.stringify(out));

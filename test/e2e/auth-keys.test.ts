@@ -61,3 +61,28 @@ describe('API key cache', () => {
     await expect(inContext(() => auth.authenticate(key.publicKey, secret))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 });
+
+describe('creating a key', () => {
+  const auth = () => new AuthService({ orm: t.orm, log, defaults: { perMinute: 60, perHour: 1000 } });
+
+  it('an empty account scope is refused: it is no scope at all, not every account', async () => {
+    await expect(inContext(() => auth().createKey({ name: 'nothing', permissions: ['read'], accountIds: [] }))).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+      message: expect.stringContaining('account_ids'),
+    });
+  });
+
+  it('limits beyond what the database stores are refused as input, not as a database error', async () => {
+    for (const [field, input] of [
+      ['requests_per_minute', { requestsPerMinute: 2 ** 31 }],
+      ['requests_per_hour', { requestsPerHour: 99_999_999_999 }],
+    ] as const) {
+      await expect(inContext(() => auth().createKey({ name: 'big', permissions: ['read'], ...input }))).rejects.toMatchObject({
+        code: 'BAD_USER_INPUT',
+        message: expect.stringContaining(field),
+      });
+    }
+    const max = await inContext(() => auth().createKey({ name: 'max', permissions: ['read'], requestsPerMinute: 2 ** 31 - 1 }));
+    expect(max.key.requestsPerMinute).toBe(2 ** 31 - 1);
+  });
+});

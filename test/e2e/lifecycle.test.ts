@@ -145,6 +145,24 @@ describe('serve (DATABASE_URL)', () => {
     // Five CLI processes, each booting Node and the ORM: ~1.5 s of CPU each, over 30 s on a loaded 2-core machine.
   }, 120_000);
 
+  it('keys create: an empty --accounts (an unset shell variable) is refused, not a key for every account; limits are checked', async () => {
+    const failed = (args: string[]) => cli(['keys', 'create', '--name', 'x', ...args], { DATABASE_URL: db.url }).then(
+      (ok) => ({ code: 0, stdout: ok.stdout, stderr: ok.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    for (const [args, message] of [
+      [['--accounts', ''], 'account_ids'],
+      [['--accounts', ','], 'account_ids'],
+      [['--per-minute', '99999999999'], 'requests_per_minute'],
+      [['--per-hour', ''], 'requests_per_hour'],
+    ] as const) {
+      const r = await failed([...args]);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: '' });
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).not.toMatch(/DriverException|\n\s+at /);
+    }
+  });
+
   it('SIGTERM while waiting for an unreachable database stops at once, exit 0', async () => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/incoming.js'), 'serve'], {
       cwd: ROOT,

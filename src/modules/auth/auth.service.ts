@@ -55,6 +55,10 @@ export interface AuthServiceDeps {
   defaults: { perMinute: number; perHour: number };
 }
 
+/** Per-minute and per-hour limits are stored as PostgreSQL integers. */
+const MAX_LIMIT = 2 ** 31 - 1;
+const isLimit = (n: number) => Number.isInteger(n) && n >= 1 && n <= MAX_LIMIT;
+
 // A hash to compare against when the key id is unknown, so unknown ids and wrong secrets take the same time.
 const DUMMY_SALT = randomBytes(16).toString('hex');
 const DUMMY_HASH = hashSecret('dummy', DUMMY_SALT);
@@ -182,8 +186,8 @@ export class AuthService {
     const permissions = parsePermissions(input.permissions);
     const perMinute = input.requestsPerMinute ?? this.deps.defaults.perMinute;
     const perHour = input.requestsPerHour ?? this.deps.defaults.perHour;
-    if (!Number.isInteger(perMinute) || perMinute < 1) throw AppError.badInput('requests_per_minute: must be ≥ 1');
-    if (!Number.isInteger(perHour) || perHour < 1) throw AppError.badInput('requests_per_hour: must be ≥ 1');
+    if (!isLimit(perMinute)) throw AppError.badInput(`requests_per_minute: must be a whole number from 1 to ${MAX_LIMIT}`);
+    if (!isLimit(perHour)) throw AppError.badInput(`requests_per_hour: must be a whole number from 1 to ${MAX_LIMIT}`);
     const publicKey = input.publicKey ?? randomToken('ink_', 12);
     const secret = input.secret ?? randomToken('ins_', 32);
     if (await this.em.count(ApiKey, { publicKey })) throw AppError.conflict('An API key with this id already exists');
@@ -204,10 +208,12 @@ export class AuthService {
 
   /**
    * A new key's account scope: existing accounts, each once (null: every account). Account ids are never reused, but
-   * one no account has yet would be: a key scoped to it would see the account created under that id later.
+   * one no account has yet would be: a key scoped to it would see the account created under that id later. An empty
+   * list is refused: it would be a key that sees nothing, and is most often a list that came out empty by mistake.
    */
   private async accountScope(ids: readonly number[] | null | undefined): Promise<number[] | null> {
     if (ids === null || ids === undefined) return null;
+    if (ids.length === 0) throw AppError.badInput('account_ids: give at least one account id, or none at all for a key that sees every account');
     const unique = [...new Set(ids)];
     const valid = unique.filter((id) => Number.isInteger(id) && id >= 1 && id <= 2 ** 31 - 1);
     const found = new Set(
