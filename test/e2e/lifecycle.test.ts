@@ -161,7 +161,7 @@ describe('serve (DATABASE_URL)', () => {
       expect(r.stderr).toContain(message);
       expect(r.stderr).not.toMatch(/DriverException|\n\s+at /);
     }
-  });
+  }, 120_000);
 
   it('SIGTERM while waiting for an unreachable database stops at once, exit 0', async () => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/incoming.js'), 'serve'], {
