@@ -76,8 +76,9 @@ function handlerOf(operation: DocumentNode, respond: RestRoute['respond'], r: Re
     });
     const result = await runner.run(operation, variables as Record<string, unknown>, req.principal, String(req.id));
     if (result.errors && result.errors.length > 0) throw errorOf(result.errors, req.log);
-    const out = respond(result.data);
+    const { headers, ...out } = respond(result.data);
     reply.status(r.status ?? 200);
+    if (headers) reply.headers(headers);
     return { success: true, ...out };
   };
 }

@@ -14,6 +14,8 @@ export interface RestResult {
   data?: unknown;
   message?: string;
   meta?: unknown;
+  /** Response headers beside the body (additions the documented shapes have no place for). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface RestRoute<TData = unknown, TVars = Record<string, unknown>> {

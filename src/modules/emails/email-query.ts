@@ -113,6 +113,22 @@ export function checkText(value: string | undefined, field: string): void {
 }
 
 /** WHERE clause (scope AND filters) over `emails e`. */
+/** The largest email id now: an offset listing's snapshot (`withSnapshot`), read once per listing. */
+export const SNAPSHOT_SQL = 'SELECT coalesce(max(id), 0) FROM emails';
+
+/**
+ * Leaves out the emails stored after an offset listing's first page (`snapshot`: the largest email id then, which
+ * that page reported): new mail then no longer shifts the later pages, so none repeats or is skipped (README,
+ * "Listing"). Absent or empty: no bound. Email ids are PostgreSQL integers.
+ */
+export function withSnapshot(where: SqlPart, snapshot: string | null | undefined): SqlPart {
+  if (snapshot === null || snapshot === undefined || snapshot === '') return where;
+  if (!/^\d{1,10}$/.test(snapshot) || Number(snapshot) > 2_147_483_647) {
+    throw AppError.badInput('snapshot: must be the snapshot an earlier page reported (an email id)');
+  }
+  return { sql: `${where.sql} AND e.id <= ?`, params: [...where.params, Number(snapshot)] };
+}
+
 export function buildEmailWhere(accountIds: readonly number[] | null, f: EmailFilter): SqlPart {
   for (const field of ['folder', 'from', 'subject', 'search'] as const) checkText(f[field], field);
   const scope = scopeSql(accountIds);

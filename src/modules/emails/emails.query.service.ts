@@ -23,6 +23,8 @@ import {
   parseSort,
   scopeSql,
   sortKeySql,
+  SNAPSHOT_SQL,
+  withSnapshot,
   type EmailFilter,
   type Sort,
 } from './email-query.js';
@@ -54,6 +56,8 @@ export interface ListOptions {
   count?: boolean;
   /** Relations read in the page's statement, by column alias (each row carries the embed's JSON under it). */
   embeds?: Readonly<Record<string, RowEmbed<unknown>>>;
+  /** Report the listing's snapshot (`EmailPage.snapshot`; default false). */
+  snapshot?: boolean;
 }
 
 export interface ListArgs {
@@ -64,6 +68,8 @@ export interface ListArgs {
   perPage?: number | null;
   first?: number | null;
   after?: string | null;
+  /** Only emails stored up to this snapshot (`withSnapshot`): what the first page of the listing reported. */
+  snapshot?: string | null;
 }
 
 export interface EmailPage {
@@ -77,6 +83,8 @@ export interface EmailPage {
   totalPages: number;
   hasNextPage: boolean;
   hasPreviousPage: boolean;
+  /** The snapshot to pass with the listing's next pages (the one given, or the largest email id now); if asked for. */
+  snapshot: string | null;
 }
 
 export interface SearchHit {
@@ -137,20 +145,22 @@ export class EmailsQueryService {
     if (cursorMode && args.perPage != null) throw AppError.badInput('per_page: cannot be combined with first/after (first is the page size)');
     const size = clamp(positive(cursorMode ? args.first : args.perPage, cursorMode ? 'first' : 'per_page', DEFAULT_PER_PAGE), MAX_PER_PAGE);
     const page = cursorMode ? null : positive(args.page, 'page', 1);
-    const where = buildEmailWhere(principal.accountIds, args.filter ?? {});
+    const where = withSnapshot(buildEmailWhere(principal.accountIds, args.filter ?? {}), args.snapshot);
+    // The listing's first page reads its snapshot with the page (same statement, same view of the table).
+    const snapshotSql = opts.snapshot && !args.snapshot ? `, (${SNAPSHOT_SQL})::text AS "_snap"` : '';
     const after = args.after ? afterSql(decodeCursor(args.after, sort)) : null;
     const em = this.em;
     const counted = async () => {
       const [row] = await exec<{ n: number }>(this.em, `SELECT count(*)::int AS n FROM emails e WHERE ${where.sql}`, where.params);
       return row!.n;
     };
-    const pageSql = `SELECT ${EMAIL_COLUMNS}, ${sortKeySql(sort)} AS "_key", (${GENERATION_SQL}) AS "_gen" FROM emails e
+    const pageSql = `SELECT ${EMAIL_COLUMNS}, ${sortKeySql(sort)} AS "_key", (${GENERATION_SQL}) AS "_gen"${snapshotSql} FROM emails e
        WHERE ${where.sql}${after ? ` AND ${after.sql}` : ''}
        ORDER BY ${orderSql(sort)} LIMIT ? OFFSET ?`;
     // Embedded relations are computed over the page (a subquery scan keeps its order), not in it: there, PostgreSQL
     // would also compute them for every row skipped by the OFFSET.
     const embeds = Object.entries(opts.embeds ?? {});
-    const rows = await exec<EmailRow & { _key: string; _gen: string }>(
+    const rows = await exec<EmailRow & { _key: string; _gen: string; _snap?: string }>(
       em,
       embeds.length === 0 ? pageSql : `SELECT p.*, ${embeds.map(([alias, e]) => `${e.sql('p.id')} AS "${alias}"`).join(', ')} FROM (${pageSql}) p`,
       [...where.params, ...(after?.params ?? []), size + 1, page ? (page - 1) * size : 0],
@@ -176,6 +186,7 @@ export class EmailsQueryService {
       totalPages: Math.ceil(total / size),
       hasNextPage: rows.length > size,
       hasPreviousPage: page ? page > 1 : !!args.after,
+      snapshot: !opts.snapshot ? null : args.snapshot || (rows[0]?._snap ?? (await exec<{ s: string }>(em, `SELECT (${SNAPSHOT_SQL})::text AS s`))[0]!.s),
     };
   }
 

@@ -81,14 +81,15 @@ export class EmailsResolver {
     @Arg('perPage', () => Int, { nullable: true, description: 'Default 50; values over 100 are clamped to 100' }) perPage?: number,
     @Arg('first', () => Int, { nullable: true, description: 'Cursor mode: page size (default 50, max 100)' }) first?: number,
     @Arg('after', () => String, { nullable: true, description: 'Cursor mode: endCursor of the previous page' }) after?: string,
+    @Arg('snapshot', () => ID, { nullable: true, description: 'Page mode: the snapshot the first page reported; mail stored since is left out, so later pages do not shift' }) snapshot?: string,
   ): Promise<EmailConnectionType> {
     // The COUNT(*) is the costly part of a page: only run it when totals were asked for (cursor clients rarely do).
     const count = selectsAny(info, ['totalCount', 'totalPages']);
     const embeds = pageEmbeds().filter((x) => x.fields.some((f) => selectsPath(info, ['nodes', f]) || selectsPath(info, ['edges', 'node', f])));
     const r = await ctx.services.emails.list(
       requirePrincipal(ctx),
-      { filter: toFilter(filter), sort, order, page, perPage, first, after },
-      { count, embeds: Object.fromEntries(embeds.map((x) => [x.alias, x.embed])) },
+      { filter: toFilter(filter), sort, order, page, perPage, first, after, snapshot },
+      { count, embeds: Object.fromEntries(embeds.map((x) => [x.alias, x.embed])), snapshot: selectsAny(info, ['snapshot']) },
     );
     for (const x of embeds) for (const row of r.rows) x.prime(ctx.loaders, row.id, (row as unknown as Record<string, unknown>)[x.alias]);
     const nodes = r.rows as unknown as EmailType[];
@@ -109,6 +110,7 @@ export class EmailsResolver {
       page: r.page,
       perPage: r.perPage,
       totalPages: r.totalPages,
+      snapshot: r.snapshot,
     };
   }
 

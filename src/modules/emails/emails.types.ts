@@ -84,6 +84,11 @@ export class EmailConnectionType {
   @Field(() => Int, { nullable: true, description: 'The page number (null when paginating with first/after)' }) page!: number | null;
   @Field(() => Int) perPage!: number;
   @Field(() => Int) totalPages!: number;
+  @Field(() => ID, {
+    nullable: true,
+    description: 'The largest email id when this listing was read (or the snapshot given): pass it as `snapshot` with the next pages',
+  })
+  snapshot!: string | null;
 }
 
 @ObjectType('EmailSearchHit')

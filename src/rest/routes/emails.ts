@@ -17,6 +17,9 @@ import { bool, capped, date, int, perPage, text } from '../coerce.js';
 import { restEmail, restEmailStats, restFolder, restPageMeta, restStatistics } from '../presenters/emails.js';
 import { headVariant, route, type RestRequest } from '../route.js';
 
+/** `GET /api/emails` answers its snapshot here; pass it back as `?snapshot=` with the next pages (README, "Listing"). */
+export const SNAPSHOT_HEADER = 'x-listing-snapshot';
+
 const accountId = (req: RestRequest) => {
   const n = int(req.query.account_id, 'account_id', 1, 2_147_483_647);
   return n === undefined ? undefined : String(n);
@@ -32,6 +35,7 @@ export const emailRoutes = [
       return {
         page: int(q.page, 'page', 1, 1_000_000),
         perPage: perPage(q.per_page),
+        snapshot: text(q.snapshot, 'snapshot'),
         sort: text(q.sort, 'sort'),
         order: text(q.order, 'order'),
         filter: {
@@ -47,7 +51,8 @@ export const emailRoutes = [
         },
       };
     },
-    respond: (d) => ({ data: d.emails.nodes.map(restEmail), meta: restPageMeta(d.emails) }),
+    // The listing's snapshot goes in a header: seed 000's meta has exactly the four page fields.
+    respond: (d) => ({ data: d.emails.nodes.map(restEmail), meta: restPageMeta(d.emails), headers: { [SNAPSHOT_HEADER]: d.emails.snapshot ?? '0' } }),
   }),
   route({
     method: 'GET',
