@@ -67,6 +67,11 @@ describe('buildEmailWhere', () => {
     expect(buildEmailWhere(null, { from: '', subject: '', search: '  ' }).sql).toBe('TRUE');
     badInput(() => buildEmailWhere(null, { since: '2024-02-01', until: '2024-01-01' }), 'until');
   });
+  it('text filters are bounded in characters, not UTF-16 units (an emoji is one character)', () => {
+    expect(() => buildEmailWhere(null, { subject: '😀'.repeat(1000) })).not.toThrow();
+    badInput(() => buildEmailWhere(null, { subject: '😀'.repeat(1001) }), 'subject: must be at most 1000 characters');
+    badInput(() => buildEmailWhere(null, { from: 'a'.repeat(1001) }), 'from: must be at most 1000 characters');
+  });
   it('escapes LIKE wildcards and the escape character', () => {
     expect(escapeLike('100%_\\')).toBe('100\\%\\_\\\\');
   });

@@ -109,10 +109,10 @@ const MAX_TEXT_FILTER = 1000;
 export function checkText(value: string | undefined, field: string): void {
   if (value === undefined) return;
   if (value.includes('\0')) throw AppError.badInput(`${field}: ${NUL_MESSAGE}`);
-  if (value.length > MAX_TEXT_FILTER) throw AppError.badInput(`${field}: must be at most ${MAX_TEXT_FILTER} characters`);
+  // In characters (code points), as `q`'s minimum is: an emoji is two UTF-16 units.
+  if (value.length > MAX_TEXT_FILTER && [...value].length > MAX_TEXT_FILTER) throw AppError.badInput(`${field}: must be at most ${MAX_TEXT_FILTER} characters`);
 }
 
-/** WHERE clause (scope AND filters) over `emails e`. */
 /** The largest email id now: an offset listing's snapshot (`withSnapshot`), read once per listing. */
 export const SNAPSHOT_SQL = 'SELECT coalesce(max(id), 0) FROM emails';
 
@@ -129,6 +129,7 @@ export function withSnapshot(where: SqlPart, snapshot: string | null | undefined
   return { sql: `${where.sql} AND e.id <= ?`, params: [...where.params, Number(snapshot)] };
 }
 
+/** WHERE clause (scope AND filters) over `emails e`. */
 export function buildEmailWhere(accountIds: readonly number[] | null, f: EmailFilter): SqlPart {
   for (const field of ['folder', 'from', 'subject', 'search'] as const) checkText(f[field], field);
   const scope = scopeSql(accountIds);
