@@ -43,6 +43,15 @@ const CORPUS: Record<string, Buffer> = {
       '--R\nContent-Type: image/png; name="image001.png"\nContent-ID: <image001.jpg@01DB8C1B.12345670>\nContent-Transfer-Encoding: base64\n\n' +
       'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=\n--R--\n',
   ),
+  // The Bat! era again: attachment names as raw bytes — KOI8-R like the message's text, and a windows-1251 text file
+  // that declares its own charset.
+  koi8rFiles: raw(
+    'From: ivan@example.ru\nTo: maria@example.ru\nSubject: files\nDate: Mon, 3 Mar 2025 10:00:00 +0300\nMessage-ID: <koi8r-files@example.ru>\nMIME-Version: 1.0\n' +
+      'Content-Type: multipart/mixed; boundary="F"\n\n--F\nContent-Type: text/plain; charset=koi8-r\nContent-Transfer-Encoding: 8bit\n\n{f4c5cbd3d4}\n' +
+      '--F\nContent-Type: application/msword; name="{e4cfc7cfd7cfd2}.doc"\nContent-Disposition: attachment; filename="{e4cfc7cfd7cfd2}.doc"\n' +
+      'Content-Transfer-Encoding: base64\n\nAAEC\n' +
+      '--F\nContent-Type: text/plain; charset=windows-1251; name="{cef2f7b8f2}.txt"\nContent-Disposition: attachment\n\nreport\n--F--\n',
+  ),
 };
 
 async function email(messageId: string) {
@@ -97,6 +106,18 @@ describe('attachments', () => {
     expect(await file.text()).toBe('server { listen 80; }');
     const list = await srv.api(`/api/emails?has_attachments=1&subject=config`);
     expect(list.body.data.map((x: { id: number }) => x.id)).toEqual([e.id]);
+  });
+
+  it('file names written as raw bytes in a legacy charset are read in the charset of their part or message', async () => {
+    const e = await email('koi8r-files@example.ru');
+    expect(e.attachments.map((a: Record<string, unknown>) => [a.filename, a.original_filename, a.mime_type])).toEqual([
+      ['Договор.doc', 'Договор.doc', 'application/msword'],
+      ['Отчёт.txt', 'Отчёт.txt', 'text/plain'],
+    ]);
+    const file = await fetch(`${srv.url}/api/attachments/${e.attachments[0].id}/download`, { headers: { 'x-api-key': srv.key, 'x-api-secret': srv.secret } });
+    expect(file.headers.get('content-disposition')).toContain(`filename*=UTF-8''${encodeURIComponent('Договор.doc')}`);
+    const g = await srv.api('/graphql', { method: 'POST', json: { query: `{ email(id: ${e.id}) { attachments { filename originalFilename } } }` } });
+    expect(g.body.data.email.attachments[1]).toEqual({ filename: 'Отчёт.txt', originalFilename: 'Отчёт.txt' });
   });
 
   it('a cid: table-cell background is rewritten to the inline image\'s signed URL, which serves it without a key', async () => {

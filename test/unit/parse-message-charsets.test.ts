@@ -77,6 +77,51 @@ describe('parseMessage: raw 8-bit headers in the charset of the message', () => 
   });
 });
 
+describe('parseMessage: raw 8-bit attachment file names in the charset of the part or message', () => {
+  const hex = (h: string): string => Buffer.from(h, 'hex').toString('latin1');
+  /** A multipart message: a text part in `charset`, then a file whose part headers are `fileHeaders`. */
+  const withFile = (charset: string, fileHeaders: string): Buffer =>
+    bytes(`From: a@example.com\nSubject: files\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n` +
+      `--b\nContent-Type: text/plain; charset=${charset}\nContent-Transfer-Encoding: 8bit\n\nbody\n` +
+      `--b\n${fileHeaders}\nContent-Transfer-Encoding: base64\n\nAAEC\n--b--\n`);
+  const names = async (raw: Buffer) => (await parse(raw)).attachments.map((a) => [a.filename, a.originalFilename, a.mimeType]);
+
+  it('KOI8-R, windows-1251, Shift_JIS (a 0x5C trail byte) and ISO-8859-2 names are read in the charset the message declares', async () => {
+    const koi8 = hex('f3dea3d4');
+    expect(await names(withFile('koi8-r', `Content-Type: application/msword; name="${koi8}.doc"\nContent-Disposition: attachment; filename="${koi8}.doc"`)))
+      .toEqual([['Счёт.doc', 'Счёт.doc', 'application/msword']]);
+    expect(await names(withFile('windows-1251', `Content-Type: application/octet-stream; name="${hex('cef2f7b8f2')}.xls"`)))
+      .toEqual([['Отчёт.xls', 'Отчёт.xls', 'application/vnd.ms-excel']]);
+    expect(await names(withFile('shift_jis', `Content-Type: application/vnd.ms-excel\nContent-Disposition: attachment; filename="${hex('8e9197bf955c')}.xls"`)))
+      .toEqual([['資料表.xls', '資料表.xls', 'application/vnd.ms-excel']]);
+    expect(await names(withFile('shift_jis', `Content-Type: application/zip\nContent-Disposition: attachment; filename=${hex('835c83748367')}.zip`)))
+      .toEqual([['ソフト.zip', 'ソフト.zip', 'application/zip']]);
+    expect(await names(withFile('iso-8859-2', `Content-Type: application/pdf\nContent-Disposition: attachment; filename="${hex('bff3b377')}.pdf"`)))
+      .toEqual([['żółw.pdf', 'żółw.pdf', 'application/pdf']]);
+    // ISO-2022-JP in its 7-bit form (escapes, `ESC ( B` not a comment): read by its escapes, whatever is declared.
+    expect(await names(withFile('us-ascii', `Content-Type: application/msword\nContent-Disposition: attachment; filename="${hex('1b24423b714e411b2842')}.doc"`)))
+      .toEqual([['資料.doc', '資料.doc', 'application/msword']]);
+  });
+
+  it("the part's own charset comes first; without any, windows-1252 as for raw 8-bit headers", async () => {
+    expect(await names(withFile('koi8-r', `Content-Type: text/plain; charset=windows-1251; name="${hex('cef2f7b8f2')}.txt"\nContent-Disposition: attachment`)))
+      .toEqual([['Отчёт.txt', 'Отчёт.txt', 'text/plain']]);
+    expect(await names(withFile('us-ascii', 'Content-Type: application/pdf\nContent-Disposition: attachment; filename="caf\xe9 \x80.pdf"')))
+      .toEqual([['café €.pdf', 'café €.pdf', 'application/pdf']]);
+  });
+
+  it('the name is still sanitised; encoded, RFC 2231 and UTF-8 names are read as before', async () => {
+    expect(await names(withFile('koi8-r', `Content-Type: application/msword\nContent-Disposition: attachment; filename="C:\\\\${hex('f3dea3d4')}.doc"`)))
+      .toEqual([['Счёт.doc', 'C:\\Счёт.doc', 'application/msword']]);
+    expect(await names(withFile('koi8-r', 'Content-Type: application/pdf\nContent-Disposition: attachment; filename="=?iso-8859-1?Q?caf=E9?=.pdf"')))
+      .toEqual([['café.pdf', 'café.pdf', 'application/pdf']]);
+    expect(await names(withFile('koi8-r', "Content-Type: application/pdf\nContent-Disposition: attachment; filename*=iso-8859-1''caf%E9.pdf")))
+      .toEqual([['café.pdf', 'café.pdf', 'application/pdf']]);
+    expect(await names(withFile('koi8-r', `Content-Type: application/pdf\nContent-Disposition: attachment; filename="${Buffer.from('café').toString('latin1')}.pdf"`)))
+      .toEqual([['café.pdf', 'café.pdf', 'application/pdf']]);
+  });
+});
+
 describe('parseMessage: text parts that declare no charset', () => {
   const head = 'From: a@example.com\nSubject: unlabelled\nMIME-Version: 1.0\n';
 

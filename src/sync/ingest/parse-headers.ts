@@ -8,7 +8,6 @@ import libmime from 'libmime';
 import { parseAddressHeader } from 'mailparser';
 import { cutUtf8 } from '../../shared/utf8.js';
 import type { ParsedAddress, ParsedMessage } from './parse-message.js';
-import { ASCII_LABEL } from './text-part-hook.js';
 
 export type HeaderFields = Pick<
   ParsedMessage,
@@ -93,6 +92,12 @@ export function readFields(block: Buffer): RawField[] {
   return fields;
 }
 
+/**
+ * A charset label that says nothing about 8-bit bytes: US-ASCII and its aliases. Mailers that label everything
+ * `us-ascii` send Latin text under it, which browsers read as windows-1252 (WHATWG Encoding) and libmime as U+FFFD.
+ */
+export const ASCII_LABEL = /^(?:us-?ascii|ascii|ansi_x3\.4-19(?:68|86)|iso646-us|iso-ir-6|cp367|ibm367|us)$/i;
+
 /** ISO-2022-JP's escapes into JIS X 0208 (`ESC $ @`, `ESC $ B`) or JIS X 0212: 7-bit text only that charset reads. */
 const ISO_2022_JP = /\x1b\$(?:[@B]|\(D)/;
 
@@ -109,23 +114,33 @@ export function declaredCharset(fields: RawField[], body: Buffer): string | null
     charset = undefined;
   }
   charset ??= /^content-type:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*?charset\s*=\s*"?([\w.:+-]{1,40})/im.exec(body.subarray(0, 64 * 1024).toString('latin1'))?.[1];
-  charset = charset?.trim();
-  return charset && !/^utf-?8$/i.test(charset) && !ASCII_LABEL.test(charset) ? charset : null;
+  return legacyCharset(charset);
+}
+
+/** A charset label when it names a legacy charset (not UTF-8 or ASCII, `ASCII_LABEL`); else null. */
+export function legacyCharset(label: string | false | undefined): string | null {
+  const charset = label ? label.trim() : '';
+  return charset !== '' && !/^utf-?8$/i.test(charset) && !ASCII_LABEL.test(charset) ? charset : null;
 }
 
 /**
- * A field's value as a reader sees it. Old mailers write raw bytes of their own charset into Subject, From or To
- * (KOI8-R, windows-1251, Shift_JIS; ISO-2022-JP as 7-bit escapes), not encoded words; mail clients read those in
- * the charset the message declares for its text, and so does this when the bytes are not UTF-8 (ISO-2022-JP by its
- * escapes). An unknown charset, or one the bytes do not fit, keeps the value as `readFields` read it.
+ * Raw header bytes (latin1 code units) as a reader sees them. Old mailers write raw bytes of their own charset into
+ * Subject, From, To or a part's file name (KOI8-R, windows-1251, Shift_JIS; ISO-2022-JP as 7-bit escapes), not
+ * encoded words; mail clients read those in the charset the message declares for its text, and so does this when the
+ * bytes are not UTF-8 (ISO-2022-JP by its escapes). Null when that does not apply — valid UTF-8, no charset, an
+ * unknown one, UTF-7, or one the bytes do not fit: the caller keeps its own reading.
  */
-function displayValue(f: RawField, charset: string | null): string {
-  if (f.raw === undefined) return f.value;
-  const bytes = Buffer.from(f.raw, 'latin1');
-  const cs = ISO_2022_JP.test(f.raw) ? 'iso-2022-jp' : isUtf8(bytes) ? null : charset;
-  if (cs === null || /^utf-?7/i.test(cs)) return f.value;
+export function decodeRawHeader(raw: string, charset: string | null): string | null {
+  const bytes = Buffer.from(raw, 'latin1');
+  const cs = ISO_2022_JP.test(raw) ? 'iso-2022-jp' : isUtf8(bytes) ? null : charset;
+  if (cs === null || /^utf-?7/i.test(cs)) return null;
   const decoded = libmime.decodeWord(cs, 'B', bytes.toString('base64'));
-  return decoded.includes('\ufffd') ? f.value : decoded;
+  return decoded.includes('\ufffd') ? null : decoded;
+}
+
+/** A field's value as a reader sees it (`decodeRawHeader`), else as `readFields` read it. */
+function displayValue(f: RawField, charset: string | null): string {
+  return f.raw === undefined ? f.value : (decodeRawHeader(f.raw, charset) ?? f.value);
 }
 
 function decodeWords(value: string): string {

@@ -16,7 +16,8 @@
  *   built-in libmime (iconv-lite + encoding-japanese) — covered by tests, so no native `Iconv` is passed. Unknown
  *   charsets decode as UTF-8 with U+FFFD (libmime's rule); UTF-7 is refused on purpose (it smuggles markup). A text
  *   part that declares no charset (or only US-ASCII) and is not UTF-8 is read as its HTML `<meta charset>` says, else
- *   as windows-1252 (`TextPartHook`), as mail clients do.
+ *   as windows-1252 (`TextPartHook`), as mail clients do. A file name written as raw 8-bit bytes is read in the charset
+ *   its part or the message declares (`part-filename.ts`), as raw 8-bit Subject/From are.
  * - uuencoded files, inside the text body or as an x-uuencode part, are decoded into attachments (`uuencode.ts`).
  */
 import { isUtf8 } from 'node:buffer';
@@ -289,9 +290,12 @@ export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOpt
   const stored = rawInline ? { key: blobKey(raw), size: raw.length } : await store.writeBuffer(raw);
   const fields = readFields(headerBlock(raw));
   const start = bodyStart(raw);
+  // The declared charset is looked for only when a header field or file name has raw 8-bit bytes (rare): it may scan
+  // the body's start.
+  let declared: string | null | undefined;
+  const messageCharset = (): string | null => (declared === undefined ? (declared = declaredCharset(fields, raw.subarray(start))) : declared);
   const base: ParsedMessage = {
-    // The declared charset is looked for only when a field has raw 8-bit bytes (rare): it may scan the body's start.
-    ...wellFormedFields(parseHeaderFields(fields, fields.some((f) => f.raw !== undefined) ? declaredCharset(fields, raw.subarray(start)) : null)),
+    ...wellFormedFields(parseHeaderFields(fields, fields.some((f) => f.raw !== undefined) ? messageCharset() : null)),
     bodyText: null,
     bodyHtml: null,
     attachments: [],
@@ -317,14 +321,14 @@ export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOpt
 
   const attachments: ParsedAttachment[] = [];
   try {
-    const hook = new TextPartHook(null);
+    const hook = new TextPartHook(null, messageCharset);
     const body = await parseBody(raw, store, attachments, hook);
     const garbled = (t: string | null) => t !== null && t.includes(REPLACEMENT);
     // Unlabelled text that was not UTF-8 (the parse produced U+FFFD and the body bytes are not UTF-8): parse again
     // with a legacy charset for those parts. Rare, so the second pass (attachments are deduplicated) costs little.
     if (hook.unlabelled > 0 && (garbled(body.bodyText) || garbled(body.bodyHtml)) && !isUtf8(raw.subarray(start))) {
       const again: ParsedAttachment[] = [];
-      const redone = await parseBody(raw, store, again, new TextPartHook(legacyCharsets(raw.subarray(start))));
+      const redone = await parseBody(raw, store, again, new TextPartHook(legacyCharsets(raw.subarray(start)), messageCharset));
       return { ...base, ...(await extractUuencoded(redone, store, again, opts.maxBytes)), attachments: again };
     }
     return { ...base, ...(await extractUuencoded(body, store, attachments, opts.maxBytes)), attachments };

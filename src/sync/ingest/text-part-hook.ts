@@ -1,9 +1,11 @@
 /**
  * What parse-message.ts changes in mailparser's reading of the MIME tree, through its splitter (`TextPartHook`): the
- * charset of unlabelled text parts, a body part whose Content-Type is no `type/subtype`, and named text files sent
- * inline. Split from parse-message.ts, which runs the parse.
+ * charset of unlabelled text parts, a body part whose Content-Type is no `type/subtype`, named text files sent
+ * inline, and file names written as raw 8-bit bytes (`part-filename.ts`). Split from parse-message.ts, which runs the parse.
  */
 import type { MailParser } from 'mailparser';
+import { ASCII_LABEL } from './parse-headers.js';
+import { partFilename, type PartHeaders } from './part-filename.js';
 
 /** A syntactically valid `type/subtype` (lower case, as mailsplit and normaliseMimeType hold it). */
 export const MIME_TYPE = /^[a-z0-9][\w!#$&^.+-]*\/[\w!#$&^.+-]+$/;
@@ -15,6 +17,7 @@ interface SplitterNode {
   charset?: string | false;
   filename?: string | false;
   disposition?: string | false;
+  headers?: PartHeaders | false;
   parentNode?: ParentNode | false;
 }
 interface ParentNode {
@@ -30,12 +33,6 @@ function inAlternative(node: SplitterNode): boolean {
 
 /** The text types mailparser joins into the body (message/delivery-status too, which never names a file). */
 const BODY_TEXT_TYPES = new Set(['text/plain', 'text/html']);
-
-/**
- * A charset label that says nothing about 8-bit bytes: US-ASCII and its aliases. Mailers that label everything
- * `us-ascii` send Latin text under it, which browsers read as windows-1252 (WHATWG Encoding) and libmime as U+FFFD.
- */
-export const ASCII_LABEL = /^(?:us-?ascii|ascii|ansi_x3\.4-19(?:68|86)|iso646-us|iso-ir-6|cp367|ibm367|us)$/i;
 
 /**
  * Text parts that declare no charset, or only US-ASCII (`ASCII_LABEL`). mailparser decodes them as UTF-8 (the
@@ -55,7 +52,14 @@ export const ASCII_LABEL = /^(?:us-?ascii|ascii|ansi_x3\.4-19(?:68|86)|iso646-us
 export class TextPartHook {
   unlabelled = 0;
   private bodySeen = false;
-  constructor(private readonly fallback: ((contentType: string) => string) | null) {}
+  /**
+   * `fallback`: the charset for unlabelled text parts (null: keep mailparser's). `messageCharset`: the legacy charset the
+   * message declares (`declaredCharset`), asked only for a part that names its file in raw 8-bit bytes (`partFilename`).
+   */
+  constructor(
+    private readonly fallback: ((contentType: string) => string) | null,
+    private readonly messageCharset: () => string | null = () => null,
+  ) {}
 
   attach(parser: MailParser): void {
     const splitter = (parser as unknown as { splitter?: { read: (size?: number) => unknown } }).splitter;
@@ -64,6 +68,9 @@ export class TextPartHook {
     // Stream internals call read(0) too (and drop what it returns): the argument must pass through.
     splitter.read = (size?: number) => {
       const data = read(size) as SplitterNode | null;
+      if (data?.type === 'node' && data.filename && data.headers) {
+        data.filename = partFilename(data.headers, data.charset, this.messageCharset) ?? data.filename;
+      }
       if (data?.type === 'node' && typeof data.contentType === 'string' && !data.filename && !MIME_TYPE.test(data.contentType)) {
         data.contentType = 'text/plain';
       }
