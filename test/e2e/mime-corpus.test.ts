@@ -43,6 +43,15 @@ const CORPUS: Record<string, Buffer> = {
       '--R\nContent-Type: image/png; name="image001.png"\nContent-ID: <image001.jpg@01DB8C1B.12345670>\nContent-Transfer-Encoding: base64\n\n' +
       'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=\n--R--\n',
   ),
+  // Outlook/Word HTML: inline images as CSS backgrounds of a cell and a div; an escaped keyword is not one.
+  wordBackground: raw(
+    'From: a@example.com\nTo: b@example.com\nSubject: word stationery\nDate: Mon, 3 Mar 2025 10:00:00 +0000\nMessage-ID: <word-bg@example.com>\nMIME-Version: 1.0\n' +
+      'Content-Type: multipart/related; boundary="W"\n\n--W\nContent-Type: text/html; charset=utf-8\n\n' +
+      '<table><tr><td style="background-image:url(&quot;cid:image001.png@01DB8C1B.1234ABCD&quot;);height:40px">Hi</td></tr></table>\n' +
+      '<div style="background:#fff url(cid:image001.png@01DB8C1B.1234ABCD) no-repeat">x</div><p style="background-image:url(\\63 id:image001.png@01DB8C1B.1234ABCD);color:red">y</p>\n' +
+      '--W\nContent-Type: image/png; name="image001.png"\nContent-ID: <image001.png@01DB8C1B.1234ABCD>\nContent-Transfer-Encoding: base64\n\n' +
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=\n--W--\n',
+  ),
   // The Bat! era again: attachment names as raw bytes — KOI8-R like the message's text, and a windows-1251 text file
   // that declares its own charset.
   koi8rFiles: raw(
@@ -127,5 +136,19 @@ describe('attachments', () => {
     const image = await fetch(`${srv.url}${url}`);
     expect(image.status).toBe(200);
     expect(image.headers.get('content-type')).toBe('image/png');
+  });
+
+  it('url(cid:) in a background style is rewritten to the inline image\'s signed URL; an escaped cid: is still dropped', async () => {
+    const e = await email('word-bg@example.com');
+    const urls = [...e.body_html.matchAll(/url\(([^)]+)\)/g)].map((m: RegExpMatchArray) => m[1]!.replaceAll('&amp;', '&'));
+    expect(urls).toHaveLength(2);
+    expect(urls[0]).toMatch(new RegExp(`^/api/attachments/${e.attachments[0].id}/download\\?inline=1&expires=\\d+&signature=`));
+    expect(e.body_html).toContain(';height:40px">Hi</td>');
+    expect(e.body_html).toContain('<p style="color:red">y</p>');
+    const image = await fetch(`${srv.url}${urls[1]}`);
+    expect(image.status).toBe(200);
+    expect(image.headers.get('content-type')).toBe('image/png');
+    const g = await srv.api('/graphql', { method: 'POST', json: { query: `{ email(id: ${e.id}) { bodyHtml } }` } });
+    expect(g.body.data.email.bodyHtml).toContain(`url(/api/attachments/${e.attachments[0].id}/download?inline=1&amp;expires=`);
   });
 });

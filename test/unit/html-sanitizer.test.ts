@@ -161,6 +161,53 @@ describe('sanitizeEmailHtml: links and images', () => {
     expect(clean('<td background="data:image/svg+xml;base64,PHN2Zz4=">x</td>')).not.toContain('background');
   });
 
+  it('rewrites url(cid:) in a background or background-image style (Outlook/Word HTML) to the inline image URL', () => {
+    expect(clean('<td style="background-image:url(cid:banner123);color:red">x</td>')).toBe(
+      '<td style="background-image:url(/api/attachments/8/download);color:red">x</td>',
+    );
+    expect(clean('<div style="background: #fff URL( \'CID:Logo@Example.com\' ) no-repeat">x</div>')).toBe(
+      '<div style="background:#fff url(/api/attachments/7/download) no-repeat">x</div>',
+    );
+    expect(clean('<p style="background-image:url(&quot;cid:%3Cbanner123%3E&quot;)">x</p>')).toBe('<p style="background-image:url(/api/attachments/8/download)">x</p>');
+    // The real URLs carry a query string: escaped as an attribute, written unquoted into url().
+    const signed = sanitizeEmailHtml('<td style="background-image:url(cid:a@b)">x</td>', { cidUrl: () => '/api/attachments/1/download?inline=1&expires=9&signature=a-b_c' });
+    expect(signed).toBe('<td style="background-image:url(/api/attachments/1/download?inline=1&amp;expires=9&amp;signature=a-b_c)">x</td>');
+  });
+
+  it('url(cid:) styles keep every other CSS rule: unknown cids, other properties, escapes, comments and other schemes are dropped', () => {
+    const dropped = [
+      'background-image:url(cid:missing@x)',
+      'color:url(cid:banner123)',
+      'list-style:url(cid:banner123)',
+      'background-image:url(\\63 id:banner123)',
+      'background-image:url(c\\69 d:banner123)',
+      'background-image:url(/**/cid:banner123)',
+      'background-image:u/**/rl(cid:banner123)',
+      'background-image:url(cid:/**/banner123)',
+      'background-image:url(cid:banner123), url(javascript:alert(1))',
+      'background-image:url(cid:banner123) url(/api/keys)',
+      'background:url(cid:banner123) expression(alert(1))',
+      'background-image:expression(url(cid:banner123))',
+      'background-image:image-set(url(cid:banner123) 1x)',
+      'background-image:url(/api/attachments/8/download)',
+    ];
+    for (const style of dropped) {
+      const out = clean(`<div style="${style.replaceAll('"', '&quot;')};color:red">x</div>`);
+      expect(out, style).toBe('<div style="color:red">x</div>');
+    }
+    // Quotes that do not pair: the style does not parse, and is dropped whole.
+    expect(clean(`<div style="background-image:url(&quot;cid:banner123');color:red">x</div>`)).toBe('<div>x</div>');
+    expect(clean('<div style="background-image:url(cid:banner123\\);color:red">x</div>')).toBe('<div>x</div>');
+    // A rewritten URL smuggled elsewhere stays refused; a cidUrl answer unfit for CSS is not written.
+    expect(clean('<div style="background-image:url(cid:banner123);color:url(/api/attachments/8/download)">x</div>')).toBe(
+      '<div style="background-image:url(/api/attachments/8/download)">x</div>',
+    );
+    for (const answer of ['/a)b', 'javascript:alert(1)', '//evil.example/x', '/a b']) {
+      expect(sanitizeEmailHtml('<div style="background-image:url(cid:x)">x</div>', { cidUrl: () => answer }), answer).toBe('<div>x</div>');
+    }
+    expectInert(clean('<div style="background-image:url(cid:banner123);background:url(javascript:alert(1))">x</div>'));
+  });
+
   it('drops the src of an unknown cid (the image element and its alt stay)', () => {
     expect(clean('<img src="cid:missing@example.com" alt="gone">')).toBe('<img alt="gone" />');
     expect(clean('<img src="cid:">')).toBe('<img />');

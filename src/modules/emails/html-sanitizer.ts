@@ -4,7 +4,8 @@
  * per request). Policy:
  * - Kept: normal email formatting — text, tables and their layout attributes, images, links, fonts, colours, inline
  *   `style` filtered to an allow-list of properties whose values carry no script (`expression()`, `javascript:`, CSS
- *   escapes, `url()` other than http(s)).
+ *   escapes, comments, `url()` other than http(s)). A `url(cid:…)` in a `background`/`background-image` declaration
+ *   (Outlook and Word HTML) is rewritten to the inline image's URL, as `<img src>` is (`inlineCidStyle`).
  * - Dropped with their content: `<script>`, `<style>` blocks (they restyle the host page and are a CSS exfiltration
  *   channel; inline styles carry the formatting), `<head>`/`<title>`, `<svg>`/`<math>` (script and animation vectors),
  *   `<template>`, `<textarea>`, `<select>`/`<option>`, `<noscript>`.
@@ -123,6 +124,38 @@ function put(attribs: Attributes, name: string, value: string | null): Attribute
 const SAFE_CSS_VALUE =
   /^(?![\s\S]*(?:[\\<>@{}]|\/\*|expression|script:|binding|behavior|image-set|image\(|element\(|src\(|url\((?!\s*['"]?https?:\/\/)))/i;
 
+/** A `background`/`background-image` declaration of an inline style: separator, `name:` and value. */
+const BACKGROUND_DECLARATION = /(^|;)(\s*background(?:-image)?\s*:)([^;]*)/gi;
+/** `url(cid:…)`, bare or quoted. Escapes, comments or controls in it do not match: such a value stays refused. */
+const CSS_CID_URL = /url\(\s*(['"]?)cid:([^'"()\\\s\x00-\x1f\x7f]+)\1\s*\)/gi;
+/** A web or same-origin path URL that can be written into CSS `url()` unquoted as it is (the signed attachment URLs can). */
+const CSS_PLAIN_URL = /^(?:https?:\/\/|\/(?!\/))[\w/?&=.:%~+-]*$/;
+
+/**
+ * An inline style with each `url(cid:…)` of its `background`/`background-image` declarations rewritten through
+ * `cidUrl`; the URLs written are added to `inlined`, the only relative URLs those two properties then accept
+ * (`backgroundValue`). An unknown cid stays `url(cid:…)`, which the style filter drops. The split at `;` may cut a
+ * quoted string: a rewrite inside another declaration only makes that one fail its own check.
+ */
+function inlineCidStyle(style: string | undefined, cidUrl: SanitizeOptions['cidUrl'], inlined: Set<string>): string | undefined {
+  if (style === undefined || !/cid:/i.test(style)) return style;
+  return style.replace(BACKGROUND_DECLARATION, (_m, sep: string, name: string, value: string) =>
+    sep + name + value.replace(CSS_CID_URL, (url, _quote, cid: string) => {
+      const src = imageSrc(`cid:${cid}`, cidUrl);
+      if (src === null || !CSS_PLAIN_URL.test(src)) return url;
+      inlined.add(src);
+      return `url(${src})`;
+    }),
+  );
+}
+
+/** An allowedStyles entry that is a function: sanitize-html only ever calls an entry's `test`. */
+const cssCheck = (test: (value: string) => boolean): RegExp => Object.assign(/(?:)/, { test });
+
+/** A background value is safe when it is once its `url()`s written by `inlineCidStyle` are taken out. */
+const backgroundValue = (inlined: Set<string>): RegExp =>
+  cssCheck((value) => SAFE_CSS_VALUE.test(value.replace(/url\(([^()]*)\)/gi, (url, src: string) => (inlined.has(src) ? 'none' : url))));
+
 const BOX = ['', '-top', '-right', '-bottom', '-left'];
 const STYLE_PROPERTIES = [
   'color', 'background', 'background-color', 'background-image', 'background-position', 'background-repeat',
@@ -208,10 +241,18 @@ export function sanitizeEmailHtml(html: string, opts: SanitizeOptions): string {
 function sanitize(html: string, opts: SanitizeOptions, hooks: Pick<IOptions, 'onOpenTag' | 'onCloseTag'>): string {
   // A table's or cell's `background` is an image: the same URLs as `<img src>`, so Outlook's `cid:` backgrounds show.
   const background = (tagName: string, attribs: Attributes) => ({ tagName, attribs: put(attribs, 'background', imageSrc(attribs.background, opts.cidUrl)) });
+  const inlined = new Set<string>();
+  const backgrounds = [backgroundValue(inlined)];
   return sanitizeHtml(html, {
     ...BASE,
     ...hooks,
+    allowedStyles: { '*': { ...allowedStyles['*'], background: backgrounds, 'background-image': backgrounds } },
     transformTags: {
+      // Runs after the tag's own transform, for every tag.
+      '*': (tagName, attribs) => {
+        const style = inlineCidStyle(attribs.style, opts.cidUrl, inlined);
+        return { tagName, attribs: style === undefined ? attribs : put(attribs, 'style', style) };
+      },
       a: (tagName, attribs) => {
         const href = allowedUrl(attribs.href, LINK_SCHEMES);
         put(attribs, 'href', href);
