@@ -43,6 +43,11 @@ const CORPUS: Record<string, Buffer> = {
       '--R\nContent-Type: image/png; name="image001.png"\nContent-ID: <image001.jpg@01DB8C1B.12345670>\nContent-Transfer-Encoding: base64\n\n' +
       'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=\n--R--\n',
   ),
+  // A Windows tool's UTF-16 text part under raw latin-1 Subject and From (not the charset those bytes are in).
+  utf16Text: raw(
+    'From: J{fc}rgen M{fc}ller <juergen@example.de>\nTo: b@example.com\nSubject: R{e9}sum{e9}\nDate: Mon, 3 Mar 2025 10:00:00 +0000\nMessage-ID: <utf16@example.de>\n' +
+      'MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-16le\nContent-Transfer-Encoding: base64\n\nYwBhAGYA6QA=\n',
+  ),
   // Outlook/Word HTML: inline images as CSS backgrounds of a cell and a div; an escaped keyword is not one.
   wordBackground: raw(
     'From: a@example.com\nTo: b@example.com\nSubject: word stationery\nDate: Mon, 3 Mar 2025 10:00:00 +0000\nMessage-ID: <word-bg@example.com>\nMIME-Version: 1.0\n' +
@@ -100,6 +105,11 @@ describe('headers', () => {
     expect(g.body.data.email).toEqual({ subject: 'Привет из Москвы', fromName: 'Иван Петров' });
     const search = await srv.api(`/api/emails?subject=${encodeURIComponent('Москвы')}`);
     expect(search.body.data.map((x: { id: number }) => x.id)).toEqual([e.id]);
+  });
+
+  it('raw 8-bit Subject and From keep their sender when the message declares UTF-16 for its text', async () => {
+    const e = await email('utf16@example.de');
+    expect(e).toMatchObject({ subject: 'Résumé', from_address: 'juergen@example.de', from_name: 'Jürgen Müller', body_text: 'café' });
   });
 });
 

@@ -67,6 +67,17 @@ describe('parseMessage: raw 8-bit headers in the charset of the message', () => 
     expect(m.from).toEqual({ email: 'yamada@example.jp', name: '山田' });
   });
 
+  it('a declared charset that does not read ASCII as ASCII (UTF-16, UTF-32) is not used for raw header bytes', async () => {
+    for (const charset of ['utf-16le', 'UTF-16', 'utf-32', 'ucs-2']) {
+      const m = await parse(
+        bytes(`From: J\xfcrgen <j@example.com>\nSubject: caf\xe9 ok\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n` +
+          `--b\nContent-Type: text/plain; charset=${charset}\nContent-Transfer-Encoding: base64\n\nYwBhAGYA6QA=\n` +
+          `--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename="r\xe9sum\xe9.pdf"\nContent-Transfer-Encoding: base64\n\nAAEC\n--b--\n`),
+      );
+      expect([m.subject, m.from, m.headers.Subject, m.attachments[0]?.filename], charset).toEqual(['café ok', { email: 'j@example.com', name: 'Jürgen' }, 'café ok', 'résumé.pdf']);
+    }
+  });
+
   it('valid UTF-8 stays UTF-8, an unusable declared charset falls back as before, identities are read as before', async () => {
     const utf8 = Buffer.concat([Buffer.from('Subject: '), Buffer.from('Grüße'), bytes(`\nMessage-ID: <a\xe9@example.com>\nContent-Type: text/plain; charset=koi8-r\n\nbody\n`)]);
     const m = await parse(utf8);

@@ -123,17 +123,29 @@ export function legacyCharset(label: string | false | undefined): string | null 
   return charset !== '' && !/^utf-?8$/i.test(charset) && !ASCII_LABEL.test(charset) ? charset : null;
 }
 
+/** Printable ASCII, and its base64 for `libmime.decodeWord`. */
+const PRINTABLE = Array.from({ length: 95 }, (_, i) => String.fromCharCode(0x20 + i)).join('');
+const PRINTABLE_BASE64 = Buffer.from(PRINTABLE, 'latin1').toString('base64');
+
+/**
+ * Whether a charset reads ASCII bytes as ASCII. A header's syntax is ASCII, so one that does not (UTF-16, UTF-32,
+ * UCS-2: a message may declare one for its text) never wrote the header's raw bytes: read in it, a Subject became
+ * CJK noise and From no address at all.
+ */
+const readsAscii = (charset: string): boolean => libmime.decodeWord(charset, 'B', PRINTABLE_BASE64) === PRINTABLE;
+
 /**
  * Raw header bytes (latin1 code units) as a reader sees them. Old mailers write raw bytes of their own charset into
  * Subject, From, To or a part's file name (KOI8-R, windows-1251, Shift_JIS; ISO-2022-JP as 7-bit escapes), not
  * encoded words; mail clients read those in the charset the message declares for its text, and so does this when the
  * bytes are not UTF-8 (ISO-2022-JP by its escapes). Null when that does not apply — valid UTF-8, no charset, an
- * unknown one, UTF-7, or one the bytes do not fit: the caller keeps its own reading.
+ * unknown one, UTF-7, one that does not read ASCII as ASCII (`readsAscii`), or one the bytes do not fit: the caller
+ * keeps its own reading.
  */
 export function decodeRawHeader(raw: string, charset: string | null): string | null {
   const bytes = Buffer.from(raw, 'latin1');
   const cs = ISO_2022_JP.test(raw) ? 'iso-2022-jp' : isUtf8(bytes) ? null : charset;
-  if (cs === null || /^utf-?7/i.test(cs)) return null;
+  if (cs === null || /^utf-?7/i.test(cs) || !readsAscii(cs)) return null;
   const decoded = libmime.decodeWord(cs, 'B', bytes.toString('base64'));
   return decoded.includes('\ufffd') ? null : decoded;
 }
