@@ -48,6 +48,12 @@ const CORPUS: Record<string, Buffer> = {
     'From: J{fc}rgen M{fc}ller <juergen@example.de>\nTo: b@example.com\nSubject: R{e9}sum{e9}\nDate: Mon, 3 Mar 2025 10:00:00 +0000\nMessage-ID: <utf16@example.de>\n' +
       'MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-16le\nContent-Transfer-Encoding: base64\n\nYwBhAGYA6QA=\n',
   ),
+  // Outlook Express / Outlook 2003 HTML: CSS property names in upper case.
+  outlookExpress: raw(
+    'From: a@example.com\nTo: b@example.com\nSubject: old outlook\nDate: Mon, 3 Mar 2025 10:00:00 +0000\nMessage-ID: <oe@example.com>\nMIME-Version: 1.0\n' +
+      'Content-Type: text/html; charset="iso-8859-1"\n\n<HTML><BODY><DIV><FONT face=Arial size=2>Hi</FONT></DIV>\n' +
+      '<P style="FONT-SIZE: 10pt; COLOR: #1f497d; FONT-FAMILY: Arial; POSITION: absolute">signature</P></BODY></HTML>\n',
+  ),
   // Outlook/Word HTML: inline images as CSS backgrounds of a cell and a div; an escaped keyword is not one.
   wordBackground: raw(
     'From: a@example.com\nTo: b@example.com\nSubject: word stationery\nDate: Mon, 3 Mar 2025 10:00:00 +0000\nMessage-ID: <word-bg@example.com>\nMIME-Version: 1.0\n' +
@@ -146,6 +152,11 @@ describe('attachments', () => {
     const image = await fetch(`${srv.url}${url}`);
     expect(image.status).toBe(200);
     expect(image.headers.get('content-type')).toBe('image/png');
+  });
+
+  it('upper-case CSS property names (Outlook 2003, Outlook Express) keep their formatting; the rules still apply', async () => {
+    const e = await email('oe@example.com');
+    expect(e.body_html).toContain('<p style="font-size:10pt;color:#1f497d;font-family:Arial">signature</p>');
   });
 
   it('url(cid:) in a background style is rewritten to the inline image\'s signed URL; an escaped cid: is still dropped', async () => {

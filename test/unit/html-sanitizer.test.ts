@@ -118,6 +118,16 @@ describe('sanitizeEmailHtml: XSS vectors', () => {
     expect(clean('<div style="position:fixed;top:0;color:red">x</div>')).toBe('<div style="color:red">x</div>');
   });
 
+  it('reads CSS property names case-insensitively, as browsers do (Outlook 2003-2010, Outlook Express: FONT-SIZE: 10pt)', () => {
+    expect(clean(`<p style="FONT-SIZE: 10pt; COLOR: #1f497d; Font-Family: 'Calibri','sans-serif'; MARGIN: 0cm 0cm 0pt">y</p>`)).toBe(
+      `<p style="font-size:10pt;color:#1f497d;font-family:'Calibri','sans-serif';margin:0cm 0cm 0pt">y</p>`,
+    );
+    expect(clean('<td style="BACKGROUND-IMAGE: url(CID:banner123); POSITION: fixed; Behavior: url(x.htc); COLOR: RED">z</td>')).toBe(
+      '<td style="background-image:url(/api/attachments/8/download);color:RED">z</td>',
+    );
+    expect(clean('<span style="COLOR: expression(alert(1)); WIDTH: 10px">w</span>')).toBe('<span style="width:10px">w</span>');
+  });
+
   it('drops id, class and name (DOM clobbering)', () => {
     expect(clean('<div id="x" class="y"><a name="z" href="https://a.example">a</a></div>')).toBe(
       '<div><a href="https://a.example" target="_blank" rel="noopener noreferrer">a</a></div>',

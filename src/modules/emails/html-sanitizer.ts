@@ -4,8 +4,9 @@
  * per request). Policy:
  * - Kept: normal email formatting — text, tables and their layout attributes, images, links, fonts, colours, inline
  *   `style` filtered to an allow-list of properties whose values carry no script (`expression()`, `javascript:`, CSS
- *   escapes, comments, `url()` other than http(s)). A `url(cid:…)` in a `background`/`background-image` declaration
- *   (Outlook and Word HTML) is rewritten to the inline image's URL, as `<img src>` is (`inlineCidStyle`).
+ *   escapes, comments, `url()` other than http(s)); property names are read case-insensitively (`normaliseStyle`). A
+ *   `url(cid:…)` in a `background`/`background-image` declaration (Outlook and Word HTML) is rewritten to the inline
+ *   image's URL, as `<img src>` is (`inlineCidStyle`).
  * - Dropped with their content: `<script>`, `<style>` blocks (they restyle the host page and are a CSS exfiltration
  *   channel; inline styles carry the formatting), `<head>`/`<title>`, `<svg>`/`<math>` (script and animation vectors),
  *   `<template>`, `<textarea>`, `<select>`/`<option>`, `<noscript>`.
@@ -137,8 +138,8 @@ const CSS_PLAIN_URL = /^(?:https?:\/\/|\/(?!\/))[\w/?&=.:%~+-]*$/;
  * (`backgroundValue`). An unknown cid stays `url(cid:…)`, which the style filter drops. The split at `;` may cut a
  * quoted string: a rewrite inside another declaration only makes that one fail its own check.
  */
-function inlineCidStyle(style: string | undefined, cidUrl: SanitizeOptions['cidUrl'], inlined: Set<string>): string | undefined {
-  if (style === undefined || !/cid:/i.test(style)) return style;
+function inlineCidStyle(style: string, cidUrl: SanitizeOptions['cidUrl'], inlined: Set<string>): string {
+  if (!/cid:/i.test(style)) return style;
   return style.replace(BACKGROUND_DECLARATION, (_m, sep: string, name: string, value: string) =>
     sep + name + value.replace(CSS_CID_URL, (url, _quote, cid: string) => {
       const src = imageSrc(`cid:${cid}`, cidUrl);
@@ -148,6 +149,18 @@ function inlineCidStyle(style: string | undefined, cidUrl: SanitizeOptions['cidU
     }),
   );
 }
+
+/** A declaration's property name: after the start or a `;`, before its `:`. */
+const PROPERTY_NAME = /(^|;)(\s*)([a-z-]+)(?=\s*:)/gi;
+
+/**
+ * An inline style as the style filter is to read it: property names in lower case, as its allow-list spells them —
+ * CSS reads them case-insensitively, and Outlook 2003–2010, Outlook Express and IE-made HTML write `FONT-SIZE: 10pt`,
+ * which the filter dropped whole — and `url(cid:…)` backgrounds inlined (`inlineCidStyle`). The filter then applies
+ * its rules to the lower-case names (`POSITION: fixed` is still refused).
+ */
+const normaliseStyle = (style: string, cidUrl: SanitizeOptions['cidUrl'], inlined: Set<string>): string =>
+  inlineCidStyle(style.replace(PROPERTY_NAME, (_m, sep: string, space: string, name: string) => sep + space + name.toLowerCase()), cidUrl, inlined);
 
 /** An allowedStyles entry that is a function: sanitize-html only ever calls an entry's `test`. */
 const cssCheck = (test: (value: string) => boolean): RegExp => Object.assign(/(?:)/, { test });
@@ -250,8 +263,8 @@ function sanitize(html: string, opts: SanitizeOptions, hooks: Pick<IOptions, 'on
     transformTags: {
       // Runs after the tag's own transform, for every tag.
       '*': (tagName, attribs) => {
-        const style = inlineCidStyle(attribs.style, opts.cidUrl, inlined);
-        return { tagName, attribs: style === undefined ? attribs : put(attribs, 'style', style) };
+        if (attribs.style !== undefined) attribs.style = normaliseStyle(attribs.style, opts.cidUrl, inlined);
+        return { tagName, attribs };
       },
       a: (tagName, attribs) => {
         const href = allowedUrl(attribs.href, LINK_SCHEMES);
