@@ -32,10 +32,19 @@ async function searchUids(client: ImapFlow, query: Record<string, unknown>): Pro
 
 /**
  * A UIDVALIDITY reset: the flags and header of each message (no body), IDENTITY_CHUNK at a time, each chunk rematched
- * to the stored emails at once, so only one chunk's identities are ever in memory. Returns the UIDs that matched.
+ * to the stored emails at once, so only one chunk's identities are ever in memory. Returns the UIDs that matched an
+ * email, and those that matched a delete queued before the reset (the delete follows them: they are not fetched).
  */
-async function rematchByIdentity(client: ImapFlow, deps: SyncDeps, accountId: number, folder: string, uidValidity: number, uids: readonly number[]): Promise<Set<number>> {
+async function rematchByIdentity(
+  client: ImapFlow,
+  deps: SyncDeps,
+  accountId: number,
+  folder: string,
+  uidValidity: number,
+  uids: readonly number[],
+): Promise<{ matched: Set<number>; deleting: Set<number> }> {
   const matched = new Set<number>();
+  const deleting = new Set<number>();
   for (let i = 0; i < uids.length; i += IDENTITY_CHUNK) {
     const rows = await client.fetchAll(uids.slice(i, i + IDENTITY_CHUNK).join(','), { uid: true, flags: true, headers: true }, { uid: true });
     const ids: MessageIdentity[] = rows.map((r) => {
@@ -43,9 +52,12 @@ async function rematchByIdentity(client: ImapFlow, deps: SyncDeps, accountId: nu
       const meta = metaOf(r);
       return { uid: r.uid, messageId: messageIdOf(readFields(headerBlock(headers))), headerHash: headerHash(headers), modseq: meta.modseq, flags: meta.flags };
     });
-    for (const uid of await deps.ingest.rematch(accountId, folder, uidValidity, ids, 1)) matched.add(uid);
+    const hits = await deps.ingest.rematch(accountId, folder, uidValidity, ids, 1);
+    for (const uid of hits) matched.add(uid);
+    const rest = ids.filter((m) => !hits.has(m.uid));
+    for (const uid of await deps.state.followDeletes(accountId, folder, uidValidity, rest)) deleting.add(uid);
   }
-  return matched;
+  return { matched, deleting };
 }
 
 interface ServerChanges {
@@ -118,9 +130,10 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     const present = await deps.state.localUids(accountId, folder, uidValidity, incremental ? candidates : undefined);
     let toFetch = candidates.filter((u) => !present.has(u) && !deleting.has(u));
     if (plan.kind === 'reset' && toFetch.length > 0) {
-      const matched = await rematchByIdentity(client, deps, accountId, folder, uidValidity, toFetch);
+      const { matched, deleting: followed } = await rematchByIdentity(client, deps, accountId, folder, uidValidity, toFetch);
       counts.updated += matched.size;
-      toFetch = toFetch.filter((u) => !matched.has(u));
+      toFetch = toFetch.filter((u) => !matched.has(u) && !followed.has(u));
+      for (const u of followed) deleting.add(u);
     }
     const fetched = await fetchNewMessages(client, deps, {
       // UID SEARCH saw every UID from the cursor on; box.uidNext may predate messages that arrived during IDLE.

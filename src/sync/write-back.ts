@@ -10,7 +10,8 @@
  *   move: the email takes a new folder and UID), the row is re-targeted there, without its old MODSEQ; until then it
  *   waits (retried with backoff, so a message that never comes back fails after MAX_WRITE_BACK_ATTEMPTS). An email
  *   gone for good (deleted locally, or expunged and not back within the attempts) leaves nothing to change. A delete
- *   cannot follow (its email row, the link to the message, is gone): it fails for good.
+ *   has no email row left: it carries the message's content identity instead, and after a UIDVALIDITY reset waits
+ *   the same way for the sync's rematch to re-target it to the message's new UID (MailboxStateService.followDeletes).
  * - Flags: STORE with UNCHANGEDSINCE = the MODSEQ the local change was based on (CONDSTORE). A change made on the
  *   server meanwhile wins: the message's current flags are read back and applied locally.
  * - Delete: MOVE to the Trash folder (special-use \Trash — imapflow also recognises the localised names of servers
@@ -46,6 +47,8 @@ interface Job {
   uid: string;
   action: 'seen' | 'unseen' | 'flag' | 'unflag' | 'delete';
   modseq: string | null;
+  /** A delete's content identity (null: a flag change, or a delete queued before it was kept). */
+  header_hash: string | null;
   attempts: number;
 }
 
@@ -107,7 +110,7 @@ export class WriteBackDrainer {
       `UPDATE write_backs SET next_attempt_at = now() + (? || ' milliseconds')::interval
        WHERE id IN (SELECT id FROM write_backs WHERE account_id = ? AND status = 'pending' AND (? OR next_attempt_at <= now())
                     ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)
-       RETURNING id, email_id, folder, uid_validity, uid, action, modseq, attempts`,
+       RETURNING id, email_id, folder, uid_validity, uid, action, modseq, header_hash, attempts`,
       [String(CLAIM_MS), accountId, all, BATCH],
     ).then((rows) => rows.sort((a, b) => Number(a.id) - Number(b.id)));
   }
@@ -323,11 +326,17 @@ export class WriteBackDrainer {
     });
   }
 
-  /** Rows queued under an older UIDVALIDITY (see the module comment); returns those re-targeted to a current UID. */
+  /**
+   * Rows queued under an older UIDVALIDITY (see the module comment); returns those re-targeted to a current UID. A
+   * delete waits, with backoff, for the sync's rematch to find its message by content identity and re-target it
+   * (MailboxStateService.followDeletes); one without an identity (queued before it was kept) has nothing to follow.
+   */
   private async retarget(accountId: number, folder: string, uidValidity: number, stale: Job[]): Promise<Job[]> {
     const why = `UIDVALIDITY of ${folder} changed (${[...new Set(stale.map((j) => j.uid_validity))].join(', ')} → ${uidValidity})`;
     const deletes = stale.filter((j) => j.action === 'delete');
-    if (deletes.length > 0) await this.fail(accountId, folder, deletes, `${why}: the change was not written to the server`);
+    const lost = deletes.filter((j) => j.header_hash === null);
+    if (lost.length > 0) await this.fail(accountId, folder, lost, `${why}: the change was not written to the server`);
+    await this.retry(accountId, folder, deletes.filter((j) => j.header_hash !== null), `${why}: waiting for the sync to find the message again`);
     return this.follow(accountId, folder, uidValidity, stale.filter((j) => j.action !== 'delete'), why);
   }
 

@@ -1,7 +1,7 @@
 /**
  * Write-back failures, end to end against a private Dovecot: an IMAP server that is down (the change waits and is
- * applied once it is back), a UIDVALIDITY reset before the write-back (a flag change follows its message, a delete
- * fails for good), a message moved on the server before its flag change is written (the change follows it), and a
+ * applied once it is back), a UIDVALIDITY reset before the write-back (a flag change follows its message, and so
+ * does a delete), a message moved on the server before its flag change is written (the change follows it), and a
  * delete the server refused for good (the message comes back, with the reason on the email).
  */
 import { describe, expect, it } from 'vitest';
@@ -89,13 +89,16 @@ describe('failures', () => {
     expect(await emailRow(id)).toMatchObject({ is_starred: true, sync_error: null });
   }, 90_000);
 
-  it('UIDVALIDITY changed before the write-back: a flag change follows its message to the new UID; a delete fails for good', async () => {
-    const { creds, accountId, ids } = await syncedAccount(['reset me', 'deleted before'], { sync_folders: ['INBOX', 'Archive'] }, 'Archive');
+  it('UIDVALIDITY changed before the write-back: a flag change and a delete follow their message to its new UID', async () => {
+    const { creds, accountId, ids } = await syncedAccount(['reset me', 'deleted before', 'deleted later'], { sync_folders: ['INBOX', 'Archive'] }, 'Archive');
     const id = ids.get('reset me')!;
     const lock = await holdSyncLock(accountId);
     try {
       expect((await bulk([id], 'mark_read')).status).toBe(200);
       expect((await t.srv.api(`/api/emails/${ids.get('deleted before')!}`, { method: 'DELETE' })).status).toBe(200);
+      // The other order: the sync sees the reset before this delete's drain (its row waits, as after a failure).
+      expect((await t.srv.api(`/api/emails/${ids.get('deleted later')!}`, { method: 'DELETE' })).status).toBe(200);
+      await sql(t.dbUrl, "UPDATE write_backs SET next_attempt_at = now() + interval '1 hour' WHERE account_id = $1 AND email_id = $2", [accountId, ids.get('deleted later')!]);
       // Recreate the folder with the same messages: a new UIDVALIDITY.
       const sources = await withImap(t.dovecot, creds, async (c) => {
         await c.mailboxOpen('Archive');
@@ -115,13 +118,17 @@ describe('failures', () => {
       expect(await sql(t.dbUrl, 'SELECT uid_validity FROM emails WHERE id = $1', [id])).toEqual([{ uid_validity: String(uidValidity) }]);
       expect(await serverFlags(creds, 'Archive', 'reset me')).toEqual(['\\Seen']);
       expect(await emailRow(id)).toMatchObject({ is_read: true, sync_error: null });
-      // The delete had lost its link to the message (the email row is gone with the delete): it fails for good.
-      const rows = await pendingRows(accountId);
-      expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({ action: 'delete', status: 'failed' });
-      expect(rows[0]!.last_error).toMatch(/UIDVALIDITY of Archive changed .*not written to the server/);
+      // The delete follows its message too (by its content identity): the reset's re-fetch does not bring it back.
+      expect(await serverFlags(creds, 'Trash', 'deleted before')).toBeDefined();
+      expect(await serverFlags(creds, 'Archive', 'deleted before')).toBeUndefined();
+      // The one waiting for its retry is found by the reset pass, re-targeted and applied at once.
+      expect(await serverFlags(creds, 'Trash', 'deleted later')).toBeDefined();
+      expect(await serverFlags(creds, 'Archive', 'deleted later')).toBeUndefined();
+      expect(await pendingRows(accountId)).toEqual([]);
     }, { timeoutMs: 20_000, intervalMs: 100 });
-    expect(await serverFlags(creds, 'Archive', 'deleted before')).toEqual([]);
+    expect(await sql(t.dbUrl, 'SELECT subject FROM emails WHERE account_id = $1', [accountId])).toEqual([{ subject: 'reset me' }]);
+    // Neither deleted message was announced again.
+    expect(await sql(t.dbUrl, "SELECT 1 FROM events WHERE account_id = $1 AND type = 'email.received'", [accountId])).toHaveLength(3);
     // A later change reaches the server under the new UID too.
     expect((await bulk([id], 'star')).status).toBe(200);
     await expectEventually(async () => {

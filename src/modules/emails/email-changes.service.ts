@@ -60,6 +60,7 @@ interface Row {
   uid: string;
   modseq: string | null;
   message_id: string | null;
+  header_hash: string;
   is_read: boolean;
   is_starred: boolean;
   is_archived: boolean;
@@ -199,7 +200,7 @@ export class EmailChangesService {
     const scoped = principal.accountIds !== null;
     return exec<Row>(
       em,
-      `SELECT id, account_id, folder, uid_validity, uid, modseq, message_id, is_read, is_starred, is_archived, flags
+      `SELECT id, account_id, folder, uid_validity, uid, modseq, message_id, header_hash, is_read, is_starred, is_archived, flags
        FROM emails WHERE id = ANY(?::int[]) ${scoped ? 'AND account_id = ANY(?::int[])' : ''} ORDER BY id FOR UPDATE`,
       scoped ? [[...new Set(ids)], [...principal.accountIds!]] : [[...new Set(ids)]],
     );
@@ -207,7 +208,9 @@ export class EmailChangesService {
 
   /**
    * Queues write-backs. A newer change supersedes pending older ones for the same message and flag (the opposite
-   * change, or a duplicate); a delete supersedes every pending flag change of the message. One NOTIFY per account.
+   * change, or a duplicate); a delete supersedes every pending flag change of the message. A delete keeps the message's
+   * content identity: its email row, which a flag change follows, is gone (see MailboxStateService.followDeletes).
+   * One NOTIFY per account.
    */
   private async enqueue(em: EntityManager, queued: readonly QueuedAction[]): Promise<void> {
     if (queued.length === 0) return;
@@ -221,8 +224,11 @@ export class EmailChangesService {
     await insertRows(
       em,
       'write_backs',
-      ['account_id', 'email_id', 'folder', 'uid_validity', 'uid', 'action', 'modseq', 'status', 'attempts', 'next_attempt_at', 'created_at'],
-      queued.map(({ row, action }) => [row.account_id, row.id, row.folder, row.uid_validity, row.uid, action, row.modseq, 'pending', 0, now, now]),
+      ['account_id', 'email_id', 'folder', 'uid_validity', 'uid', 'action', 'modseq', 'message_id', 'header_hash', 'status', 'attempts', 'next_attempt_at', 'created_at'],
+      queued.map(({ row, action }) => {
+        const identity = action === 'delete' ? [row.message_id, row.header_hash] : [null, null];
+        return [row.account_id, row.id, row.folder, row.uid_validity, row.uid, action, row.modseq, ...identity, 'pending', 0, now, now];
+      }),
     );
     for (const accountId of new Set(queued.map((q) => q.row.account_id))) {
       await exec(em, 'SELECT pg_notify(?, ?)', [WRITE_BACK_CHANNEL, String(accountId)]);

@@ -8,6 +8,8 @@ import { appendEvents, type NewEvent } from '../../events/index.js';
 import { lockRowsInIdOrder } from '../../db/rows.js';
 import { exec } from '../../db/sql.js';
 import { DEFAULT_MOVE_WINDOW_MS, departEmails, handOverState, type DepartedEmail } from './departures.js';
+import { WRITE_BACK_CHANNEL } from './email-changes.service.js';
+import type { MessageIdentity } from './ingest.service.js';
 
 export interface FolderCursor {
   folder: string;
@@ -165,6 +167,35 @@ export class MailboxStateService {
       );
       await exec(em, `DELETE FROM write_backs w WHERE ${match}`, params);
     });
+  }
+
+  /**
+   * A UIDVALIDITY reset under queued deletes: the messages (by content identity, the n-th copy with the n-th delete)
+   * that deletes queued under an older UIDVALIDITY of the folder were meant for. Those deletes are re-targeted to the
+   * new UIDs and made due (the drain is woken); the returned UIDs are not to be fetched (see pendingDeletes). A flag
+   * change follows its email row instead (write-back.ts); a delete has none left.
+   */
+  async followDeletes(accountId: number, folder: string, uidValidity: number, ids: readonly Pick<MessageIdentity, 'uid' | 'messageId' | 'headerHash'>[]): Promise<Set<number>> {
+    if (ids.length === 0) return new Set();
+    const em = this.em();
+    const rows = await exec<{ uid: string }>(
+      em,
+      `WITH m AS (
+         SELECT m.uid, m.message_id, m.header_hash, row_number() OVER (PARTITION BY m.message_id, m.header_hash ORDER BY m.uid) AS rn
+         FROM jsonb_to_recordset(?::jsonb) AS m(uid bigint, message_id text, header_hash text)
+       ), w AS (
+         SELECT id, message_id, header_hash, row_number() OVER (PARTITION BY message_id, header_hash ORDER BY id) AS rn
+         FROM write_backs WHERE account_id = ? AND folder = ? AND uid_validity <> ? AND action = 'delete' AND status = 'pending'
+           AND header_hash IS NOT NULL
+       )
+       UPDATE write_backs x SET uid_validity = ?, uid = m.uid, modseq = NULL, next_attempt_at = now()
+       FROM w JOIN m ON m.header_hash = w.header_hash AND m.message_id IS NOT DISTINCT FROM w.message_id AND m.rn = w.rn
+       WHERE x.id = w.id
+       RETURNING m.uid`,
+      [JSON.stringify(ids.map((i) => ({ uid: i.uid, message_id: i.messageId, header_hash: i.headerHash }))), accountId, folder, uidValidity, uidValidity],
+    );
+    if (rows.length > 0) await exec(em, 'SELECT pg_notify(?, ?)', [WRITE_BACK_CHANNEL, String(accountId)]);
+    return new Set(rows.map((r) => Number(r.uid)));
   }
 
   /** Whether rows from an older UIDVALIDITY remain (a reset is in progress, or was interrupted). */
