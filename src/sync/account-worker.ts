@@ -304,18 +304,25 @@ export class AccountWorker {
     return p.round;
   }
 
-  /** STATUS each folder (the IDLE one too, as a watchdog) and sync those that changed. */
+  /**
+   * STATUS each folder (the IDLE one too, as a watchdog) and sync those that changed. A synced folder that has gone
+   * from the server (deleted, renamed) since it was last recorded runs one full pass, which records it on the account
+   * and on the folder as the session's first pass does; after that its error is recorded and it is merely skipped.
+   */
   private async statusRound({ client, folders, sessionStart, flagsComparedAt }: PollState): Promise<void> {
     const cursors = new Map((await this.deps.state.cursors(this.accountId)).map((c) => [c.folder, c]));
+    let gone = false;
     for (const folder of folders) {
       if (this.stopped || !client.usable) return;
-      // A folder gone from the server is skipped here; the next full pass records it on the account.
       const s = await this.statusOrStale(client, folder).catch((err: unknown) => {
         if (isMailboxMissing(err)) return null;
         throw err;
       });
-      if (!s) continue;
       const c = cursors.get(folder);
+      if (!s) {
+        gone ||= c !== undefined && c.lastError === null;
+        continue;
+      }
       const changed =
         !c || c.uidValidity !== Number(s.uidValidity) || c.uidNext < (s.uidNext ?? 0) || c.messages !== s.messages ||
         (s.highestModseq !== undefined && c.highestModseq !== String(s.highestModseq));
@@ -327,5 +334,6 @@ export class AccountWorker {
         flagsComparedAt.set(folder, Date.now());
       }
     }
+    if (gone && !this.stopped && client.usable) await this.deps.runner.runFresh(this.accountId, {}, this.on(client));
   }
 }

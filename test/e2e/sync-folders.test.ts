@@ -63,6 +63,12 @@ describe('sync folders missing on the server', () => {
     await withImap(t.dovecot, creds, (c) => c.mailboxDelete('Projects'));
     await appendMessage(t.dovecot, creds, 'INBOX', buildMessage({ subject: 'inbox 2' }));
     await expectEventually(async () => expect(await receivedEvents(t.dbUrl, id)).toBe(3), { timeoutMs: 10_000, intervalMs: 100 });
+    // Deleted while the session runs: reported like a folder missing at its start, without waiting for a reconnect.
+    await expectEventually(async () => {
+      const a = (await t.srv.api(`/api/accounts/${id}`)).body.data;
+      expect(a).toMatchObject({ connected: true, last_error: 'Sync folders missing on the IMAP server: Projects, Never' });
+      expect(a.folders.find((f: { folder: string }) => f.folder === 'Projects')).toMatchObject({ last_error: 'The folder does not exist on the IMAP server' });
+    }, { timeoutMs: 10_000, intervalMs: 250 });
     await expectStableSession(id);
     await appendMessage(t.dovecot, creds, 'INBOX', buildMessage({ subject: 'inbox 3' }));
     await expectEventually(async () => expect(await subjects(id)).toEqual(['INBOX/inbox 1', 'Projects/project 1', 'INBOX/inbox 2', 'INBOX/inbox 3']), { timeoutMs: 10_000 });
