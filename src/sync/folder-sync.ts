@@ -22,7 +22,7 @@ export interface FolderSyncOptions {
 /** Messages of a UIDVALIDITY reset fetched (flags + header) and rematched at a time. */
 const IDENTITY_CHUNK = 1000;
 
-async function searchUids(client: ImapFlow, query: Record<string, unknown>): Promise<number[]> {
+export async function searchUids(client: ImapFlow, query: Record<string, unknown>): Promise<number[]> {
   const r = await client.search(query, { uid: true });
   // imapflow answers `false` when the command failed (e.g. the connection dropped): never read that as "no messages",
   // which would look like every message had been expunged.

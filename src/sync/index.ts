@@ -10,7 +10,7 @@ import { exec } from '../db/sql.js';
 import { TableStats } from '../db/table-stats.js';
 import { PgPubSub } from '../events/pubsub.js';
 import type { AccountsService, SyncProgress, SyncTrigger } from '../modules/accounts/index.js';
-import { IngestService, MailboxStateService, sweepDepartures, sweepRawSources } from '../modules/emails/index.js';
+import { EmailChangesService, IngestService, MailboxStateService, sweepDepartures, sweepRawSources } from '../modules/emails/index.js';
 import { ThreadLinker } from '../modules/threads/index.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -104,7 +104,7 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
     orm, accounts, locks, pubsub, imapTimeouts: config.imap,
     sync: { ingest, state, parser, blobs, log: slog, maxMessageBytes: config.sync.maxMessageBytes, budget: new ByteBudget(config.sync.inflightBytes), fetchFailures: new FetchFailures(), emailStats, shutdown: shutdown.signal },
   });
-  const writeBack = new WriteBackDrainer({ orm, accounts, state, locks, log: slog, backoff: config.sync.backoff });
+  const writeBack = new WriteBackDrainer({ orm, accounts, state, emailChanges: new EmailChangesService(orm), locks, log: slog, backoff: config.sync.backoff });
   const supervisor = config.sync.enabled
     ? new SyncSupervisor(
         orm,

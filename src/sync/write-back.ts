@@ -18,6 +18,8 @@
  *   without SPECIAL-USE, "Deleted Items", "Corbeille", … — else a folder named Trash; a server with none gets a
  *   "Trash" folder, as mail clients create one: a delete in trash mode is never silently permanent) or, in `expunge`
  *   mode, \Deleted + UID EXPUNGE. If that folder cannot be created, the deletes are retried like a failed command.
+ *   A delete whose message is gone from its folder follows it when the sync finds it in another one (moved by
+ *   another client meanwhile: chaseDeletes), else it is done once the attempts are over.
  * - A command that fails on a reachable server, or a dropped connection, is retried with backoff; after
  *   MAX_ATTEMPTS the row fails for good. Failed rows stay (status `failed`, `last_error`) and the email shows
  *   `sync_error` until a later change succeeds. A delete that failed has no email left: the next sync pass brings the
@@ -29,10 +31,12 @@ import { AdvisoryLocks, LockNamespace } from '../db/locks.js';
 import { lockRowsInIdOrder } from '../db/rows.js';
 import { exec } from '../db/sql.js';
 import type { AccountsService } from '../modules/accounts/index.js';
-import type { FlagChange, MailboxStateService } from '../modules/emails/index.js';
+import type { EmailChangesService, FlagChange, MailboxStateService } from '../modules/emails/index.js';
 import type { Logger } from '../shared/logger.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { flagChangeOf } from './fetch-new.js';
+import { searchUids } from './folder-sync.js';
+import { errorText, trashFolder, type DeleteTarget } from './trash-folder.js';
 
 export const MAX_WRITE_BACK_ATTEMPTS = 8;
 const BATCH = 1000;
@@ -59,6 +63,8 @@ export interface WriteBackDeps {
   orm: MikroORM;
   accounts: AccountsService;
   state: MailboxStateService;
+  /** Deletes the copy of a message moved on the server while its delete was queued (see chaseDeletes). */
+  emailChanges: EmailChangesService;
   locks: AdvisoryLocks;
   log: Logger;
   backoff: BackoffOptions;
@@ -81,11 +87,6 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
   return out;
 }
 
-const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
-/** Where the deletes of a drain go: MOVE to a Trash folder, expunge, or nowhere yet (retried with this error). */
-type DeleteTarget = { trash: string } | { expunge: true } | { unavailable: string };
-
 export class WriteBackDrainer {
   constructor(private readonly deps: WriteBackDeps) {}
 
@@ -96,7 +97,7 @@ export class WriteBackDrainer {
       let applied = 0;
       if (jobs.length > 0) {
         const account = await this.deps.accounts.findById(accountId);
-        const target: DeleteTarget = account?.deleteMode === 'expunge' || !jobs.some((j) => j.action === 'delete') ? { expunge: true } : await this.trashFolder(client, accountId);
+        const target: DeleteTarget = account?.deleteMode === 'expunge' || !jobs.some((j) => j.action === 'delete') ? { expunge: true } : await trashFolder(client, this.deps.log, accountId);
         const byFolder = groupBy(jobs, (j) => j.folder);
         for (const [folder, list] of byFolder) applied += await this.applyFolder(client, accountId, folder, list, target);
       }
@@ -122,20 +123,6 @@ export class WriteBackDrainer {
       [accountId],
     );
     return r?.due ? new Date(r.due) : null;
-  }
-
-  /** The Trash folder by special-use, else by name; created when the server has none (see the module comment). */
-  private async trashFolder(client: ImapFlow, accountId: number): Promise<DeleteTarget> {
-    const folders = await client.list();
-    const found = folders.find((f) => f.specialUse === '\\Trash') ?? folders.find((f) => f.name.toLowerCase() === 'trash');
-    if (found) return { trash: found.path };
-    try {
-      const created = await client.mailboxCreate('Trash');
-      this.deps.log.info({ accountId, folder: created.path }, 'no Trash folder on the server: created one for deleted emails');
-      return { trash: created.path };
-    } catch (err) {
-      return { unavailable: `No Trash folder on the server, and creating one failed: ${errorText(err)}` };
-    }
   }
 
   private async applyFolder(client: ImapFlow, accountId: number, folder: string, jobs: Job[], target: DeleteTarget): Promise<number> {
@@ -250,16 +237,37 @@ export class WriteBackDrainer {
       await this.retry(accountId, folder, jobs, target.unavailable);
       return 0;
     }
-    const uids = jobs.map((j) => j.uid).join(',');
+    // A message moved (or expunged) on the server meanwhile is not there: its delete follows it (chaseDeletes).
+    const there = new Set(await searchUids(client, { uid: jobs.map((j) => j.uid).join(',') }));
+    await this.chaseDeletes(accountId, folder, jobs.filter((j) => !there.has(Number(j.uid))), 'trash' in target ? target.trash : null);
+    const present = jobs.filter((j) => there.has(Number(j.uid)));
+    if (present.length === 0) return 0;
+    const uids = present.map((j) => j.uid).join(',');
     // Deleting from the Trash itself expunges.
     const trash = 'trash' in target && target.trash !== folder ? target.trash : null;
     const moved = trash ? await client.messageMove(uids, trash, { uid: true }) : await client.messageDelete(uids, { uid: true });
     if (!moved) {
-      await this.retry(accountId, folder, jobs, trash ? `Could not move the messages to ${trash}` : `Could not expunge the messages in ${folder}`);
+      await this.retry(accountId, folder, present, trash ? `Could not move the messages to ${trash}` : `Could not expunge the messages in ${folder}`);
       return 0;
     }
-    await this.finish(jobs, []);
-    return jobs.length;
+    await this.finish(present, []);
+    return present.length;
+  }
+
+  /**
+   * Deletes whose message is no longer in its folder: moved by another client, or expunged. Where the sync has stored
+   * the message again since the delete was queued (same content identity; not in the Trash, where our own MOVE puts
+   * it), that copy is deleted — locally at once, on the server by a delete queued for where it is now. The others
+   * wait for the sync while the attempts last; one never found again was expunged (or filed where we do not sync):
+   * nothing is left to delete. A delete without a content identity (queued before it was kept) has nothing to follow.
+   */
+  private async chaseDeletes(accountId: number, folder: string, jobs: Job[], trash: string | null): Promise<void> {
+    if (jobs.length === 0) return;
+    const copies = await this.deps.state.arrivedCopies(accountId, jobs.filter((j) => j.header_hash !== null).map((j) => j.id), trash);
+    if (copies.size > 0) await this.deps.emailChanges.deleteInAccount(accountId, [...new Set(copies.values())]);
+    const waiting = (j: Job) => j.header_hash !== null && !copies.has(String(j.id)) && j.attempts + 1 < MAX_WRITE_BACK_ATTEMPTS;
+    await this.finish(jobs.filter((j) => !waiting(j)), []);
+    await this.retry(accountId, folder, jobs.filter(waiting), `The message is no longer in ${folder}: waiting for the sync to find it in another folder`);
   }
 
   /**

@@ -1,8 +1,8 @@
 /**
  * Write-back failures, end to end against a private Dovecot: an IMAP server that is down (the change waits and is
  * applied once it is back), a UIDVALIDITY reset before the write-back (a flag change follows its message, and so
- * does a delete), a message moved on the server before its flag change is written (the change follows it), and a
- * delete the server refused for good (the message comes back, with the reason on the email).
+ * does a delete), a message moved on the server before its flag change or its delete is written (the change follows
+ * it), and a delete the server refused for good (the message comes back, with the reason on the email).
  */
 import { describe, expect, it } from 'vitest';
 import { expectEventually } from '../support/eventually.js';
@@ -173,6 +173,43 @@ describe('failures', () => {
     }, { timeoutMs: 20_000, intervalMs: 200 });
     await expectInSync(t.dbUrl, accountId, t.dovecot, creds, 'INBOX');
     expect(await serverFlags(creds, 'INBOX', 'left')).toEqual([]);
+  }, 60_000);
+
+  it('a message moved on the server before its delete is written: the delete follows it, it does not come back as new mail', async () => {
+    const { creds, accountId, ids } = await syncedAccount(['filed then deleted', 'synced then deleted', 'stays'], { sync_folders: ['INBOX', 'Archive'] });
+    const moveOnServer = (subject: string) =>
+      withImap(t.dovecot, creds, async (c) => {
+        await c.mailboxOpen('INBOX');
+        const uids = (await c.search({ subject }, { uid: true })) as number[];
+        expect(uids).toHaveLength(1);
+        await c.messageMove(String(uids[0]), 'Archive', { uid: true });
+      });
+    const lock = await holdSyncLock(accountId);
+    try {
+      // Another client files the message while its delete is queued here: whichever of the drain and the sync comes first.
+      expect((await t.srv.api(`/api/emails/${ids.get('filed then deleted')!}`, { method: 'DELETE' })).status).toBe(200);
+      await moveOnServer('filed then deleted');
+      // The other order: the sync stores the moved message before the delete's drain (its row waits, as after a failure).
+      expect((await t.srv.api(`/api/emails/${ids.get('synced then deleted')!}`, { method: 'DELETE' })).status).toBe(200);
+      await sql(t.dbUrl, "UPDATE write_backs SET next_attempt_at = now() + interval '1 hour' WHERE email_id = $1", [ids.get('synced then deleted')!]);
+      await moveOnServer('synced then deleted');
+    } finally {
+      await lock.release();
+    }
+    await expectEventually(async () => {
+      expect(await sql(t.dbUrl, "SELECT 1 FROM emails WHERE account_id = $1 AND folder = 'Archive' AND subject = 'synced then deleted'", [accountId])).toHaveLength(1);
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    await sql(t.dbUrl, 'UPDATE write_backs SET next_attempt_at = now() WHERE account_id = $1', [accountId]);
+    await expectEventually(async () => {
+      for (const subject of ['filed then deleted', 'synced then deleted']) {
+        expect(await serverFlags(creds, 'Trash', subject)).toBeDefined();
+        expect(await serverFlags(creds, 'Archive', subject)).toBeUndefined();
+      }
+      expect(await pendingRows(accountId)).toEqual([]);
+      expect(await sql(t.dbUrl, 'SELECT folder, subject FROM emails WHERE account_id = $1', [accountId])).toEqual([{ folder: 'INBOX', subject: 'stays' }]);
+    }, { timeoutMs: 20_000, intervalMs: 200 });
+    await expectInSync(t.dbUrl, accountId, t.dovecot, creds, 'INBOX');
+    await expectInSync(t.dbUrl, accountId, t.dovecot, creds, 'Archive');
   }, 60_000);
 
   it('a delete the server refused for good: the message comes back with the reason, and can be deleted again', async () => {

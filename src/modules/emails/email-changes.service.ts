@@ -108,7 +108,7 @@ export class EmailChangesService {
     const actionId = randomUUID();
     return retryOnConflict(() => this.orm.em.fork().transactional(async (em) => {
       const out = new Map<number, UpdateOutcome>(ids.map((id) => [id, 'not_found']));
-      const rows = await this.lockVisible(em, principal, ids);
+      const rows = await this.lockVisible(em, principal.accountIds, ids);
       const categorized = change.categoryIds === undefined ? new Set<number>() : await setManualCategories(em, rows.map((r) => r.id), change.categoryIds);
       const queued: QueuedAction[] = [];
       const changed: { row: Row; flags: string[]; changes: Record<string, unknown> }[] = [];
@@ -154,10 +154,23 @@ export class EmailChangesService {
   }
 
   /** Deletes the emails and their attachment rows (blob files are left to the orphan sweep) and queues the server delete. */
-  async delete(principal: Principal, ids: readonly number[]): Promise<Map<number, DeleteOutcome>> {
+  delete(principal: Principal, ids: readonly number[]): Promise<Map<number, DeleteOutcome>> {
+    return this.deleteWithin(principal.accountIds, ids);
+  }
+
+  /**
+   * The write-back's own delete of emails of one account: the copy the sync stored of a message that another client
+   * moved while the user's delete of it was queued (write-back.ts). As a user's delete: local at once, queued for the
+   * server.
+   */
+  deleteInAccount(accountId: number, ids: readonly number[]): Promise<Map<number, DeleteOutcome>> {
+    return this.deleteWithin([accountId], ids);
+  }
+
+  private async deleteWithin(accountIds: readonly number[] | null, ids: readonly number[]): Promise<Map<number, DeleteOutcome>> {
     return retryOnConflict(() => this.orm.em.fork().transactional(async (em) => {
       const out = new Map<number, DeleteOutcome>(ids.map((id) => [id, 'not_found']));
-      const rows = await this.lockVisible(em, principal, ids);
+      const rows = await this.lockVisible(em, accountIds, ids);
       if (rows.length === 0) return out;
       const rowIds = rows.map((r) => r.id);
       await exec(em, 'DELETE FROM attachments WHERE email_id = ANY(?::int[])', [rowIds]);
@@ -194,22 +207,23 @@ export class EmailChangesService {
     await exec(em, 'DELETE FROM threads WHERE account_id = ?', [accountId]);
   }
 
-  /** Locks the emails the principal may see; detached emails (account deleted, mail kept) only for unscoped keys. */
-  private async lockVisible(em: EntityManager, principal: Principal, ids: readonly number[]): Promise<Row[]> {
+  /** Locks the emails of `accountIds` (a key's scope); detached emails (account deleted, mail kept) only when null. */
+  private async lockVisible(em: EntityManager, accountIds: readonly number[] | null, ids: readonly number[]): Promise<Row[]> {
     if (ids.length === 0) return [];
-    const scoped = principal.accountIds !== null;
+    const scoped = accountIds !== null;
     return exec<Row>(
       em,
       `SELECT id, account_id, folder, uid_validity, uid, modseq, message_id, header_hash, is_read, is_starred, is_archived, flags
        FROM emails WHERE id = ANY(?::int[]) ${scoped ? 'AND account_id = ANY(?::int[])' : ''} ORDER BY id FOR UPDATE`,
-      scoped ? [[...new Set(ids)], [...principal.accountIds!]] : [[...new Set(ids)]],
+      scoped ? [[...new Set(ids)], [...accountIds]] : [[...new Set(ids)]],
     );
   }
 
   /**
    * Queues write-backs. A newer change supersedes pending older ones for the same message and flag (the opposite
    * change, or a duplicate); a delete supersedes every pending flag change of the message. A delete keeps the message's
-   * content identity: its email row, which a flag change follows, is gone (see MailboxStateService.followDeletes).
+   * content identity: its email row, which a flag change follows, is gone (see MailboxStateService.followDeletes, after a
+   * UIDVALIDITY reset, and chaseDeletes in sync/write-back.ts, after a move by another client).
    * One NOTIFY per account.
    */
   private async enqueue(em: EntityManager, queued: readonly QueuedAction[]): Promise<void> {

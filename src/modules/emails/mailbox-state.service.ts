@@ -198,6 +198,25 @@ export class MailboxStateService {
     return new Set(rows.map((r) => Number(r.uid)));
   }
 
+  /**
+   * Queued deletes whose message was no longer in its folder (moved on the server meanwhile): for each, an email of
+   * the account with the same content identity that the sync stored since the delete was queued, outside `notIn` (the
+   * Trash: a copy there is the delete's own doing). Returns write-back id → email id.
+   */
+  async arrivedCopies(accountId: number, writeBackIds: readonly string[], notIn: string | null): Promise<Map<string, number>> {
+    if (writeBackIds.length === 0) return new Map();
+    const rows = await exec<{ job: string; email: number }>(
+      this.em(),
+      `SELECT DISTINCT ON (w.id) w.id AS job, e.id AS email
+       FROM write_backs w JOIN emails e ON e.account_id = w.account_id AND e.header_hash = w.header_hash
+         AND e.message_id IS NOT DISTINCT FROM w.message_id AND e.created_at >= w.created_at AND e.folder IS DISTINCT FROM ?
+       WHERE w.account_id = ? AND w.id = ANY(?::bigint[])
+       ORDER BY w.id, e.id`,
+      [notIn, accountId, [...writeBackIds]],
+    );
+    return new Map(rows.map((r) => [String(r.job), Number(r.email)]));
+  }
+
   /** Whether rows from an older UIDVALIDITY remain (a reset is in progress, or was interrupted). */
   async hasStaleValidity(accountId: number, folder: string, uidValidity: number): Promise<boolean> {
     // Two range probes of the (account, folder, uid_validity, uid) index: `<>` would walk every current row.
