@@ -13,7 +13,7 @@ import { AppError } from '../shared/errors.js';
 import type { PgPubSub } from '../events/pubsub.js';
 import type { Logger } from '../shared/logger.js';
 import { backoffDelay } from './backoff.js';
-import type { SyncRunner, WorkerSession } from './sync-runner.js';
+import { FOLDER_MISSING_ERROR, type SyncRunner, type WorkerSession } from './sync-runner.js';
 import type { WriteBackDrainer } from './write-back.js';
 
 export interface WorkerOptions {
@@ -306,12 +306,13 @@ export class AccountWorker {
 
   /**
    * STATUS each folder (the IDLE one too, as a watchdog) and sync those that changed. A synced folder that has gone
-   * from the server (deleted, renamed) since it was last recorded runs one full pass, which records it on the account
-   * and on the folder as the session's first pass does; after that its error is recorded and it is merely skipped.
+   * from the server (deleted, renamed) since it was last recorded, or come back since it was recorded missing, runs
+   * one full pass, which records it on the account and on the folder as the session's first pass does (only a pass
+   * over every folder knows the account's list); after that it is merely skipped, or synced like the others.
    */
   private async statusRound({ client, folders, sessionStart, flagsComparedAt }: PollState): Promise<void> {
     const cursors = new Map((await this.deps.state.cursors(this.accountId)).map((c) => [c.folder, c]));
-    let gone = false;
+    let fullPass = false;
     for (const folder of folders) {
       if (this.stopped || !client.usable) return;
       const s = await this.statusOrStale(client, folder).catch((err: unknown) => {
@@ -320,7 +321,11 @@ export class AccountWorker {
       });
       const c = cursors.get(folder);
       if (!s) {
-        gone ||= c !== undefined && c.lastError === null;
+        fullPass ||= c !== undefined && c.lastError === null;
+        continue;
+      }
+      if (c?.lastError === FOLDER_MISSING_ERROR) {
+        fullPass = true;
         continue;
       }
       const changed =
@@ -334,6 +339,6 @@ export class AccountWorker {
         flagsComparedAt.set(folder, Date.now());
       }
     }
-    if (gone && !this.stopped && client.usable) await this.deps.runner.runFresh(this.accountId, {}, this.on(client));
+    if (fullPass && !this.stopped && client.usable) await this.deps.runner.runFresh(this.accountId, {}, this.on(client));
   }
 }

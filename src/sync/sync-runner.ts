@@ -20,6 +20,9 @@ import { addCounts, emptyCounts, type FolderCounts, type ProgressReport, type Sy
 
 export const SYNC_PROGRESS_CHANNEL = 'incoming_sync_progress';
 
+/** A sync folder's `last_error` while the server does not have it (the account's lists it too). */
+export const FOLDER_MISSING_ERROR = 'The folder does not exist on the IMAP server';
+
 export interface SyncRequest {
   folder?: string;
   full?: boolean;
@@ -166,7 +169,7 @@ export class SyncRunner {
             if (req.folder) throw new AppError(ErrorCode.NOT_FOUND, `Folder "${folder}" does not exist on the IMAP server`);
             gone.push(folder);
             sync.log.warn({ accountId, folder }, 'sync folder does not exist on the IMAP server; skipped');
-            await sync.state.finishFolder(accountId, folder, { error: 'The folder does not exist on the IMAP server' });
+            await sync.state.finishFolder(accountId, folder, { error: FOLDER_MISSING_ERROR });
           } else if (isSelectRefused(err)) {
             const reason = (err as { responseText?: string }).responseText ?? 'no reason given';
             if (req.folder) throw new AppError(ErrorCode.NOT_FOUND, `The IMAP server refused to open the folder "${folder}": ${reason}`);

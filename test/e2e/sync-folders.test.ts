@@ -73,6 +73,16 @@ describe('sync folders missing on the server', () => {
     await appendMessage(t.dovecot, creds, 'INBOX', buildMessage({ subject: 'inbox 3' }));
     await expectEventually(async () => expect(await subjects(id)).toEqual(['INBOX/inbox 1', 'Projects/project 1', 'INBOX/inbox 2', 'INBOX/inbox 3']), { timeoutMs: 10_000 });
     expect(t.srv.server.engine.supervisor?.owned()).toContain(id);
+    // Created again: synced again, and no longer reported, without waiting for a reconnect either.
+    await createFolder(t.dovecot, creds, 'Projects');
+    await appendMessage(t.dovecot, creds, 'Projects', buildMessage({ subject: 'project 2' }));
+    await expectEventually(async () => {
+      expect(await subjects(id)).toContain('Projects/project 2');
+      const a = (await t.srv.api(`/api/accounts/${id}`)).body.data;
+      expect(a).toMatchObject({ connected: true, last_error: 'Sync folders missing on the IMAP server: Never' });
+      expect(a.folders.find((f: { folder: string }) => f.folder === 'Projects')).toMatchObject({ last_error: null });
+    }, { timeoutMs: 10_000, intervalMs: 250 });
+    await expectStableSession(id);
   }, 60_000);
 
   it('a missing first sync folder: IDLE falls back to INBOX', async () => {
