@@ -143,6 +143,14 @@ describe('sanitizeEmailHtml: XSS vectors', () => {
     expect(clean('<p <b>< a href=">x</a><table><td>cell')).not.toMatch(/<script/i);
     expect(clean('')).toBe('');
   });
+
+  it('checks a URL of 600 KB of unclosed comments in linear time (the comment regex scanned to the end from each one)', () => {
+    const opens = '<!--'.repeat(150_000);
+    // The old `/<!--[\s\S]*?-->/g` took about a minute on this, on the request's event loop (the test timed out).
+    expect(clean(`<a href="${opens}">x</a>`)).toBe('<a>x</a>');
+    expect(clean(`<a href="java${opens}-->script:alert(1)">x</a>`)).toBe('<a>x</a>');
+    expect(clean(`<img src="https://a.example/${opens}">`)).toContain('<img src="https://a.example/&lt;!--');
+  });
 });
 
 describe('sanitizeEmailHtml: links and images', () => {
