@@ -46,6 +46,16 @@ describe('findUuBlocks', () => {
     expect(findUuBlocks(good, 1e6)).toHaveLength(1);
   });
 
+  it('reads begin lines in linear time: 120,000 spaces inside the name (the lazy name retried the blanks after it)', () => {
+    const data = Buffer.from('hello\n');
+    const name = `my${' '.repeat(120_000)}file.txt`;
+    // About 40 s each with the old begin-line regex (the test timed out), in the parser worker.
+    const [block] = findUuBlocks(F.uuencode(name, data).replace('\n', ' \t \r\n'), 1e6);
+    expect(block!.name).toBe(name);
+    expect(block!.data.equals(data)).toBe(true);
+    expect(findUuBlocks(`begin 644 a${' '.repeat(120_000)}b\nnot uuencode\n`, 1e6)).toEqual([]);
+  });
+
   it('recognises the transfer encodings that mean uuencode', () => {
     for (const cte of ['x-uuencode', 'uuencode', 'X-UUE', ' x-uue ', 'uuencoded']) expect(isUuencodeEncoding(cte), cte).toBe(true);
     for (const cte of ['base64', 'quoted-printable', '7bit', undefined, 'x-uuencode2']) expect(isUuencodeEncoding(cte), String(cte)).toBe(false);

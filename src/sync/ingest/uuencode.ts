@@ -4,6 +4,7 @@
  * with `Content-Transfer-Encoding: x-uuencode` was stored still encoded. A block counts only when it is complete:
  * the begin line, lines of the uuencode alphabet only, and the end line; anything else stays text. Pure, no I/O.
  */
+import { trimEndWhere } from '../../shared/text.js';
 
 export interface UuBlock {
   /** As written on the begin line (unsanitised). */
@@ -14,7 +15,9 @@ export interface UuBlock {
   end: number;
 }
 
-const BEGIN = /^begin [0-7]{3,4} +([^\r\n]*?)[ \t]*\r?$/gm;
+// The name runs to the line's end, trailing blanks cut in code: a lazy name before `[ \t]*\r?$` retried the blanks
+// from every character, so a begin line with 100 KB of spaces before its last word cost seconds (quadratic).
+const BEGIN = /^begin [0-7]{3,4} +([^\r\n\u2028\u2029]*)/gm;
 const END = /^end[ \t]*\r?$/;
 const MAX_BLOCKS = 100;
 
@@ -52,7 +55,7 @@ export function findUuBlocks(text: string, maxBytes: number): UuBlock[] {
   for (let m = BEGIN.exec(text); m && blocks.length < MAX_BLOCKS; m = BEGIN.exec(text)) {
     const block = readBlock(text, m.index + m[0].length, maxBytes - total);
     if (!block) continue;
-    blocks.push({ name: m[1]!, data: block.data, start: m.index, end: block.end });
+    blocks.push({ name: trimEndWhere(m[1]!, (c) => c === ' ' || c === '\t'), data: block.data, start: m.index, end: block.end });
     total += block.data.length;
     BEGIN.lastIndex = block.end;
   }
