@@ -148,6 +148,13 @@ describe('parseMessage: text parts that declare no charset', () => {
     expect(m.bodyText).toContain('€ été');
   });
 
+  it('looks for <meta charset> in linear time: 250 KB of blanks after a charset= without a value', async () => {
+    // The old `\s*["']?\s*` backtracked quadratically over the blanks (about a minute: the test timed out).
+    const html = `<html><head><meta charset=${' '.repeat(250_000)}><meta charset="iso-8859-15"></head><body>\xa4 \xe9t\xe9</body></html>`;
+    const m = await parse(bytes(`${head}Content-Type: text/html\nContent-Transfer-Encoding: 8bit\n\n${html}\n`));
+    expect(m.bodyHtml).toContain('<body>€ été</body>');
+  });
+
   it('unlabelled text that is valid UTF-8 stays UTF-8', async () => {
     const utf8 = Buffer.concat([bytes(`${head}Content-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\n`), Buffer.from('Grüße, 5 €\r\n')]);
     expect((await parse(utf8)).bodyText).toBe('Grüße, 5 €\n');
