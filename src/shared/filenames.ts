@@ -3,6 +3,7 @@
  * encoded word, NUL, the RTL override U+202E, RFC 2231 `filename*` traversal — security-notes.md), so every name we
  * show, store or put in a `Content-Disposition` goes through `sanitizeFilename` first. Pure, no I/O.
  */
+import { trimEndWhere } from './text.js';
 import { cutUtf8 } from './utf8.js';
 
 /** Whitespace-like controls become a space (so `a\r\nb` stays two words); every other C0/C1 control is dropped. */
@@ -92,7 +93,8 @@ export function sanitizeFilename(raw: string | null | undefined, fallback: strin
   if (/^\.+[^.]+$/.test(name) && mimeTypeFor(name) !== 'application/octet-stream') {
     return capBytes(`${fallback.replace(/\.[^.]*$/, '')}.${name.replace(/^\.+/, '')}`);
   }
-  name = name.replace(/^[.\s]+/, '').replace(/[.\s]+$/, '');
+  // Not `/[.\s]+$/`: from every dot of a long run followed by another character, it scanned the rest (quadratic).
+  name = trimEndWhere(name.replace(/^[.\s]+/, ''), (c) => c === '.' || /\s/.test(c));
   if (name === '') return fallback;
   return capBytes(name);
 }

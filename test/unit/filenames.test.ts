@@ -43,6 +43,13 @@ describe('sanitizeFilename', () => {
     expect(clean('name.txt. . ')).toBe('name.txt');
   });
 
+  it('strips trailing dots in linear time, whatever the name holds (`/[.\\s]+$/` retried every dot of a run)', () => {
+    const dots = '.'.repeat(250_000);
+    // About a minute with the old regex (the test timed out), in the parser worker of every sync of such a mail.
+    expect(clean(`a${dots}b`)).toBe(`a${'.'.repeat(198)}b`);
+    expect(clean(`report.pdf${dots} ${dots}`)).toBe('report.pdf');
+  });
+
   it('a name that is only a known extension keeps it on the fallback name, not as a bare word', () => {
     expect(clean('.pdf')).toBe('attachment-1.pdf');
     expect(clean('../.DOCX ')).toBe('attachment-1.DOCX');
