@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { isHost } from './shared/validation.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
@@ -23,9 +24,6 @@ const intIn = (min: number, max: number) =>
     .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
     .transform(Number)
     .pipe(z.number().min(min, `must be from ${min} to ${max}`).max(max, `must be from ${min} to ${max}`));
-
-/** A host name (letters, digits, dots, hyphens) or an IPv4/IPv6 literal. */
-const HOST_OR_IP = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?)+$|^[0-9a-f:.]+$/;
 
 /** Webhook retry delays after attempts 1, 2, …: 30 s, 2 min, 10 min, 30 min, 1 h, 3 h, 6 h, 12 h (≈ 22.7 h in all). */
 const DEFAULT_WEBHOOK_RETRY_DELAYS = [30, 120, 600, 1800, 3600, 10_800, 21_600, 43_200];
@@ -81,7 +79,7 @@ const EnvSchema = z.object({
   WEBHOOK_ALLOWED_HOSTS: z
     .string()
     .transform((s) => s.split(',').map((h) => h.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1')).filter(Boolean))
-    .refine((hosts) => hosts.every((h) => HOST_OR_IP.test(h)), 'must be a comma-separated list of host names or IP addresses')
+    .refine((hosts) => hosts.every(isHost), 'must be a comma-separated list of host names or IP addresses')
     .optional(),
   WEBHOOK_TIMEOUT_MS: intIn(500, 120_000).default(10_000),
   WEBHOOK_MAX_CONSECUTIVE_FAILURES: intIn(1, 10_000).default(20),

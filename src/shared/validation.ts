@@ -2,6 +2,7 @@
  * Input validation: zod parsing that turns failures into one BAD_USER_INPUT naming every field (in the REST snake_case
  * spelling), text without NUL characters, and `Y-m-d` days.
  */
+import { isIP } from 'node:net';
 import type { z } from 'zod';
 import { AppError } from './errors.js';
 
@@ -42,4 +43,19 @@ export function parseDay(value: string, field: string): Date {
     throw AppError.badInput(`${field}: must be a date in Y-m-d format`);
   }
   return d;
+}
+
+/** A DNS label (RFC 1123): letters, digits and hyphens, 1–63 characters, no hyphen at either end. */
+const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+/**
+ * An IP address (IPv6 also in brackets, as URLs write it), or a host name: labels separated by dots (one trailing dot
+ * allowed), the last not all digits (`999.999.999.999`, `1.2.3`: not addresses, and no top-level domain is numeric).
+ * Checked label by label: one regex over the whole name backtracked exponentially (a 30-character host held the event
+ * loop for seconds).
+ */
+export function isHost(s: string): boolean {
+  if (isIP(s) !== 0 || (s.startsWith('[') && s.endsWith(']') && isIP(s.slice(1, -1)) === 6)) return true;
+  const labels = (s.endsWith('.') ? s.slice(0, -1) : s).split('.');
+  return labels.every((l) => LABEL.test(l)) && !/^\d+$/.test(labels.at(-1)!);
 }

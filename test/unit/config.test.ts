@@ -59,6 +59,14 @@ describe('loadConfig', () => {
     }
   });
 
+  it('WEBHOOK_ALLOWED_HOSTS: host names and IP addresses, checked label by label (no exponential backtracking)', () => {
+    expect(loadConfig({ WEBHOOK_ALLOWED_HOSTS: ' Hooks.Example.com. , [::1], 10.0.0.5 ' }).webhooks.allowedHosts).toEqual(['hooks.example.com.', '::1', '10.0.0.5']);
+    // 31 characters: the old whole-host regex backtracked exponentially on this (start-up hung; the test timed out).
+    for (const bad of [`${'a'.repeat(30)}!`, 'a..b', 'http://x', '1.2.3.4:80']) {
+      expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: bad }), bad).toThrow(/WEBHOOK_ALLOWED_HOSTS: must be a comma-separated list of host names or IP addresses/);
+    }
+  });
+
   it('DATABASE_URL must parse as a URL', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db:99999/x' })).toThrow(/DATABASE_URL: must be a valid URL/);
     expect(() => loadConfig({ DATABASE_URL: 'postgres://[db/x' })).toThrow(/DATABASE_URL: must be a valid URL/);

@@ -1,23 +1,8 @@
 /** Input rules for accounts (seed 000 "Mail Accounts"); errors name the field. */
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { inboxCase } from '../../shared/folders.js';
+import { isHost } from '../../shared/validation.js';
 import { DELETE_MODES, ENCRYPTIONS } from './account.entity.js';
-
-/** A DNS label (RFC 1123): letters, digits and hyphens, 1–63 characters, no hyphen at either end. */
-const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
-
-/**
- * An IP address (IPv6 also in brackets, as URLs write it), or a host name: labels separated by dots (one trailing dot
- * allowed), the last not all digits (`999.999.999.999`, `1.2.3`: not addresses, and no top-level domain is numeric).
- * Checked label by label: one regex over the whole name backtracked exponentially (a 30-character host held the event
- * loop for seconds).
- */
-function isHost(s: string): boolean {
-  if (isIP(s) !== 0 || (s.startsWith('[') && s.endsWith(']') && isIP(s.slice(1, -1)) === 6)) return true;
-  const labels = (s.endsWith('.') ? s.slice(0, -1) : s).split('.');
-  return labels.every((l) => LABEL.test(l)) && !/^\d+$/.test(labels.at(-1)!);
-}
 
 const hostname = z
   .string()
