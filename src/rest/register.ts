@@ -19,7 +19,9 @@ function restMessage(message: string): string {
   if (missing) return `${snake(missing[1]!)}: is required`;
   const isNull = /Expected non-nullable type "?[^"\s]+"? not to be null at value\.(\w+)/.exec(message);
   if (isNull) return `${snake(isNull[1]!)}: is required`;
-  const invalid = /got invalid value .*? at "\w+\.(\w+)(?:\[\d+\])?"; (.*)$/.exec(message);
+  // Anchored (graphql-js and graphql-jit both start these messages so): unanchored, the lazy value was retried from
+  // every "got invalid value" the printed value held, each to the end of the message (cubic).
+  const invalid = /^Variable "\$\w+" got invalid value .*? at "\w+\.(\w+)(?:\[\d+\])?"; ([\s\S]*)$/.exec(message);
   if (invalid) return `${snake(invalid[1]!)}: ${invalid[2]}`;
   // graphql-js prints the whole variable, which for an account holds its password: keep only the reason.
   const other = /^Variable "\$(\w+)" got invalid value [\s\S]*?; ([\s\S]*)$/.exec(message);

@@ -4,6 +4,7 @@
  */
 import { AppError } from '../../shared/errors.js';
 import { inboxCase } from '../../shared/folders.js';
+import { trimEndWhere } from '../../shared/text.js';
 import { NUL_MESSAGE, parseDay } from '../../shared/validation.js';
 
 /** Filters of `GET /api/emails` / `emails(filter)`. Dates are `Y-m-d` days in UTC; `until` includes its day. */
@@ -53,7 +54,7 @@ export function firstWord(query: string): string {
     const token = m[2] ?? m[3] ?? '';
     if (m[1] === '-' || token.startsWith('-') || token.toLowerCase() === 'or') continue;
     const word = /[\p{L}\p{N}][\p{L}\p{N}\p{M}._@'’-]*/u.exec(token)?.[0];
-    if (word) return word.replace(/[._@'’-]+$/u, '');
+    if (word) return trimEndWhere(word, (c) => "._@'’-".includes(c));
   }
   return '';
 }

@@ -23,7 +23,9 @@ const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3');
 
 /** Why an address may not be a webhook target (the ipaddr.js range name), or null when it is public unicast. */
 export function forbiddenRange(address: string): string | null {
-  const bare = address.replace(/^\[(.*)\]$/, '$1').replace(/%.*$/, '');
+  const unbracketed = address.replace(/^\[(.*)\]$/, '$1');
+  const zone = unbracketed.indexOf('%'); // an IPv6 zone (`fe80::1%eth0`); not `/%.*$/`, quadratic on a run of `%`
+  const bare = zone === -1 ? unbracketed : unbracketed.slice(0, zone);
   if (!ipaddr.isValid(bare)) return 'invalid';
   const ip = ipaddr.process(bare);
   const range = ip.range();
