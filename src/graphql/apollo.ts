@@ -21,7 +21,7 @@ export interface Protection {
   validate(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[];
 }
 
-/** What graphql-armor's blockFieldSuggestion puts in place of "Did you mean …?" (the same text over HTTP and WebSocket). */
+/** What replaces graphql-js's "Did you mean …?" when introspection is off (the same text over HTTP and WebSocket). */
 const SUGGESTION_MASK = '[Suggestion hidden]';
 
 /**
@@ -30,6 +30,25 @@ const SUGGESTION_MASK = '[Suggestion hidden]';
  * made validation quadratic: half a megabyte of document held the event loop for a minute.
  */
 const SUGGESTION = /Did you mean "\w+"(?:, "\w+")*(?:,? or "\w+")?\?/g;
+
+const maskSuggestions = (e: { message: string }) => {
+  e.message = e.message.replace(SUGGESTION, SUGGESTION_MASK).trim();
+};
+
+/**
+ * The same masking for Apollo (HTTP), on every error of a request. graphql-armor's blockFieldSuggestion did it with
+ * `/Did you mean ".+"/g`: it left the `?` behind (`[Suggestion hidden]?` over HTTP, `[Suggestion hidden]` over the
+ * WebSocket) and, being greedy, also hid whatever followed up to the line's last quote. One pattern for both now.
+ */
+const suggestionMask: ApolloServerPlugin = {
+  async requestDidStart() {
+    return {
+      async didEncounterErrors({ errors }) {
+        for (const e of errors) maskSuggestions(e);
+      },
+    };
+  },
+};
 
 /** Upper bound on lexical tokens in one document (parser-level DoS guard). */
 export const MAX_TOKENS = 5000;
@@ -43,18 +62,18 @@ export function protection(config: Config['graphql']): Protection {
     maxDirectives: { n: 50 },
     // Token limits go through graphql's own parser option (parseOptions) so syntax errors stay 400s.
     maxTokens: { enabled: false },
-    blockFieldSuggestion: { enabled: !config.introspection },
+    blockFieldSuggestion: { enabled: false }, // `suggestionMask` instead
   });
   const p = armor.protect();
   const validationRules = p.validationRules as ValidationRule[];
   const standalone = [...specifiedRules, ...validationRules, ...(config.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   return {
     validationRules,
-    plugins: p.plugins as ApolloServerPlugin[],
+    plugins: [...(p.plugins as ApolloServerPlugin[]), ...(config.introspection ? [] : [suggestionMask])],
     validate: (schema, document) => {
       const errors = validate(schema, document, standalone);
       if (config.introspection) return errors;
-      for (const e of errors) e.message = e.message.replace(SUGGESTION, SUGGESTION_MASK).trim();
+      for (const e of errors) maskSuggestions(e);
       return errors;
     },
   };

@@ -70,4 +70,22 @@ describe('Apollo', () => {
     const [message] = messages(`subscription ($x: Int = """${block}""") { emailReceived { __typename } }`);
     expect(message).toBe(`Int cannot represent non-integer value: """\n${block}\n"""`);
   });
+
+  it('over HTTP (Apollo) the same mask as over the WebSocket, and linear too', async () => {
+    const apollo = createApollo(await getSchema(), loadConfig({ GRAPHQL_INTROSPECTION: 'false' }), quiet, []);
+    await apollo.start();
+    try {
+      const errors = async (query: string, variables?: Record<string, unknown>) => {
+        const r = await apollo.executeOperation({ query, variables }, { contextValue: {} as AppContext });
+        return (r.body.kind === 'single' && r.body.singleResult.errors ? r.body.singleResult.errors : []).map((e) => e.message);
+      };
+      expect((await errors('{ accont(id: 1) { id } }')).join()).toMatch(/^Cannot query field "accont" on type "Query"\. \[Suggestion hidden\]$/);
+      // The block string is printed raw in the validation error (see the WebSocket case above).
+      const block = 'Did you mean "a'.repeat(36_000);
+      const [message] = await errors(`query ($x: Int = """${block}""") { __typename }`);
+      expect(message).toBe(`Int cannot represent non-integer value: """\n${block}\n"""`);
+    } finally {
+      await apollo.stop();
+    }
+  });
 });
