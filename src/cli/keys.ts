@@ -18,6 +18,17 @@ interface KeyOptions {
 
 const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 
+/**
+ * A text field of the plain (tab-separated, one key per line) output: a backslash, a tab, a line break or any other
+ * control character in a key's name (or a bootstrap key id) is written as an escape (`\\`, `\t`, `\n`, `\r`,
+ * `\u001b`), so every key stays one line of five fields however it is named.
+ */
+export function plainField(s: string): string {
+  return s.replace(/[\\\p{Cc}\u2028\u2029]/gu, (c) =>
+    c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 export async function runKeys(config: Config, log: Logger, args: string[], opts: KeyOptions): Promise<number> {
   try {
     return await withOrm(config, log, async (orm) => {
@@ -51,19 +62,19 @@ async function keysCommand(auth: AuthService, [sub, idArg]: string[], opts: KeyO
       });
       const out = { ...presentKey(created.key), secret: created.secret };
       if (opts.json) console.log(JSON.stringify(out));
-      else console.log(`Created key ${out.id} "${out.name}" [${out.permissions.join(',')}]\n  X-API-Key:    ${out.publicKey}\n  X-API-Secret: ${out.secret}\n(the secret is shown only now)`);
+      else console.log(`Created key ${out.id} "${plainField(out.name)}" [${out.permissions.join(',')}]\n  X-API-Key:    ${out.publicKey}\n  X-API-Secret: ${out.secret}\n(the secret is shown only now)`);
       return 0;
     }
     case 'list': {
       const keys = (await auth.listKeys()).map(presentKey);
       if (opts.json) console.log(JSON.stringify(keys));
-      else for (const k of keys) console.log(`${k.id}\t${k.publicKey}\t${k.name}\t${k.permissions.join(',')}\t${k.revokedAt ? 'revoked' : 'active'}`);
+      else for (const k of keys) console.log(`${k.id}\t${plainField(k.publicKey)}\t${plainField(k.name)}\t${k.permissions.join(',')}\t${k.revokedAt ? 'revoked' : 'active'}`);
       return 0;
     }
     case 'revoke': {
       if (!idArg) throw AppError.badInput('usage: incoming keys revoke ID');
       const k = await auth.revokeKey(parseId(idArg, 'ID'));
-      console.log(`Revoked key ${k.id} "${k.name}"`);
+      console.log(`Revoked key ${k.id} "${plainField(k.name)}"`);
       return 0;
     }
     default:

@@ -145,6 +145,17 @@ describe('serve (DATABASE_URL)', () => {
     // Five CLI processes, each booting Node and the ORM: ~1.5 s of CPU each, over 30 s on a loaded 2-core machine.
   }, 120_000);
 
+  it('keys list: a name with tabs, line breaks or escape sequences stays one line of five tab-separated fields', async () => {
+    const name = 'tab\there\nsecond line\r\\back\u001b[31mred';
+    const { stdout } = await cli(['keys', 'create', '--name', name, '--permissions', 'read'], { DATABASE_URL: db.url });
+    expect(stdout).toContain('"tab\\there\\nsecond line\\r\\\\back\\u001b[31mred"');
+    const lines = (await cli(['keys', 'list'], { DATABASE_URL: db.url })).stdout.split('\n').filter(Boolean);
+    for (const line of lines) expect(line.split('\t')).toHaveLength(5);
+    const fields = lines.map((l) => l.split('\t')).find((f) => f[2]!.startsWith('tab'));
+    expect(fields?.[2]).toBe('tab\\there\\nsecond line\\r\\\\back\\u001b[31mred');
+    expect(lines.join('\n')).not.toContain('\u001b');
+  }, 120_000);
+
   it('keys create: an empty --accounts (an unset shell variable) is refused, not a key for every account; limits are checked', async () => {
     const failed = (args: string[]) => cli(['keys', 'create', '--name', 'x', ...args], { DATABASE_URL: db.url }).then(
       (ok) => ({ code: 0, stdout: ok.stdout, stderr: ok.stderr }),
