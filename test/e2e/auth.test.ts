@@ -188,6 +188,42 @@ describe('rate limits', () => {
     expect(over.status).toBe(429);
     expect(over.headers.get('x-ratelimit-limit')).toBe('3');
   });
+
+  it('requests refused by the per-minute limit do not use up the hourly budget', async () => {
+    const s = new Date().getUTCSeconds();
+    if (s > 45) await new Promise((r) => setTimeout(r, (61 - s) * 1000));
+    const k = await createKey({ name: 'impatient', permissions: ['read'], requestsPerMinute: 3, requestsPerHour: 5 });
+    // A client that ignores Retry-After: one by one, then a burst (counted together in one upsert).
+    const one = [];
+    for (let i = 0; i < 8; i++) one.push((await apiRequest(srv.url, k, '/api/accounts')).status);
+    expect(one).toEqual([200, 200, 200, 429, 429, 429, 429, 429]);
+    const burst = await Promise.all(Array.from({ length: 10 }, () => apiRequest(srv.url, k, '/api/accounts')));
+    expect(burst.every((r) => r.status === 429)).toBe(true);
+    const hour = () => sql<{ count: number }>(db.url, `SELECT count FROM rate_limit_counters WHERE key_id = $1 AND bucket = 'hour'`, [k.id]);
+    expect((await hour())[0]!.count).toBe(3);
+    // The next minute (this minute's window moved into the past): the two requests left in the hour are served.
+    await sql(db.url, `UPDATE rate_limit_counters SET window_start = window_start - interval '1 minute' WHERE key_id = $1 AND bucket = 'minute'`, [k.id]);
+    const next = await Promise.all(Array.from({ length: 4 }, () => apiRequest(srv.url, k, '/api/accounts')));
+    expect(next.map((r) => r.status).sort()).toEqual([200, 200, 429, 429]);
+    const refused = next.find((r) => r.status === 429)!;
+    // Refused now by the hour: the answer says so, and to wait for the hour's end.
+    expect(refused.headers.get('x-ratelimit-limit')).toBe('5');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The minute admitted three: all three counted in the hour, the third over its limit.
+    expect((await hour())[0]!.count).toBe(6);
+  });
+
+  it('a key whose hourly budget is spent is told to wait for the hour, also when its minute is full', async () => {
+    const s = new Date().getUTCSeconds();
+    if (s > 45) await new Promise((r) => setTimeout(r, (61 - s) * 1000));
+    const k = await createKey({ name: 'spent', permissions: ['read'], requestsPerMinute: 2, requestsPerHour: 2 });
+    for (let i = 0; i < 2; i++) expect((await apiRequest(srv.url, k, '/api/accounts')).status).toBe(200);
+    const over = await apiRequest(srv.url, k, '/api/accounts');
+    expect(over.status).toBe(429);
+    expect(over.headers.get('x-ratelimit-limit')).toBe('2');
+    const hourEnd = Math.ceil(Date.now() / 3_600_000) * 3600;
+    expect(Number(over.headers.get('x-ratelimit-reset'))).toBe(hourEnd);
+  });
 });
 
 describe('errors and bad input', () => {
