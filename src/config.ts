@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import proxyAddr from '@fastify/proxy-addr';
 import { isHost } from './shared/validation.js';
 
 const bool = z
@@ -24,6 +25,29 @@ const intIn = (min: number, max: number) =>
     .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
     .transform(Number)
     .pipe(z.number().min(min, `must be from ${min} to ${max}`).max(max, `must be from ${min} to ${max}`));
+
+/**
+ * TRUST_PROXY: a boolean, or the proxies to trust as a comma-separated list of addresses, CIDR ranges and proxy-addr's
+ * names (`loopback`, `linklocal`, `uniquelocal`). Checked with the function that will evaluate it.
+ */
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((v): boolean | string[] => {
+    const b = v.toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(b)) return true;
+    if (['false', '0', 'no', 'off'].includes(b)) return false;
+    return v.split(',').map((x) => x.trim()).filter(Boolean);
+  })
+  .refine((v) => {
+    if (typeof v === 'boolean') return true;
+    try {
+      proxyAddr.compile(v);
+      return v.length > 0;
+    } catch {
+      return false;
+    }
+  }, 'must be true/false or a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal');
 
 /** Webhook retry delays after attempts 1, 2, …: 30 s, 2 min, 10 min, 30 min, 1 h, 3 h, 6 h, 12 h (≈ 22.7 h in all). */
 const DEFAULT_WEBHOOK_RETRY_DELAYS = [30, 120, 600, 1800, 3600, 10_800, 21_600, 43_200];
@@ -51,6 +75,10 @@ const EnvSchema = z.object({
   INCOMING_API_SECRET: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
   RATE_LIMIT_PER_MINUTE: intIn(1, 1_000_000).default(60),
   RATE_LIMIT_PER_HOUR: intIn(1, 10_000_000).default(1000),
+  AUTH_FAILURES_PER_IP: intIn(0, 1_000_000).default(20),
+  AUTH_FAILURES_PER_KEY: intIn(0, 1_000_000).default(100),
+  AUTH_FAILURE_WINDOW_SECONDS: intIn(60, 3600).default(600),
+  TRUST_PROXY: trustProxy.optional(),
   BODY_LIMIT_BYTES: intIn(1024, 100 * 1024 * 1024).default(1024 * 1024),
   GRAPHQL_MAX_DEPTH: intIn(2, 100).default(12),
   GRAPHQL_MAX_COST: intIn(100, 1_000_000).default(5000),
@@ -111,6 +139,10 @@ export interface Config {
   readonly secretKey: string | undefined;
   readonly bootstrapKey: { readonly key: string; readonly secret: string } | undefined;
   readonly rateLimit: { readonly perMinute: number; readonly perHour: number };
+  /** Failed authentications allowed per client address and per API key in each window (0: no limit). */
+  readonly authFailures: { readonly perIp: number; readonly perKey: number; readonly windowMs: number };
+  /** Which peers may set X-Forwarded-For (Fastify's trustProxy): false = none, the socket's peer is the client. */
+  readonly trustProxy: boolean | readonly string[];
   readonly bodyLimitBytes: number;
   readonly graphql: { readonly maxDepth: number; readonly maxCost: number; readonly introspection: boolean };
   readonly wsMaxPayloadBytes: number;
@@ -216,6 +248,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         ? Object.freeze({ key: e.INCOMING_API_KEY, secret: e.INCOMING_API_SECRET })
         : undefined,
     rateLimit: Object.freeze({ perMinute: e.RATE_LIMIT_PER_MINUTE, perHour: e.RATE_LIMIT_PER_HOUR }),
+    authFailures: Object.freeze({ perIp: e.AUTH_FAILURES_PER_IP, perKey: e.AUTH_FAILURES_PER_KEY, windowMs: e.AUTH_FAILURE_WINDOW_SECONDS * 1000 }),
+    trustProxy: typeof e.TRUST_PROXY === 'object' ? Object.freeze(e.TRUST_PROXY) : (e.TRUST_PROXY ?? false),
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     graphql: Object.freeze({
       maxDepth: e.GRAPHQL_MAX_DEPTH,

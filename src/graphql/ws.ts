@@ -1,10 +1,10 @@
 /**
  * graphql-ws on the same port and path as HTTP GraphQL. Authentication happens in `connection_init`
  * (`{ apiKey, apiSecret }`): missing or invalid credentials close the socket with 4401, a key without `read` with
- * 4403; the key is checked again before every operation and when it changes (ws-keys.ts), so a revoked key closes its
- * open sockets. Every operation gets its own context, DataLoaders and ORM unit of work, the same validation as HTTP
- * (limits, and introspection and field suggestions off when they are off there), counts against the key's rate
- * limit, and has its errors masked like HTTP.
+ * 4403, a client over the failed-authentication throttle with 4429; the key is checked again before every operation
+ * and when it changes (ws-keys.ts), so a revoked key closes its open sockets. Every operation gets its own context,
+ * DataLoaders and ORM unit of work, the same validation as HTTP (limits, and introspection and field suggestions off
+ * when they are off there), counts against the key's rate limit, and has its errors masked like HTTP.
  */
 import type { Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -15,9 +15,10 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
 import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
-import { AppError } from '../shared/errors.js';
+import { AppError, ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { hasPermissions, type Principal } from '../modules/auth/index.js';
+import { clientAddressOf } from '../http/client-address.js';
 import { createContext } from '../modules/context.js';
 import type { Services } from '../modules/services.js';
 import { MAX_TOKENS, protection } from './apollo.js';
@@ -47,6 +48,7 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
   const format = (e: GraphQLError) => formatGraphQLError(e.toJSON(), e, log);
   const inContext = <T>(fn: () => T): T => RequestContext.create(orm.em, fn);
   const keys = new SocketKeys({ auth: services.auth, log, inContext });
+  const clientAddress = clientAddressOf(config.trustProxy);
   /**
    * The socket's principal, checked again (cheap: the auth cache, which every instance empties when a key changes, so
    * a key revoked since connection_init starts nothing), with its rate-limit charge; null once the socket was closed.
@@ -61,10 +63,10 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
       schema,
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
-        const { socket } = ctx.extra;
+        const { socket, request } = ctx.extra;
         try {
           const [publicKey, secret] = [str(params.apiKey), str(params.apiSecret)];
-          const principal = await inContext(() => services.auth.authenticate(publicKey, secret));
+          const principal = await inContext(() => services.auth.authenticate(publicKey, secret, clientAddress(request)));
           if (!hasPermissions(principal, ['read'])) {
             socket.close(CloseCode.Forbidden, 'Forbidden: the API key lacks the read permission');
             return false;
@@ -76,6 +78,12 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
             // Not the client's credentials: 1013 "try again later", so that it reconnects instead of giving up.
             log.warn({ err }, 'WebSocket refused: database unavailable');
             socket.close(1013, 'Try again later: the database is unavailable');
+            return false;
+          }
+          if (err instanceof AppError && err.code === ErrorCode.RATE_LIMITED) {
+            // Too many failed authentications from this address or with this key: 4429, final for graphql-ws clients
+            // as 4401 is (they do not retry it); the reason says how long to wait.
+            socket.close(4429, err.message);
             return false;
           }
           if (!(err instanceof AppError)) log.error({ err }, 'WebSocket authentication failed');

@@ -19,6 +19,7 @@ import { createContext, type AppContext } from '../modules/context.js';
 import type { Services } from '../modules/services.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import { registerAuthHook } from './auth-hook.js';
+import { clientAddressOf, fastifyTrustProxy } from './client-address.js';
 import { registerIdempotency } from './idempotency-hook.js';
 import { registerAttachmentDownloads } from './attachment-downloads.js';
 import { clientErrors, frameworkErrors, registerErrorHandling, registerJsonParser, sendError } from './errors.js';
@@ -58,6 +59,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     forceCloseConnections: 'idle',
     // `/api/emails/` is `/api/emails` (legacy clients build URLs with a trailing slash); it was read as an empty id.
     routerOptions: { ignoreTrailingSlash: true },
+    // X-Forwarded-For only from the proxies TRUST_PROXY names (request.ip, the logs' remoteAddress).
+    trustProxy: fastifyTrustProxy(config.trustProxy),
   });
 
   // Once close() has begun, a request still arriving (on a keep-alive connection, or pipelined behind one in flight)
@@ -80,7 +83,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   });
   registerErrorHandling(app);
   registerJsonParser(app);
-  registerAuthHook(app, services);
+  registerAuthHook(app, services, clientAddressOf(config.trustProxy));
   registerIdempotency(app, services);
 
   app.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok' }));

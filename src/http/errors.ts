@@ -62,6 +62,7 @@ function isGraphQL(req: FastifyRequest): boolean {
 export function sendError(req: FastifyRequest, reply: FastifyReply, err: AppError): FastifyReply {
   reply.status(httpStatusFor(err.code));
   if (err.code === ErrorCode.SERVICE_UNAVAILABLE) reply.header('Retry-After', String(RETRY_AFTER_UNAVAILABLE));
+  if (err.retryAfter !== undefined) reply.header('Retry-After', String(err.retryAfter));
   if (isGraphQL(req)) return reply.send({ errors: [{ message: err.message, extensions: { code: err.code } }] });
   return reply.send({ success: false, error: err.message });
 }

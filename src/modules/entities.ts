@@ -1,6 +1,6 @@
 /** Every MikroORM entity, listed once for the ORM config and the migration generator. */
 import { Account } from './accounts/account.entity.js';
-import { ApiKey, RateLimitCounter } from './auth/api-key.entity.js';
+import { ApiKey, AuthFailureCounter, RateLimitCounter } from './auth/api-key.entity.js';
 import { Attachment, Email, EmailDeparture, FolderState, RawSource } from './emails/email.entity.js';
 import { WriteBack } from './emails/write-back.entity.js';
 import { Thread } from './threads/thread.entity.js';
@@ -10,4 +10,4 @@ import { SyncLease } from '../db/lease.entity.js';
 import { Webhook, WebhookDelivery, WebhookDispatchCursor } from './webhooks/webhook.entity.js';
 import { IdempotencyKey } from './idempotency/idempotency-key.entity.js';
 
-export const entities = [ApiKey, RateLimitCounter, Account, Email, Attachment, FolderState, RawSource, EmailDeparture, Thread, EventRecord, SyncLease, WriteBack, Category, EmailCategory, Webhook, WebhookDelivery, WebhookDispatchCursor, IdempotencyKey];
+export const entities = [ApiKey, RateLimitCounter, AuthFailureCounter, Account, Email, Attachment, FolderState, RawSource, EmailDeparture, Thread, EventRecord, SyncLease, WriteBack, Category, EmailCategory, Webhook, WebhookDelivery, WebhookDispatchCursor, IdempotencyKey];

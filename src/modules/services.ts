@@ -3,7 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
 import type { Logger } from '../shared/logger.js';
 import { AccountsService, type AccountStatsSource, type FolderStateSource, type SyncTrigger } from './accounts/index.js';
-import { AuthService, RateLimitService } from './auth/index.js';
+import { AuthService, AuthThrottle, RateLimitService } from './auth/index.js';
 import { EmailChangesService, EmailsQueryService, SearchWindows } from './emails/index.js';
 import { CategoriesService } from './categories/index.js';
 import { ThreadsService } from './threads/index.js';
@@ -58,7 +58,7 @@ export function createServices({ orm, config, log, secretKey, stats, sync, folde
   const emailChanges = new EmailChangesService(orm);
   accounts.onBeforeDelete((em, accountId, opts) => emailChanges.onAccountDelete(em, accountId, opts));
   return {
-    auth: new AuthService({ orm, log: log.child({ module: 'auth' }), defaults: config.rateLimit }),
+    auth: new AuthService({ orm, log: log.child({ module: 'auth' }), defaults: config.rateLimit, throttle: new AuthThrottle(orm, config.authFailures) }),
     rateLimit: new RateLimitService(orm),
     idempotency: new IdempotencyService(orm, secretKey),
     accounts,

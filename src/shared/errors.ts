@@ -78,6 +78,17 @@ export class AppError extends Error {
   static unauthenticated(message: string): AppError {
     return new AppError(ErrorCode.UNAUTHENTICATED, message);
   }
+
+  /** RATE_LIMITED; the HTTP edge sends `retryAfter` (seconds) as Retry-After. */
+  static rateLimited(message: string, retryAfter: number): AppError {
+    return new AppError(ErrorCode.RATE_LIMITED, message, { retryAfter });
+  }
+
+  /** Seconds the client is asked to wait before retrying, when the error says. */
+  get retryAfter(): number | undefined {
+    const s = this.details?.retryAfter;
+    return typeof s === 'number' ? s : undefined;
+  }
 }
 
 /**

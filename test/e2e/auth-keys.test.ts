@@ -1,11 +1,13 @@
 /**
  * The API-key service against real PostgreSQL, where only its own timing shows: a key read from the database while a
- * change of it commits must not be cached as it was before the change; and what a new key may be given.
+ * change of it commits must not be cached as it was before the change; unknown key ids are cached briefly (a key created
+ * under one works at once here, within the TTL elsewhere); and what a new key may be given.
  */
 import { RequestContext, type MikroORM } from '@mikro-orm/postgresql';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { AuthService } from '../../src/modules/auth/index.js';
+import { AuthService, KEY_CACHE_TTL_MS } from '../../src/modules/auth/index.js';
+import { expectEventually } from '../support/eventually.js';
 import { useOrmDatabase } from '../support/orm.js';
 
 const t = useOrmDatabase();
@@ -59,6 +61,37 @@ describe('API key cache', () => {
     await expect(inFlight).resolves.toMatchObject({ keyId: key.id });
     // Every request after the revocation is refused, not only once the cache entry expires (KEY_CACHE_TTL_MS).
     await expect(inContext(() => auth.authenticate(key.publicKey, secret))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+});
+
+describe('unknown key ids', () => {
+  const unknown = (auth: AuthService, publicKey: string) =>
+    expect(inContext(() => auth.authenticate(publicKey, 'a-guessed-secret'))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+
+  it('are looked up once per KEY_CACHE_TTL_MS, not once per request; a key created here under one works at once', async () => {
+    let reads = 0;
+    const auth = new AuthService({ orm: delayedReads(t.orm, () => undefined, () => reads++), log, defaults: { perMinute: 60, perHour: 1000 } });
+    const publicKey = `ink_later_${Date.now()}`;
+    for (let i = 0; i < 20; i++) await unknown(auth, publicKey);
+    expect(reads).toBe(1);
+    const secret = 'ins_the-secret-of-the-later-key';
+    await inContext(() => auth.createKey({ name: 'later', permissions: ['read'], publicKey, secret }));
+    await expect(inContext(() => auth.authenticate(publicKey, secret))).resolves.toMatchObject({ name: 'later' });
+  });
+
+  it('a key created elsewhere (another instance, the CLI) is known within KEY_CACHE_TTL_MS', async () => {
+    const here = new AuthService({ orm: t.orm, log, defaults: { perMinute: 60, perHour: 1000 } });
+    const elsewhere = new AuthService({ orm: t.orm, log, defaults: { perMinute: 60, perHour: 1000 } });
+    const publicKey = `ink_elsewhere_${Date.now()}`;
+    const secret = 'ins_the-secret-of-the-other-key';
+    await unknown(here, publicKey);
+    const created = Date.now();
+    await inContext(() => elsewhere.createKey({ name: 'elsewhere', permissions: ['read'], publicKey, secret }));
+    await expectEventually(() => expect(inContext(() => here.authenticate(publicKey, secret))).resolves.toMatchObject({ name: 'elsewhere' }), {
+      timeoutMs: KEY_CACHE_TTL_MS + 1000,
+      intervalMs: 200,
+    });
+    expect(Date.now() - created).toBeLessThanOrEqual(KEY_CACHE_TTL_MS + 1000);
   });
 });
 

@@ -15,12 +15,25 @@ export function wsUrl(httpUrl: string): string {
   return `${httpUrl.replace(/^http/, 'ws')}/graphql`;
 }
 
-/** A connected client, or the close code if the server refused the connection. */
-export function connectWs(httpUrl: string, creds: Credentials): Promise<{ client: Client; outcome: number | 'connected' }> {
+/** A WebSocket class that sends `headers` with its upgrade request (X-Forwarded-For, say). */
+function withHeaders(headers: Record<string, string>) {
+  return class extends WebSocket {
+    constructor(url: string | URL | null, protocols?: string | string[]) {
+      super(url!, protocols, { headers });
+    }
+  };
+}
+
+/** A connected client, or the close code (and reason) if the server refused the connection. */
+export function connectWs(
+  httpUrl: string,
+  creds: Credentials,
+  headers?: Record<string, string>,
+): Promise<{ client: Client; outcome: number | 'connected'; reason?: string }> {
   return new Promise((resolve) => {
     const client = createClient({
       url: wsUrl(httpUrl),
-      webSocketImpl: WebSocket,
+      webSocketImpl: headers ? withHeaders(headers) : WebSocket,
       connectionParams: { apiKey: creds.key, apiSecret: creds.secret },
       retryAttempts: 0,
       lazy: false,
@@ -28,7 +41,7 @@ export function connectWs(httpUrl: string, creds: Credentials): Promise<{ client
       onNonLazyError: () => undefined,
       on: {
         connected: () => resolve({ client, outcome: 'connected' }),
-        closed: (e) => resolve({ client, outcome: (e as { code: number }).code }),
+        closed: (e) => resolve({ client, outcome: (e as { code: number }).code, reason: (e as { reason?: string }).reason }),
       },
     });
   });

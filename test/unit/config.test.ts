@@ -31,6 +31,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ INCOMING_API_KEY: 'abcdefgh', INCOMING_API_SECRET: 'short' })).toThrow(/INCOMING_API_SECRET/);
   });
 
+  it('failed-authentication limits and TRUST_PROXY: defaults, booleans, proxy lists; anything else is refused', () => {
+    const c = loadConfig({});
+    expect(c.authFailures).toEqual({ perIp: 20, perKey: 100, windowMs: 600_000 });
+    expect(c.trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'yes' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: 'off' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,2001:db8::1' }).trustProxy).toEqual(['loopback', '10.0.0.0/8', '2001:db8::1']);
+    expect(() => loadConfig({ TRUST_PROXY: 'my-proxy.internal' })).toThrow(/TRUST_PROXY/);
+    expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/33' })).toThrow(/TRUST_PROXY/);
+    expect(() => loadConfig({ AUTH_FAILURE_WINDOW_SECONDS: '10' })).toThrow(/AUTH_FAILURE_WINDOW_SECONDS/);
+    expect(loadConfig({ AUTH_FAILURES_PER_IP: '0' }).authFailures.perIp).toBe(0);
+  });
+
   it('parses booleans and *_FILE is not required', () => {
     expect(loadConfig({ MIGRATE_ON_START: '0' }).migrateOnStart).toBe(false);
     expect(loadConfig({ NODE_ENV: 'production' }).graphql.introspection).toBe(false);

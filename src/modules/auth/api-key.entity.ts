@@ -41,3 +41,18 @@ export const RateLimitCounter = defineEntity({
   },
 });
 export type RateLimitCounter = InferEntity<typeof RateLimitCounter>;
+
+/**
+ * Failed authentications per fixed window, one row per subject (`ip:…` a client address, `key:…` an API key id) and
+ * window start: the failed-authentication throttle (auth-throttle.ts), shared by every server instance.
+ */
+export const AuthFailureCounter = defineEntity({
+  name: 'AuthFailureCounter',
+  tableName: 'auth_failure_counters',
+  properties: {
+    subject: p.string().length(64).primary(),
+    windowStart: p.datetime().primary(),
+    count: p.integer().default(0),
+  },
+});
+export type AuthFailureCounter = InferEntity<typeof AuthFailureCounter>;

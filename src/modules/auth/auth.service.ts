@@ -9,6 +9,7 @@ import { AppError } from '../../shared/errors.js';
 import { digestsEqual, hashSecret, randomToken } from '../../shared/crypto.js';
 import type { Logger } from '../../shared/logger.js';
 import { ApiKey, PERMISSIONS, type Permission } from './api-key.entity.js';
+import type { AuthThrottle } from './auth-throttle.js';
 
 /** Who is calling: the authenticated key, with what it may do and see. */
 export interface Principal {
@@ -53,6 +54,8 @@ export interface AuthServiceDeps {
   orm: MikroORM;
   log: Logger;
   defaults: { perMinute: number; perHour: number };
+  /** The failed-authentication throttle of requests that say where they come from (the server's; the CLI has none). */
+  throttle?: AuthThrottle;
 }
 
 /** Per-minute and per-hour limits are stored as PostgreSQL integers. */
@@ -95,16 +98,23 @@ interface CachedKey {
  * Key rows are cached for a few seconds so a request costs one round trip (the rate-limit upsert) instead of two.
  * A change drops the key from every instance's cache at once (API_KEYS_CHANNEL); the TTL only bounds how long a lost
  * notification (a LISTEN connection that dropped) could keep a revoked key working.
+ *
+ * Key ids no key has are cached as unknown for as long, apart (a flood of them cannot push the known keys out): a
+ * client repeating one costs one query per KEY_CACHE_TTL_MS, not one per request. A key created on this instance is
+ * known here at once; one created elsewhere (another instance, the CLI) within KEY_CACHE_TTL_MS.
  */
 export const KEY_CACHE_TTL_MS = 5000;
 const KEY_CACHE_MAX = 10_000;
 
 export class AuthService {
   private readonly cache = new Map<string, CachedKey>();
+  /** Key ids found in no row → until when that answer is reused. */
+  private readonly unknown = new Map<string, number>();
   private readonly changeListeners = new Set<(keyId: number) => void>();
   /**
-   * Counts the key changes this process heard of. A key read from the database while a change committed may hold the
-   * state before it: it is used for the request that read it, but cached only if no change was heard meanwhile.
+   * Counts the key changes (and creations) this process heard of. A key read from the database while a change
+   * committed may hold the state before it: it is used for the request that read it, but cached only if no change was
+   * heard meanwhile; the same holds for a key id found in no row.
    */
   private changes = 0;
 
@@ -114,12 +124,18 @@ export class AuthService {
     const now = Date.now();
     const hit = this.cache.get(publicKey);
     if (hit && hit.expires > now) return hit;
+    if ((this.unknown.get(publicKey) ?? 0) > now) return null;
     const changesBefore = this.changes;
     const key = await this.em.findOne(ApiKey, { publicKey });
     if (!key) {
       this.cache.delete(publicKey);
+      if (changesBefore === this.changes) {
+        if (this.unknown.size >= KEY_CACHE_MAX) this.unknown.clear();
+        this.unknown.set(publicKey, now + KEY_CACHE_TTL_MS);
+      }
       return null;
     }
+    this.unknown.delete(publicKey);
     const entry = { principal: toPrincipal(key), secretHash: key.secretHash, secretSalt: key.secretSalt, revoked: !!key.revokedAt, expires: now + KEY_CACHE_TTL_MS };
     if (changesBefore !== this.changes) return entry;
     if (this.cache.size >= KEY_CACHE_MAX) this.cache.clear();
@@ -131,12 +147,24 @@ export class AuthService {
     return this.deps.orm.em;
   }
 
-  /** Resolves the headers `X-API-Key` / `X-API-Secret` to a principal, or throws UNAUTHENTICATED. */
-  async authenticate(publicKey: string | undefined, secret: string | undefined): Promise<Principal> {
+  /**
+   * Resolves the headers `X-API-Key` / `X-API-Secret` to a principal, or throws UNAUTHENTICATED. A request that says
+   * which client address it comes from (`from`: every request and WebSocket connection; not the re-check of a socket
+   * that authenticated already) goes through the failed-authentication throttle: RATE_LIMITED once its address or the
+   * key failed too often.
+   */
+  async authenticate(publicKey: string | undefined, secret: string | undefined, from?: string): Promise<Principal> {
     if (!publicKey || !secret) throw AppError.unauthenticated('Missing API credentials: send X-API-Key and X-API-Secret');
+    const client = from === undefined ? undefined : this.deps.throttle?.client(from);
+    client?.check(null);
     const key = publicKey.length <= 128 ? await this.lookup(publicKey) : null;
+    if (key) client?.check(key.principal.keyId);
     const ok = digestsEqual(hashSecret(secret, key?.secretSalt ?? DUMMY_SALT), key?.secretHash ?? DUMMY_HASH);
-    if (!key || !ok || key.revoked) throw AppError.unauthenticated('Invalid API key or secret');
+    if (!key || !ok || key.revoked) {
+      await client?.failed(key ? key.principal.keyId : null);
+      throw AppError.unauthenticated('Invalid API key or secret');
+    }
+    client?.succeeded(key.principal.keyId);
     return key.principal;
   }
 
@@ -203,6 +231,9 @@ export class AuthService {
       requestsPerHour: perHour,
     });
     await this.em.flush();
+    // Known here at once, though a request may just have found no such key (and one in flight may find none yet).
+    this.changes++;
+    this.unknown.delete(publicKey);
     return { key, secret };
   }
 

@@ -1,9 +1,6 @@
 /**
  * Per-key request limits per minute and per hour, counted in PostgreSQL (fixed windows) so that every server instance
- * draws on the same budget. Concurrent requests of one key share an upsert: while one is in flight, the requests that
- * arrive wait and are then counted together (`count + n`), each getting its own place in the window, exactly as if
- * they had been counted one by one. At 32 concurrent requests this saved most of a PostgreSQL round trip per request
- * (+15–30% requests/s for a page of emails on two cores, where each round trip is two process wake-ups).
+ * draws on the same budget; concurrent requests of one key share an upsert (window-counts.ts).
  *
  * Only requests the per-minute limit admits use the hourly budget: a client that ignores Retry-After and keeps calling
  * during a refused minute would otherwise spend its hour on refusals (after 60 served requests, ~940 refused ones could
@@ -12,6 +9,7 @@
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Principal } from './auth.service.js';
+import { CoalescedCounts, WindowSweep } from './window-counts.js';
 
 export interface RateLimitDecision {
   readonly allowed: boolean;
@@ -33,22 +31,19 @@ interface Used {
   hour: number;
 }
 
-/** Requests of one key and pair of windows waiting to be counted, and whether an upsert for them is in flight. */
-interface Batch {
-  keyId: number;
-  /** The key's per-minute limit (the latest request's, should it change while requests are in flight). */
-  perMinute: number;
-  minuteStart: number;
-  hourStart: number;
-  waiting: { resolve: (used: Used) => void; reject: (err: unknown) => void }[];
-  flying: boolean;
+/** The windows' counts after an upsert. */
+interface Totals {
+  minute: number;
+  hour: number;
 }
 
 export class RateLimitService {
-  private lastCleanup = 0;
-  private readonly batches = new Map<string, Batch>();
+  private readonly counts = new CoalescedCounts<Totals>();
+  private readonly sweep: WindowSweep;
 
-  constructor(private readonly orm: MikroORM) {}
+  constructor(private readonly orm: MikroORM) {
+    this.sweep = new WindowSweep(orm, 'rate_limit_counters');
+  }
 
   /** Counts one request for the principal and says whether it is within both limits. */
   async hit(principal: Principal, now = Date.now()): Promise<RateLimitDecision> {
@@ -67,7 +62,8 @@ export class RateLimitService {
     if (used.minute === 1) {
       await this.orm.em.getConnection().execute('UPDATE api_keys SET last_used_at = ? WHERE id = ?', [new Date(now).toISOString(), principal.keyId]);
     }
-    this.maybeCleanup(now);
+    // Windows that ended over an hour ago.
+    this.sweep.maybe(now, now - 2 * HOUR);
     return {
       allowed: exceeded.length === 0,
       limit: binding.limit,
@@ -77,66 +73,39 @@ export class RateLimitService {
     };
   }
 
-  /** Counts one request in the key's windows: sent at once, or with the others that arrive while an upsert is in flight. */
-  private count(keyId: number, perMinute: number, minuteStart: number, hourStart: number): Promise<Used> {
-    const id = `${keyId}:${minuteStart}:${hourStart}`;
-    let batch = this.batches.get(id);
-    if (!batch) {
-      batch = { keyId, perMinute, minuteStart, hourStart, waiting: [], flying: false };
-      this.batches.set(id, batch);
-    }
-    batch.perMinute = perMinute;
-    const counted = new Promise<Used>((resolve, reject) => batch.waiting.push({ resolve, reject }));
-    if (!batch.flying) void this.flush(id, batch);
-    return counted;
+  /** Counts one request in the key's windows, with the others of the key that arrive while an upsert is in flight. */
+  private async count(keyId: number, perMinute: number, minuteStart: number, hourStart: number): Promise<Used> {
+    const { result, n, index } = await this.counts.count(`${keyId}:${minuteStart}:${hourStart}`, (n) =>
+      this.upsert(keyId, perMinute, minuteStart, hourStart, n),
+    );
+    // How many of the group the minute's limit lets through: the first ones; only they were counted in the hour.
+    const admitted = Math.min(n, Math.max(0, perMinute - (result.minute - n)));
+    // The group took the last n places of the minute, in arrival order, and its admitted requests the last places of
+    // the hour. A refused one is shown the place it would have taken: over the hour's limit, it is told to wait for
+    // the hour rather than the minute.
+    return {
+      minute: result.minute - n + 1 + index,
+      hour: index < admitted ? result.hour - admitted + 1 + index : result.hour + 1,
+    };
   }
 
-  /** One upsert for every request waiting in `batch`; then the next group, or the batch is forgotten. */
-  private async flush(id: string, batch: Batch): Promise<void> {
-    const group = batch.waiting;
-    batch.waiting = [];
-    batch.flying = true;
-    const n = group.length;
-    try {
-      // `admitted`: how many of the group the minute's limit lets through (the first ones); only they count in the hour.
-      const [row] = await this.orm.em.getConnection().execute<{ minute: number; hour: number }[]>(
-        `WITH m AS (
-           INSERT INTO rate_limit_counters AS c (key_id, bucket, window_start, count) VALUES (?, 'minute', ?, ?)
-           ON CONFLICT (key_id, bucket, window_start) DO UPDATE SET count = c.count + excluded.count
-           RETURNING count
-         ), h AS (
-           INSERT INTO rate_limit_counters AS c (key_id, bucket, window_start, count)
-           SELECT ?, 'hour', ?, LEAST(CAST(? AS int), GREATEST(0, CAST(? AS int) - (m.count - CAST(? AS int)))) FROM m
-           ON CONFLICT (key_id, bucket, window_start) DO UPDATE SET count = c.count + excluded.count
-           RETURNING count
-         )
-         SELECT m.count AS minute, h.count AS hour FROM m, h`,
-        [batch.keyId, new Date(batch.minuteStart).toISOString(), n, batch.keyId, new Date(batch.hourStart).toISOString(), n, batch.perMinute, n],
-        'all',
-      );
-      const { minute, hour } = row!;
-      const admitted = Math.min(n, Math.max(0, batch.perMinute - (minute - n)));
-      // The group took the last n places of the minute, in arrival order, and its admitted requests the last places of
-      // the hour. A refused one is shown the place it would have taken: over the hour's limit, it is told to wait for
-      // the hour rather than the minute.
-      group.forEach((w, i) => w.resolve({ minute: minute - n + 1 + i, hour: i < admitted ? hour - admitted + 1 + i : hour + 1 }));
-    } catch (err) {
-      for (const w of group) w.reject(err);
-    } finally {
-      batch.flying = false;
-      if (batch.waiting.length > 0) void this.flush(id, batch);
-      else this.batches.delete(id);
-    }
-  }
-
-  /** Drops windows that ended over an hour ago, at most once a minute per instance. */
-  private maybeCleanup(now: number): void {
-    if (now - this.lastCleanup < MINUTE) return;
-    this.lastCleanup = now;
-    const em = this.orm.em.fork();
-    void em
-      .getConnection()
-      .execute('DELETE FROM rate_limit_counters WHERE window_start < ?', [new Date(now - 2 * HOUR).toISOString()])
-      .catch(() => undefined);
+  /** Adds n requests to the minute, and those of them within the minute's limit to the hour: one statement. */
+  private async upsert(keyId: number, perMinute: number, minuteStart: number, hourStart: number, n: number): Promise<Totals> {
+    const [row] = await this.orm.em.getConnection().execute<Totals[]>(
+      `WITH m AS (
+         INSERT INTO rate_limit_counters AS c (key_id, bucket, window_start, count) VALUES (?, 'minute', ?, ?)
+         ON CONFLICT (key_id, bucket, window_start) DO UPDATE SET count = c.count + excluded.count
+         RETURNING count
+       ), h AS (
+         INSERT INTO rate_limit_counters AS c (key_id, bucket, window_start, count)
+         SELECT ?, 'hour', ?, LEAST(CAST(? AS int), GREATEST(0, CAST(? AS int) - (m.count - CAST(? AS int)))) FROM m
+         ON CONFLICT (key_id, bucket, window_start) DO UPDATE SET count = c.count + excluded.count
+         RETURNING count
+       )
+       SELECT m.count AS minute, h.count AS hour FROM m, h`,
+      [keyId, new Date(minuteStart).toISOString(), n, keyId, new Date(hourStart).toISOString(), n, perMinute, n],
+      'all',
+    );
+    return row!;
   }
 }
