@@ -257,9 +257,10 @@ export class WriteBackDrainer {
   /**
    * Deletes whose message is no longer in its folder: moved by another client, or expunged. Where the sync has stored
    * the message again since the delete was queued (same content identity; not in the Trash, where our own MOVE puts
-   * it), that copy is deleted — locally at once, on the server by a delete queued for where it is now. The others
-   * wait for the sync while the attempts last; one never found again was expunged (or filed where we do not sync):
-   * nothing is left to delete. A delete without a content identity (queued before it was kept) has nothing to follow.
+   * it; in a folder already synced then: MailboxStateService.arrivedCopies), that copy is deleted — locally at once,
+   * on the server by a delete queued for where it is now. The others wait for the sync while the attempts last; one
+   * never found again was expunged (or filed where we do not sync): nothing is left to delete. A delete without a
+   * content identity (queued before it was kept) has nothing to follow.
    */
   private async chaseDeletes(accountId: number, folder: string, jobs: Job[], trash: string | null): Promise<void> {
     if (jobs.length === 0) return;

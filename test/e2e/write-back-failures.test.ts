@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { expectEventually } from '../support/eventually.js';
-import { appendMessage, withImap } from '../support/imap.js';
+import { appendMessage, createFolder, withImap } from '../support/imap.js';
 import { useMailEnv } from '../support/mail-account.js';
 import { expectInSync, serverView, sql, waitForLockWait } from '../support/sync.js';
 import { writeBackSteps } from '../support/write-back.js';
@@ -211,6 +211,47 @@ describe('failures', () => {
     await expectInSync(t.dbUrl, accountId, t.dovecot, creds, 'INBOX');
     await expectInSync(t.dbUrl, accountId, t.dovecot, creds, 'Archive');
   }, 60_000);
+
+  it('a delete whose message another client expunged does not chase a copy that was already in a folder synced since', async () => {
+    // The user keeps a copy in Keep (made on the server long before); Keep is synced only from now on.
+    const { creds, accountId, ids } = await syncedAccount(['kept elsewhere', 'stays'], { sync_folders: ['INBOX'] });
+    await createFolder(t.dovecot, creds, 'Keep');
+    const inboxUid = (subject: string) =>
+      withImap(t.dovecot, creds, async (c) => {
+        await c.mailboxOpen('INBOX');
+        const uids = (await c.search({ subject }, { uid: true })) as number[];
+        expect(uids).toHaveLength(1);
+        return String(uids[0]);
+      });
+    await withImap(t.dovecot, creds, async (c) => {
+      await c.mailboxOpen('INBOX');
+      await c.messageCopy(await inboxUid('kept elsewhere'), 'Keep', { uid: true });
+    });
+    const lock = await holdSyncLock(accountId);
+    try {
+      // Deleted here, and on the phone too (expunged there), while the drain cannot run yet.
+      expect((await t.srv.api(`/api/emails/${ids.get('kept elsewhere')!}`, { method: 'DELETE' })).status).toBe(200);
+      await sql(t.dbUrl, "UPDATE write_backs SET next_attempt_at = now() + interval '1 hour' WHERE account_id = $1", [accountId]);
+      await withImap(t.dovecot, creds, async (c) => {
+        await c.mailboxOpen('INBOX');
+        await c.messageDelete(await inboxUid('kept elsewhere'), { uid: true });
+      });
+    } finally {
+      await lock.release();
+    }
+    expect((await t.srv.api(`/api/accounts/${accountId}`, { method: 'PUT', json: { sync_folders: ['INBOX', 'Keep'] } })).status).toBe(200);
+    await expectEventually(async () => {
+      expect(await sql(t.dbUrl, "SELECT 1 FROM emails WHERE account_id = $1 AND folder = 'Keep' AND subject = 'kept elsewhere'", [accountId])).toHaveLength(1);
+    }, { timeoutMs: 20_000, intervalMs: 100 });
+    await sql(t.dbUrl, 'UPDATE write_backs SET next_attempt_at = now() WHERE account_id = $1', [accountId]);
+    // The delete finds nothing to follow: its message was not moved, and the copy in Keep is not its doing.
+    await expectEventually(async () => expect(await pendingRows(accountId)).toEqual([]), { timeoutMs: 30_000, intervalMs: 200 });
+    expect(await serverFlags(creds, 'Keep', 'kept elsewhere')).toBeDefined();
+    expect(await sql(t.dbUrl, 'SELECT folder, subject FROM emails WHERE account_id = $1 ORDER BY folder', [accountId])).toEqual([
+      { folder: 'INBOX', subject: 'stays' },
+      { folder: 'Keep', subject: 'kept elsewhere' },
+    ]);
+  }, 90_000);
 
   it('a delete the server refused for good: the message comes back with the reason, and can be deleted again', async () => {
     const { creds, accountId, ids } = await syncedAccount(['refused', 'other']);

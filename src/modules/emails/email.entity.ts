@@ -112,6 +112,12 @@ export const FolderState = defineEntity({
     highestModseq: p.bigint('string').nullable(),
     messages: p.integer().default(0),
     lastSyncAt: p.datetime().nullable(),
+    /**
+     * The end of the folder's first complete pass under its current UIDVALIDITY (null: none yet). Mail stored in it
+     * after this was new on the server then; before, the pass may still be storing what the folder already held (a
+     * queued delete follows only the former: MailboxStateService.arrivedCopies).
+     */
+    syncedSince: p.datetime().nullable(),
     lastError: p.text().nullable(),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },

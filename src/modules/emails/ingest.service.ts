@@ -264,6 +264,8 @@ export class IngestService {
        ON CONFLICT (account_id, folder) DO UPDATE SET
          uid_next = CASE WHEN folder_states.uid_validity = EXCLUDED.uid_validity
                          THEN GREATEST(folder_states.uid_next, EXCLUDED.uid_next) ELSE EXCLUDED.uid_next END,
+         -- A new UIDVALIDITY: the folder's first pass under it has yet to end (FolderState.syncedSince).
+         synced_since = CASE WHEN folder_states.uid_validity = EXCLUDED.uid_validity THEN folder_states.synced_since END,
          uid_validity = EXCLUDED.uid_validity, updated_at = now()`,
       [accountId, folder, uidValidity, uidNext],
     );

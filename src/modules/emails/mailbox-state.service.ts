@@ -82,7 +82,10 @@ export class MailboxStateService {
     return (await this.cursors(accountId)).find((c) => c.folder === folder) ?? null;
   }
 
-  /** Records the end of a successful folder pass (modseq, message count) or its error. */
+  /**
+   * Records the end of a successful folder pass (modseq, message count) or its error. The first successful pass under
+   * a UIDVALIDITY sets `synced_since` (see FolderState; a reset clears it in IngestService.advanceCursor).
+   */
   async finishFolder(accountId: number, folder: string, s: { uidValidity: number; highestModseq: string | null; messages: number } | { error: string }): Promise<void> {
     if ('error' in s) {
       await exec(this.em(), `UPDATE folder_states SET last_error = ?, updated_at = now() WHERE account_id = ? AND folder = ?`, [s.error, accountId, folder]);
@@ -90,10 +93,12 @@ export class MailboxStateService {
     }
     await exec(
       this.em(),
-      `INSERT INTO folder_states (account_id, folder, uid_validity, uid_next, highest_modseq, messages, last_sync_at, last_error, updated_at)
-       VALUES (?, ?, ?, 1, ?, ?, now(), NULL, now())
+      `INSERT INTO folder_states (account_id, folder, uid_validity, uid_next, highest_modseq, messages, last_sync_at, synced_since, last_error, updated_at)
+       VALUES (?, ?, ?, 1, ?, ?, now(), now(), NULL, now())
        ON CONFLICT (account_id, folder) DO UPDATE SET highest_modseq = EXCLUDED.highest_modseq, messages = EXCLUDED.messages,
-         last_sync_at = now(), last_error = NULL, updated_at = now(), uid_validity = EXCLUDED.uid_validity`,
+         last_sync_at = now(), last_error = NULL, updated_at = now(), uid_validity = EXCLUDED.uid_validity,
+         synced_since = CASE WHEN folder_states.uid_validity IS NOT DISTINCT FROM EXCLUDED.uid_validity
+                             THEN coalesce(folder_states.synced_since, now()) ELSE now() END`,
       [accountId, folder, s.uidValidity, s.highestModseq, s.messages],
     );
   }
@@ -201,7 +206,9 @@ export class MailboxStateService {
   /**
    * Queued deletes whose message was no longer in its folder (moved on the server meanwhile): for each, an email of
    * the account with the same content identity that the sync stored since the delete was queued, outside `notIn` (the
-   * Trash: a copy there is the delete's own doing). Returns write-back id → email id.
+   * Trash: a copy there is the delete's own doing), in a folder whose first pass had ended by then (`synced_since`):
+   * stored later, it arrived on the server later. A first pass stores what the folder already held, such as a copy
+   * the user keeps there, and that is never the moved message. Returns write-back id → email id.
    */
   async arrivedCopies(accountId: number, writeBackIds: readonly string[], notIn: string | null): Promise<Map<string, number>> {
     if (writeBackIds.length === 0) return new Map();
@@ -210,6 +217,7 @@ export class MailboxStateService {
       `SELECT DISTINCT ON (w.id) w.id AS job, e.id AS email
        FROM write_backs w JOIN emails e ON e.account_id = w.account_id AND e.header_hash = w.header_hash
          AND e.message_id IS NOT DISTINCT FROM w.message_id AND e.created_at >= w.created_at AND e.folder IS DISTINCT FROM ?
+       JOIN folder_states fs ON fs.account_id = e.account_id AND fs.folder = e.folder AND fs.synced_since <= w.created_at
        WHERE w.account_id = ? AND w.id = ANY(?::bigint[])
        ORDER BY w.id, e.id`,
       [notIn, accountId, [...writeBackIds]],
