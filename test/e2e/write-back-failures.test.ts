@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { expectEventually } from '../support/eventually.js';
-import { appendMessage, createFolder, withImap } from '../support/imap.js';
+import { appendMessage, buildMessage, createFolder, withImap } from '../support/imap.js';
 import { useMailEnv } from '../support/mail-account.js';
 import { expectInSync, serverView, sql, waitForLockWait } from '../support/sync.js';
 import { writeBackSteps } from '../support/write-back.js';
@@ -209,6 +209,37 @@ describe('failures', () => {
       expect(await sql(t.dbUrl, 'SELECT folder, subject FROM emails WHERE account_id = $1', [accountId])).toEqual([{ folder: 'INBOX', subject: 'stays' }]);
     }, { timeoutMs: 20_000, intervalMs: 200 });
     await expectInSync(t.dbUrl, accountId, t.dovecot, creds, 'INBOX');
+    await expectInSync(t.dbUrl, accountId, t.dovecot, creds, 'Archive');
+  }, 60_000);
+
+  it('two identical messages moved on the server before their deletes are written: each delete follows one of them', async () => {
+    const { creds, accountId } = await syncedAccount(['stays'], { sync_folders: ['INBOX', 'Archive'] });
+    // The same message twice (a mailer that sent it twice, or a copy): one content identity.
+    const twin = buildMessage({ subject: 'twin' });
+    for (let i = 0; i < 2; i++) await appendMessage(t.dovecot, creds, 'INBOX', twin);
+    const twins = async (folder: string) =>
+      (await sql<{ id: number }>(t.dbUrl, 'SELECT id FROM emails WHERE account_id = $1 AND folder = $2 AND subject = $3 ORDER BY id', [accountId, folder, 'twin'])).map((r) => r.id);
+    await expectEventually(async () => expect(await twins('INBOX')).toHaveLength(2), { timeoutMs: 15_000, intervalMs: 100 });
+    const lock = await holdSyncLock(accountId);
+    try {
+      for (const id of await twins('INBOX')) expect((await t.srv.api(`/api/emails/${id}`, { method: 'DELETE' })).status).toBe(200);
+      await sql(t.dbUrl, "UPDATE write_backs SET next_attempt_at = now() + interval '1 hour' WHERE account_id = $1", [accountId]);
+      await withImap(t.dovecot, creds, async (c) => {
+        await c.mailboxOpen('INBOX');
+        const uids = (await c.search({ subject: 'twin' }, { uid: true })) as number[];
+        expect(uids).toHaveLength(2);
+        await c.messageMove(uids.join(','), 'Archive', { uid: true });
+      });
+    } finally {
+      await lock.release();
+    }
+    await expectEventually(async () => expect(await twins('Archive')).toHaveLength(2), { timeoutMs: 15_000, intervalMs: 100 });
+    await sql(t.dbUrl, 'UPDATE write_backs SET next_attempt_at = now() WHERE account_id = $1', [accountId]);
+    await expectEventually(async () => {
+      expect(await pendingRows(accountId)).toEqual([]);
+      expect(await sql(t.dbUrl, 'SELECT folder, subject FROM emails WHERE account_id = $1', [accountId])).toEqual([{ folder: 'INBOX', subject: 'stays' }]);
+      expect(await serverFlags(creds, 'Archive', 'twin')).toBeUndefined();
+    }, { timeoutMs: 20_000, intervalMs: 200 });
     await expectInSync(t.dbUrl, accountId, t.dovecot, creds, 'Archive');
   }, 60_000);
 

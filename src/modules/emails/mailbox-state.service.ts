@@ -208,13 +208,14 @@ export class MailboxStateService {
    * the account with the same content identity that the sync stored since the delete was queued, outside `notIn` (the
    * Trash: a copy there is the delete's own doing), in a folder whose first pass had ended by then (`synced_since`):
    * stored later, it arrived on the server later. A first pass stores what the folder already held, such as a copy
-   * the user keeps there, and that is never the moved message. Returns write-back id → email id.
+   * the user keeps there, and that is never the moved message. One copy per delete: two deletes of identical messages
+   * (the same message received twice) follow two copies. Returns write-back id → email id.
    */
   async arrivedCopies(accountId: number, writeBackIds: readonly string[], notIn: string | null): Promise<Map<string, number>> {
     if (writeBackIds.length === 0) return new Map();
     const rows = await exec<{ job: string; email: number }>(
       this.em(),
-      `SELECT DISTINCT ON (w.id) w.id AS job, e.id AS email
+      `SELECT w.id AS job, e.id AS email
        FROM write_backs w JOIN emails e ON e.account_id = w.account_id AND e.header_hash = w.header_hash
          AND e.message_id IS NOT DISTINCT FROM w.message_id AND e.created_at >= w.created_at AND e.folder IS DISTINCT FROM ?
        JOIN folder_states fs ON fs.account_id = e.account_id AND fs.folder = e.folder AND fs.synced_since <= w.created_at
@@ -222,7 +223,17 @@ export class MailboxStateService {
        ORDER BY w.id, e.id`,
       [notIn, accountId, [...writeBackIds]],
     );
-    return new Map(rows.map((r) => [String(r.job), Number(r.email)]));
+    // Each delete, in queue order, takes the first copy no earlier one took.
+    const out = new Map<string, number>();
+    const taken = new Set<number>();
+    for (const r of rows) {
+      const job = String(r.job);
+      const email = Number(r.email);
+      if (out.has(job) || taken.has(email)) continue;
+      out.set(job, email);
+      taken.add(email);
+    }
+    return out;
   }
 
   /** Whether rows from an older UIDVALIDITY remain (a reset is in progress, or was interrupted). */
