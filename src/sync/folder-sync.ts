@@ -111,13 +111,14 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     const sinceQuery = since ? { since } : {};
     // `since` narrows a first sync, and what a full pass re-examines, never the mail above the cursor: the cursor moves
     // past every UID a pass looked at, so new mail with an older date (a message moved in keeps its INTERNALDATE) left
-    // out here would never be fetched by any later pass.
+    // out here would never be fetched by any later pass. Nor what a reset rematches: a stored email it leaves out is
+    // removed with the old UIDVALIDITY's rows, and below the new cursor never comes back.
     const newMail = async (fromUid: number) => (await searchUids(client, { uid: `${fromUid}:*` })).filter((u) => u >= fromUid);
     let candidates: number[];
     if (plan.kind === 'incremental') {
       candidates = plan.unchanged ? [] : await newMail(plan.fromUid);
     } else {
-      candidates = await searchUids(client, since ? sinceQuery : { all: true });
+      candidates = await searchUids(client, since && plan.kind !== 'reset' ? sinceQuery : { all: true });
       if (since && plan.kind === 'initial' && cursor?.uidValidity === uidValidity) candidates = [...candidates, ...(await newMail(cursor.uidNext))];
     }
     // Deletes the server refused for good: the message is still there, so it comes back (with the reason).
@@ -134,6 +135,11 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
       counts.updated += matched.size;
       toFetch = toFetch.filter((u) => !matched.has(u) && !followed.has(u));
       for (const u of followed) deleting.add(u);
+      // What no stored email matched is new to us: `since` narrows it, as it does a first sync.
+      if (since && toFetch.length > 0) {
+        const recent = new Set(await searchUids(client, sinceQuery));
+        toFetch = toFetch.filter((u) => recent.has(u));
+      }
     }
     const fetched = await fetchNewMessages(client, deps, {
       // UID SEARCH saw every UID from the cursor on; box.uidNext may predate messages that arrived during IDLE.

@@ -79,4 +79,35 @@ describe('since_date', () => {
     expect((await sync(id, {})).body.data).toMatchObject({ new: 0 });
     expect(await count(id, 'INBOX')).toBe(4);
   }, 60_000);
+
+  it('a pass with since_date that meets a UIDVALIDITY reset keeps the stored mail dated before it', async () => {
+    const { creds, id } = await account(['INBOX', 'Archive'], 0);
+    const dates = { 'from 2020': new Date('2020-03-01T10:00:00Z'), 'from 2025': new Date('2025-03-01T10:00:00Z') };
+    await withImap(t.dovecot, creds, async (c) => {
+      for (const [subject, date] of Object.entries(dates)) await c.append('Archive', toCrlf(buildMessage({ subject })), [], date);
+    });
+    expect((await sync(id, {})).body.data).toMatchObject({ new: 2 });
+    const stored = await sql<{ id: number; subject: string }>(t.dbUrl, "SELECT id, subject FROM emails WHERE account_id = $1 AND folder = 'Archive' ORDER BY subject", [id]);
+    // The folder is recreated with the same messages (and dates): a new UIDVALIDITY.
+    await withImap(t.dovecot, creds, async (c) => {
+      await c.mailboxOpen('Archive');
+      const sources = (await c.fetchAll('1:*', { source: true, internalDate: true })).map((m) => ({ source: m.source!, date: m.internalDate! }));
+      await c.mailboxClose();
+      await c.mailboxDelete('Archive');
+      await c.mailboxCreate('Archive');
+      for (const m of sources) await c.append('Archive', m.source, [], m.date);
+      // Messages never stored: since_date still narrows them, as in a first sync.
+      await c.append('Archive', toCrlf(buildMessage({ subject: 'unknown from 2019' })), [], new Date('2019-03-01T10:00:00Z'));
+      await c.append('Archive', toCrlf(buildMessage({ subject: 'unknown from 2026' })), [], new Date('2026-03-01T10:00:00Z'));
+    });
+    const since = await sync(id, { since_date: '2024-01-01' });
+    expect(since.status, since.text).toBe(200);
+    expect(since.body.data).toMatchObject({ new: 1, deleted: 0 });
+    // Both stored messages are still on the server: the reset matches both stored emails again, whatever their date.
+    const after = await sql<{ id: number; subject: string }>(t.dbUrl, "SELECT id, subject FROM emails WHERE account_id = $1 AND folder = 'Archive' ORDER BY subject", [id]);
+    expect(after.filter((e) => e.subject !== 'unknown from 2026')).toEqual(stored);
+    expect(after.map((e) => e.subject)).toEqual(['from 2020', 'from 2025', 'unknown from 2026']);
+    expect((await sync(id, {})).body.data).toMatchObject({ new: 0, deleted: 0 });
+    expect(await count(id, 'Archive')).toBe(3);
+  }, 60_000);
 });
