@@ -20,6 +20,18 @@ import { withTx } from './pg-tx.js';
 export const BOSS_SCHEMA = 'pgboss';
 const BATCH = 1000;
 
+/**
+ * Due pending deliveries without a live job ($1: the queue), a batch at a time. It runs every sweep on tables that
+ * keep every delivery for EVENTS_RETENTION_DAYS: the pending ones are read through their partial index
+ * (`webhook_deliveries_pending`), never by a scan of the whole history.
+ */
+export const ORPHANED_DELIVERIES_SQL = `SELECT d.id, d.attempt, d.webhook_id FROM webhook_deliveries d
+  WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+    AND NOT EXISTS (SELECT 1 FROM ${BOSS_SCHEMA}.job j
+                    WHERE j.name = $1 AND j.state IN ('created', 'retry', 'active')
+                      AND (j.data->>'deliveryId')::bigint = d.id)
+  ORDER BY d.id LIMIT ${BATCH}`;
+
 export class OrphanedDeliverySweep {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | null = null;
@@ -56,15 +68,7 @@ export class OrphanedDeliverySweep {
       const resumed = await withTx(this.deps.pool, async ({ client, db }) => {
         const turn = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, 0) AS ok', [LockNamespace.webhookSweep]);
         if (!turn.rows[0]?.ok) return 0; // another instance is sweeping
-        const { rows } = await client.query<{ id: string; attempt: number; webhook_id: number }>(
-          `SELECT d.id, d.attempt, d.webhook_id FROM webhook_deliveries d
-           WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-             AND NOT EXISTS (SELECT 1 FROM ${BOSS_SCHEMA}.job j
-                             WHERE j.name = $1 AND j.state IN ('created', 'retry', 'active')
-                               AND (j.data->>'deliveryId')::bigint = d.id)
-           ORDER BY d.id LIMIT ${BATCH}`,
-          [DELIVER_QUEUE],
-        );
+        const { rows } = await client.query<{ id: string; attempt: number; webhook_id: number }>(ORPHANED_DELIVERIES_SQL, [DELIVER_QUEUE]);
         if (rows.length === 0) return 0;
         const jobs = rows.map((r) => ({ data: { deliveryId: Number(r.id), attempt: r.attempt + 1 } satisfies DeliverJob, ...deliverJobGroup(r.webhook_id) }));
         await this.deps.boss.insert(DELIVER_QUEUE, jobs, { db });

@@ -3,7 +3,10 @@
  * an attempt keeps throwing through its retries — a database outage longer than its backoff — and the delivery row
  * stayed `pending` with nothing left to retry it. The sweep (src/webhooks/orphan-sweep.ts) queues its next attempt.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DELIVER_QUEUE } from '../../src/webhooks/dispatcher.js';
+import { ORPHANED_DELIVERIES_SQL } from '../../src/webhooks/orphan-sweep.js';
 import { startDovecot, type DovecotServer } from '../support/dovecot.js';
 import { expectEventually } from '../support/eventually.js';
 import { syncedAccount } from '../support/mail-account.js';
@@ -70,4 +73,18 @@ describe('pending deliveries without a job', () => {
     await new Promise((r) => setTimeout(r, 7000));
     expect(rx.received).toHaveLength(2);
   }, 90_000);
+
+  it('the sweep reads the pending deliveries through their index, not the whole delivery history', async () => {
+    // Deliveries are kept for EVENTS_RETENTION_DAYS (30 by default: millions of rows on a busy install), and the sweep
+    // runs every minute: a scan of the table each time would be a steady load for a handful of pending rows.
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      await c.query('SET enable_seqscan = off');
+      const plan = (await c.query(`EXPLAIN ${ORPHANED_DELIVERIES_SQL}`, [DELIVER_QUEUE])).rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).toContain('webhook_deliveries_pending');
+    } finally {
+      await c.end();
+    }
+  });
 });
