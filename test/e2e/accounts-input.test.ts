@@ -70,3 +70,45 @@ describe('update', () => {
     }
   });
 });
+
+describe('identity (email + host + username)', () => {
+  it('an account differing only in the case of its email or host, or a trailing dot, is a duplicate: 409, on create and on update', async () => {
+    const base = { email: 'support@example.com', host: 'imap.example.com', username: 'support' };
+    const first = await create(base);
+    expect(first.status, first.text).toBe(201);
+    // The same mailbox: two sessions would sync it and store every message twice.
+    for (const same of [
+      { email: 'Support@Example.com' },
+      { host: 'IMAP.example.com' },
+      { host: 'imap.example.com.' },
+      { email: ' SUPPORT@EXAMPLE.COM ', host: 'Imap.Example.Com.' },
+    ]) {
+      const r = await create({ ...base, ...same });
+      expect(r.status, JSON.stringify(same)).toBe(409);
+      expect(r.body).toEqual({ success: false, error: 'An account with this email, host and username already exists' });
+    }
+    // Another username on the same server is another mailbox.
+    const other = await create({ ...base, email: 'Support@Example.com', username: 'support2' });
+    expect(other.status, other.text).toBe(201);
+    const otherId = other.body.data.id as number;
+    for (const into of [{ username: 'support' }, { host: 'IMAP.EXAMPLE.COM', username: 'support', email: 'support@example.com' }]) {
+      const r = await t.srv.api(`/api/accounts/${otherId}`, { method: 'PUT', json: into });
+      expect(r.status, JSON.stringify(into)).toBe(409);
+      expect(r.body).toEqual({ success: false, error: 'An account with this email, host and username already exists' });
+    }
+    // An account may change the case of its own fields.
+    const own = await t.srv.api(`/api/accounts/${first.body.data.id}`, { method: 'PUT', json: { email: 'SUPPORT@example.com', host: 'Imap.Example.com' } });
+    expect(own.status, own.text).toBe(200);
+    const rows = await sql<{ n: string }>(t.dbUrl, "SELECT count(*) n FROM accounts WHERE lower(email) = 'support@example.com' AND username = 'support'");
+    expect(rows[0]!.n).toBe('1');
+  });
+
+  it('two concurrent creates of the same mailbox in different case: one 201, the others 409', async () => {
+    const answers = await Promise.all(
+      ['race@example.com', 'Race@example.com', 'RACE@EXAMPLE.COM', 'race@Example.com'].map((email, i) =>
+        create({ email, host: i % 2 ? 'RACE.example.net' : 'race.example.net', username: 'race' }),
+      ),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409]);
+  });
+});

@@ -11,6 +11,8 @@ export type DeleteMode = (typeof DELETE_MODES)[number];
 export const Account = defineEntity({
   name: 'Account',
   tableName: 'accounts',
+  // Stricter in the database: the unique index accounts_mailbox_identity compares email and host without case (and the
+  // host without a trailing dot); hand-written in its migration (an expression index), a clash is a 409 either way.
   uniques: [{ properties: ['email', 'host', 'username'] }],
   properties: {
     id: p.integer().primary().autoincrement(),
