@@ -25,6 +25,22 @@ export function int(value: Raw, field: string, min = Number.MIN_SAFE_INTEGER, ma
   return n;
 }
 
+/** GraphQL's Int: a 32-bit signed integer. */
+const GRAPHQL_INT_MIN = -2_147_483_648;
+const GRAPHQL_INT_MAX = 2_147_483_647;
+
+/**
+ * An integer whose range the service checks (with the field's own message), for a field whose range lies within
+ * GraphQL's Int. A value beyond Int cannot travel as one (graphql-js answered `Int cannot represent non 32-bit signed
+ * integer value`): it is passed as the nearest Int, which is outside the field's range all the same.
+ */
+export function serviceInt(value: Raw, field: string): number | undefined {
+  // However many digits: a number too long to read is beyond Int all the same (as in `capped`).
+  if (typeof value === 'string' && /^\s*-?\d{16,}\s*$/.test(value)) return value.trim().startsWith('-') ? GRAPHQL_INT_MIN : GRAPHQL_INT_MAX;
+  const n = int(value, field, -Infinity, Infinity);
+  return n === undefined ? undefined : Math.min(Math.max(n, GRAPHQL_INT_MIN), GRAPHQL_INT_MAX);
+}
+
 /**
  * A count that values over `cap` are clamped to, however many digits they have (a number too long to read is over it
  * all the same); below 1 rejected; undefined when absent.

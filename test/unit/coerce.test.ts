@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { body, bool, capped, date, int, onlyKnown, perPage } from '../../src/rest/coerce.js';
+import { body, bool, capped, date, int, onlyKnown, perPage, serviceInt } from '../../src/rest/coerce.js';
 import { parseId } from '../../src/shared/ids.js';
 
 describe('REST coercion', () => {
@@ -35,6 +35,19 @@ describe('REST coercion', () => {
     expect(int('993', 'port', 1, 65535)).toBe(993);
     expect(() => int('70000', 'port', 1, 65535)).toThrow(/port/);
     expect(() => int('1.5', 'port')).toThrow(/port/);
+  });
+
+  it('integers the service range-checks are passed within GraphQL Int, the nearest Int beyond it', () => {
+    expect(serviceInt(993, 'port')).toBe(993);
+    expect(serviceInt('993', 'port')).toBe(993);
+    expect(serviceInt(undefined, 'port')).toBeUndefined();
+    expect(serviceInt(1e10, 'port')).toBe(2_147_483_647);
+    expect(serviceInt(1e300, 'port')).toBe(2_147_483_647);
+    expect(serviceInt(-1e10, 'port')).toBe(-2_147_483_648);
+    expect(serviceInt('99999999999999999999', 'port')).toBe(2_147_483_647);
+    expect(serviceInt('-99999999999999999999', 'port')).toBe(-2_147_483_648);
+    expect(() => serviceInt(1.5, 'port')).toThrow(/port: must be an integer/);
+    expect(() => serviceInt('ten', 'port')).toThrow(/port: must be an integer/);
   });
 
   it('bodies must be objects; unknown fields are named', () => {

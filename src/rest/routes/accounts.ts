@@ -12,7 +12,7 @@ import {
   type CreateAccountInput,
   type UpdateAccountInput,
 } from '../../graphql/generated/operations.js';
-import { body, bool, date, int, onlyKnown, params, stringArray, text } from '../coerce.js';
+import { body, bool, date, onlyKnown, params, serviceInt, stringArray, text } from '../coerce.js';
 import { restAccount, restAccountStats } from '../presenters.js';
 import { route, type RestRequest } from '../route.js';
 
@@ -25,7 +25,7 @@ function accountInput(req: RestRequest): UpdateAccountInput {
     name: text(b.name, 'name'),
     email: text(b.email, 'email'),
     host: text(b.host, 'host'),
-    port: int(b.port, 'port'),
+    port: serviceInt(b.port, 'port'),
     username: text(b.username, 'username'),
     password: text(b.password, 'password'),
     encryption: text(b.encryption, 'encryption') as UpdateAccountInput['encryption'],
