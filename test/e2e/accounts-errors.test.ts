@@ -25,4 +25,11 @@ describe('account errors', () => {
     expect(put.body).toEqual({ success: false, error: 'port: must be 1–65535' });
   });
 
+  it('a refused login gives the server’s reason once', async () => {
+    const creds = await t.dovecot.createUser();
+    const id = (await create({ email: 'auth@example.com', username: creds.user, password: 'wrong' })).body.data.id as number;
+    const r = await t.srv.api(`/api/accounts/${id}/test`, { method: 'POST' });
+    expect(r.body.data).toEqual({ connected: false, folders: [], message: 'Authentication failed.' });
+  });
+
 });

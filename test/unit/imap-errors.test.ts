@@ -9,6 +9,11 @@ describe('classifyImapError', () => {
     const c = classifyImapError(err, target);
     expect(c).toMatchObject({ kind: 'auth', retryable: false });
     expect(c.message).toContain('Authentication failed.');
+    // Said once: Dovecot's reason is the whole message, another server's follows the prefix.
+    expect(c.message).toBe('Authentication failed.');
+    const gmail = { message: 'Command failed', authenticationFailed: true, serverResponseCode: 'AUTHENTICATIONFAILED', responseText: 'Invalid credentials (Failure)' };
+    expect(classifyImapError(gmail, target).message).toBe('Authentication failed: Invalid credentials (Failure)');
+    expect(classifyImapError({ message: 'Command failed', authenticationFailed: true }, target).message).toBe('Authentication failed: the server rejected the credentials');
   });
 
   it('a login refused for now (connection limit, auth backend down) is retryable, not bad credentials', () => {

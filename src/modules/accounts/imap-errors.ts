@@ -69,7 +69,9 @@ export function classifyImapError(error: unknown, target?: { host: string; port:
     return { kind: 'auth', retryable: false, message: `${where} disables login on an unencrypted connection (LOGINDISABLED): use encryption ssl or tls` };
   }
   if (err.authenticationFailed === true || code === 'AUTHENTICATIONFAILED') {
-    return { kind: 'auth', retryable: false, message: `Authentication failed: ${serverText ?? 'the server rejected the credentials'}` };
+    // Dovecot (and others) already say it: `NO [AUTHENTICATIONFAILED] Authentication failed.` is not repeated.
+    const message = serverText && /^authentication failed\b/i.test(serverText) ? serverText : `Authentication failed: ${serverText ?? 'the server rejected the credentials'}`;
+    return { kind: 'auth', retryable: false, message };
   }
   if (has('ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL')) {
     return { kind: 'dns', retryable: has('EAI_AGAIN'), message: `DNS lookup failed for ${target?.host ?? 'the host'}` };
