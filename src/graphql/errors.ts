@@ -15,8 +15,37 @@ function originalOf(error: unknown): unknown {
   return cur instanceof GraphQLError ? undefined : cur;
 }
 
+/** Input fields holding secrets (an account's password, a webhook's signing secret). */
+const SECRET_FIELDS = ['password', 'secret'];
+const HOLDS_SECRET = new RegExp(`\\b(?:${SECRET_FIELDS.join('|')}): `);
+const HIDDEN = '(not shown)';
+
+/**
+ * graphql-js's variable coercion errors print the invalid value, twice for a scalar (`Variable "$i" got invalid value
+ * 987654321 at "i.password"; String cannot represent a non string value: 987654321`), and the whole input object,
+ * password included, when one of its fields is missing or unknown. Where the value is a secret field or holds one,
+ * it is left out; the message still says where and what is wrong. `reason` is the message of the error's
+ * originalError (the part after `; `); without it, the whole value part is left out.
+ */
+export function hideSecretValues(message: string, reason: string | undefined): string {
+  const head = /^Variable "\$\w+" got invalid value /.exec(message)?.[0];
+  if (!head) return message;
+  if (reason === undefined || !message.endsWith(`; ${reason}`)) {
+    return SECRET_FIELDS.some((f) => message.includes(f)) ? `${head}${HIDDEN}` : message;
+  }
+  // `${head}${printed}${at}; ${reason}`, where `at` names the path (` at "i.password"`) when the value is inside one.
+  const valueAndPath = message.slice(head.length, message.length - reason.length - 2);
+  const at = / at "([^"]+)"$/.exec(valueAndPath);
+  const printed = at ? valueAndPath.slice(0, at.index) : valueAndPath;
+  const field = at?.[1]!.split('.').at(-1)!.replace(/\[\d+\]$/, '');
+  if (!(field !== undefined && SECRET_FIELDS.includes(field)) && !HOLDS_SECRET.test(printed)) return message;
+  return `${head}${HIDDEN}${at?.[0] ?? ''}; ${reason.split(printed).join(HIDDEN)}`;
+}
+
 /** Formats one error for the response; `log` receives real faults. */
 export function formatGraphQLError(formatted: GraphQLFormattedError, error: unknown, log: Logger): GraphQLFormattedError {
+  const reason = error instanceof GraphQLError ? error.originalError?.message : undefined;
+  formatted = { ...formatted, message: hideSecretValues(formatted.message, reason) };
   const original = originalOf(error);
   if (original instanceof AppError) {
     return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code } };

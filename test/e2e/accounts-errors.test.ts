@@ -25,6 +25,32 @@ describe('account errors', () => {
     expect(put.body).toEqual({ success: false, error: 'port: must be 1–65535' });
   });
 
+  it('a password of the wrong type is never echoed in a GraphQL error (nor a webhook secret)', async () => {
+    const createAccount = 'mutation($i: CreateAccountInput!) { createAccount(input: $i) { id } }';
+    const cases: [string, Record<string, unknown>][] = [
+      [createAccount, { i: { ...accountBody(), password: 987654321 } }],
+      [createAccount, { i: { ...accountBody(), password: ['987654321'] } }],
+      [createAccount, { i: { ...accountBody(), password: { nested: '987654321' } } }],
+      // The whole input object is printed when a field is missing or unknown.
+      [createAccount, { i: { ...accountBody(), host: undefined, password: '987654321' } }],
+      [createAccount, { i: { ...accountBody(), colour: 'red', password: '987654321' } }],
+      ['mutation($i: UpdateAccountInput!) { updateAccount(id: 1, input: $i) { id } }', { i: { password: 987654321 } }],
+      ['mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { secret } }', { i: { url: 'https://example.com/h', events: ['email.received'], secret: 987654321 } }],
+    ];
+    for (const [query, variables] of cases) {
+      const r = await t.srv.api('/graphql', { method: 'POST', json: { query, variables } });
+      expect(r.status, r.text).toBe(400);
+      expect(r.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      expect(r.text, r.text).not.toContain('987654321');
+    }
+    // Still says what is wrong, and where.
+    const r = await t.srv.api('/graphql', { method: 'POST', json: { query: createAccount, variables: cases[0]![1] } });
+    expect(r.body.errors[0].message).toMatch(/"i\.password".*String cannot represent a non string value/);
+    // Other fields keep their value in the message.
+    const port = await t.srv.api('/graphql', { method: 'POST', json: { query: createAccount, variables: { i: { ...accountBody(), port: 'nine' } } } });
+    expect(port.body.errors[0].message).toContain('"nine"');
+  });
+
   it('a refused login gives the server’s reason once', async () => {
     const creds = await t.dovecot.createUser();
     const id = (await create({ email: 'auth@example.com', username: creds.user, password: 'wrong' })).body.data.id as number;
