@@ -58,4 +58,19 @@ describe('account errors', () => {
     expect(r.body.data).toEqual({ connected: false, folders: [], message: 'Authentication failed.' });
   });
 
+  it('an IP address as host is not sent as the TLS server name (RFC 6066; Node warns DEP0123)', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const id = (await create({ email: 'ip-tls@example.com', encryption: 'ssl' })).body.data.id as number;
+      const r = await t.srv.api(`/api/accounts/${id}/test`, { method: 'POST' });
+      expect(r.body.data.connected).toBe(false);
+      expect(r.body.data.message).toMatch(/^TLS negotiation with 127\.0\.0\.1:\d+ failed/);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => w.message)).toEqual([]);
+  });
 });

@@ -3,6 +3,7 @@
  * or plain (none), with connection/greeting/socket timeouts. Used by the connection test and folder listing here, and
  * by the sync engine.
  */
+import { isIP } from 'node:net';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { Encryption } from './account.entity.js';
 import { classifyImapError, type ClassifiedImapError } from './imap-errors.js';
@@ -48,7 +49,9 @@ export function imapOptions(s: ImapSettings, t: ImapTimeouts): ImapFlowOptions {
     connectionTimeout: t.connectTimeoutMs,
     greetingTimeout: t.greetingTimeoutMs,
     socketTimeout: t.socketTimeoutMs,
-    tls: { rejectUnauthorized: t.tlsRejectUnauthorized, servername: s.host },
+    // SNI carries a host name, never an IP address (RFC 6066; Node warns DEP0123), and no trailing dot. An address is
+    // still checked against the certificate's IP entries (Node uses the host when there is no servername).
+    tls: { rejectUnauthorized: t.tlsRejectUnauthorized, ...(isIP(s.host) === 0 ? { servername: s.host.replace(/\.$/, '') } : {}) },
     disableAutoIdle: true,
     // Where the server has QRESYNC, a flag sync's UID FETCH … (CHANGEDSINCE n VANISHED) also names the messages
     // expunged since n (see src/sync/folder-sync.ts).
