@@ -87,6 +87,12 @@ describe('identity (email + host + username)', () => {
       expect(r.status, JSON.stringify(same)).toBe(409);
       expect(r.body).toEqual({ success: false, error: 'An account with this email, host and username already exists' });
     }
+    // An IPv6 address is stored in its canonical form (RFC 5952), so its other spellings are the same host.
+    const v6 = await create({ ...base, host: '2001:DB8:0:0:0:0:0:1' });
+    expect(v6.status, v6.text).toBe(201);
+    expect(v6.body.data.host).toBe('2001:db8::1');
+    for (const host of ['2001:db8::1', '[2001:0db8::0:1]']) expect((await create({ ...base, host })).status, host).toBe(409);
+    expect((await create({ ...base, email: 'mapped@example.com', host: '::FFFF:10.0.0.1' })).body.data.host).toBe('::ffff:10.0.0.1');
     // Another username on the same server is another mailbox.
     const other = await create({ ...base, email: 'Support@Example.com', username: 'support2' });
     expect(other.status, other.text).toBe(201);
@@ -99,7 +105,7 @@ describe('identity (email + host + username)', () => {
     // An account may change the case of its own fields.
     const own = await t.srv.api(`/api/accounts/${first.body.data.id}`, { method: 'PUT', json: { email: 'SUPPORT@example.com', host: 'Imap.Example.com' } });
     expect(own.status, own.text).toBe(200);
-    const rows = await sql<{ n: string }>(t.dbUrl, "SELECT count(*) n FROM accounts WHERE lower(email) = 'support@example.com' AND username = 'support'");
+    const rows = await sql<{ n: string }>(t.dbUrl, "SELECT count(*) n FROM accounts WHERE lower(email) = 'support@example.com' AND lower(host) = 'imap.example.com' AND username = 'support'");
     expect(rows[0]!.n).toBe('1');
   });
 

@@ -1,8 +1,20 @@
 /** Input rules for accounts (seed 000 "Mail Accounts"); errors name the field. */
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { inboxCase } from '../../shared/folders.js';
 import { isHost } from '../../shared/validation.js';
 import { DELETE_MODES, ENCRYPTIONS } from './account.entity.js';
+
+/**
+ * An IPv6 address in its canonical form (RFC 5952: lower case, zeros compressed; an IPv4-mapped one keeps its dotted
+ * quad), so that its other spellings are the same account identity (`0:0:0:0:0:0:0:1` is `::1`).
+ */
+function canonicalIpv6(s: string): string {
+  if (!ipaddr.IPv6.isValid(s)) return s.toLowerCase();
+  const address = ipaddr.IPv6.parse(s);
+  return address.isIPv4MappedAddress() ? `::ffff:${address.toIPv4Address().toString()}` : address.toRFC5952String();
+}
 
 const hostname = z
   .string()
@@ -11,7 +23,8 @@ const hostname = z
   .max(255)
   .refine(isHost, 'must be a host name or IP address')
   // Sockets take an IPv6 address bare: `[::1]` would be looked up as a name and fail.
-  .transform((s) => (s.startsWith('[') ? s.slice(1, -1) : s));
+  .transform((s) => (s.startsWith('[') ? s.slice(1, -1) : s))
+  .transform((s) => (isIP(s) === 6 ? canonicalIpv6(s) : s));
 
 const folder = z
   .string()
