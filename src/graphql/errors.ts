@@ -3,7 +3,7 @@
  * an unreachable database is SERVICE_UNAVAILABLE; anything else is logged and masked as INTERNAL_SERVER_ERROR (no stack
  * traces, no SQL).
  */
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, print, type GraphQLFormattedError } from 'graphql';
 import { transientDatabaseError } from '../db/conflicts.js';
 import { AppError, ErrorCode, isErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -42,10 +42,25 @@ export function hideSecretValues(message: string, reason: string | undefined): s
   return `${head}${HIDDEN}${at?.[0] ?? ''}; ${reason.split(printed).join(HIDDEN)}`;
 }
 
+const NAMES_SECRET = new RegExp(`\\b(?:${SECRET_FIELDS.join('|')})\\s*:\\s*$`);
+
+/**
+ * A literal of the wrong type in the document itself (`password: 987654321`): validation prints it back as well
+ * (`String cannot represent a non string value: 987654321`). Left out when the field the literal is given to is secret.
+ */
+export function hideSecretLiteral(message: string, error: unknown): string {
+  if (!(error instanceof GraphQLError)) return message;
+  const node = error.nodes?.[0];
+  const body = error.source?.body;
+  if (!node?.loc || body === undefined || !node.kind.endsWith('Value')) return message;
+  if (!NAMES_SECRET.test(body.slice(Math.max(0, node.loc.start - 200), node.loc.start))) return message;
+  return message.split(print(node)).join(HIDDEN);
+}
+
 /** Formats one error for the response; `log` receives real faults. */
 export function formatGraphQLError(formatted: GraphQLFormattedError, error: unknown, log: Logger): GraphQLFormattedError {
   const reason = error instanceof GraphQLError ? error.originalError?.message : undefined;
-  formatted = { ...formatted, message: hideSecretValues(formatted.message, reason) };
+  formatted = { ...formatted, message: hideSecretLiteral(hideSecretValues(formatted.message, reason), error) };
   const original = originalOf(error);
   if (original instanceof AppError) {
     return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code } };

@@ -43,6 +43,14 @@ describe('account errors', () => {
       expect(r.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
       expect(r.text, r.text).not.toContain('987654321');
     }
+    // Nor a literal in the document itself.
+    for (const literal of ['987654321', '[987654321]', '{ x: 987654321 }']) {
+      const doc = `mutation { createAccount(input: {name: "xx", email: "a@b.co", host: "h", port: 1, username: "u", password: ${literal}}) { id } }`;
+      const lit = await t.srv.api('/graphql', { method: 'POST', json: { query: doc } });
+      expect(lit.status, lit.text).toBe(400);
+      expect(lit.body.errors[0].message).toMatch(/String cannot represent a non string value/);
+      expect(lit.text, lit.text).not.toContain('987654321');
+    }
     // Still says what is wrong, and where.
     const r = await t.srv.api('/graphql', { method: 'POST', json: { query: createAccount, variables: cases[0]![1] } });
     expect(r.body.errors[0].message).toMatch(/"i\.password".*String cannot represent a non string value/);
