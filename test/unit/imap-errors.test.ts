@@ -56,6 +56,19 @@ describe('classifyImapError', () => {
     expect(classifyImapError({ message: 'self-signed', code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }, target).kind).toBe('tls');
     expect(classifyImapError({ message: 'wrong version', code: 'ERR_SSL_WRONG_VERSION_NUMBER' }, target).kind).toBe('tls');
     expect(classifyImapError({ message: 'x', tlsFailed: true }, target).kind).toBe('tls');
+    // OpenSSL's own text names its source files and ends with a newline: its reason is what the user can act on.
+    const openssl = {
+      message: '40FDE5A6547F0000:error:0A00010B:SSL routines:tls_validate_record_header:wrong version number:../deps/openssl/openssl/ssl/record/methods/tlsany_meth.c:77:\n',
+      code: 'ERR_SSL_WRONG_VERSION_NUMBER',
+      reason: 'wrong version number',
+    };
+    const expected = 'TLS negotiation with mail.example.org:993 failed: wrong version number (the server did not answer in TLS: check the port and the encryption setting)';
+    expect(classifyImapError(openssl, target).message).toBe(expected);
+    expect(classifyImapError({ ...openssl, reason: undefined }, target).message).toBe(expected);
+    expect(classifyImapError({ message: 'Failed to connect', _err: openssl }, target).message).toBe(expected);
+    expect(classifyImapError({ message: 'self-signed certificate', code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }, target).message).toBe(
+      'TLS negotiation with mail.example.org:993 failed: self-signed certificate',
+    );
   });
 
   it('timeouts and resets are retryable', () => {

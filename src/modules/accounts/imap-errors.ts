@@ -16,6 +16,8 @@ interface ErrorLike {
   code?: unknown;
   authenticationFailed?: unknown;
   tlsFailed?: unknown;
+  /** OpenSSL's reason for a TLS error (Node sets it beside `code`). */
+  reason?: unknown;
   responseText?: unknown;
   response?: unknown;
   serverResponseCode?: unknown;
@@ -39,16 +41,36 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-/** Walks `cause` / `_err` to the innermost error carrying a code. */
-function codes(err: ErrorLike): string[] {
-  const out: string[] = [];
+/** The errors of the chain, outermost first (imapflow keeps the socket's error in `_err`). */
+function chain(err: ErrorLike): ErrorLike[] {
+  const out: ErrorLike[] = [];
   let cur: unknown = err;
   for (let i = 0; i < 5 && cur && typeof cur === 'object'; i++) {
-    const e = cur as ErrorLike;
-    if (str(e.code)) out.push(e.code as string);
-    cur = e._err ?? e.cause;
+    out.push(cur as ErrorLike);
+    cur = (cur as ErrorLike)._err ?? (cur as ErrorLike).cause;
   }
   return out;
+}
+
+/**
+ * What went wrong in a TLS handshake, in words: Node's `reason`, else the reason field of OpenSSL's text
+ * (`40FD…:error:0A00010B:SSL routines:tls_validate_record_header:wrong version number:../deps/openssl/….c:77:`, which
+ * names OpenSSL's source files and ends with a newline); else the message. The commonest cause gets a hint.
+ */
+function tlsReason(err: ErrorLike, codes: string[]): string {
+  const errors = chain(err);
+  const reason =
+    errors.map((e) => str(e.reason)).find((r) => r !== undefined) ??
+    errors.map((e) => (typeof e.message === 'string' ? /:SSL routines:[^:]*:([^:]+):/.exec(e.message)?.[1] : undefined)).find((r) => r !== undefined) ??
+    str(err.message)?.trim() ??
+    codes.join(', ');
+  const plain = codes.includes('ERR_SSL_WRONG_VERSION_NUMBER') || reason === 'wrong version number';
+  return plain ? `${reason} (the server did not answer in TLS: check the port and the encryption setting)` : reason;
+}
+
+/** Walks `cause` / `_err` to the innermost error carrying a code. */
+function codes(err: ErrorLike): string[] {
+  return chain(err).flatMap((e) => (str(e.code) ? [e.code as string] : []));
 }
 
 /** Turns anything thrown by an IMAP connect/login/command into a classified, human-readable error. */
@@ -78,7 +100,7 @@ export function classifyImapError(error: unknown, target?: { host: string; port:
   }
   if (has('ECONNREFUSED')) return { kind: 'refused', retryable: true, message: `Connection refused by ${where}` };
   if (err.tlsFailed === true || all.some((c) => TLS_CODE.test(c))) {
-    return { kind: 'tls', retryable: false, message: `TLS negotiation with ${where} failed: ${str(err.message) ?? all.join(', ')}` };
+    return { kind: 'tls', retryable: false, message: `TLS negotiation with ${where} failed: ${tlsReason(err, all)}` };
   }
   if (has('ETIMEDOUT', 'CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'ETIMEOUT', 'UPGRADE_TIMEOUT')) {
     return { kind: 'timeout', retryable: true, message: `Connection to ${where} timed out` };
