@@ -9,7 +9,8 @@ import { Migration } from '@mikro-orm/migrations';
  * Accounts that already clash cannot all stay in a unique index, and the migration must not fail on them: the oldest
  * of each group keeps the identity; the newer ones are left out of the index (its predicate names their ids),
  * deactivated (they synced the same mail a second time) and reported in their `last_error`. Their mail stays; the
- * operator deletes them (or changes them: a left-out account is no longer checked against the others).
+ * operator deletes them. AccountsService checks the same identity before each create and identity change, so these
+ * accounts still block new duplicates (even once their older twin is deleted).
  * Hand-written (an expression and a computed predicate): the entity keeps its plain unique constraint, which this
  * index makes stricter.
  */

@@ -3,7 +3,12 @@
  * fail on them. The oldest of each group keeps the identity; the newer ones are deactivated, reported in last_error and
  * left out of the index; new clashes are refused from then on.
  */
+import { randomBytes } from 'node:crypto';
+import { RequestContext } from '@mikro-orm/postgresql';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { AccountsService } from '../../src/modules/accounts/accounts.service.js';
+import type { Principal } from '../../src/modules/auth/index.js';
 import { useOrmDatabase } from '../support/orm.js';
 import { sql } from '../support/sync.js';
 
@@ -41,6 +46,26 @@ describe('migration accounts_mailbox_identity', () => {
     await expect(insert('lone@example.com', 'imap.example.com.', 'lone')).rejects.toThrow(/accounts_mailbox_identity/);
     expect(await insert('new@example.com', 'imap.example.com', 'new')).toBeGreaterThan(lone);
   });
+
+  it('an account left out of the index still blocks new duplicates (its older twin may be the one deleted), and can be renamed', () =>
+    RequestContext.create(t.orm.em, async () => {
+    const accounts = new AccountsService({
+        orm: t.orm,
+        secretKey: randomBytes(32),
+        imapTimeouts: { connectTimeoutMs: 1000, greetingTimeoutMs: 1000, socketTimeoutMs: 1000, tlsRejectUnauthorized: true },
+        log: pino({ level: 'silent' }),
+      });
+      const admin: Principal = { keyId: 1, name: 't', permissions: ['admin'], accountIds: null, limits: { perMinute: 1000, perHour: 1000 } };
+      const [left] = await sql<{ id: number }>(t.db.url, "SELECT id FROM accounts WHERE email = 'Support@Example.com'");
+      const [older] = await sql<{ id: number }>(t.db.url, "SELECT id FROM accounts WHERE email = 'support@example.com' AND host = 'imap.example.com' AND username = 'support'");
+      await accounts.delete(admin, older!.id, { deleteEmails: true });
+      const again = { name: 'Again', email: 'support@example.com', host: 'imap.example.com', port: 993, username: 'support', password: 'x', encryption: 'ssl' as const };
+      await expect(accounts.create(admin, again)).rejects.toMatchObject({ code: 'CONFLICT' });
+      const other = await accounts.create(admin, { ...again, username: 'other-user' });
+      await expect(accounts.update(admin, other.id, { username: 'support' })).rejects.toMatchObject({ code: 'CONFLICT' });
+      // The left-out account itself may still be renamed, or given its own spelling again.
+      expect((await accounts.update(admin, left!.id, { name: 'Renamed', email: 'Support@Example.com', host: 'IMAP.example.com' })).name).toBe('Renamed');
+    }));
 
   it('a database without clashes gets a plain unique index', async () => {
     const [index] = await sql<{ def: string }>(t.db.url, "SELECT pg_get_indexdef('accounts_mailbox_identity'::regclass) AS def");

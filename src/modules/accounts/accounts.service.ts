@@ -1,6 +1,7 @@
 /** Mail accounts: CRUD with sealed passwords, connection tests and folder listing against the IMAP server. */
 import { UniqueConstraintViolationException, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
 import { deleteRowOrNotFound, lockRowOrNotFound, type RowKind } from '../../db/rows.js';
+import { exec } from '../../db/sql.js';
 import { AppError } from '../../shared/errors.js';
 import { open, seal } from '../../shared/crypto.js';
 import type { Logger } from '../../shared/logger.js';
@@ -56,6 +57,18 @@ export interface AccountsServiceDeps {
 const aad = (id: number) => `accounts:${id}:password`;
 const ACCOUNT_ROW: RowKind = { table: 'accounts', what: 'Account' };
 
+const DUPLICATE = 'An account with this email, host and username already exists';
+
+type MailboxIdentity = Pick<Account, 'email' | 'host' | 'username'>;
+
+/**
+ * One account per mailbox: what the unique index accounts_mailbox_identity compares (see its migration), email and
+ * host without case, the host without its trailing dot. The index leaves out the accounts that already clashed when it
+ * came; this check sees them too, so a new duplicate of such an account is refused even once its older twin is gone.
+ */
+const SAME_MAILBOX = `lower(email) = lower(?) AND rtrim(lower(host), '.') = rtrim(lower(?), '.') AND username = ?`;
+const identityKey = (a: MailboxIdentity) => [a.email.toLowerCase(), a.host.toLowerCase().replace(/\.$/, ''), a.username].join('\0');
+
 /** Whether the principal may see the account (null scope = every account). */
 export function canSeeAccount(principal: Principal, accountId: number): boolean {
   return principal.accountIds === null || principal.accountIds.includes(accountId);
@@ -91,6 +104,7 @@ export class AccountsService {
     if (input.testConnection) await this.requireConnection(input);
     return this.em.transactional(async (em) => {
       const { testConnection: _t, password, ...fields } = input;
+      await this.refuseDuplicate(em, fields);
       const account = em.create(Account, { ...fields, passwordSealed: 'pending', connected: false });
       await this.flushOrConflict();
       account.passwordSealed = seal(this.deps.secretKey, password, aad(account.id));
@@ -121,7 +135,10 @@ export class AccountsService {
       // of no row answered 200 with the changes it never saved; and it applies to what a concurrent update left.
       await lockRowOrNotFound(em, ACCOUNT_ROW, account.id);
       const current = await em.refreshOrFail(account);
+      const identity = identityKey(current);
       em.assign(current, defined);
+      // Checked when it changes only: an account left out of the index may still be renamed or deactivated.
+      if (identityKey(current) !== identity) await this.refuseDuplicate(em, current, current.id);
       if (password !== undefined) current.passwordSealed = seal(this.deps.secretKey, password, aad(current.id));
       // New settings or credentials: the last error no longer describes them, and a paused sync may try again.
       if (password !== undefined || fields.host || fields.port || fields.username || fields.encryption) current.lastError = null;
@@ -247,13 +264,17 @@ export class AccountsService {
     if (!r.connected) throw new AppError('UNPROCESSABLE', `Connection test failed: ${r.message}`);
   }
 
+  /** 409 when another account has this mailbox identity (the index catches the concurrent ones at the flush). */
+  private async refuseDuplicate(em: EntityManager, a: MailboxIdentity, exceptId = 0): Promise<void> {
+    const rows = await exec(em, `SELECT 1 FROM accounts WHERE ${SAME_MAILBOX} AND id <> ? LIMIT 1`, [a.email, a.host, a.username, exceptId]);
+    if (rows.length > 0) throw AppError.conflict(DUPLICATE);
+  }
+
   private async flushOrConflict(): Promise<void> {
     try {
       await this.em.flush();
     } catch (err) {
-      if (err instanceof UniqueConstraintViolationException) {
-        throw AppError.conflict('An account with this email, host and username already exists');
-      }
+      if (err instanceof UniqueConstraintViolationException) throw AppError.conflict(DUPLICATE);
       throw err;
     }
   }
