@@ -57,6 +57,7 @@ export function createServices({ orm, config, log, secretKey, stats, sync, folde
   const accounts = new AccountsService({ orm, secretKey, imapTimeouts: config.imap, log: log.child({ module: 'accounts' }), stats });
   const emailChanges = new EmailChangesService(orm);
   accounts.onBeforeDelete((em, accountId, opts) => emailChanges.onAccountDelete(em, accountId, opts));
+  accounts.onMailboxChange((em, accountId) => emailChanges.onAccountMailboxChange(em, accountId));
   return {
     auth: new AuthService({ orm, log: log.child({ module: 'auth' }), defaults: config.rateLimit, throttle: new AuthThrottle(orm, config.authFailures) }),
     rateLimit: new RateLimitService(orm),

@@ -5,10 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { generateMailbox } from '../fixtures/messages.js';
 import { expectEventually } from '../support/eventually.js';
-import { appendMessage, buildMessage, createFolder } from '../support/imap.js';
+import { appendMessage, buildMessage, createFolder, withImap } from '../support/imap.js';
 import { fillMaildir } from '../support/maildir.js';
 import { useMailEnv, type MailCreds } from '../support/mail-account.js';
-import { expectInSync, receivedEvents, sql } from '../support/sync.js';
+import { expectInSync, receivedEvents, serverView, sql } from '../support/sync.js';
 
 const t = useMailEnv({ SYNC_TICK_MS: '300', SYNC_POLL_INTERVAL_MS: '1000', SYNC_BACKOFF_BASE_MS: '200', SYNC_BACKOFF_MAX_MS: '1000' });
 
@@ -80,4 +80,39 @@ describe('the session follows the account', () => {
     await expectEventually(async () => expect(await sessions(creds.user)).toBe(1), { timeoutMs: 10_000, intervalMs: 100 });
     expect(await receivedEvents(t.dbUrl, id)).toBe(801);
   }, 90_000);
+
+  it('pointed at another mailbox (username changed) whose INBOX has the same UIDVALIDITY: holds that mailbox, not a mix', async () => {
+    // Dovecot's UIDVALIDITY is the mailbox's creation time: mailboxes created in the same second share it. The stored
+    // UIDs of the first mailbox looked valid in the second: its messages stayed, and the second's below the old cursor
+    // were never fetched (and a write-back would have flagged whichever message had that UID there).
+    let a: MailCreds, b: MailCreds;
+    for (let attempt = 0; ; attempt++) {
+      [a, b] = [await t.dovecot.createUser(), await t.dovecot.createUser()];
+      const [va, vb] = await Promise.all([serverView(t.dovecot, a, 'INBOX'), serverView(t.dovecot, b, 'INBOX')]);
+      if (va.uidValidity === vb.uidValidity) break;
+      if (attempt === 5) throw new Error('no two mailboxes with the same UIDVALIDITY');
+    }
+    await withImap(t.dovecot, a, async (c) => {
+      for (let i = 0; i < 3; i++) await c.append('INBOX', buildMessage({ subject: `first ${i}` }));
+    });
+    await withImap(t.dovecot, b, async (c) => {
+      for (let i = 0; i < 5; i++) await c.append('INBOX', buildMessage({ subject: `second ${i}` }), i === 0 ? ['\\Seen'] : []);
+    });
+    const id = await createAccount(a);
+    await expectEventually(async () => expectInSync(t.dbUrl, id, t.dovecot, a, 'INBOX'), { timeoutMs: 15_000, intervalMs: 100 });
+    // Another spelling of the same login (Dovecot lowercases it): the same mailbox, matched again with its local state.
+    await sql(t.dbUrl, "UPDATE emails SET is_archived = true WHERE account_id = $1 AND subject = 'first 1'", [id]);
+    const before = await sql<{ id: number; subject: string; is_archived: boolean }>(t.dbUrl, 'SELECT id, subject, is_archived FROM emails WHERE account_id = $1 ORDER BY id', [id]);
+    await put(id, { username: a.user.toUpperCase() });
+    await expectEventually(async () => {
+      await expectInSync(t.dbUrl, id, t.dovecot, a, 'INBOX');
+      expect(await sql(t.dbUrl, 'SELECT id, subject, is_archived FROM emails WHERE account_id = $1 ORDER BY id', [id])).toEqual(before);
+    }, { timeoutMs: 20_000, intervalMs: 200 });
+    await put(id, { username: b.user, password: b.password });
+    await expectEventually(async () => {
+      await expectInSync(t.dbUrl, id, t.dovecot, b, 'INBOX');
+      const rows = await sql<{ subject: string }>(t.dbUrl, 'SELECT subject FROM emails WHERE account_id = $1 ORDER BY uid', [id]);
+      expect(rows.map((r) => r.subject)).toEqual([0, 1, 2, 3, 4].map((i) => `second ${i}`));
+    }, { timeoutMs: 20_000, intervalMs: 200 });
+  }, 60_000);
 });

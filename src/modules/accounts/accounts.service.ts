@@ -75,9 +75,14 @@ export function canSeeAccount(principal: Principal, accountId: number): boolean 
 }
 
 export type AccountDeleteHook = (em: EntityManager, accountId: number, opts: { deleteEmails: boolean }) => Promise<void>;
+export type AccountMailboxHook = (em: EntityManager, accountId: number) => Promise<void>;
+
+/** Where the account logs in: a change may point it at another mailbox (the email is only a label). */
+const loginKey = (a: Pick<Account, 'host' | 'port' | 'username'>) => [a.host.toLowerCase().replace(/\.$/, ''), a.port, a.username].join('\0');
 
 export class AccountsService {
   private readonly deleteHooks: AccountDeleteHook[] = [];
+  private readonly mailboxHooks: AccountMailboxHook[] = [];
 
   constructor(private readonly deps: AccountsServiceDeps) {}
 
@@ -135,10 +140,11 @@ export class AccountsService {
       // of no row answered 200 with the changes it never saved; and it applies to what a concurrent update left.
       await lockRowOrNotFound(em, ACCOUNT_ROW, account.id);
       const current = await em.refreshOrFail(account);
-      const identity = identityKey(current);
+      const [identity, login] = [identityKey(current), loginKey(current)];
       em.assign(current, defined);
       // Checked when it changes only: an account left out of the index may still be renamed or deactivated.
       if (identityKey(current) !== identity) await this.refuseDuplicate(em, current, current.id);
+      if (loginKey(current) !== login) for (const hook of this.mailboxHooks) await hook(em, current.id);
       if (password !== undefined) current.passwordSealed = seal(this.deps.secretKey, password, aad(current.id));
       // New settings or credentials: the last error no longer describes them, and a paused sync may try again.
       if (password !== undefined || fields.host || fields.port || fields.username || fields.encryption) current.lastError = null;
@@ -168,6 +174,11 @@ export class AccountsService {
   /** Lets other modules (emails) act in the same transaction before an account row is deleted. */
   onBeforeDelete(hook: AccountDeleteHook): void {
     this.deleteHooks.push(hook);
+  }
+
+  /** Lets other modules (emails) act in the update's transaction when the account's host, port or username changes. */
+  onMailboxChange(hook: AccountMailboxHook): void {
+    this.mailboxHooks.push(hook);
   }
 
   /** Logs in and lists folders; a failure is a result (`connected: false` with the reason), not an error. */

@@ -207,6 +207,20 @@ export class EmailChangesService {
     await exec(em, 'DELETE FROM threads WHERE account_id = ?', [accountId]);
   }
 
+  /**
+   * The account now logs in elsewhere (host, port or username changed): its stored UIDs may name other messages there,
+   * even under the same UIDVALIDITY (Dovecot's is the mailbox's creation time, shared by mailboxes created in the same
+   * second). Their UIDVALIDITY is negated, which no server's is (RFC 3501: a positive number) and which keeps the server
+   * identity unique: every folder's next pass is then a reset, matching the emails again by content (their local state
+   * stays with those found) and dropping the others. Queued write-backs are marked alike, so they follow their email
+   * as after any reset instead of being applied to whatever message has that UID now.
+   */
+  async onAccountMailboxChange(em: EntityManager, accountId: number): Promise<void> {
+    const ids = await lockRowsInIdOrder(em, 'emails', 'account_id = ? AND uid_validity > 0', [accountId]);
+    if (ids.length > 0) await exec(em, 'UPDATE emails SET uid_validity = -uid_validity WHERE id = ANY(?::int[])', [ids]);
+    await exec(em, 'UPDATE write_backs SET uid_validity = -uid_validity WHERE account_id = ? AND uid_validity > 0', [accountId]);
+  }
+
   /** Locks the emails of `accountIds` (a key's scope); detached emails (account deleted, mail kept) only when null. */
   private async lockVisible(em: EntityManager, accountIds: readonly number[] | null, ids: readonly number[]): Promise<Row[]> {
     if (ids.length === 0) return [];
