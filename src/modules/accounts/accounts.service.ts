@@ -67,7 +67,9 @@ type MailboxIdentity = Pick<Account, 'email' | 'host' | 'username'>;
  * came; this check sees them too, so a new duplicate of such an account is refused even once its older twin is gone.
  */
 const SAME_MAILBOX = `lower(email) = lower(?) AND rtrim(lower(host), '.') = rtrim(lower(?), '.') AND username = ?`;
-const identityKey = (a: MailboxIdentity) => [a.email.toLowerCase(), a.host.toLowerCase().replace(/\.$/, ''), a.username].join('\0');
+/** A host as the identity compares it: without case and trailing dot. */
+const hostKey = (host: string) => host.toLowerCase().replace(/\.$/, '');
+const identityKey = (a: MailboxIdentity) => [a.email.toLowerCase(), hostKey(a.host), a.username].join('\0');
 
 /** Whether the principal may see the account (null scope = every account). */
 export function canSeeAccount(principal: Principal, accountId: number): boolean {
@@ -78,7 +80,7 @@ export type AccountDeleteHook = (em: EntityManager, accountId: number, opts: { d
 export type AccountMailboxHook = (em: EntityManager, accountId: number) => Promise<void>;
 
 /** Where the account logs in: a change may point it at another mailbox (the email is only a label). */
-const loginKey = (a: Pick<Account, 'host' | 'port' | 'username'>) => [a.host.toLowerCase().replace(/\.$/, ''), a.port, a.username].join('\0');
+const loginKey = (a: Pick<Account, 'host' | 'port' | 'username'>) => [hostKey(a.host), a.port, a.username].join('\0');
 
 export class AccountsService {
   private readonly deleteHooks: AccountDeleteHook[] = [];
