@@ -36,6 +36,16 @@ const put = async (id: number, json: Record<string, unknown>) => {
   expect(r.status, r.text).toBe(200);
 };
 
+/** Two users whose INBOXes have the same UIDVALIDITY (created in the same second). */
+async function sameValidityPair(): Promise<[MailCreds, MailCreds]> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const [a, b] = [await t.dovecot.createUser(), await t.dovecot.createUser()];
+    const [va, vb] = await Promise.all([serverView(t.dovecot, a, 'INBOX'), serverView(t.dovecot, b, 'INBOX')]);
+    if (va.uidValidity === vb.uidValidity) return [a, b];
+  }
+  throw new Error('no two mailboxes with the same UIDVALIDITY');
+}
+
 describe('the session follows the account', () => {
   it('deactivated: the session logs out and the account is no longer connected; reactivated: it syncs again', async () => {
     const creds = await t.dovecot.createUser();
@@ -85,13 +95,7 @@ describe('the session follows the account', () => {
     // Dovecot's UIDVALIDITY is the mailbox's creation time: mailboxes created in the same second share it. The stored
     // UIDs of the first mailbox looked valid in the second: its messages stayed, and the second's below the old cursor
     // were never fetched (and a write-back would have flagged whichever message had that UID there).
-    let a: MailCreds, b: MailCreds;
-    for (let attempt = 0; ; attempt++) {
-      [a, b] = [await t.dovecot.createUser(), await t.dovecot.createUser()];
-      const [va, vb] = await Promise.all([serverView(t.dovecot, a, 'INBOX'), serverView(t.dovecot, b, 'INBOX')]);
-      if (va.uidValidity === vb.uidValidity) break;
-      if (attempt === 5) throw new Error('no two mailboxes with the same UIDVALIDITY');
-    }
+    const [a, b] = await sameValidityPair();
     await withImap(t.dovecot, a, async (c) => {
       for (let i = 0; i < 3; i++) await c.append('INBOX', buildMessage({ subject: `first ${i}` }));
     });
@@ -114,5 +118,23 @@ describe('the session follows the account', () => {
       const rows = await sql<{ subject: string }>(t.dbUrl, 'SELECT subject FROM emails WHERE account_id = $1 ORDER BY uid', [id]);
       expect(rows.map((r) => r.subject)).toEqual([0, 1, 2, 3, 4].map((i) => `second ${i}`));
     }, { timeoutMs: 20_000, intervalMs: 200 });
+  }, 60_000);
+
+  it('pointed at another mailbox whose folder has the same UIDVALIDITY and nothing of it was stored: fetches it all', async () => {
+    // The first mailbox's INBOX was emptied: no email to mark stale, but its cursor (UIDNEXT 4) stayed, and the second
+    // mailbox's messages below it were never fetched.
+    const [a, b] = await sameValidityPair();
+    await withImap(t.dovecot, a, async (c) => {
+      for (let i = 0; i < 3; i++) await c.append('INBOX', buildMessage({ subject: `gone ${i}` }));
+      await c.mailboxOpen('INBOX');
+      await c.messageDelete('1:*');
+    });
+    await withImap(t.dovecot, b, async (c) => {
+      for (let i = 0; i < 5; i++) await c.append('INBOX', buildMessage({ subject: `second ${i}` }));
+    });
+    const id = await createAccount(a);
+    await expectEventually(async () => expect(await account(id)).toMatchObject({ folders: [expect.objectContaining({ folder: 'INBOX', uid_next: 4 })] }), { timeoutMs: 15_000, intervalMs: 100 });
+    await put(id, { username: b.user, password: b.password });
+    await expectEventually(async () => expectInSync(t.dbUrl, id, t.dovecot, b, 'INBOX'), { timeoutMs: 20_000, intervalMs: 200 });
   }, 60_000);
 });

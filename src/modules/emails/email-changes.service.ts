@@ -213,12 +213,14 @@ export class EmailChangesService {
    * second). Their UIDVALIDITY is negated, which no server's is (RFC 3501: a positive number) and which keeps the server
    * identity unique: every folder's next pass is then a reset, matching the emails again by content (their local state
    * stays with those found) and dropping the others. Queued write-backs are marked alike, so they follow their email
-   * as after any reset instead of being applied to whatever message has that UID now.
+   * as after any reset instead of being applied to whatever message has that UID now. The folder cursors are forgotten
+   * too: a folder with nothing stored would otherwise resume from the old UIDNEXT and skip the messages below it.
    */
   async onAccountMailboxChange(em: EntityManager, accountId: number): Promise<void> {
     const ids = await lockRowsInIdOrder(em, 'emails', 'account_id = ? AND uid_validity > 0', [accountId]);
     if (ids.length > 0) await exec(em, 'UPDATE emails SET uid_validity = -uid_validity WHERE id = ANY(?::int[])', [ids]);
     await exec(em, 'UPDATE write_backs SET uid_validity = -uid_validity WHERE account_id = ? AND uid_validity > 0', [accountId]);
+    await exec(em, 'UPDATE folder_states SET uid_validity = NULL, uid_next = 1, highest_modseq = NULL, updated_at = now() WHERE account_id = ?', [accountId]);
   }
 
   /** Locks the emails of `accountIds` (a key's scope); detached emails (account deleted, mail kept) only when null. */
