@@ -13,7 +13,7 @@ import { useOrmDatabase } from '../support/orm.js';
 import { sql } from '../support/sync.js';
 
 const t = useOrmDatabase(1);
-const MIGRATION = 'Migration20261209090000_accounts_mailbox_identity';
+const MIGRATION = 'Migration20261209091000_accounts_mailbox_identity';
 
 const insert = (email: string, host: string, username: string, active = true) =>
   sql<{ id: number }>(

@@ -14,9 +14,9 @@ import { Migration } from '@mikro-orm/migrations';
  * Hand-written (an expression and a computed predicate): the entity keeps its plain unique constraint, which this
  * index makes stricter.
  */
-export class Migration20261209090000_accounts_mailbox_identity extends Migration {
+export class Migration20261209091000_accounts_mailbox_identity extends Migration {
 
-  override name = 'Migration20261209090000_accounts_mailbox_identity';
+  override name = 'Migration20261209091000_accounts_mailbox_identity';
 
   override up(): void | Promise<void> {
     this.addSql(`do $$
