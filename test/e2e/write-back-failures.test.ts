@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { expectEventually } from '../support/eventually.js';
 import { appendMessage, buildMessage, createFolder, withImap } from '../support/imap.js';
-import { useMailEnv } from '../support/mail-account.js';
+import { useMailEnv, type MailCreds } from '../support/mail-account.js';
 import { expectInSync, serverView, sql, waitForLockWait } from '../support/sync.js';
 import { writeBackSteps } from '../support/write-back.js';
 
@@ -17,6 +17,15 @@ const t = useMailEnv({
 });
 
 const { syncedAccount, serverFlags, bulk, emailRow, pendingRows, holdSyncLock, deleteQueued } = writeBackSteps(t);
+
+/** Another client moves the message with `subject` from INBOX to Archive. */
+const moveToArchive = (creds: MailCreds, subject: string) =>
+  withImap(t.dovecot, creds, async (c) => {
+    await c.mailboxOpen('INBOX');
+    const uids = (await c.search({ subject }, { uid: true })) as number[];
+    expect(uids).toHaveLength(1);
+    await c.messageMove(String(uids[0]), 'Archive', { uid: true });
+  });
 
 describe('failures', () => {
   it('flags changed and changed back on the server: the MODSEQ follows, so a later local change is no conflict', async () => {
@@ -139,13 +148,7 @@ describe('failures', () => {
 
   it('a message moved on the server before the write-back: the flag change follows it to its new folder', async () => {
     const { creds, accountId, ids } = await syncedAccount(['filed elsewhere', 'left', 'synced first'], { sync_folders: ['INBOX', 'Archive'] });
-    const moveOnServer = (subject: string) =>
-      withImap(t.dovecot, creds, async (c) => {
-        await c.mailboxOpen('INBOX');
-        const uids = (await c.search({ subject }, { uid: true })) as number[];
-        expect(uids).toHaveLength(1);
-        await c.messageMove(String(uids[0]), 'Archive', { uid: true });
-      });
+    const moveOnServer = (subject: string) => moveToArchive(creds, subject);
     // As it comes: the queued changes race the sync that sees the move.
     const lock = await holdSyncLock(accountId);
     try {
@@ -177,13 +180,7 @@ describe('failures', () => {
 
   it('a message moved on the server before its delete is written: the delete follows it, it does not come back as new mail', async () => {
     const { creds, accountId, ids } = await syncedAccount(['filed then deleted', 'synced then deleted', 'stays'], { sync_folders: ['INBOX', 'Archive'] });
-    const moveOnServer = (subject: string) =>
-      withImap(t.dovecot, creds, async (c) => {
-        await c.mailboxOpen('INBOX');
-        const uids = (await c.search({ subject }, { uid: true })) as number[];
-        expect(uids).toHaveLength(1);
-        await c.messageMove(String(uids[0]), 'Archive', { uid: true });
-      });
+    const moveOnServer = (subject: string) => moveToArchive(creds, subject);
     const lock = await holdSyncLock(accountId);
     try {
       // Another client files the message while its delete is queued here: whichever of the drain and the sync comes first.
