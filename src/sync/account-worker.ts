@@ -58,10 +58,20 @@ const NOOP_WITHOUT_IDLE_MS = 10_000;
 /** The longest wait between retries while the database is unreachable: it is our own, probing it storms no one. */
 const DB_RETRY_MAX_MS = 10_000;
 
+/**
+ * Waits `ms`, or less if `signal` aborts. The abort listener goes when the wait ends either way: the worker's signal
+ * lives as long as the session loop, and each poll interval slept used to leave one listener (and its timer) on it.
+ */
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 
 export class AccountWorker {
