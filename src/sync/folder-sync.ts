@@ -142,8 +142,11 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
       }
     }
     const fetched = await fetchNewMessages(client, deps, {
-      // UID SEARCH saw every UID from the cursor on; box.uidNext may predate messages that arrived during IDLE.
-      accountId, folder, uidValidity, uids: toFetch, finalUidNext: Math.max(box.uidNext, (toFetch.at(-1) ?? 0) + 1), onProgress: opts.onProgress,
+      // UID SEARCH saw every UID from the cursor on, up to the UIDNEXT known before it (view.uidNext), and maybe more.
+      // Never box.uidNext read now: mail delivered just before the SEARCH joins the session's view only at the end of
+      // it (the EXISTS follows the results), and a STATUS of the folder answered meanwhile (the worker's poll round,
+      // not under the sync lock) or a FETCH moves box.uidNext past UIDs the SEARCH did not list: the cursor skipped them.
+      accountId, folder, uidValidity, uids: toFetch, finalUidNext: Math.max(view.uidNext, (toFetch.at(-1) ?? 0) + 1), onProgress: opts.onProgress,
     });
     counts.new += fetched.new;
     counts.updated += fetched.updated;
