@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../shared/logger.js';
-import { StartupError } from '../shared/errors.js';
+import { errorMessage, StartupError } from '../shared/errors.js';
 import { startEmbeddedPostgres } from './embedded.js';
 import { isDatabaseUnavailable, isSocketError, registerDatabaseEndpoint } from './unavailable.js';
 
@@ -32,7 +32,7 @@ export async function waitForDatabase(url: string, waitMs: number, log: Logger, 
       if (attempt > 1) log.info({ database: where(url) }, 'database reachable');
       return;
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = errorMessage(err);
       // Only the database is contacted here, so any socket failure (a reset from a proxy or a server still starting,
       // say, which carries no address) means "not there yet" too.
       if (!isDatabaseUnavailable(err) && !isSocketError(err)) {

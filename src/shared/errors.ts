@@ -98,3 +98,6 @@ export class AppError extends Error {
 export class StartupError extends Error {
   override name = 'StartupError';
 }
+
+/** What a caught value says: an Error's message, else the value as text. */
+export const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));

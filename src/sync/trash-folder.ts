@@ -4,11 +4,10 @@
  * permanent).
  */
 import type { ImapFlow } from 'imapflow';
+import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
 export type DeleteTarget = { trash: string } | { expunge: true } | { unavailable: string };
-
-export const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** The Trash folder by special-use, else by name; created when the server has none (see write-back.ts). */
 export async function trashFolder(client: ImapFlow, log: Logger, accountId: number): Promise<DeleteTarget> {
@@ -20,6 +19,6 @@ export async function trashFolder(client: ImapFlow, log: Logger, accountId: numb
     log.info({ accountId, folder: created.path }, 'no Trash folder on the server: created one for deleted emails');
     return { trash: created.path };
   } catch (err) {
-    return { unavailable: `No Trash folder on the server, and creating one failed: ${errorText(err)}` };
+    return { unavailable: `No Trash folder on the server, and creating one failed: ${errorMessage(err)}` };
   }
 }

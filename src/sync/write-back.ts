@@ -32,11 +32,12 @@ import { lockRowsInIdOrder } from '../db/rows.js';
 import { exec } from '../db/sql.js';
 import type { AccountsService } from '../modules/accounts/index.js';
 import type { EmailChangesService, FlagChange, MailboxStateService } from '../modules/emails/index.js';
+import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { flagChangeOf } from './fetch-new.js';
 import { searchUids } from './folder-sync.js';
-import { errorText, trashFolder, type DeleteTarget } from './trash-folder.js';
+import { trashFolder, type DeleteTarget } from './trash-folder.js';
 
 export const MAX_WRITE_BACK_ATTEMPTS = 8;
 const BATCH = 1000;
@@ -76,17 +77,6 @@ export interface DrainResult {
   nextDueAt: Date | null;
 }
 
-function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return out;
-}
-
 export class WriteBackDrainer {
   constructor(private readonly deps: WriteBackDeps) {}
 
@@ -98,7 +88,7 @@ export class WriteBackDrainer {
       if (jobs.length > 0) {
         const account = await this.deps.accounts.findById(accountId);
         const target: DeleteTarget = account?.deleteMode === 'expunge' || !jobs.some((j) => j.action === 'delete') ? { expunge: true } : await trashFolder(client, this.deps.log, accountId);
-        const byFolder = groupBy(jobs, (j) => j.folder);
+        const byFolder = Map.groupBy(jobs, (j) => j.folder);
         for (const [folder, list] of byFolder) applied += await this.applyFolder(client, accountId, folder, list, target);
       }
       return { applied, nextDueAt: await this.nextDue(accountId) };
@@ -130,7 +120,7 @@ export class WriteBackDrainer {
     try {
       lock = await client.getMailboxLock(folder);
     } catch (err) {
-      await this.retry(accountId, folder, jobs, `Could not open folder ${folder}: ${errorText(err)}`);
+      await this.retry(accountId, folder, jobs, `Could not open folder ${folder}: ${errorMessage(err)}`);
       return 0;
     }
     try {
@@ -146,7 +136,7 @@ export class WriteBackDrainer {
     } catch (err) {
       // A dropped connection or a failed command: the rows not finished yet are retried later.
       const left = await this.stillPending(jobs);
-      await this.retry(accountId, folder, left, errorText(err));
+      await this.retry(accountId, folder, left, errorMessage(err));
       return 0;
     } finally {
       lock.release();
@@ -187,7 +177,7 @@ export class WriteBackDrainer {
     condstore: boolean,
   ): Promise<{ succeeded: { job: Job; modseq: string | null }[] }> {
     const refused: Job[] = [];
-    const groups = groupBy(jobs, (j) => `${j.action}\0${j.modseq ?? ''}`);
+    const groups = Map.groupBy(jobs, (j) => `${j.action}\0${j.modseq ?? ''}`);
     for (const group of groups.values()) {
       const { action, modseq } = group[0]!;
       const uids = group.map((j) => j.uid).join(',');

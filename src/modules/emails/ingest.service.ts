@@ -8,6 +8,7 @@ import { appendEvents, type NewEvent } from '../../events/index.js';
 import { lockRowsInIdOrder } from '../../db/rows.js';
 import { exec, insertRows } from '../../db/sql.js';
 import { isDataError } from '../../db/sql-errors.js';
+import { errorMessage } from '../../shared/errors.js';
 import { claimDepartures, DEFAULT_MOVE_WINDOW_MS, restoreDepartures, type ClaimedDeparture } from './departures.js';
 import type { BatchResult, IngestHook, IngestMessage, StoredEmail } from './ingest.types.js';
 
@@ -135,7 +136,7 @@ async function storeRawSources(em: EntityManager, messages: readonly IngestMessa
  * files, unreferenced, go with the orphan sweep.
  */
 function withoutContent(m: IngestMessage, err: unknown): IngestMessage {
-  const reason = err instanceof Error ? err.message : String(err);
+  const reason = errorMessage(err);
   return {
     ...m, messageId: null, subject: null, from: null, to: [], cc: [], replyTo: null, inReplyTo: null, references: [],
     headers: {}, bodyText: null, bodyHtml: null, attachments: [],

@@ -127,12 +127,24 @@ export function legacyCharset(label: string | false | undefined): string | null 
 const PRINTABLE = Array.from({ length: 95 }, (_, i) => String.fromCharCode(0x20 + i)).join('');
 const PRINTABLE_BASE64 = Buffer.from(PRINTABLE, 'latin1').toString('base64');
 
+/** `readsAscii` by charset label: asked once per raw header field, and a hostile header can hold thousands. */
+const READS_ASCII = new Map<string, boolean>();
+
 /**
  * Whether a charset reads ASCII bytes as ASCII. A header's syntax is ASCII, so one that does not (UTF-16, UTF-32,
  * UCS-2: a message may declare one for its text) never wrote the header's raw bytes: read in it, a Subject became
  * CJK noise and From no address at all.
  */
-const readsAscii = (charset: string): boolean => libmime.decodeWord(charset, 'B', PRINTABLE_BASE64) === PRINTABLE;
+const readsAscii = (charset: string): boolean => {
+  const key = charset.toLowerCase();
+  let ok = READS_ASCII.get(key);
+  if (ok === undefined) {
+    ok = libmime.decodeWord(charset, 'B', PRINTABLE_BASE64) === PRINTABLE;
+    // Labels come from mail: bounded, so a flood of made-up ones cannot grow it.
+    if (READS_ASCII.size < 256) READS_ASCII.set(key, ok);
+  }
+  return ok;
+};
 
 /**
  * Raw header bytes (latin1 code units) as a reader sees them. Old mailers write raw bytes of their own charset into

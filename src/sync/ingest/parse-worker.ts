@@ -8,6 +8,7 @@
  * `{ type: 'ready' }` is posted once at start-up, so the pool's per-message timeout never includes the boot time.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { errorMessage } from '../../shared/errors.js';
 import { BlobStore } from '../../storage/blob-store.js';
 import { parseMessage } from './parse-message.js';
 
@@ -31,7 +32,7 @@ port.on('message', ({ id, raw }: ParseRequest) => {
   const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   parseMessage(buf, store, { maxBytes, inlineMaxBytes, onHeaders: (message) => port.postMessage({ type: 'headers', id, message }) }).then(
     (message) => port.postMessage({ type: 'done', id, message }),
-    (err: unknown) => port.postMessage({ type: 'failed', id, error: err instanceof Error ? err.message : String(err), code: (err as { code?: unknown } | null)?.code }),
+    (err: unknown) => port.postMessage({ type: 'failed', id, error: errorMessage(err), code: (err as { code?: unknown } | null)?.code }),
   );
 });
 port.postMessage({ type: 'ready' });
