@@ -84,6 +84,7 @@ const EnvSchema = z.object({
   GRAPHQL_MAX_COST: intIn(100, 1_000_000).default(5000),
   GRAPHQL_INTROSPECTION: bool.optional(),
   WS_MAX_PAYLOAD_BYTES: intIn(1024, 16 * 1024 * 1024).default(1024 * 1024),
+  WS_MAX_BUFFERED_BYTES: intIn(64 * 1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   IMAP_CONNECT_TIMEOUT_MS: intIn(500, 120_000).default(10_000),
   IMAP_GREETING_TIMEOUT_MS: intIn(500, 120_000).default(10_000),
   IMAP_SOCKET_TIMEOUT_MS: intIn(1000, 3_600_000).default(300_000),
@@ -146,6 +147,8 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly graphql: { readonly maxDepth: number; readonly maxCost: number; readonly introspection: boolean };
   readonly wsMaxPayloadBytes: number;
+  /** Unsent output a WebSocket may have queued (a client that does not read) before it is dropped (ws-backpressure.ts). */
+  readonly wsMaxBufferedBytes: number;
   readonly imap: {
     readonly connectTimeoutMs: number;
     readonly greetingTimeoutMs: number;
@@ -257,6 +260,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
     }),
     wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+    wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
     imap: Object.freeze({
       connectTimeoutMs: e.IMAP_CONNECT_TIMEOUT_MS,
       greetingTimeoutMs: e.IMAP_GREETING_TIMEOUT_MS,

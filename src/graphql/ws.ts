@@ -24,6 +24,7 @@ import type { Services } from '../modules/services.js';
 import { MAX_TOKENS, protection } from './apollo.js';
 import { formatGraphQLError } from './errors.js';
 import { sharedSubscribe } from './shared-execution.js';
+import { limitBufferedOutput } from './ws-backpressure.js';
 import { SocketKeys, type KeyedSocket } from './ws-keys.js';
 
 export interface WsDeps {
@@ -49,6 +50,11 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
   const inContext = <T>(fn: () => T): T => RequestContext.create(orm.em, fn);
   const keys = new SocketKeys({ auth: services.auth, log, inContext });
   const clientAddress = clientAddressOf(config.trustProxy);
+  wss.on('connection', (socket, request) =>
+    limitBufferedOutput(socket, config.wsMaxBufferedBytes, (buffered) =>
+      log.warn({ client: clientAddress(request), buffered }, 'WebSocket dropped: the client does not read what is sent to it'),
+    ),
+  );
   /**
    * The socket's principal, checked again (cheap: the auth cache, which every instance empties when a key changes, so
    * a key revoked since connection_init starts nothing), with its rate-limit charge; null once the socket was closed.

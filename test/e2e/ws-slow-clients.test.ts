@@ -1,0 +1,59 @@
+/**
+ * graphql-ws clients that do not read: whatever the server would send them must not pile up in its memory. A socket
+ * whose unsent output passes WS_MAX_BUFFERED_BYTES is dropped.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { wsUrl } from '../support/ws.js';
+
+let db: TestDatabase;
+let srv: TestServer;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  srv = await startTestServer(db.url, { WS_MAX_BUFFERED_BYTES: String(1024 * 1024) });
+});
+afterAll(async () => {
+  await srv?.close();
+  await db?.drop();
+});
+
+/** An authenticated raw socket (connection_ack read), which then stops reading. */
+async function stalledClient(): Promise<WebSocket> {
+  const ws = new WebSocket(wsUrl(srv.url), 'graphql-transport-ws');
+  ws.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { apiKey: srv.key, apiSecret: srv.secret } })));
+    ws.once('message', (m) => (JSON.parse(String(m)).type === 'connection_ack' ? resolve() : reject(new Error(String(m)))));
+    ws.once('close', (code) => reject(new Error(`closed ${code}`)));
+  });
+  (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  return ws;
+}
+
+/** Sends `message` up to `times` times; resolves with how many went out before the server dropped the socket. */
+async function sendUntilDropped(ws: WebSocket, message: string, times: number): Promise<number> {
+  let closed = false;
+  ws.once('close', () => (closed = true));
+  for (let i = 0; i < times; i++) {
+    if (closed) return i;
+    const ok = await new Promise<boolean>((resolve) => ws.send(message, (err) => resolve(!err)));
+    if (!ok) return i;
+    // Unsolicited pongs: the keep-alive's ping check is satisfied although the client reads nothing.
+    ws.pong();
+  }
+  return times;
+}
+
+describe('WebSocket clients that never read', () => {
+  it('pings with large payloads (each echoed in a pong) get the socket dropped instead of buffering without bound', async () => {
+    const ws = await stalledClient();
+    const ping = JSON.stringify({ type: 'ping', payload: { pad: 'x'.repeat(256 * 1024) } });
+    // 200 × 256 KiB = 50 MiB of pongs; kernel buffers on loopback take ~10 MiB, then the server must give up.
+    const sent = await sendUntilDropped(ws, ping, 200);
+    expect(sent).toBeLessThan(200);
+    ws.terminate();
+  });
+});
