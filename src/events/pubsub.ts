@@ -8,6 +8,13 @@ import type { Logger } from '../shared/logger.js';
 
 type Listener = (payload: unknown) => void;
 
+/**
+ * Messages one iterator keeps while its consumer does not take them (a WebSocket client that stopped reading holds
+ * its `syncProgress` subscription still): past this, the oldest are dropped. Messages here are ephemeral — progress
+ * that newer progress supersedes, wake-ups — so the newest matter.
+ */
+export const PUBSUB_MAX_QUEUED = 100;
+
 export class PgPubSub {
   private listener: pg.Client | null = null;
   private connecting: Promise<void> | null = null;
@@ -40,7 +47,10 @@ export class PgPubSub {
         const resolve = pending;
         pending = null;
         resolve({ value: p as T, done: false });
-      } else queue.push(p as T);
+      } else {
+        if (queue.length >= PUBSUB_MAX_QUEUED) queue.shift();
+        queue.push(p as T);
+      }
     };
     const ready = this.addListener(channel, fn);
     ready.catch(() => undefined); // reported by next(); an iterator ended before it is not an unhandled rejection

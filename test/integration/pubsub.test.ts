@@ -7,7 +7,7 @@ import net from 'node:net';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgPubSub } from '../../src/events/pubsub.js';
+import { PgPubSub, PUBSUB_MAX_QUEUED } from '../../src/events/pubsub.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
 let db: TestDatabase;
@@ -61,6 +61,31 @@ describe('PgPubSub', () => {
       expect(await Promise.race([first, late])).toEqual({ value: 42, done: false });
       stop();
       await it.return?.();
+    } finally {
+      await pubsub.close();
+    }
+  });
+
+  it('a subscriber that does not consume keeps only the newest messages, not every one since it stopped', async () => {
+    accepting = true;
+    const pubsub = new PgPubSub(relayUrl, pino({ level: 'silent' }));
+    try {
+      const it = pubsub.iterate<number>('incoming_test_backlog');
+      let arrived = 0;
+      const stop = await pubsub.on('incoming_test_backlog', () => void arrived++);
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      await c.query(`SELECT pg_notify('incoming_test_backlog', n::text) FROM generate_series(1, 1000) AS n`);
+      await c.end();
+      while (arrived < 1000) await new Promise((r) => setTimeout(r, 20));
+      stop();
+      const got: number[] = [];
+      const more = () => Promise.race([it.next(), new Promise<IteratorResult<number>>((r) => setTimeout(() => r({ value: undefined, done: true }), 200))]);
+      for (let r = await more(); !r.done; r = await more()) got.push(r.value);
+      await it.return?.();
+      expect(got.length).toBeLessThanOrEqual(PUBSUB_MAX_QUEUED);
+      expect(got.at(-1)).toBe(1000);
+      expect(got).toEqual([...got].sort((a, b) => a - b));
     } finally {
       await pubsub.close();
     }
