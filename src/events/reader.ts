@@ -70,6 +70,15 @@ export async function lastEventSeq(em: EntityManager): Promise<string> {
   return rows[0]?.seq ?? '0';
 }
 
+/**
+ * The largest seq ever handed out ('0' before the first), committed or not, whether or not retention deleted it: a
+ * cursor above it never came from this database (a client's cursor kept across a restore from a backup).
+ */
+export async function highestIssuedSeq(em: EntityManager): Promise<string> {
+  const rows = await exec<{ seq: string | null }>(em, "SELECT pg_sequence_last_value(pg_get_serial_sequence('events', 'seq'))::text AS seq");
+  return rows[0]?.seq ?? '0';
+}
+
 function toStoredEvent(r: Row): StoredEvent {
   return {
     seq: r.seq,

@@ -232,6 +232,14 @@ describe('events(after): replay then live', () => {
     expect(String((unknown.errors[0] as { message: string }).message)).toContain('unknown event id');
     expect(badTypes.errors).toMatchObject([{ extensions: { code: 'BAD_USER_INPUT' } }]);
   });
+
+  it('a seq no event ever had (a cursor kept across a database restore) is refused, not a silent wait until seqs catch up', async () => {
+    const [{ next } = { next: '' }] = await sql<{ next: string }>(db.url, `SELECT (pg_sequence_last_value(pg_get_serial_sequence('events', 'seq'))::bigint + 1000)::text AS next`);
+    const ahead = collect(await connect(), query, { a: String(accountA), after: next });
+    await appendEvents(orm.em.fork(), [categorized(accountA, 'past-a-restore')]);
+    await Promise.race([ahead.ended, new Promise((r) => setTimeout(r, 3000))]);
+    expect(ahead.errors).toMatchObject([{ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringContaining('newer than') }]);
+  });
 });
 
 describe('two instances on one database', () => {

@@ -3,7 +3,7 @@
  * account only for unscoped keys), optionally preceded by a replay of the stored events after a cursor.
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { OVERFLOW, readEvents, seqOfEvent, type EventStream, type LiveSubscription, type StoredEvent, type StreamItem } from '../../events/index.js';
+import { highestIssuedSeq, OVERFLOW, readEvents, seqOfEvent, type EventStream, type LiveSubscription, type StoredEvent, type StreamItem } from '../../events/index.js';
 import { AppError } from '../../shared/errors.js';
 import type { Principal } from '../auth/index.js';
 
@@ -94,6 +94,10 @@ export class EventsService {
     if (/^\d{1,19}$/.test(after)) {
       // 19 digits reach past the largest bigint: the cast in readEvents would fail as an internal error.
       if (BigInt(after) > MAX_SEQ) throw AppError.badInput(`after: seq ${after} is out of range (at most ${MAX_SEQ})`);
+      // Past every seq issued (a cursor from before a restore): live events would all be skipped as already seen
+      // until new seqs passed it — silence instead of an answer.
+      const highest = await highestIssuedSeq(this.orm.em.fork());
+      if (BigInt(after) > BigInt(highest)) throw AppError.badInput(`after: seq ${after} is newer than any event of this server (the newest is ${highest}); resubscribe without after, or with a cursor it gave`);
       return after;
     }
     if (/^[0-9a-f]{64}$/i.test(after)) {
