@@ -37,6 +37,9 @@ export interface WsDeps {
   log: Logger;
 }
 
+/** How long a shutdown waits for clients to answer the close frame before dropping their connections. */
+const CLOSE_HANDSHAKE_GRACE_MS = 1000;
+
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
@@ -153,7 +156,16 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
 
   return async () => {
     keys.dispose();
-    await handle.dispose();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    // dispose() sends every client a 1001 close frame and waits until all have closed. A client that does not answer
+    // (its network gone, or it stopped reading) would hold it for ws's 30 s close timeout, past SHUTDOWN_TIMEOUT_MS.
+    const cutOff = setTimeout(() => {
+      for (const client of wss.clients) client.terminate();
+    }, CLOSE_HANDSHAKE_GRACE_MS);
+    try {
+      await handle.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    } finally {
+      clearTimeout(cutOff);
+    }
   };
 }

@@ -21,11 +21,11 @@ afterAll(async () => {
 });
 
 /** An authenticated raw socket (connection_ack read), which then stops reading. */
-async function stalledClient(): Promise<WebSocket> {
-  const ws = new WebSocket(wsUrl(srv.url), 'graphql-transport-ws');
+async function stalledClient(server: TestServer = srv): Promise<WebSocket> {
+  const ws = new WebSocket(wsUrl(server.url), 'graphql-transport-ws');
   ws.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { apiKey: srv.key, apiSecret: srv.secret } })));
+    ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { apiKey: server.key, apiSecret: server.secret } })));
     ws.once('message', (m) => (JSON.parse(String(m)).type === 'connection_ack' ? resolve() : reject(new Error(String(m)))));
     ws.once('close', (code) => reject(new Error(`closed ${code}`)));
   });
@@ -56,4 +56,15 @@ describe('WebSocket clients that never read', () => {
     expect(sent).toBeLessThan(200);
     ws.terminate();
   });
+});
+
+describe('shutdown with a client that does not answer', () => {
+  // A client whose network went away (a laptop lid closed) never answers the close frame: ws waits 30 s for it, and
+  // the shutdown waited with it, past SHUTDOWN_TIMEOUT_MS (15 s), then a forced exit skipped the rest of the cleanup.
+  it('does not wait for its close handshake', async () => {
+    const own = await startTestServer(db.url, { SYNC_ENABLED: 'false' });
+    const ws = await stalledClient(own);
+    await own.close();
+    ws.terminate();
+  }, 20_000);
 });
