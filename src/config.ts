@@ -147,7 +147,7 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly graphql: { readonly maxDepth: number; readonly maxCost: number; readonly introspection: boolean };
   readonly wsMaxPayloadBytes: number;
-  /** Unsent output a WebSocket may have queued (a client that does not read) before it is dropped (ws-backpressure.ts). */
+  /** Unsent output queued behind the message being written before a WebSocket is dropped (ws-backpressure.ts). */
   readonly wsMaxBufferedBytes: number;
   readonly imap: {
     readonly connectTimeoutMs: number;
