@@ -157,6 +157,20 @@ describe('live subscriptions', () => {
     });
   });
 
+  it('a live subscription gets no event committed before it started, although the stream had not read it yet', async () => {
+    // Stored without a NOTIFY: the stream reads it at its next poll, after the subscription below started.
+    await sql(db.url, `INSERT INTO events (id, type, account_id, payload, created_at) VALUES ($1, 'email.categorized', $2, '{"identity": "before"}', now())`, [
+      'b'.repeat(64),
+      accountA,
+    ]);
+    const client = await connect();
+    const sub = await live(client, 'subscription($a: ID) { events(accountId: $a, types: ["email.categorized"]) { payload } }', { a: String(accountA) });
+    await new Promise((r) => setTimeout(r, 2500)); // past the stream's 2 s safety poll
+    await appendEvents(orm.em.fork(), [categorized(accountA, 'after')]);
+    await expectEventually(() => expect(sub.items.length).toBeGreaterThan(0));
+    expect(sub.items.map((e) => e.payload.identity)).toEqual(['after']);
+  });
+
   it('a key scoped to another account receives none of this account’s events; a key without read is refused', async () => {
     const scoped = await createKey(['read'], [accountB]);
     const admin = await connect();

@@ -3,7 +3,7 @@
  * account only for unscoped keys), optionally preceded by a replay of the stored events after a cursor.
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { highestIssuedSeq, OVERFLOW, readEvents, seqOfEvent, type EventStream, type LiveSubscription, type StoredEvent, type StreamItem } from '../../events/index.js';
+import { highestIssuedSeq, lastEventSeq, OVERFLOW, readEvents, seqOfEvent, type EventStream, type LiveSubscription, type StoredEvent, type StreamItem } from '../../events/index.js';
 import { AppError } from '../../shared/errors.js';
 import type { Principal } from '../auth/index.js';
 
@@ -41,9 +41,18 @@ export class EventsService {
     private readonly stream: EventStream,
   ) {}
 
-  /** Live events from now on. */
-  live(principal: Principal, filter: EventFilter): LiveSubscription {
-    return this.stream.subscribe(matcher(principal, filter));
+  /**
+   * Live events from now on. The process's stream reader can lag behind the table (it reads on NOTIFY and polls, and
+   * skips ahead only while nobody listens), so events it has yet to read are not necessarily new: those committed
+   * before this call (up to the newest seq stored now) are left out, e.g. the completion of a sync pass that ended
+   * before a client subscribed to syncStatus and then started its own.
+   */
+  async live(principal: Principal, filter: EventFilter): Promise<LiveSubscription> {
+    const before = BigInt(await lastEventSeq(this.orm.em.fork()));
+    const match = matcher(principal, filter);
+    // The stream delivers in seq order: once one event is past `before`, every later one is.
+    let past = false;
+    return this.stream.subscribe((e) => (past ||= BigInt(e.seq) > before) && match(e));
   }
 
   /**
@@ -53,9 +62,9 @@ export class EventsService {
    */
   async replayThenLive(principal: Principal, filter: EventFilter, after: string | null): Promise<AsyncIterableIterator<StreamItem>> {
     const afterSeq = after === null ? null : await this.resolveCursor(after);
-    const live = this.live(principal, filter);
-    if (afterSeq === null) return live;
+    if (afterSeq === null) return this.live(principal, filter);
     const match = matcher(principal, filter);
+    const live = this.stream.subscribe(match);
     const accountIds = filter.accountId !== undefined ? [filter.accountId] : principal.accountIds;
     const em = this.orm.em;
     async function* body(): AsyncGenerator<StreamItem> {
