@@ -37,6 +37,20 @@ export interface WsDeps {
   log: Logger;
 }
 
+/**
+ * Operations one socket may have running (subscriptions, and queries until their result is sent). A dashboard needs a
+ * handful; without a bound, one socket could pile up subscriptions for as long as its key's rate limit let it, each
+ * costing memory and a filter call per event.
+ */
+export const WS_MAX_OPERATIONS = 100;
+
+/** True when more than `max` operations are registered (graphql-ws registers one before calling onSubscribe). */
+function tooMany(subscriptions: Record<string, unknown>, max: number): boolean {
+  let n = 0;
+  for (const _ in subscriptions) if (++n > max) return true;
+  return false;
+}
+
 /** How long a shutdown waits for clients to answer the close frame before dropping their connections. */
 const CLOSE_HANDSHAKE_GRACE_MS = 1000;
 
@@ -101,6 +115,10 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
+        if (tooMany(ctx.subscriptions, WS_MAX_OPERATIONS)) {
+          const message = `Too many operations on this socket (at most ${WS_MAX_OPERATIONS} at once); complete some first`;
+          return [new GraphQLError(message, { extensions: { code: 'RATE_LIMITED' } })];
+        }
         let admitted;
         try {
           admitted = await admit(ctx.extra.socket);

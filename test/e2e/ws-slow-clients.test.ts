@@ -1,19 +1,22 @@
 /**
- * graphql-ws clients that do not read: whatever the server would send them must not pile up in its memory. A socket
- * whose unsent output passes WS_MAX_BUFFERED_BYTES is dropped.
+ * Hostile and broken graphql-ws clients: ones that do not read (whatever the server would send them must not pile up
+ * in its memory: a socket whose unsent output passes WS_MAX_BUFFERED_BYTES is dropped), ones that open operations
+ * without end on one socket, and ones that never answer the close frame at shutdown.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { WS_MAX_OPERATIONS } from '../../src/graphql/ws.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { wsUrl } from '../support/ws.js';
+import { expectEventually } from '../support/eventually.js';
+import { collect, connectWs, wsUrl } from '../support/ws.js';
 
 let db: TestDatabase;
 let srv: TestServer;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  srv = await startTestServer(db.url, { WS_MAX_BUFFERED_BYTES: String(1024 * 1024) });
+  srv = await startTestServer(db.url, { WS_MAX_BUFFERED_BYTES: String(1024 * 1024), SYNC_ENABLED: 'false', RATE_LIMIT_PER_MINUTE: '100000', RATE_LIMIT_PER_HOUR: '1000000' });
 });
 afterAll(async () => {
   await srv?.close();
@@ -55,6 +58,25 @@ describe('WebSocket clients that never read', () => {
     const sent = await sendUntilDropped(ws, ping, 200);
     expect(sent).toBeLessThan(200);
     ws.terminate();
+  });
+});
+
+describe('operations on one socket', () => {
+  it(`at most ${WS_MAX_OPERATIONS} at once: more are refused until some complete`, async () => {
+    const { client, outcome } = await connectWs(srv.url, srv);
+    expect(outcome).toBe('connected');
+    const before = srv.server.events.size;
+    const subs = Array.from({ length: WS_MAX_OPERATIONS }, () => collect(client, 'subscription { events { seq } }'));
+    await expectEventually(() => expect(srv.server.events.size).toBe(before + WS_MAX_OPERATIONS));
+    const refused = collect(client, 'subscription { events { seq } }');
+    await Promise.race([refused.ended, new Promise((r) => setTimeout(r, 5000))]);
+    expect(refused.errors).toMatchObject([{ extensions: { code: 'RATE_LIMITED' }, message: expect.stringContaining('operations') }]);
+    subs[0]!.stop();
+    await expectEventually(() => expect(srv.server.events.size).toBe(before + WS_MAX_OPERATIONS - 1));
+    const again = collect(client, 'subscription { events { seq } }');
+    await expectEventually(() => expect(srv.server.events.size).toBe(before + WS_MAX_OPERATIONS));
+    expect(again.errors).toEqual([]);
+    await client.dispose();
   });
 });
 
