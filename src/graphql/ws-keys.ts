@@ -50,10 +50,15 @@ export class SocketKeys {
   private readonly sockets = new Map<KeyedSocket, Entry>();
   private readonly stopListening: () => void;
   private readonly timer: NodeJS.Timeout;
+  private sweep: Promise<void> | null = null;
 
   constructor(private readonly deps: SocketKeysDeps) {
     this.stopListening = deps.auth.onKeyChange((keyId) => void this.recheck((e) => e.principal.keyId === keyId));
-    this.timer = setInterval(() => void this.recheck(() => true), deps.sweepMs ?? KEY_CACHE_TTL_MS);
+    // One sweep at a time: with a database that hangs (no answer, no error), each would wait on it for as long, and
+    // sweeps started every few seconds would pile up, each with its list of sockets and a query waiting for the pool.
+    this.timer = setInterval(() => {
+      this.sweep ??= this.recheck(() => true).finally(() => (this.sweep = null));
+    }, deps.sweepMs ?? KEY_CACHE_TTL_MS);
     this.timer.unref();
   }
 
