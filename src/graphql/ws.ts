@@ -169,7 +169,14 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
       socket.destroy();
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      wss.emit('connection', ws, req);
+      // graphql-ws's 'error' handler (attached during 'connection') prints a stack trace to stderr as an "internal
+      // error" for what are client protocol errors (a frame over WS_MAX_PAYLOAD_BYTES, invalid UTF-8, an unmasked
+      // frame…), for any client, with no credentials needed. ws itself closes such a socket with the matching code.
+      ws.removeAllListeners('error');
+      ws.on('error', (err: Error & { code?: string }) => log.debug({ client: clientAddress(req), code: err.code, reason: err.message }, 'WebSocket protocol error'));
+    });
   });
 
   return async () => {

@@ -3,7 +3,7 @@
  * in its memory: a socket whose unsent output passes WS_MAX_BUFFERED_BYTES is dropped), ones that open operations
  * without end on one socket, and ones that never answer the close frame at shutdown.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { WS_MAX_OPERATIONS } from '../../src/graphql/ws.js';
@@ -58,6 +58,27 @@ describe('WebSocket clients that never read', () => {
     const sent = await sendUntilDropped(ws, ping, 200);
     expect(sent).toBeLessThan(200);
     ws.terminate();
+  });
+});
+
+describe('protocol errors', () => {
+  // Each printed a stack trace to stderr as "Internal error emitted on a WebSocket socket. Please check your
+  // implementation" (graphql-ws's handler): ~870 bytes of unstructured output for a 14-byte frame header, from
+  // clients that need no credentials.
+  it('an oversized frame closes with 1009 and is not printed to the console as an internal error', async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const ws = new WebSocket(wsUrl(srv.url), 'graphql-transport-ws');
+      ws.on('error', () => undefined);
+      const code = await new Promise<number>((resolve) => {
+        ws.on('open', () => ws.send('x'.repeat(2 * 1024 * 1024)));
+        ws.on('close', (c) => resolve(c));
+      });
+      expect(code).toBe(1009);
+      expect(printed).not.toHaveBeenCalled();
+    } finally {
+      printed.mockRestore();
+    }
   });
 });
 
