@@ -12,7 +12,7 @@ import { RequestContext, type MikroORM } from '@mikro-orm/postgresql';
 import { execute, GraphQLError, parse, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { CloseCode, type ExecutionResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
@@ -51,6 +51,17 @@ function tooMany(subscriptions: Record<string, unknown>, max: number): boolean {
   return false;
 }
 
+/**
+ * ws throws on a close reason over 123 bytes, and graphql-ws puts the client's operation id in one (4409 "Subscriber
+ * for <id> already exists"): a long id became an internal error (4500, a stack trace on stderr). Reasons are clipped.
+ */
+function clipCloseReasons(socket: WebSocket): void {
+  const close = socket.close.bind(socket);
+  socket.close = (code?: number, reason?: string | Buffer) =>
+    // 118 bytes, a cut character decoded as U+FFFD (3 bytes) and an ellipsis (3 bytes): at most 123.
+    close(code, typeof reason === 'string' && Buffer.byteLength(reason) > 123 ? `${Buffer.from(reason).subarray(0, 118).toString()}…` : reason);
+}
+
 /** How long a shutdown waits for clients to answer the close frame before dropping their connections. */
 const CLOSE_HANDSHAKE_GRACE_MS = 1000;
 
@@ -67,11 +78,12 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
   const inContext = <T>(fn: () => T): T => RequestContext.create(orm.em, fn);
   const keys = new SocketKeys({ auth: services.auth, log, inContext });
   const clientAddress = clientAddressOf(config.trustProxy);
-  wss.on('connection', (socket, request) =>
+  wss.on('connection', (socket, request) => {
+    clipCloseReasons(socket);
     limitBufferedOutput(socket, config.wsMaxBufferedBytes, (buffered) =>
       log.warn({ client: clientAddress(request), buffered }, 'WebSocket dropped: the client does not read what is sent to it'),
-    ),
-  );
+    );
+  });
   /**
    * The socket's principal, checked again (cheap: the auth cache, which every instance empties when a key changes, so
    * a key revoked since connection_init starts nothing), with its rate-limit charge; null once the socket was closed.

@@ -82,6 +82,31 @@ describe('protocol errors', () => {
   });
 });
 
+describe('close reasons', () => {
+  // graphql-ws closes a reused id with 4409 "Subscriber for <id> already exists"; ws refuses reasons over 123 bytes,
+  // so a long id threw inside the message handler: a stack trace on stderr ("Internal error occurred during message
+  // handling") and 4500 instead of 4409.
+  it('a reused long operation id closes with 4409, with nothing printed to the console', async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const ws = await new Promise<WebSocket>((resolve) => {
+        const s = new WebSocket(wsUrl(srv.url), 'graphql-transport-ws');
+        s.on('error', () => undefined);
+        s.once('open', () => s.send(JSON.stringify({ type: 'connection_init', payload: { apiKey: srv.key, apiSecret: srv.secret } })));
+        s.once('message', () => resolve(s));
+      });
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      const subscribe = JSON.stringify({ id: 'é'.repeat(200), type: 'subscribe', payload: { query: 'subscription { events { seq } }' } });
+      ws.send(subscribe);
+      ws.send(subscribe);
+      expect(await closed).toBe(4409);
+      expect(printed).not.toHaveBeenCalled();
+    } finally {
+      printed.mockRestore();
+    }
+  });
+});
+
 describe('operations on one socket', () => {
   it(`at most ${WS_MAX_OPERATIONS} at once: more are refused until some complete`, async () => {
     const { client, outcome } = await connectWs(srv.url, srv);
