@@ -3,7 +3,8 @@
  * Standard Webhooks signing (the `standardwebhooks` package): `webhook-id`, `webhook-timestamp` and
  * `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`. Connections go through an undici Agent whose
  * `lookup` is the URL guard's (vetted addresses only); redirects are never followed; one timeout covers connect,
- * headers and reading (at most RESPONSE_BODY_LIMIT bytes of) the body.
+ * headers and reading (at most RESPONSE_BODY_LIMIT bytes of) the body — once the status has arrived it decides the
+ * outcome, and a body still incomplete at the timeout is only logged short.
  */
 import { randomBytes } from 'node:crypto';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
@@ -92,6 +93,10 @@ async function readLimited(body: ReadableStream<Uint8Array> | null): Promise<str
       chunks.push(value);
       size += value.byteLength;
     }
+  } catch {
+    // The attempt's timeout (or the connection) ended the body early. The status line already decided the outcome
+    // (Standard Webhooks: a 2xx is a success): a receiver that accepted the event and then trickles its body must not
+    // be retried — a duplicate — and counted towards disabling it. What came is kept for the log.
   } finally {
     await reader.cancel().catch(() => undefined);
   }
