@@ -15,6 +15,20 @@ beforeAll(async () => {
     req.resume();
     const status = Number(new URL(req.url!, 'http://x').searchParams.get('status') ?? 200);
     if (req.url!.startsWith('/hang')) return; // accepts, never answers
+    if (req.url!.startsWith('/redirect')) {
+      res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' });
+      return void res.end();
+    }
+    if (req.url!.startsWith('/huge')) {
+      // Announces 3 GiB and sends as fast as the sender reads.
+      res.writeHead(200, { 'content-length': String(3 * 1024 ** 3) });
+      const chunk = Buffer.alloc(64 * 1024, 97);
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      return pump();
+    }
     // Answers at once, then trickles the body and never ends it.
     res.writeHead(status, { 'content-type': 'text/plain' });
     res.write('accepted;');
@@ -42,6 +56,16 @@ describe('WebhookSender', () => {
   it('a non-2xx whose body trickles is a failure with its status, not a timeout', async () => {
     const r = await send('/trickle?status=503');
     expect(r).toMatchObject({ ok: false, httpCode: 503, error: 'HTTP 503' });
+  });
+
+  it('a redirect (here to the metadata address) is a failure and is not followed', async () => {
+    expect(await send('/redirect')).toMatchObject({ ok: false, httpCode: 302, error: 'HTTP 302 (redirects are not followed)' });
+  });
+
+  it('a 3 GiB answer: only the first 2 KiB are read, then the connection is dropped', async () => {
+    const r = await send('/huge');
+    expect(r).toMatchObject({ ok: true, httpCode: 200 });
+    expect(r.responseBody).toHaveLength(2048);
   });
 
   it('a receiver that never answers times out', async () => {
