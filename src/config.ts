@@ -85,6 +85,7 @@ const EnvSchema = z.object({
   GRAPHQL_INTROSPECTION: bool.optional(),
   WS_MAX_PAYLOAD_BYTES: intIn(1024, 16 * 1024 * 1024).default(1024 * 1024),
   WS_MAX_BUFFERED_BYTES: intIn(64 * 1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
+  WS_MAX_CONNECTIONS_PER_KEY: intIn(1, 1_000_000).default(5000),
   IMAP_CONNECT_TIMEOUT_MS: intIn(500, 120_000).default(10_000),
   IMAP_GREETING_TIMEOUT_MS: intIn(500, 120_000).default(10_000),
   IMAP_SOCKET_TIMEOUT_MS: intIn(1000, 3_600_000).default(300_000),
@@ -149,6 +150,8 @@ export interface Config {
   readonly wsMaxPayloadBytes: number;
   /** Unsent output queued behind the message being written before a WebSocket is dropped (ws-backpressure.ts). */
   readonly wsMaxBufferedBytes: number;
+  /** WebSockets one API key may have open on one instance. */
+  readonly wsMaxConnectionsPerKey: number;
   readonly imap: {
     readonly connectTimeoutMs: number;
     readonly greetingTimeoutMs: number;
@@ -261,6 +264,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     }),
     wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
     wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+    wsMaxConnectionsPerKey: e.WS_MAX_CONNECTIONS_PER_KEY,
     imap: Object.freeze({
       connectTimeoutMs: e.IMAP_CONNECT_TIMEOUT_MS,
       greetingTimeoutMs: e.IMAP_GREETING_TIMEOUT_MS,

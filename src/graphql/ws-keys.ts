@@ -48,6 +48,8 @@ function sameRights(a: Principal, b: Principal): boolean {
 
 export class SocketKeys {
   private readonly sockets = new Map<KeyedSocket, Entry>();
+  /** Open sockets per key id. */
+  private readonly perKey = new Map<number, number>();
   private readonly stopListening: () => void;
   private readonly timer: NodeJS.Timeout;
   private sweep: Promise<void> | null = null;
@@ -67,7 +69,21 @@ export class SocketKeys {
     // A client that left while its key was being checked: 'close' was already emitted and would never remove it.
     if (socket.readyState !== WS_OPEN) return;
     this.sockets.set(socket, { ...credentials, principal });
-    socket.once('close', () => this.sockets.delete(socket));
+    this.perKey.set(principal.keyId, this.connections(principal.keyId) + 1);
+    socket.once('close', () => this.forget(socket));
+  }
+
+  /** Sockets open with this key on this instance. */
+  connections(keyId: number): number {
+    return this.perKey.get(keyId) ?? 0;
+  }
+
+  private forget(socket: KeyedSocket): void {
+    const entry = this.sockets.get(socket);
+    if (!entry || !this.sockets.delete(socket)) return;
+    const left = this.connections(entry.principal.keyId) - 1;
+    if (left > 0) this.perKey.set(entry.principal.keyId, left);
+    else this.perKey.delete(entry.principal.keyId);
   }
 
   /**
@@ -91,7 +107,7 @@ export class SocketKeys {
   }
 
   private closeSocket(socket: KeyedSocket, code: number, reason: string): null {
-    this.sockets.delete(socket);
+    this.forget(socket);
     socket.close(code, reason);
     return null;
   }

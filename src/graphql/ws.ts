@@ -106,6 +106,12 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
             socket.close(CloseCode.Forbidden, 'Forbidden: the API key lacks the read permission');
             return false;
           }
+          if (keys.connections(principal.keyId) >= config.wsMaxConnectionsPerKey) {
+            // One key holding sockets without end (a client reconnecting in a loop without closing) would take every
+            // file descriptor of the process, HTTP included. Final for graphql-ws clients, as 4401 is.
+            socket.close(4429, `Too many connections with this API key (at most ${config.wsMaxConnectionsPerKey} per instance)`);
+            return false;
+          }
           keys.add(socket, { publicKey: publicKey!, secret: secret! }, principal);
           return true;
         } catch (err) {

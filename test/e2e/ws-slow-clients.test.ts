@@ -126,6 +126,35 @@ describe('operations on one socket', () => {
   });
 });
 
+describe('connections per key', () => {
+  it('past WS_MAX_CONNECTIONS_PER_KEY a key gets 4429; once one closes it may connect again; other keys are not affected', async () => {
+    const own = await startTestServer(db.url, { SYNC_ENABLED: 'false', WS_MAX_CONNECTIONS_PER_KEY: '3' });
+    try {
+      const open = await Promise.all([1, 2, 3].map(() => connectWs(own.url, own)));
+      expect(open.map((c) => c.outcome)).toEqual(['connected', 'connected', 'connected']);
+      const refused = await connectWs(own.url, own);
+      expect(refused.outcome).toBe(4429);
+      expect(refused.reason).toContain('connections');
+      const created = await own.api('/graphql', {
+        method: 'POST',
+        json: { query: 'mutation { createApiKey(input: {name: "other", permissions: ["read"]}) { secret key { publicKey } } }' },
+      });
+      const other = { key: created.body.data.createApiKey.key.publicKey, secret: created.body.data.createApiKey.secret };
+      const otherKey = await connectWs(own.url, other);
+      expect(otherKey.outcome).toBe('connected');
+      await open[0]!.client.dispose();
+      await expectEventually(async () => {
+        const again = await connectWs(own.url, own);
+        expect(again.outcome).toBe('connected');
+        await again.client.dispose();
+      });
+      for (const c of [...open.slice(1), refused, otherKey]) await c.client.dispose();
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('shutdown with a client that does not answer', () => {
   // A client whose network went away (a laptop lid closed) never answers the close frame: ws waits 30 s for it, and
   // the shutdown waited with it, past SHUTDOWN_TIMEOUT_MS (15 s), then a forced exit skipped the rest of the cleanup.
