@@ -5,6 +5,8 @@
  * and when it changes (ws-keys.ts), so a revoked key closes its open sockets. Every operation gets its own context,
  * DataLoaders and ORM unit of work, the same validation as HTTP (limits, and introspection and field suggestions off
  * when they are off there), counts against the key's rate limit, and has its errors masked like HTTP.
+ * Hostile or broken clients are bounded: WS_MAX_CONNECTIONS_PER_KEY sockets per key, WS_MAX_OPERATIONS operations per
+ * socket, WS_MAX_BUFFERED_BYTES of output waiting for a client that does not read (ws-backpressure.ts).
  */
 import type { Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
