@@ -134,6 +134,18 @@ describe('structure', () => {
     expect(e.body_text).toContain('Final-Recipient: RFC822; fraser@oooooooo.com.au\nAction: delayed\nStatus: 4.2.2');
     expect(files(e)).toEqual([['attachment-1.txt', 'text/rfc822-headers', 686, false]]);
   });
+
+  it('a message attached by Outlook is named after its Subject, as mail clients list it, and downloads whole', async () => {
+    const e = await email('rubymail-attachment_msg_from_outlook.eml');
+    expect(e.body_text).toBe('This is mail with msg attahment sent from Outlook 2007\n\n');
+    expect(e.body_html).toContain('This is mail with msg attahment sent from Outlook 2007');
+    expect(e.body_html).not.toContain('Some text'); // the attached message stays out of the body
+    expect(files(e)).toEqual([['This is test mail without attachment.eml', 'message/rfc822', 2321, false]]);
+    expect(e.attachments[0]!.original_filename).toBeNull();
+    const file = await download(`/api/attachments/${e.attachments[0]!.id}/download`);
+    expect(file.headers.get('content-disposition')).toBe('attachment; filename="This is test mail without attachment.eml"');
+    expect(await file.text()).toMatch(/^From: "Pavel" <pavel@yyy.com>\r?\n/);
+  });
 });
 
 describe('inline images', () => {

@@ -104,7 +104,7 @@ describe('parseMessage: ordinary mail', () => {
     const m = await parse(F.nestedMessage());
     expect(m.bodyText).toBe('Forwarding this.\n');
     expect(m.attachments).toHaveLength(1);
-    expect(m.attachments[0]).toMatchObject({ filename: 'attachment-1.eml', mimeType: 'message/rfc822', isInline: false });
+    expect(m.attachments[0]).toMatchObject({ filename: 'Inner message.eml', mimeType: 'message/rfc822', isInline: false });
     expect((await blob(m.attachments[0]!.blobKey)).toString()).toContain('Subject: Inner message');
   });
 

@@ -25,6 +25,7 @@ import { MailParser, type AttachmentStream, type MailParserOptions, type Message
 import { canonicalMimeType, extensionFor, mimeTypeFor, sanitizeFilename } from '../../shared/filenames.js';
 import { headerBlock, headerHash } from '../../shared/header-hash.js';
 import { blobKey, type BlobStore } from '../../storage/blob-store.js';
+import { embeddedMessageName } from './embedded-message.js';
 import { bodyStart, declaredCharset, decode8bit, parseHeaderFields, readFields, rootContentType, type HeaderFields } from './parse-headers.js';
 import { legacyCharsets, MIME_TYPE, TextPartHook } from './text-part-hook.js';
 import { findUuBlocks, isUuencodeEncoding, withoutBlocks } from './uuencode.js';
@@ -161,13 +162,14 @@ function describeError(err: unknown): string {
 /** Filesystem errors carry `syscall`; parser errors never do. */
 const isIoError = (err: unknown): boolean => typeof (err as { syscall?: unknown } | null)?.syscall === 'string';
 
-function toAttachment(a: AttachmentStream, blob: { key: string; size: number }, index: number): ParsedAttachment {
+/** `derivedName`: a name the part does not carry but its content gives (a forwarded message's Subject). */
+function toAttachment(a: AttachmentStream, blob: { key: string; size: number }, index: number, derivedName: string | null): ParsedAttachment {
   const mimeType = normaliseMimeType(a.contentType);
   const original = a.filename ?? null;
   return {
     blobKey: blob.key,
     size: blob.size,
-    filename: sanitizeFilename(original, `attachment-${index}.${extensionFor(mimeType)}`),
+    filename: sanitizeFilename(original ?? derivedName, `attachment-${index}.${extensionFor(mimeType)}`),
     originalFilename: original === null ? null : wf(cap(original, MAX_SHORT_TEXT)),
     mimeType,
     // An image referenced from the HTML (Content-ID inside multipart/related) or explicitly inline.
@@ -238,8 +240,9 @@ function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[
       data.content.on('error', () => undefined);
       streaming.add(data.content);
       const write = storeContent(store, data)
-        .then((blob) => {
-          if (!settled) attachments.push(toAttachment(data, blob, index));
+        .then(async (blob) => {
+          const derived = data.filename ? null : await embeddedMessageName(store, blob.key, normaliseMimeType(data.contentType));
+          if (!settled) attachments.push(toAttachment(data, blob, index, derived));
         })
         // mailparser waits for release() before it reads on: release after the file is complete, on failure too.
         .finally(() => {
