@@ -45,6 +45,9 @@ async function download(url: string): Promise<Response> {
   return fetch(`${srv.url}${url}`, { headers: { 'x-api-key': srv.key, 'x-api-secret': srv.secret } });
 }
 
+/** The signed URLs of the `<img src>`s of a sanitised body, in order. */
+const imageUrls = (html: string | null) => [...(html ?? '').matchAll(/<img src="([^"]+)"/g)].map((m) => m[1]!.replaceAll('&amp;', '&'));
+
 beforeAll(async () => {
   db = await createTestDatabase();
   srv = await startTestServer(db.url, { SYNC_ENABLED: 'false', RATE_LIMIT_PER_MINUTE: '100000', RATE_LIMIT_PER_HOUR: '1000000' });
@@ -149,6 +152,31 @@ describe('structure', () => {
 });
 
 describe('inline images', () => {
+  it('Apple Mail\'s picture between two HTML parts (no Content-ID) shows where it was, through its signed URL', async () => {
+    const e = await email('rubymail-image_in_the_middle.eml');
+    expect(files(e)).toEqual([['IMG_2583.jpeg', 'image/jpeg', 63, true]]);
+    const html = e.body_html!;
+    const [url] = imageUrls(html);
+    expect(url).toMatch(new RegExp(`^/api/attachments/${e.attachments[0]!.id}/download\\?inline=1&expires=\\d+&signature=`));
+    const at = html.indexOf('<img');
+    expect(html.indexOf('is what it looks like:')).toBeLessThan(at);
+    expect(html.indexOf('a picture of')).toBeGreaterThan(at);
+    const image = await fetch(`${srv.url}${url}`);
+    expect(image.status).toBe(200);
+    expect(image.headers.get('content-type')).toBe('image/jpeg');
+  });
+
+  it('an MHTML image referenced by its Content-Location (<img src="image1">) shows through its signed URL', async () => {
+    const e = await email('mimekit-multipart-related-mhtml.eml');
+    expect(files(e)).toEqual([['attachment-1.png', 'image/png', 889, true]]);
+    const [url] = imageUrls(e.body_html);
+    expect(url).toMatch(new RegExp(`^/api/attachments/${e.attachments[0]!.id}/download\\?inline=1&expires=\\d+&signature=`));
+    expect(e.body_html).toContain('width="267" height="52"');
+    expect(e.body_html).toContain('def');
+    const image = await fetch(`${srv.url}${url}`);
+    expect(Buffer.from(await image.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+  });
+
   it('an Apple Mail inline image with a Content-ID keeps it', async () => {
     const e = await email('rubymail-attachment_content_location.eml');
     expect(e.body_text).toBe('This is the first part.');

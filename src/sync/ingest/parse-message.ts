@@ -26,6 +26,7 @@ import { canonicalMimeType, extensionFor, mimeTypeFor, sanitizeFilename } from '
 import { headerBlock, headerHash } from '../../shared/header-hash.js';
 import { blobKey, type BlobStore } from '../../storage/blob-store.js';
 import { embeddedMessageName } from './embedded-message.js';
+import type { InlineImages } from './inline-images.js';
 import { bodyStart, declaredCharset, decode8bit, parseHeaderFields, readFields, rootContentType, type HeaderFields } from './parse-headers.js';
 import { legacyCharsets, MIME_TYPE, TextPartHook } from './text-part-hook.js';
 import { findUuBlocks, isUuencodeEncoding, withoutBlocks } from './uuencode.js';
@@ -259,7 +260,8 @@ function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[
         if (settled) return;
         settled = true;
         const t = text as MessageText | null;
-        resolve({ bodyText: bodyOrNull(t?.text ?? null), bodyHtml: bodyOrNull(t?.html ?? null) });
+        const html = t?.html ? charsets.images.apply(t.html, (parser as unknown as { tree?: Parameters<InlineImages['apply']>[1] }).tree) : null;
+        resolve({ bodyText: bodyOrNull(t?.text ?? null), bodyHtml: bodyOrNull(html) });
       });
     });
     parser.end(raw);

@@ -1,23 +1,24 @@
 /**
  * What parse-message.ts changes in mailparser's reading of the MIME tree, through its splitter (`TextPartHook`): the
  * charset of unlabelled text parts, a body part whose Content-Type is no `type/subtype`, named text files sent
- * inline, and file names written as raw 8-bit bytes (`part-filename.ts`). Split from parse-message.ts, which runs the parse.
+ * inline, file names written as raw 8-bit bytes (`part-filename.ts`) and the Content-IDs of inline images the HTML shows
+ * without one (`inline-images.ts`). Split from parse-message.ts, which runs the parse.
  */
 import type { MailParser } from 'mailparser';
+import { InlineImages, type ImageNode } from './inline-images.js';
 import { ASCII_LABEL } from './parse-headers.js';
-import { partFilename, type PartHeaders } from './part-filename.js';
+import { partFilename } from './part-filename.js';
 
 /** A syntactically valid `type/subtype` (lower case, as mailsplit and normaliseMimeType hold it). */
 export const MIME_TYPE = /^[a-z0-9][\w!#$&^.+-]*\/[\w!#$&^.+-]+$/;
 
 /** A MIME node as mailsplit hands it to mailparser (the fields mailparser reads to decode a text part). */
-interface SplitterNode {
+interface SplitterNode extends ImageNode {
   type?: string;
   contentType?: string | false;
   charset?: string | false;
   filename?: string | false;
   disposition?: string | false;
-  headers?: PartHeaders | false;
   parentNode?: ParentNode | false;
 }
 interface ParentNode {
@@ -51,6 +52,8 @@ const BODY_TEXT_TYPES = new Set(['text/plain', 'text/html']);
  */
 export class TextPartHook {
   unlabelled = 0;
+  /** Inline images the HTML shows without a `cid:` reference (inline-images.ts); `images.apply` once parsed. */
+  readonly images = new InlineImages();
   private bodySeen = false;
   /**
    * `fallback`: the charset for unlabelled text parts (null: keep mailparser's). `messageCharset`: the legacy charset the
@@ -82,6 +85,7 @@ export class TextPartHook {
         this.unlabelled++;
         if (this.fallback) data.charset = this.fallback(data.contentType);
       }
+      if (data?.type === 'node') this.images.see(data, data.contentType === 'text/html' && data.disposition !== 'attachment');
       return data;
     };
   }
