@@ -26,6 +26,25 @@ describe('parseMessage: charsets', () => {
     expect(m.bodyText).toBe('Plain ASCII in an unknown charset\n');
   });
 
+  it.each([
+    ['unicode', 'utf16le', '\ufeff'],
+    ['Unicode', 'utf16le', ''],
+    ['unicodeFFFE', 'utf16be', '\ufeff'],
+  ] as const)('charset="%s" (Windows\' name for UTF-16) decodes as UTF-16, not as UTF-8 with NULs and U+FFFD', async (label, encoding, bom) => {
+    const utf16 = (text: string) => {
+      const le = Buffer.from(bom + text, 'utf16le');
+      return (encoding === 'utf16le' ? le : Buffer.from(le).swap16()).toString('base64');
+    };
+    const m = await parse(
+      bytes(
+        `From: a@example.com\nSubject: u\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="B"\n\n--B\nContent-Type: text/plain; charset="${label}"\n` +
+          `Content-Transfer-Encoding: base64\n\n${utf16('Héllo wörld, 日本')}\n--B\nContent-Type: text/html; charset=${label}\nContent-Transfer-Encoding: base64\n\n${utf16('<p>Héllo</p>')}\n--B--\n`,
+      ),
+    );
+    expect(m.bodyText).toBe('Héllo wörld, 日本');
+    expect(m.bodyHtml).toBe('<p>Héllo</p>');
+  });
+
   it.each(['utf8', 'latin1'] as const)('raw 8-bit %s bytes in Subject/From decode', async (charset) => {
     const m = await parse(F.raw8bitHeaders(charset));
     expect(m.subject).toBe('Grüße aus Köln');

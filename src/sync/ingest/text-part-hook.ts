@@ -1,8 +1,9 @@
 /**
  * What parse-message.ts changes in mailparser's reading of the MIME tree, through its splitter (`TextPartHook`): the
- * charset of unlabelled text parts, a body part whose Content-Type is no `type/subtype`, named text files sent
- * inline, file names written as raw 8-bit bytes (`part-filename.ts`) and the Content-IDs of inline images the HTML shows
- * without one (`inline-images.ts`). Split from parse-message.ts, which runs the parse.
+ * charset of unlabelled text parts and of UTF-16 under its Windows name (`unicode`), a body part whose Content-Type is
+ * no `type/subtype`, named text files sent inline, file names written as raw 8-bit bytes (`part-filename.ts`) and the
+ * Content-IDs of inline images the HTML shows without one (`inline-images.ts`). Split from parse-message.ts, which
+ * runs the parse.
  */
 import type { MailParser } from 'mailparser';
 import { InlineImages, type ImageNode } from './inline-images.js';
@@ -31,6 +32,14 @@ function inAlternative(node: SplitterNode): boolean {
   for (let p = node.parentNode; p; p = p.parentNode) if (p.contentType === 'multipart/alternative') return true;
   return false;
 }
+
+/**
+ * Windows' names for UTF-16 as MIME charsets (.NET's `Encoding.Unicode`/`BigEndianUnicode` web names, which Windows
+ * tools and some Outlook versions write): iconv-lite knows neither, so mailparser read such text as UTF-8 — every
+ * other character a NUL, the rest U+FFFD. `utf-16` follows a byte order mark and defaults to little endian, as
+ * Windows writes it.
+ */
+const WINDOWS_UTF16: Readonly<Record<string, string>> = { unicode: 'utf-16', unicodefffe: 'utf-16be' };
 
 /** The text types mailparser joins into the body (message/delivery-status too, which never names a file). */
 const BODY_TEXT_TYPES = new Set(['text/plain', 'text/html']);
@@ -81,6 +90,7 @@ export class TextPartHook {
         if (data.filename && this.bodySeen && !inAlternative(data)) data.disposition = 'attachment';
         else this.bodySeen = true;
       }
+      if (data?.type === 'node' && typeof data.charset === 'string') data.charset = WINDOWS_UTF16[data.charset.trim().toLowerCase()] ?? data.charset;
       if (data?.type === 'node' && typeof data.contentType === 'string' && data.contentType.startsWith('text/') && (!data.charset || ASCII_LABEL.test(data.charset.trim()))) {
         this.unlabelled++;
         if (this.fallback) data.charset = this.fallback(data.contentType);
