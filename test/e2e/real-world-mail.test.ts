@@ -82,6 +82,29 @@ describe('every message', () => {
   });
 });
 
+describe('headers', () => {
+  it('raw UTF-8 names and internationalised addresses (RFC 6532)', async () => {
+    const e = await email('rubymail-utf8_headers.eml');
+    expect(e).toMatchObject({ subject: 'Säying Hello', from_name: 'Jöhn Doe', from_address: 'jdöe@mächine.example', to_addresses: [{ email: 'märy@exämple.net', name: 'Märy Smith' }] });
+  });
+
+  it('encoded words among plain words in a Subject, a Korean EUC-KR body in base64 (Apple Mail, 2005)', async () => {
+    const e = await email('rubymail-raw_email_with_partially_quoted_subject.eml');
+    expect(e).toMatchObject({ subject: 'Re: Test: "漢字" mid "漢字" tail', from_name: 'Jamis Buck' });
+    expect(e.body_text).toBe('대부분의 마찬가지로, 우리는 하나님을 믿습니다.\n\n제 이름은 Jamis입니다.');
+  });
+
+  it('two From addresses (the first is the sender) and an unquoted @ in a display name', async () => {
+    const e = await email('rubymail-raw_email_with_at_display_name.eml');
+    expect(e).toMatchObject({ from_name: 'Mikel Lindsaar', from_address: 'test@lindsaar.net', body_text: 'Plain email.\n\nHope it works well!\n\nMikel' });
+    expect(e.to_addresses).toEqual([
+      { email: 'smith@gmail.com', name: '' },
+      { email: 'raasdnil@gmail.com', name: 'Mikel@Lindsaar' },
+      { email: 'tom@gmail.com', name: '' },
+    ]);
+  });
+});
+
 describe('charsets', () => {
   it('ISO-2022-JP encoded words and a UTF-8 body under an ISO-2022-JP label (Thunderbird)', async () => {
     const e = await email('mimekit-japanese.eml');
