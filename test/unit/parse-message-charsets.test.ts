@@ -186,8 +186,26 @@ describe('parseMessage: text parts that declare no charset', () => {
     }
     const html = await parse(bytes(`${head}Content-Type: text/html; charset=us-ascii\nContent-Transfer-Encoding: 8bit\n\n<p>\x93caf\xe9\x94</p>\n`));
     expect(html.bodyHtml).toBe('<p>“café”</p>\n');
-    const utf8 = Buffer.concat([bytes(`${head}Content-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: 8bit\n\n`), Buffer.from('Grüße\r\n')]);
-    expect((await parse(utf8)).bodyText).toBe('Grüße\n');
+    // mailx/s-nail label with the locale's codeset: ANSI_X3.4-1968 under the C locale of a cron job, UTF-8 output.
+    for (const label of ['us-ascii', 'ANSI_X3.4-1968', 'iso646-us', 'ascii']) {
+      const utf8 = Buffer.concat([bytes(`${head}Content-Type: text/plain; charset=${label}\nContent-Transfer-Encoding: 8bit\n\n`), Buffer.from('Grüße – ✓\r\n')]);
+      expect((await parse(utf8)).bodyText, label).toBe('Grüße – ✓\n');
+    }
+  });
+
+  it('encoded words labelled with a US-ASCII alias are read as UTF-8 when their bytes are, else windows-1252', async () => {
+    const subjects: [string, string][] = [
+      ['=?ANSI_X3.4-1968?Q?Gr=C3=BC=C3=9Fe?=', 'Grüße'],
+      ['=?ansi_x3.4-1968?B?R3LDvMOfZQ==?= von cron', 'Grüße von cron'],
+      ['=?us-ascii?Q?Gr=C3=BC=C3=9Fe?=', 'Grüße'],
+      ['=?US-ASCII?Q?caf=E9_=80?=', 'café €'],
+      ['=?us-ascii?Q?plain?=', 'plain'],
+    ];
+    for (const [encoded, text] of subjects) {
+      const m = await parse(bytes(`From: =?ANSI_X3.4-1968?Q?J=C3=BCrgen?= <j@example.com>\nSubject: ${encoded}\nMIME-Version: 1.0\n\nx\n`));
+      expect(m.subject, encoded).toBe(text);
+      expect(m.from).toEqual({ email: 'j@example.com', name: 'Jürgen' });
+    }
   });
 
   it('a declared charset is respected, even when the bytes disagree', async () => {

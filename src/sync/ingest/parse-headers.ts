@@ -162,9 +162,31 @@ export function decodeRawHeader(raw: string, charset: string | null): string | n
   return decoded.includes('\ufffd') ? null : decoded;
 }
 
-/** A field's value as a reader sees it (`decodeRawHeader`), else as `readFields` read it. */
+/** An encoded word (RFC 2047, with an RFC 2231 language): charset, language, encoding, text. */
+const ENCODED_WORD = /=\?([^?*\s]{1,40})(\*[^?\s]{0,20})?\?([bq])\?([^?\s]{0,1000})\?=/gi;
+
+/**
+ * Encoded words labelled US-ASCII or an alias of it (`ASCII_LABEL`: mailx and s-nail write the C locale's
+ * `ANSI_X3.4-1968`, which libmime does not read at all) are relabelled UTF-8 when their bytes are, else
+ * windows-1252 — as the body's text under such a label is read. libmime showed the word undecoded, or read UTF-8
+ * under `us-ascii` as latin1 (`GrÃ¼ÃŸe`).
+ */
+/** The bytes of a Q-encoded word's text (libmime's `latin1` is windows-1252, so it cannot give them back). */
+const qBytes = (text: string): Buffer =>
+  Buffer.from(text.replaceAll('_', ' ').replace(/=([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+
+function relabelAsciiWords(value: string): string {
+  if (!value.includes('=?')) return value;
+  return value.replace(ENCODED_WORD, (word, charset: string, language: string | undefined, encoding: string, text: string) => {
+    if (!ASCII_LABEL.test(charset)) return word;
+    const bytes = encoding.toLowerCase() === 'b' ? Buffer.from(text, 'base64') : qBytes(text);
+    return `=?${isUtf8(bytes) ? 'utf-8' : 'windows-1252'}${language ?? ''}?${encoding}?${text}?=`;
+  });
+}
+
+/** A field's value as a reader sees it (`decodeRawHeader`, `relabelAsciiWords`), else as `readFields` read it. */
 function displayValue(f: RawField, charset: string | null): string {
-  return f.raw === undefined ? f.value : (decodeRawHeader(f.raw, charset) ?? f.value);
+  return relabelAsciiWords(f.raw === undefined ? f.value : (decodeRawHeader(f.raw, charset) ?? f.value));
 }
 
 function decodeWords(value: string): string {

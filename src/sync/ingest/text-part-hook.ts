@@ -1,9 +1,9 @@
 /**
  * What parse-message.ts changes in mailparser's reading of the MIME tree, through its splitter (`TextPartHook`): the
- * charset of unlabelled text parts and of UTF-16 under its Windows name (`unicode`), a body part whose Content-Type is
- * no `type/subtype`, named text files sent inline, file names written as raw 8-bit bytes (`part-filename.ts`) and the
- * Content-IDs of inline images the HTML shows without one (`inline-images.ts`). Split from parse-message.ts, which
- * runs the parse.
+ * charset of unlabelled text parts, of US-ASCII aliases and of UTF-16 under its Windows name (`unicode`), a body part
+ * whose Content-Type is no `type/subtype`, named text files sent inline, file names written as raw 8-bit bytes
+ * (`part-filename.ts`) and the Content-IDs of inline images the HTML shows without one (`inline-images.ts`). Split
+ * from parse-message.ts, which runs the parse.
  */
 import type { MailParser } from 'mailparser';
 import { InlineImages, type ImageNode } from './inline-images.js';
@@ -40,6 +40,17 @@ function inAlternative(node: SplitterNode): boolean {
  * Windows writes it.
  */
 const WINDOWS_UTF16: Readonly<Record<string, string>> = { unicode: 'utf-16', unicodefffe: 'utf-16be' };
+
+/**
+ * A part's charset label as mailparser should read it: Windows' UTF-16 names (`WINDOWS_UTF16`), and every US-ASCII
+ * alias (`ASCII_LABEL`) as `us-ascii`, which mailparser reads without conversion (UTF-8 stays UTF-8; other 8-bit
+ * bytes become U+FFFD and the unlabelled-text pass reads them as windows-1252). mailx labels cron mail with the C
+ * locale's `ANSI_X3.4-1968`, which iconv-lite reads as latin1: UTF-8 output came out as `GrÃ¼ÃŸe`.
+ */
+function charsetLabel(label: string): string {
+  const key = label.trim().toLowerCase();
+  return WINDOWS_UTF16[key] ?? (ASCII_LABEL.test(key) ? 'us-ascii' : label);
+}
 
 /** The text types mailparser joins into the body (message/delivery-status too, which never names a file). */
 const BODY_TEXT_TYPES = new Set(['text/plain', 'text/html']);
@@ -90,7 +101,7 @@ export class TextPartHook {
         if (data.filename && this.bodySeen && !inAlternative(data)) data.disposition = 'attachment';
         else this.bodySeen = true;
       }
-      if (data?.type === 'node' && typeof data.charset === 'string') data.charset = WINDOWS_UTF16[data.charset.trim().toLowerCase()] ?? data.charset;
+      if (data?.type === 'node' && typeof data.charset === 'string') data.charset = charsetLabel(data.charset);
       if (data?.type === 'node' && typeof data.contentType === 'string' && data.contentType.startsWith('text/') && (!data.charset || ASCII_LABEL.test(data.charset.trim()))) {
         this.unlabelled++;
         if (this.fallback) data.charset = this.fallback(data.contentType);
