@@ -161,6 +161,18 @@ describe('structure', () => {
     expect(files(e)).toEqual([['attachment-1.txt', 'text/rfc822-headers', 686, false]]);
   });
 
+  it('a read receipt: the text, the disposition as a file, the original message named after its Subject', async () => {
+    const e = await email('mimekit-disposition-notification.eml');
+    expect(e).toMatchObject({ subject: 'Disposition notification', from_name: 'Joe Recipient', received_at: expect.any(String) });
+    expect(e.body_text).toMatch(/^The message sent on 1995 Sep 19 .* has been displayed\./s);
+    expect(files(e)).toEqual([
+      ['attachment-1.txt', 'message/disposition-notification', 269, false],
+      ['First draft of report.eml', 'message/rfc822', 358, false],
+    ]);
+    const [row] = await sql<{ sent_at: Date | null }>(db.url, 'SELECT sent_at FROM emails WHERE id = $1', [e.id]);
+    expect(row!.sent_at?.toISOString()).toBe('1995-09-20T04:19:00.000Z'); // Date with a comment before the zone
+  });
+
   it('a message attached by Outlook is named after its Subject, as mail clients list it, and downloads whole', async () => {
     const e = await email('rubymail-attachment_msg_from_outlook.eml');
     expect(e.body_text).toBe('This is mail with msg attahment sent from Outlook 2007\n\n');
