@@ -87,12 +87,17 @@ export class InlineImages {
       n.children?.forEach(walk);
     };
     walk(tree);
-    // From the last insertion point to the first, so the offsets found stay valid; pictures after one anchor keep
-    // their order.
-    for (const { after, cid } of [...this.placed].reverse()) {
+    // One pass, in message order (anchors come in tree order, so their ends ascend): a message with hundreds of such
+    // pictures costs one copy of its HTML, not one per picture.
+    const pieces: string[] = [];
+    let done = 0;
+    for (const { after, cid } of this.placed) {
       const end = ends.get(after);
-      if (end !== undefined) out = `${out.slice(0, end)}<img src="cid:${cid}">${out.slice(end)}`;
+      if (end === undefined || end < done) continue;
+      pieces.push(out.slice(done, end), `<img src="cid:${cid}">`);
+      done = end;
     }
-    return out;
+    pieces.push(out.slice(done));
+    return pieces.join('');
   }
 }
