@@ -308,6 +308,19 @@ describe('sanitizeEmailHtml: ordinary newsletter HTML survives', () => {
     expect(out).toContain('href="https://news.example.com/unsubscribe?id=42"');
   });
 
+  it('keeps Word and Outlook paragraph spacing, which their dropped <style> block sets by class (MsoNormal: no margins)', () => {
+    const outlook =
+      '<style><!-- p.MsoNormal, li.MsoNormal, div.MsoNormal {margin:0in;} p.MsoListParagraph {margin:0in 0in 0in .5in;} --></style>' +
+      '<div class=WordSection1><p class=MsoNormal>Hi Anna,<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p>' +
+      '<p class="MsoListParagraphCxSpFirst" style=\'text-indent:-.25in;mso-list:l0 level1 lfo1\'>one</p>' +
+      '<p class=MsoNormal style="MARGIN-BOTTOM: 12pt">Regards</p><p class="foo msonormal">x</p><p class=MsoNormalX>y</p><div class=MsoNormal align=center>z</div></div>';
+    expect(clean(outlook)).toBe(
+      '<div><p style="margin:0">Hi Anna,</p><p style="margin:0">\u00a0</p>' +
+        '<p style="margin:0 0 0 .5in;text-indent:-.25in">one</p>' +
+        '<p style="margin:0;margin-bottom:12pt">Regards</p><p style="margin:0">x</p><p>y</p><div align="center" style="margin:0">z</div></div>',
+    );
+  });
+
   it('drops head, title, style blocks, conditional comments and the html/body wrappers', () => {
     expect(out).not.toMatch(/Weekly news|@media|<style|<head|<body|<html|\[if mso\]|<!DOCTYPE/i);
     expect(out.trimStart().startsWith('<center>')).toBe(true);

@@ -6,7 +6,7 @@
  *   `style` filtered to an allow-list of properties whose values carry no script (`expression()`, `javascript:`, CSS
  *   escapes, comments, `url()` other than http(s)); property names are read case-insensitively (`normaliseStyle`). A
  *   `url(cid:…)` in a `background`/`background-image` declaration (Outlook and Word HTML) is rewritten to the inline
- *   image's URL, as `<img src>` is (`inlineCidStyle`).
+ *   image's URL, as `<img src>` is (`inlineCidStyle`). Word's paragraph classes keep their margins (`wordParagraphStyle`).
  * - Dropped with their content: `<script>`, `<style>` blocks (they restyle the host page and are a CSS exfiltration
  *   channel; inline styles carry the formatting), `<head>`/`<title>`, `<svg>`/`<math>` (script and animation vectors),
  *   `<template>`, `<textarea>`, `<select>`/`<option>`, `<noscript>`.
@@ -202,6 +202,20 @@ const STYLE_PROPERTIES = [
 ];
 const allowedStyles = { '*': Object.fromEntries(STYLE_PROPERTIES.map((p) => [p, [SAFE_CSS_VALUE]])) };
 
+/**
+ * Word and Outlook HTML spaces its paragraphs in the `<style>` block, which is dropped: `p.MsoNormal {margin:0}` (every
+ * line of an Outlook message is such a paragraph, its blank lines too) and `p.MsoListParagraph {margin:0 0 0 .5in}`
+ * (with CxSpFirst/Middle/Last variants). Without them each line took the browser's 1em paragraph margins and the
+ * message read double-spaced. The class's rule goes in front of the element's own style, which still wins.
+ */
+function wordParagraphStyle(tagName: string, attribs: Attributes) {
+  const classes = (attribs.class ?? '').toLowerCase().split(/\s+/);
+  const rule = classes.includes('msonormal') || classes.includes('msoplaintext') ? 'margin:0'
+    : classes.some((c) => c.startsWith('msolistparagraph')) ? 'margin:0 0 0 .5in' : null;
+  if (rule !== null) attribs.style = attribs.style ? `${rule};${attribs.style}` : rule;
+  return { tagName, attribs };
+}
+
 const TABLE_ATTRS = ['align', 'valign', 'width', 'height', 'bgcolor', 'background', 'nowrap'];
 
 /** The options that do not depend on the email; the cid-dependent transforms are added per call. */
@@ -294,6 +308,9 @@ function sanitize(html: string, opts: SanitizeOptions, hooks: Pick<IOptions, 'on
         delete attribs.srcset; // not allowed anyway; a srcset must not outlive a dropped src
         return { tagName, attribs: put(attribs, 'src', imageSrc(attribs.src, opts.cidUrl)) };
       },
+      p: wordParagraphStyle,
+      div: wordParagraphStyle,
+      li: wordParagraphStyle,
       table: background,
       td: background,
       th: background,
