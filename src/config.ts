@@ -66,6 +66,7 @@ const EnvSchema = z.object({
     .optional(),
   DATABASE_POOL_MAX: intIn(1, 200).default(10),
   DATABASE_WAIT_MS: intIn(0, 3_600_000).default(60_000),
+  API_STATEMENT_TIMEOUT_MS: intIn(0, 3_600_000).default(15_000),
   MIGRATE_ON_START: bool.default(true),
   INCOMING_SECRET_KEY: z
     .string()
@@ -137,6 +138,8 @@ export interface Config {
   readonly databasePoolMax: number;
   /** How long start-up waits for an unreachable DATABASE_URL before giving up. */
   readonly databaseWaitMs: number;
+  /** Statement timeout of the API's reads (GraphQL query operations, REST GETs); 0: none. */
+  readonly apiStatementTimeoutMs: number;
   readonly migrateOnStart: boolean;
   readonly secretKey: string | undefined;
   readonly bootstrapKey: { readonly key: string; readonly secret: string } | undefined;
@@ -247,6 +250,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
     databaseWaitMs: e.DATABASE_WAIT_MS,
+    apiStatementTimeoutMs: e.API_STATEMENT_TIMEOUT_MS,
     migrateOnStart: e.MIGRATE_ON_START,
     secretKey: e.INCOMING_SECRET_KEY,
     bootstrapKey:

@@ -13,6 +13,8 @@ import { sqlStateOf } from './sql-errors.js';
 import { databaseUnavailableError, isDatabaseUnavailable } from './unavailable.js';
 
 const CONFLICT_SQLSTATES = new Set(['40001', '40P01']);
+/** query_canceled: past the statement timeout (API_STATEMENT_TIMEOUT_MS, statement-timeout.ts), or cancelled by an operator. */
+const CANCELED_SQLSTATE = '57014';
 
 /** Whether `err` (or an error it wraps) is a transaction PostgreSQL aborted for a concurrent one. */
 export function isTransactionConflict(err: unknown): boolean {
@@ -34,11 +36,20 @@ export async function retryOnConflict<T>(transaction: () => Promise<T>, attempts
 }
 
 /**
- * The API's answer to a database error that is nobody's fault and passes: the database is unreachable, or the
- * request's transaction met a concurrent one. A 503 with Retry-After either way; `undefined` for any other error.
+ * The API's answer to a database error that is nobody's fault and passes: the database is unreachable, the request's
+ * transaction met a concurrent one, or its statement ran past the timeout (a costly query, or a loaded server). A 503
+ * with Retry-After each time; `undefined` for any other error.
  */
 export function transientDatabaseError(err: unknown): AppError | undefined {
   if (isDatabaseUnavailable(err)) return databaseUnavailableError(err);
+  if (sqlStateOf(err) === CANCELED_SQLSTATE) {
+    return new AppError(
+      ErrorCode.SERVICE_UNAVAILABLE,
+      'The query took too long and was cancelled; narrow it (a filter, fewer search terms, an earlier page) or retry later',
+      undefined,
+      { cause: err },
+    );
+  }
   if (isTransactionConflict(err)) {
     return new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The request conflicted with a concurrent change; retry it', undefined, { cause: err });
   }

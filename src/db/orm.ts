@@ -13,6 +13,7 @@ import { releaseDeadClients } from './pg-guard.js';
 import type { Logger } from '../shared/logger.js';
 import { StartupError } from '../shared/errors.js';
 import { sqlStateOf } from './sql-errors.js';
+import { reserveWithStatementTimeout } from './statement-timeout.js';
 
 export type { EntityManager };
 export type Orm = MikroORM;
@@ -41,6 +42,8 @@ export function ormOptions(opts: OrmOptions): Options {
     // the unaccent rules of full-text search) on its first queries, 20–40 ms more on the first requests after a pause.
     pool: { min: 0, max: opts.poolMax ?? 10, idleTimeoutMillis: POOL_IDLE_MS },
     driverOptions: { onPoolCreated: releaseDeadClients },
+    // API reads carry a statement timeout; everything else keeps the server's default (statement-timeout.ts).
+    onReserveConnection: reserveWithStatementTimeout,
     debug: opts.debug ?? false,
     allowGlobalContext: false,
     forceUtcTimezone: true,

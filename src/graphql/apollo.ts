@@ -114,7 +114,7 @@ const subscriptionsOverWebSocket: ApolloServerPlugin<AppContext> = {
 export function createApollo(schema: GraphQLSchema, config: Config, log: Logger, extraPlugins: ApolloServerPlugin<AppContext>[]): ApolloServer<AppContext> {
   const guard = protection(config.graphql);
   return new ApolloServer<AppContext>({
-    gateway: jitGateway(schema),
+    gateway: jitGateway(schema, config.apiStatementTimeoutMs),
     introspection: config.graphql.introspection,
     includeStacktraceInErrorResponses: false,
     // Our own shutdown (cli/serve.ts) drains HTTP first; Apollo's handlers would re-raise the signal and skip it.

@@ -8,6 +8,7 @@ import type { ApolloServerOptionsWithGateway } from '@apollo/server';
 import { execute, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values.js';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { executeWithinTimeout } from './statement-timeout.js';
 
 type Gateway = NonNullable<ApolloServerOptionsWithGateway<Record<string, unknown>>['gateway']>;
 
@@ -41,7 +42,7 @@ type Seen = Map<string, { runs: number; compiled?: CompiledQuery | null }>;
  * Variables are coerced by graphql-js first, so invalid variables get exactly its errors (which Apollo answers 400).
  * Subscriptions (over HTTP) and anything graphql-jit cannot compile keep the interpreter.
  */
-export function jitGateway(schema: GraphQLSchema): Gateway {
+export function jitGateway(schema: GraphQLSchema, statementTimeoutMs = 0): Gateway {
   const seen = new WeakMap<DocumentNode, Seen>();
   const compiledFor = (document: DocumentNode, operationName: string | null, kind: string): CompiledQuery | null => {
     if (kind === 'subscription') return null;
@@ -67,7 +68,7 @@ export function jitGateway(schema: GraphQLSchema): Gateway {
     },
     async load() {
       return {
-        async executor(rc): Promise<ExecutionResult> {
+        executor: (rc) => executeWithinTimeout(statementTimeoutMs, rc.document, rc.request.operationName, async (): Promise<ExecutionResult> => {
           const variables = rc.request.variables ?? {};
           // No operation when the document has several and names none, or names one it lacks: graphql-js's execute
           // reports which, and Apollo answers that 400. It must see the name the client sent: `rc.operationName` is
@@ -81,7 +82,7 @@ export function jitGateway(schema: GraphQLSchema): Gateway {
           if (coerced.errors) return { errors: coerced.errors };
           const result = await compiled.query(undefined, rc.context, variables);
           return result.errors ? { ...result, errors: result.errors.map(asGraphQLError) } : result;
-        },
+        }),
       };
     },
     async stop() {},

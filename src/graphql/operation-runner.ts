@@ -11,6 +11,7 @@ import { createContext } from '../modules/context.js';
 import type { Services } from '../modules/services.js';
 import { compileOperation } from './jit.js';
 import { requiredPermissions } from './permissions.js';
+import { executeWithinTimeout } from './statement-timeout.js';
 
 export type { Principal };
 
@@ -22,7 +23,8 @@ export interface OperationRunner {
   run(document: DocumentNode, variables: Record<string, unknown>, principal: Principal | null, requestId: string): Promise<ExecutionResult>;
 }
 
-export function createOperationRunner(schema: GraphQLSchema, services: Services): OperationRunner {
+/** `statementTimeoutMs`: API_STATEMENT_TIMEOUT_MS, for query operations (graphql/statement-timeout.ts). */
+export function createOperationRunner(schema: GraphQLSchema, services: Services, statementTimeoutMs = 0): OperationRunner {
   const permissions = new Map<DocumentNode, string[]>();
   const compiled = new Map<DocumentNode, CompiledQuery>();
   return {
@@ -38,8 +40,10 @@ export function createOperationRunner(schema: GraphQLSchema, services: Services)
     async run(document, variables, principal, requestId) {
       const contextValue = createContext(services, principal, requestId);
       const c = compiled.get(document);
-      if (c) return c.query(undefined, contextValue, variables);
-      return execute({ schema, document, variableValues: variables, contextValue }); // a document never check()ed
+      return executeWithinTimeout(statementTimeoutMs, document, undefined, async () => {
+        if (c) return c.query(undefined, contextValue, variables);
+        return execute({ schema, document, variableValues: variables, contextValue }); // a document never check()ed
+      });
     },
   };
 }

@@ -25,6 +25,7 @@ import { createContext } from '../modules/context.js';
 import type { Services } from '../modules/services.js';
 import { MAX_TOKENS, protection } from './apollo.js';
 import { formatGraphQLError } from './errors.js';
+import { executeWithinTimeout } from './statement-timeout.js';
 import { sharedSubscribe } from './shared-execution.js';
 import { limitBufferedOutput } from './ws-backpressure.js';
 import { SocketKeys, type KeyedSocket } from './ws-keys.js';
@@ -169,7 +170,8 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
         };
         return args;
       },
-      execute: (args: ExecutionArgs) => inContext(() => execute(args)),
+      execute: (args: ExecutionArgs) =>
+        inContext(() => executeWithinTimeout(config.apiStatementTimeoutMs, args.document, args.operationName, () => execute(args))),
       // One execution per event for all of a key's subscribers with the same operation (see shared-execution.ts).
       subscribe: (args: ExecutionArgs) =>
         inContext(() => sharedSubscribe(args, String((args.contextValue as { principal?: Principal }).principal?.keyId ?? ''))),

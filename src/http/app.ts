@@ -103,7 +103,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     }),
   });
 
-  registerRestRoutes(app, restRoutes, createOperationRunner(schema, services));
+  registerRestRoutes(app, restRoutes, createOperationRunner(schema, services, config.apiStatementTimeoutMs));
   registerAttachmentDownloads(app, services);
 
   // Every connection, for the shutdown below.
