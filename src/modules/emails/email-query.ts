@@ -197,10 +197,16 @@ export function decodeCursor(value: string, sort: Sort, field = 'after'): Cursor
   return { field: sort.field, order: sort.order, key, id };
 }
 
-/** ORDER BY (sort key, then id in the same direction: a total order, so pages never overlap or skip on ties). */
-export function orderSql(sort: Sort): string {
+/**
+ * ORDER BY (sort key, then id in the same direction: a total order, so pages never overlap or skip on ties). With
+ * `indexed` false the key is written so that no index matches it (same values, same order): PostgreSQL cannot walk the
+ * sort index, testing each row against a filter it estimated wrongly (a rare search word), and sorts the matches.
+ */
+export function orderSql(sort: Sort, indexed = true): string {
   const dir = sort.order === 'asc' ? 'ASC' : 'DESC';
-  return `${SORT_SQL[sort.field].expr} ${dir}, e.id ${dir}`;
+  const s = SORT_SQL[sort.field];
+  const key = indexed ? s.expr : s.type === 'text' ? `(${s.expr} || '')` : `(${s.expr} + interval '0 s')`;
+  return `${key} ${dir}, e.id ${dir}`;
 }
 
 /** The sort key of each row, selected as text for cursors. */

@@ -154,9 +154,12 @@ export class EmailsQueryService {
       const [row] = await exec<{ n: number }>(this.em, `SELECT count(*)::int AS n FROM emails e WHERE ${where.sql}`, where.params);
       return row!.n;
     };
+    // A search for a word that is not common must not walk the sort index (search-window.ts, `walkable`).
+    const search = args.filter?.search?.trim();
+    const indexed = !search || this.windows.walkable?.(search) !== false;
     const pageSql = `SELECT ${EMAIL_COLUMNS}, ${sortKeySql(sort)} AS "_key", (${GENERATION_SQL}) AS "_gen"${snapshotSql} FROM emails e
        WHERE ${where.sql}${after ? ` AND ${after.sql}` : ''}
-       ORDER BY ${orderSql(sort)} LIMIT ? OFFSET ?`;
+       ORDER BY ${orderSql(sort, indexed)} LIMIT ? OFFSET ?`;
     // Embedded relations are computed over the page (a subquery scan keeps its order), not in it: there, PostgreSQL
     // would also compute them for every row skipped by the OFFSET.
     const embeds = Object.entries(opts.embeds ?? {});
