@@ -56,6 +56,11 @@ export function perPage(value: Raw, fallback = 50, cap = 100): number {
   return capped(value, 'per_page', cap) ?? fallback;
 }
 
+/** `page` and `per_page` of a paginated list, as operation variables. */
+export function pageParams(req: { readonly query: Readonly<Record<string, unknown>> }): { page: number | undefined; perPage: number } {
+  return { page: int(req.query.page, 'page', 1, 1_000_000), perPage: perPage(req.query.per_page) };
+}
+
 /** A calendar date `Y-m-d`, validated (2024-02-30 is refused); returned as the same string. */
 export function date(value: Raw, field: string): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;

@@ -114,6 +114,27 @@ export interface FolderSummary {
 
 const clamp = (n: number, max: number) => Math.min(n, max);
 
+/** Which emails of a thread a page holds (oldest first). */
+export interface ThreadSlice {
+  offset: number;
+  limit: number;
+}
+
+export interface ThreadEmailsPage {
+  rows: EmailRow[];
+  total: number;
+  page: number;
+  perPage: number;
+  totalPages: number;
+}
+
+/** A page of a thread's emails: `page` (default 1) of `perPage` (default 50, clamped to 100), as every listing. */
+export function threadSlice(args: { page?: number | null; perPage?: number | null }): { page: number; perPage: number; slice: ThreadSlice } {
+  const page = positive(args.page, 'page', 1);
+  const perPage = clamp(positive(args.perPage, 'per_page', DEFAULT_PER_PAGE), MAX_PER_PAGE);
+  return { page, perPage, slice: { offset: (page - 1) * perPage, limit: perPage } };
+}
+
 /** A positive integer argument (page, page size, limit), or the fallback when absent. */
 export function positive(value: number | null | undefined, field: string, fallback: number): number {
   if (value === null || value === undefined) return fallback;
@@ -259,16 +280,36 @@ export class EmailsQueryService {
     return new Map(rows.map(({ id, ...b }) => [id, b]));
   }
 
-  /** Emails of many threads in one query, oldest first. Threads never span accounts, so no scope is needed here. */
-  async byThreads(threadIds: readonly number[]): Promise<Map<number, EmailRow[]>> {
+  /**
+   * One page of the emails of each of many threads (`slice`: the same page of each), oldest first, in one query.
+   * Threads never span accounts, so no scope is needed here. A page, not the whole thread: a mailing-list thread can
+   * hold 10,000 messages.
+   */
+  async byThreads(threadIds: readonly number[], slice: ThreadSlice = { offset: 0, limit: DEFAULT_PER_PAGE }): Promise<Map<number, EmailRow[]>> {
     const rows = await exec<EmailRow>(
       this.em,
-      `SELECT ${EMAIL_COLUMNS} FROM emails e WHERE e.thread_id = ANY(?::int[]) ORDER BY e.received_at ASC, e.id ASC`,
-      [[...threadIds]],
+      `SELECT e.* FROM unnest(?::int[]) AS t(id)
+       CROSS JOIN LATERAL (SELECT ${EMAIL_COLUMNS} FROM emails e WHERE e.thread_id = t.id ORDER BY e.received_at ASC, e.id ASC LIMIT ? OFFSET ?) e`,
+      [[...new Set(threadIds)], slice.limit, slice.offset],
     );
     const out = new Map<number, EmailRow[]>(threadIds.map((t) => [t, []]));
     for (const r of rows) out.get(r.threadId!)?.push(toEmailRow(r));
     return out;
+  }
+
+  /**
+   * The thread of an email, a page at a time, oldest first (just the email when it has no thread), with the thread's
+   * size; NOT_FOUND when the email is unknown or outside the principal's scope.
+   */
+  async threadOf(principal: Principal, emailId: number, args: { page?: number | null; perPage?: number | null }): Promise<ThreadEmailsPage> {
+    const email = await this.get(principal, emailId);
+    const { page, perPage, slice } = threadSlice(args);
+    if (email.threadId === null) return { rows: page === 1 ? [email] : [], total: 1, page, perPage, totalPages: 1 };
+    const [rows, [count]] = await Promise.all([
+      this.byThreads([email.threadId], slice),
+      exec<{ n: number }>(this.em, 'SELECT count(*)::int AS n FROM emails WHERE thread_id = ?', [email.threadId]),
+    ]);
+    return { rows: rows.get(email.threadId) ?? [], total: count!.n, page, perPage, totalPages: Math.ceil(count!.n / perPage) };
   }
 
   /** Totals, threads and per-folder counts over the visible emails (of one account when given). */

@@ -7,7 +7,7 @@ export { MailboxStateService, storedFlags, type FolderCursor, type FlagChange } 
 export { EmailStatsService } from './email-stats.service.js';
 export { EmailChangesService, WRITE_BACK_CHANNEL, BULK_ACTIONS, MAX_BULK_IDS, type BulkAction, type BulkResult, type EmailChange, type UpdateOutcome, type DeleteOutcome } from './email-changes.service.js';
 export { EmailChangesResolver } from './email-changes.resolver.js';
-export { EmailsQueryService, MAX_SEARCH_LIMIT, type EmailPage, type SearchHit, type EmailStats, type FolderSummary, type ListArgs } from './emails.query.service.js';
+export { EmailsQueryService, MAX_SEARCH_LIMIT, threadSlice, type ThreadSlice, type ThreadEmailsPage, type EmailPage, type SearchHit, type EmailStats, type FolderSummary, type ListArgs } from './emails.query.service.js';
 export { SearchWindows } from './search-window.js';
 export { createEmailLoaders, type EmailLoaders } from './emails.loaders.js';
 export { EmailsResolver } from './emails.resolver.js';

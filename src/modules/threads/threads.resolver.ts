@@ -3,9 +3,12 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } f
 import { parseId } from '../../shared/ids.js';
 import type { AppContext } from '../context.js';
 import { requirePrincipal } from '../auth/index.js';
-import { EmailType, type EmailRow } from '../emails/index.js';
+import { EmailType, threadSlice, type EmailRow } from '../emails/index.js';
 import type { ThreadPage, ThreadRow } from './threads.service.js';
-import { ThreadPageType, ThreadType } from './threads.types.js';
+import { EmailThreadPageType, ThreadPageType, ThreadType } from './threads.types.js';
+
+/** A thread can hold 10,000 messages (a mailing list): its emails come a page at a time. */
+const PAGED = 'A page at a time: `page` (default 1) of `perPage` (default 50, values over 100 clamped to 100).';
 
 @Resolver(() => ThreadType)
 export class ThreadsResolver {
@@ -32,17 +35,38 @@ export class ThreadsResolver {
   }
 
   @Authorized('read')
-  @Query(() => [EmailType], { description: "Every message of the email's thread, oldest first (just the email when it has no thread)" })
-  async emailThread(@Arg('id', () => ID) id: string, @Ctx() ctx: AppContext): Promise<EmailRow[]> {
-    const email = await ctx.services.emails.get(requirePrincipal(ctx), parseId(id));
-    return email.threadId === null ? [email] : ctx.loaders.emailsByThread.load(email.threadId);
+  @Query(() => [EmailType], { description: `The messages of the email's thread, oldest first (just the email when it has no thread). ${PAGED}` })
+  async emailThread(
+    @Arg('id', () => ID) id: string,
+    @Ctx() ctx: AppContext,
+    @Arg('page', () => Int, { nullable: true }) page?: number,
+    @Arg('perPage', () => Int, { nullable: true }) perPage?: number,
+  ): Promise<EmailRow[]> {
+    return (await ctx.services.emails.threadOf(requirePrincipal(ctx), parseId(id), { page, perPage })).rows;
+  }
+
+  @Authorized('read')
+  @Query(() => EmailThreadPageType, { description: `emailThread with the thread's size. ${PAGED}` })
+  async emailThreadPage(
+    @Arg('id', () => ID) id: string,
+    @Ctx() ctx: AppContext,
+    @Arg('page', () => Int, { nullable: true }) page?: number,
+    @Arg('perPage', () => Int, { nullable: true }) perPage?: number,
+  ): Promise<EmailThreadPageType> {
+    const r = await ctx.services.emails.threadOf(requirePrincipal(ctx), parseId(id), { page, perPage });
+    return { nodes: r.rows as unknown as EmailType[], totalCount: r.total, page: r.page, perPage: r.perPage, totalPages: r.totalPages };
   }
 
   // Other emails: `write` alone must not read them through a mutation's result (updateEmail → thread → emails).
   @Authorized('read')
-  @FieldResolver(() => [EmailType], { description: 'Oldest first' })
-  emails(@Root() thread: ThreadRow, @Ctx() ctx: AppContext): Promise<EmailRow[]> {
-    return ctx.loaders.emailsByThread.load(thread.id);
+  @FieldResolver(() => [EmailType], { description: `Oldest first. ${PAGED} messageCount is the whole thread's.` })
+  emails(
+    @Root() thread: ThreadRow,
+    @Ctx() ctx: AppContext,
+    @Arg('page', () => Int, { nullable: true }) page?: number,
+    @Arg('perPage', () => Int, { nullable: true }) perPage?: number,
+  ): Promise<EmailRow[]> {
+    return ctx.loaders.emailsByThread.load({ threadId: thread.id, ...threadSlice({ page, perPage }).slice });
   }
 }
 

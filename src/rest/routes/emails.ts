@@ -13,7 +13,7 @@ import {
   SearchEmailsDocument,
 } from '../../graphql/generated/operations.js';
 import { MAX_SEARCH_LIMIT } from '../../modules/emails/index.js';
-import { bool, capped, date, int, perPage, text } from '../coerce.js';
+import { bool, capped, date, int, pageParams, text } from '../coerce.js';
 import { restEmail, restEmailStats, restFolder, restPageMeta, restStatistics } from '../presenters/emails.js';
 import { headVariant, route, type RestRequest } from '../route.js';
 
@@ -33,8 +33,7 @@ export const emailRoutes = [
     variables: (req) => {
       const q = req.query;
       return {
-        page: int(q.page, 'page', 1, 1_000_000),
-        perPage: perPage(q.per_page),
+        ...pageParams(req),
         snapshot: text(q.snapshot, 'snapshot'),
         sort: text(q.sort, 'sort'),
         order: text(q.order, 'order'),
@@ -90,8 +89,9 @@ export const emailRoutes = [
     method: 'GET',
     path: '/api/emails/:id/thread',
     operation: EmailThreadDocument,
-    variables: (req) => ({ id: req.params.id! }),
-    respond: (d) => ({ data: d.emailThread.map(restEmail) }),
+    // A page of the thread (a mailing-list thread can hold 10,000 messages): `data` keeps seed 004's array shape.
+    variables: (req) => ({ id: req.params.id!, ...pageParams(req) }),
+    respond: ({ emailThreadPage: p }) => ({ data: p.nodes.map(restEmail), meta: restPageMeta(p) }),
   }),
   route({
     method: 'GET',

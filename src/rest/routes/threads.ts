@@ -1,6 +1,6 @@
 /** Seed 004 threads: the listing (paginated like the emails) and one thread with its messages, oldest first. */
 import { GetThreadDocument, ListThreadsDocument } from '../../graphql/generated/operations.js';
-import { int, perPage } from '../coerce.js';
+import { int, pageParams } from '../coerce.js';
 import { restPageMeta, restThread } from '../presenters/emails.js';
 import { route } from '../route.js';
 
@@ -13,8 +13,7 @@ export const threadRoutes = [
       const account = int(req.query.account_id, 'account_id', 1, 2_147_483_647);
       return {
         accountId: account === undefined ? undefined : String(account),
-        page: int(req.query.page, 'page', 1, 1_000_000),
-        perPage: perPage(req.query.per_page),
+        ...pageParams(req),
       };
     },
     respond: (d) => ({ data: d.threads.nodes.map((t) => restThread(t)), meta: restPageMeta(d.threads) }),
@@ -23,7 +22,8 @@ export const threadRoutes = [
     method: 'GET',
     path: '/api/threads/:id',
     operation: GetThreadDocument,
-    variables: (req) => ({ id: req.params.id! }),
+    // `emails`: a page of the thread, oldest first (`message_count` is the whole thread's).
+    variables: (req) => ({ id: req.params.id!, ...pageParams(req) }),
     respond: (d) => ({ data: restThread(d.thread) }),
   }),
 ];
