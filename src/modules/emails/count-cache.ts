@@ -23,18 +23,19 @@ export const COUNT_MAX_AGE_MS = 10_000;
 /** The generation as one value (`SELECT …`): also read as a column of the page query, in its snapshot. */
 export const GENERATION_SQL = 'SELECT coalesce(max(seq), 0)::text FROM events';
 
-interface Entry {
+interface Entry<T> {
   generation: string;
   /** When the count started. */
   at: number;
   /** Settled, or still running: requests that miss while it runs wait for it instead of counting again. */
-  total: Promise<number>;
+  total: Promise<T>;
   /** A background recount of an aged entry is running. */
   refreshing: boolean;
 }
 
-export class CountCache {
-  private readonly entries = new Map<string, Entry>();
+/** `T`: a total (listings), or any figures computed over the emails alike (statistics, folder counts). */
+export class CountCache<T = number> {
+  private readonly entries = new Map<string, Entry<T>>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -45,13 +46,13 @@ export class CountCache {
   }
 
   /** The total for `key` at `generation`; `count` runs when there is none for this generation (see the file comment). */
-  async total(key: string, generation: string, count: () => Promise<number>): Promise<number> {
+  async total(key: string, generation: string, count: () => Promise<T>): Promise<T> {
     const hit = this.entries.get(key);
     if (hit && hit.generation === generation) {
       if (this.now() - hit.at >= COUNT_MAX_AGE_MS && !hit.refreshing) this.refresh(key, hit, count);
       return hit.total.catch(count);
     }
-    const entry: Entry = { generation, at: this.now(), total: count(), refreshing: false };
+    const entry: Entry<T> = { generation, at: this.now(), total: count(), refreshing: false };
     this.put(key, entry);
     try {
       return await entry.total;
@@ -62,7 +63,7 @@ export class CountCache {
   }
 
   /** Recounts an aged entry; its total replaces the entry only if nothing newer did meanwhile. */
-  private refresh(key: string, aged: Entry, count: () => Promise<number>): void {
+  private refresh(key: string, aged: Entry<T>, count: () => Promise<T>): void {
     aged.refreshing = true;
     const at = this.now();
     count().then(
@@ -74,7 +75,7 @@ export class CountCache {
     );
   }
 
-  private put(key: string, entry: Entry): void {
+  private put(key: string, entry: Entry<T>): void {
     this.entries.delete(key);
     if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, entry);
