@@ -93,3 +93,16 @@ describe('thread paging', () => {
     expect(d.emailThreadPage).toEqual({ nodes: ids.slice(20, 30).map((id) => ({ id: String(id) })), totalCount: SIZE, page: 3, perPage: 10, totalPages: 12 });
   });
 });
+
+describe("seed 004's own paths", () => {
+  it('/api/emails/threads, /statistics and /folders answer (they were read as an email id: 400)', async () => {
+    const threads = await srv.api('/api/emails/threads?per_page=5');
+    expect(threads.status).toBe(200);
+    expect(threads.body).toEqual((await srv.api('/api/threads?per_page=5')).body);
+    expect(threads.body.data[0]).toMatchObject({ id: threadId, message_count: SIZE });
+    const stats = await srv.api('/api/emails/statistics');
+    expect(stats.status).toBe(200);
+    expect(stats.body).toEqual({ success: true, data: { total_emails: SIZE, total_threads: 1, unread_emails: SIZE, folders: { INBOX: SIZE } } });
+    expect(await srv.api('/api/emails/folders')).toMatchObject({ status: 200, body: { success: true, data: ['INBOX'] } });
+  });
+});

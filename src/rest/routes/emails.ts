@@ -107,4 +107,21 @@ export const emailRoutes = [
     variables: (req) => ({ accountId: accountId(req) }),
     respond: (d) => ({ data: restStatistics(d.emailStats) }),
   }),
+  // Seed 004's own paths (`/api/emails/statistics/`, `/api/emails/folders/`; threads in threads.ts): they used to be
+  // read as an email id and answered 400 "id: must be a positive integer id".
+  route({
+    method: 'GET',
+    path: '/api/emails/statistics',
+    operation: EmailStatsDocument,
+    variables: (req) => ({ accountId: accountId(req) }),
+    respond: (d) => ({ data: restStatistics(d.emailStats) }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/emails/folders',
+    operation: FoldersDocument,
+    variables: (req) => ({ accountId: accountId(req) }),
+    // Seed 004's shape: the folder names (of every visible account, once each); /api/folders has the counts.
+    respond: (d) => ({ data: [...new Set(d.folders.map((f) => f.folder))] }),
+  }),
 ];

@@ -4,10 +4,11 @@ import { int, pageParams } from '../coerce.js';
 import { restPageMeta, restThread } from '../presenters/emails.js';
 import { route } from '../route.js';
 
-export const threadRoutes = [
+/** `GET /api/threads`, also at seed 004's `/api/emails/threads/` (read as an email id before: a 400). */
+const listing = (path: string) =>
   route({
     method: 'GET',
-    path: '/api/threads',
+    path,
     operation: ListThreadsDocument,
     variables: (req) => {
       const account = int(req.query.account_id, 'account_id', 1, 2_147_483_647);
@@ -17,7 +18,11 @@ export const threadRoutes = [
       };
     },
     respond: (d) => ({ data: d.threads.nodes.map((t) => restThread(t)), meta: restPageMeta(d.threads) }),
-  }),
+  });
+
+export const threadRoutes = [
+  listing('/api/threads'),
+  listing('/api/emails/threads'),
   route({
     method: 'GET',
     path: '/api/threads/:id',
