@@ -9,6 +9,7 @@ export { EmailChangesService, WRITE_BACK_CHANNEL, BULK_ACTIONS, MAX_BULK_IDS, ty
 export { EmailChangesResolver } from './email-changes.resolver.js';
 export { EmailsQueryService, MAX_SEARCH_LIMIT, threadSlice, type ThreadSlice, type ThreadEmailsPage, type EmailPage, type SearchHit, type EmailStats, type FolderSummary, type ListArgs } from './emails.query.service.js';
 export { SearchWindows } from './search-window.js';
+export { CountCache } from './count-cache.js';
 export { createEmailLoaders, type EmailLoaders } from './emails.loaders.js';
 export { EmailsResolver } from './emails.resolver.js';
 export { EmailType, EmailFilterInput } from './emails.types.js';

@@ -6,7 +6,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { exec } from '../../db/sql.js';
 import { AppError } from '../../shared/errors.js';
 import type { Principal } from '../auth/index.js';
-import { scopeSql } from '../emails/email-query.js';
+import { CountCache, scopeSql } from '../emails/index.js';
 import { DEFAULT_PER_PAGE, MAX_PER_PAGE, positive, type EmailsQueryService } from '../emails/emails.query.service.js';
 
 export interface ThreadRow {
@@ -30,6 +30,9 @@ const COLUMNS = `t.id, t.account_id AS "accountId", t.subject, t.message_count A
   t.last_message_at AS "lastMessageAt", t.created_at AS "createdAt"`;
 
 export class ThreadsService {
+  /** Listing totals per outbox generation, as the emails' (count-cache.ts): threads change only with their emails. */
+  private readonly counts = new CountCache();
+
   constructor(
     private readonly orm: MikroORM,
     private readonly emails: EmailsQueryService,
@@ -48,15 +51,17 @@ export class ThreadsService {
     const where = `${scope.sql} AND t.message_count > 0${args.accountId != null ? ' AND t.account_id = ?' : ''}`;
     const params = [...scope.params, ...(args.accountId != null ? [args.accountId] : [])];
     const em = this.em;
-    const [rows, [count]] = await Promise.all([
+    const counted = async () => (await exec<{ n: number }>(this.em, `SELECT count(*)::int AS n FROM threads t WHERE ${where}`, params))[0]!.n;
+    // The order of the threads_activity index (migration qa_api_threads_activity): a page is a walk, not a sort of all.
+    const [rows, total] = await Promise.all([
       exec<ThreadRow>(em, `SELECT ${COLUMNS} FROM threads t WHERE ${where} ORDER BY t.last_message_at DESC NULLS LAST, t.id DESC LIMIT ? OFFSET ?`, [
         ...params,
         perPage,
         (page - 1) * perPage,
       ]),
-      exec<{ n: number }>(em, `SELECT count(*)::int AS n FROM threads t WHERE ${where}`, params),
+      this.counts.generation(em).then((generation) => this.counts.total(`${where}\0${JSON.stringify(params)}`, generation, counted)),
     ]);
-    return { rows: rows.map(toThreadRow), total: count!.n, page, perPage, totalPages: Math.ceil(count!.n / perPage) };
+    return { rows: rows.map(toThreadRow), total, page, perPage, totalPages: Math.ceil(total / perPage) };
   }
 
   /** One thread, or NOT_FOUND (also outside the principal's scope, and once all its emails are deleted). */
