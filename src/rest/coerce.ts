@@ -47,7 +47,9 @@ export function serviceInt(value: Raw, field: string): number | undefined {
  */
 export function capped(value: Raw, field: string, cap: number): number | undefined {
   if (typeof value === 'string' && /^\s*\d{16,}\s*$/.test(value)) return cap;
-  const n = int(value, field, 1, Number.MAX_SAFE_INTEGER);
+  const n = int(value, field);
+  // No upper bound to name: values over the cap are clamped (it read "must be between 1 and 9007199254740991").
+  if (n !== undefined && n < 1) throw AppError.badInput(`${field}: must be at least 1`);
   return n === undefined ? undefined : Math.min(n, cap);
 }
 

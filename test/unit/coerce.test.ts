@@ -27,7 +27,8 @@ describe('REST coercion', () => {
     expect(capped(undefined, 'limit', 50)).toBeUndefined();
     expect(() => capped('-99999999999999999999', 'limit', 50)).toThrow(/limit/);
     expect(perPage('20')).toBe(20);
-    expect(() => perPage('0')).toThrow(/per_page/);
+    expect(() => perPage('0')).toThrow('per_page: must be at least 1');
+    expect(() => capped('-5', 'limit', 50)).toThrow('limit: must be at least 1');
     expect(() => perPage('ten')).toThrow(/per_page/);
   });
 
