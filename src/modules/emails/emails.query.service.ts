@@ -180,16 +180,16 @@ export class EmailsQueryService {
       const [row] = await exec<{ n: number }>(this.em, `SELECT count(*)::int AS n FROM emails e WHERE ${where.sql}`, where.params);
       return row!.n;
     };
-    // A search for a word that is not common must not walk the sort index (search-window.ts, `walkable`).
+    const offset = page ? (page - 1) * size : 0;
+    // A search for a rare word must not walk the sort index (search-window.ts, `walkable`).
     const search = args.filter?.search?.trim();
-    const indexed = !search || this.windows.walkable?.(search) !== false;
+    const indexed = !search || this.windows.walkable?.(search, offset + size + 1) !== false;
     const pageSql = `SELECT ${EMAIL_COLUMNS}, ${sortKeySql(sort)} AS "_key", (${GENERATION_SQL}) AS "_gen"${snapshotSql} FROM emails e
        WHERE ${where.sql}${after ? ` AND ${after.sql}` : ''}
        ORDER BY ${orderSql(sort, indexed)} LIMIT ? OFFSET ?`;
     // Embedded relations are computed over the page (a subquery scan keeps its order), not in it: there, PostgreSQL
     // would also compute them for every row skipped by the OFFSET.
     const embeds = Object.entries(opts.embeds ?? {});
-    const offset = page ? (page - 1) * size : 0;
     const countKey = `${where.sql}\0${JSON.stringify(where.params)}`;
     // OFFSET reads every row it skips (page=100000 of 100k emails: 0.6 s for an empty page). A deep page is only read
     // when the listing's total (usually cached) says it holds something.
