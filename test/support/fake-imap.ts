@@ -1,0 +1,116 @@
+/**
+ * A scripted IMAP server for misbehaviour a real Dovecot cannot produce: it greets, takes any LOGIN (or refuses it),
+ * and then stops answering at a chosen command — silent, or trickling a byte now and then so that no socket
+ * inactivity timeout ever fires. Until that command it answers as an empty IMAP4rev1 server. It counts connections
+ * and LOGINs (reconnect-storm tests).
+ */
+import net from 'node:net';
+
+export interface FakeImapOptions {
+  /** The first command (upper case, e.g. 'SELECT') left unanswered; the session then hangs. */
+  hangOn?: string;
+  /** While hung, send one byte every this many ms (an unfinished line): the socket never goes quiet. */
+  trickleMs?: number;
+  /** Answer LOGIN with this instead of OK. */
+  login?: 'NO' | 'BAD';
+}
+
+export interface FakeImap {
+  readonly host: string;
+  readonly port: number;
+  readonly connections: number;
+  readonly logins: number;
+  /** Sessions currently hung on `hangOn`. */
+  readonly hung: number;
+  close(): Promise<void>;
+}
+
+const CAPS = 'IMAP4rev1 AUTH=PLAIN';
+
+export async function startFakeImap(opts: FakeImapOptions = {}): Promise<FakeImap> {
+  const sockets = new Set<net.Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  let connections = 0;
+  let logins = 0;
+  let hung = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    let buffered = '';
+    let hanging = false;
+    const send = (line: string) => !socket.destroyed && socket.write(`${line}\r\n`);
+    send(`* OK [CAPABILITY ${CAPS}] fake server ready`);
+    socket.on('data', (chunk: Buffer) => {
+      if (hanging) return;
+      buffered += chunk.toString('latin1');
+      let nl: number;
+      while (!hanging && (nl = buffered.indexOf('\r\n')) !== -1) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 2);
+        const [tag = '*', rawCommand = '', ...args] = line.split(' ');
+        const command = rawCommand.toUpperCase();
+        if (command === opts.hangOn) {
+          hanging = true;
+          hung++;
+          socket.on('close', () => hung--);
+          if (opts.trickleMs) {
+            socket.write('* OK ');
+            const t = setInterval(() => !socket.destroyed && socket.write('.'), opts.trickleMs);
+            timers.add(t);
+            socket.on('close', () => clearInterval(t));
+          }
+          return;
+        }
+        if (command === 'CAPABILITY') {
+          send(`* CAPABILITY ${CAPS}`);
+          send(`${tag} OK CAPABILITY completed`);
+        } else if (command === 'LOGIN' || command === 'AUTHENTICATE') {
+          logins++;
+          send(opts.login ? `${tag} ${opts.login} [AUTHENTICATIONFAILED] Authentication failed.` : `${tag} OK [CAPABILITY ${CAPS}] Logged in`);
+        } else if (command === 'SELECT' || command === 'EXAMINE') {
+          send('* FLAGS (\\Seen \\Flagged \\Deleted)');
+          send('* 0 EXISTS');
+          send('* OK [UIDVALIDITY 1] UIDs valid');
+          send('* OK [UIDNEXT 1] Predicted next UID');
+          send(`${tag} OK [READ-WRITE] ${command} completed`);
+        } else if (command === 'STATUS') {
+          send(`* STATUS ${args[0] ?? 'INBOX'} (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 1)`);
+          send(`${tag} OK STATUS completed`);
+        } else if (command === 'UID' && args[0]?.toUpperCase() === 'SEARCH') {
+          send('* SEARCH');
+          send(`${tag} OK SEARCH completed`);
+        } else if (command === 'LOGOUT') {
+          send('* BYE logging out');
+          send(`${tag} OK LOGOUT completed`);
+          socket.end();
+        } else if (command === 'NOOP' || command === 'LIST' || command === 'LSUB') {
+          send(`${tag} OK ${command} completed`);
+        } else {
+          send(`${tag} BAD unknown command`);
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    host: '127.0.0.1',
+    port,
+    get connections() {
+      return connections;
+    },
+    get logins() {
+      return logins;
+    },
+    get hung() {
+      return hung;
+    },
+    async close() {
+      for (const t of timers) clearInterval(t);
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
