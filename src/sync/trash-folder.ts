@@ -1,7 +1,7 @@
 /**
  * Where the deletes of a write-back drain go (write-back.ts): MOVE to the account's Trash folder, expunge (the
  * account's `delete_mode`), or nowhere yet (retried with the error: a delete in trash mode is never silently
- * permanent).
+ * permanent), and how they leave their folder (removeMessages).
  */
 import type { ImapFlow } from 'imapflow';
 import { errorMessage } from '../shared/errors.js';
@@ -20,5 +20,30 @@ export async function trashFolder(client: ImapFlow, log: Logger, accountId: numb
     return { trash: created.path };
   } catch (err) {
     return { unavailable: `No Trash folder on the server, and creating one failed: ${errorMessage(err)}` };
+  }
+}
+
+/**
+ * Takes `uids` out of the selected folder: MOVE to `trash`, or (null) \Deleted + expunge; false when the server
+ * refused. Without MOVE a move is COPY + expunge. Without UIDPLUS there is no UID EXPUNGE, and a plain EXPUNGE removes
+ * every message flagged \Deleted in the folder — those another client marked deleted but kept (mail clients' "mark as
+ * deleted" model) too, for good. So the others lose \Deleted for the time of the EXPUNGE and get it back after it
+ * (RFC 4315's motivation; a client flagging one in between is the race it leaves, and a connection lost in between
+ * leaves them unmarked rather than destroyed).
+ */
+export async function removeMessages(client: ImapFlow, uids: readonly number[], trash: string | null): Promise<boolean> {
+  const set = uids.join(',');
+  if (trash && client.capabilities.has('MOVE')) return Boolean(await client.messageMove(set, trash, { uid: true }));
+  if (trash && !(await client.messageCopy(set, trash, { uid: true }))) return false;
+  if (client.capabilities.has('UIDPLUS')) return Boolean(await client.messageDelete(set, { uid: true }));
+  const ours = new Set(uids);
+  const marked = await client.search({ deleted: true }, { uid: true });
+  if (!marked) return false;
+  const others = marked.filter((u) => !ours.has(u)).join(',');
+  if (others && !(await client.messageFlagsRemove(others, ['\\Deleted'], { uid: true }))) return false;
+  try {
+    return Boolean(await client.messageDelete(set, { uid: true }));
+  } finally {
+    if (others) await client.messageFlagsAdd(others, ['\\Deleted'], { uid: true });
   }
 }

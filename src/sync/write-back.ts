@@ -17,7 +17,8 @@
  * - Delete: MOVE to the Trash folder (special-use \Trash — imapflow also recognises the localised names of servers
  *   without SPECIAL-USE, "Deleted Items", "Corbeille", … — else a folder named Trash; a server with none gets a
  *   "Trash" folder, as mail clients create one: a delete in trash mode is never silently permanent) or, in `expunge`
- *   mode, \Deleted + UID EXPUNGE. If that folder cannot be created, the deletes are retried like a failed command.
+ *   mode, \Deleted + UID EXPUNGE (without UIDPLUS, other messages marked \Deleted are kept out of the EXPUNGE:
+ *   trash-folder.ts removeMessages). If that folder cannot be created, the deletes are retried like a failed command.
  *   A delete whose message is gone from its folder follows it when the sync finds it in another one (moved by
  *   another client meanwhile: chaseDeletes), else it is done once the attempts are over.
  * - A command that fails on a reachable server, or a dropped connection, is retried with backoff; after
@@ -37,7 +38,7 @@ import type { Logger } from '../shared/logger.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { flagChangeOf } from './fetch-new.js';
 import { searchUids } from './folder-sync.js';
-import { trashFolder, type DeleteTarget } from './trash-folder.js';
+import { removeMessages, trashFolder, type DeleteTarget } from './trash-folder.js';
 
 export const MAX_WRITE_BACK_ATTEMPTS = 8;
 const BATCH = 1000;
@@ -232,10 +233,9 @@ export class WriteBackDrainer {
     await this.chaseDeletes(accountId, folder, jobs.filter((j) => !there.has(Number(j.uid))), 'trash' in target ? target.trash : null);
     const present = jobs.filter((j) => there.has(Number(j.uid)));
     if (present.length === 0) return 0;
-    const uids = present.map((j) => j.uid).join(',');
     // Deleting from the Trash itself expunges.
     const trash = 'trash' in target && target.trash !== folder ? target.trash : null;
-    const moved = trash ? await client.messageMove(uids, trash, { uid: true }) : await client.messageDelete(uids, { uid: true });
+    const moved = await removeMessages(client, present.map((j) => Number(j.uid)), trash);
     if (!moved) {
       await this.retry(accountId, folder, present, trash ? `Could not move the messages to ${trash}` : `Could not expunge the messages in ${folder}`);
       return 0;

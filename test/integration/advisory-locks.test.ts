@@ -71,8 +71,8 @@ describe('AdvisoryLocks', () => {
       const heldNow = async () => Number((await sql<{ n: string }>(db.url, "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 7999"))[0]!.n);
       for (let i = 0; i < 100 && (await heldNow()) < 25; i++) await sleep(20);
       expect(await heldNow()).toBe(25);
-      const [{ n }] = await sql<{ n: string }>(db.url, "SELECT count(DISTINCT pid) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 7999");
-      expect(Number(n)).toBe(1);
+      const [backends] = await sql<{ n: string }>(db.url, "SELECT count(DISTINCT pid) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 7999");
+      expect(Number(backends!.n)).toBe(1);
       // The holding connection is terminated under them: they run on, their locks gone; the next holder reconnects.
       await sql(db.url, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7999");
       release();
