@@ -1,7 +1,8 @@
 /**
  * The long-lived IMAP session of one account (on the instance holding its lease): connect, full pass, then IDLE on
  * the first sync folder and poll the others with a cheap STATUS before any SELECT. Silent sockets are caught by a
- * watchdog (periodic STATUS on the IDLE folder; imapflow re-issues IDLE every `idleRestartMs`; socket timeouts).
+ * watchdog (a periodic NOOP on the IDLE folder, with a deadline; imapflow re-issues IDLE every `idleRestartMs`;
+ * socket timeouts).
  * Errors reconnect with jittered exponential backoff; bad credentials park the account until it is updated.
  */
 import type { ImapFlow } from 'imapflow';
@@ -50,6 +51,16 @@ interface PollState {
   round: Promise<void> | null;
   /** Asked for while a round ran: that round may have looked before the change, so one more follows. */
   again: boolean;
+}
+
+/** What a poll learnt of a folder: STATUS, or the selected folder's own view (see look()). */
+interface FolderLook {
+  messages?: number;
+  uidValidity?: bigint;
+  uidNext?: number;
+  highestModseq?: bigint;
+  /** The folder has MODSEQs (CONDSTORE): a flag change moves HIGHESTMODSEQ. */
+  condstore: boolean;
 }
 
 /** On a server without IDLE: how often the primary folder is asked for news (NOOP), at most. */
@@ -258,23 +269,42 @@ export class AccountWorker {
   }
 
   /**
-   * STATUS with a deadline: a socket that died silently (a NAT or firewall dropping the connection without a reset)
-   * would leave it waiting for the socket timeout, minutes. Past the deadline the session is closed, and reconnected.
+   * A poll's command with a deadline: a socket that died silently (a NAT or firewall dropping the connection without
+   * a reset) would leave it waiting for the socket timeout, minutes. Past the deadline the session is closed, and
+   * reconnected.
    */
-  private async statusOrStale(client: ImapFlow, folder: string) {
+  private async orStale<T>(client: ImapFlow, folder: string, command: string, answer: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const stale = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        this.deps.log.warn({ accountId: this.accountId, folder, timeoutMs: this.deps.options.watchdogTimeoutMs }, 'IMAP session stale (STATUS unanswered); reconnecting');
+        this.deps.log.warn({ accountId: this.accountId, folder, timeoutMs: this.deps.options.watchdogTimeoutMs }, `IMAP session stale (${command} unanswered); reconnecting`);
         client.close();
-        reject(Object.assign(new Error('IMAP session stale: STATUS unanswered'), { code: 'ETIMEDOUT' }));
+        reject(Object.assign(new Error(`IMAP session stale: ${command} unanswered`), { code: 'ETIMEDOUT' }));
       }, this.deps.options.watchdogTimeoutMs);
     });
     try {
-      return await Promise.race([client.status(folder, { uidNext: true, uidValidity: true, messages: true, highestModseq: true }), stale]);
+      return await Promise.race([answer, stale]);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * A poll's look at one folder (false: the server does not have it). The folder the session has selected (the IDLE
+   * one) gets a NOOP, which brings its pending notifications, and is read from the session's own view: STATUS SHOULD
+   * NOT be used on the selected mailbox (RFC 3501 6.3.10), and servers that refuse it made every poll look like the
+   * folder had gone (a pass over every folder each time), others answer it with stale counts, which imapflow copies
+   * into the session's view. Notifications update EXISTS only, so that view's UIDNEXT and HIGHESTMODSEQ are not
+   * compared (new mail and flag changes there come as notifications, which schedule a pass themselves).
+   */
+  private async look(client: ImapFlow, folder: string): Promise<FolderLook | false> {
+    if (client.mailbox && client.mailbox.path === folder) {
+      await this.orStale(client, folder, 'NOOP', client.noop());
+      const box = client.mailbox;
+      if (box && box.path === folder) return { messages: box.exists, uidValidity: box.uidValidity, condstore: box.highestModseq !== undefined };
+    }
+    const s = await this.orStale(client, folder, 'STATUS', client.status(folder, { uidNext: true, uidValidity: true, messages: true, highestModseq: true }));
+    return s && { ...s, condstore: s.highestModseq !== undefined };
   }
 
   /** Every poll interval: a STATUS round, then the write-back queue. */
@@ -315,8 +345,8 @@ export class AccountWorker {
   }
 
   /**
-   * STATUS each folder (the IDLE one too, as a watchdog) and sync those that changed. A synced folder that has gone
-   * from the server (deleted, renamed) since it was last recorded, or come back since it was recorded missing, runs
+   * STATUS each folder (a NOOP for the selected one, the IDLE folder: see look(); either is the watchdog) and sync
+   * those that changed. A synced folder that has gone from the server (deleted, renamed) since it was last recorded, or come back since it was recorded missing, runs
    * one full pass, which records it on the account and on the folder as the session's first pass does (only a pass
    * over every folder knows the account's list); after that it is merely skipped, or synced like the others.
    */
@@ -325,8 +355,8 @@ export class AccountWorker {
     let fullPass = false;
     for (const folder of folders) {
       if (this.stopped || !client.usable) return;
-      const s = await this.statusOrStale(client, folder).catch((err: unknown) => {
-        if (isMailboxMissing(err)) return null;
+      const s = await this.look(client, folder).catch((err: unknown) => {
+        if (isMailboxMissing(err)) return false as const;
         throw err;
       });
       const c = cursors.get(folder);
@@ -343,7 +373,7 @@ export class AccountWorker {
         (s.highestModseq !== undefined && c.highestModseq !== String(s.highestModseq));
       // Without CONDSTORE, STATUS has no HIGHESTMODSEQ and a flag change set elsewhere shows in none of its counts
       // (Exchange, some hosted servers): such a folder's flags are compared every flagRescanMs however quiet it looks.
-      const flagsDue = s.highestModseq === undefined && Date.now() - (flagsComparedAt.get(folder) ?? sessionStart) >= this.deps.options.flagRescanMs;
+      const flagsDue = !s.condstore && Date.now() - (flagsComparedAt.get(folder) ?? sessionStart) >= this.deps.options.flagRescanMs;
       if (changed || flagsDue) {
         await this.deps.runner.runFresh(this.accountId, { folder }, this.on(client));
         flagsComparedAt.set(folder, Date.now());

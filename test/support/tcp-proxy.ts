@@ -13,19 +13,43 @@ export interface SilenceableProxy {
   silenceOpen(): number;
   /** Everything clients have sent through the proxy so far, as latin1 text. */
   sent(): string;
+  /** STATUS commands answered NO (see `refuseStatusOfSelected`). */
+  readonly refused: number;
   close(): Promise<void>;
 }
 
-export async function startProxy(target: { host: string; port: number }): Promise<SilenceableProxy> {
+/**
+ * `refuseStatusOfSelected`: the proxy answers `NO` itself to a STATUS of the mailbox the connection has selected, as
+ * some servers do (RFC 3501 6.3.10: STATUS SHOULD NOT be used on it); `refused` counts them. Client lines are then
+ * forwarded line by line (fine for tests: no literals).
+ */
+export async function startProxy(target: { host: string; port: number }, opts: { refuseStatusOfSelected?: boolean } = {}): Promise<SilenceableProxy> {
   const open = new Set<{ client: net.Socket; upstream: net.Socket }>();
   const silenced = new Set<net.Socket>();
   const sent: Buffer[] = [];
+  let refused = 0;
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);
     const pair = { client, upstream };
     open.add(pair);
     client.on('data', (chunk: Buffer) => sent.push(chunk));
-    client.pipe(upstream);
+    if (opts.refuseStatusOfSelected) {
+      let selected: string | null = null;
+      let partial = '';
+      client.on('data', (chunk: Buffer) => {
+        const lines = (partial + chunk.toString('latin1')).split('\r\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+          const [tag, command = '', ...rest] = line.split(' ');
+          const mailbox = rest.join(' ').split(' (')[0]!.replace(/^"(.*)"$/, '$1');
+          if (/^(SELECT|EXAMINE)$/i.test(command)) selected = mailbox;
+          if (/^STATUS$/i.test(command) && mailbox === selected) {
+            refused++;
+            client.write(`${tag} NO [CLIENTBUG] STATUS on the selected mailbox is not supported\r\n`);
+          } else upstream.write(`${line}\r\n`, 'latin1');
+        }
+      });
+    } else client.pipe(upstream);
     upstream.pipe(client);
     const end = () => {
       open.delete(pair);
@@ -55,6 +79,9 @@ export async function startProxy(target: { host: string; port: number }): Promis
       return n;
     },
     sent: () => Buffer.concat(sent).toString('latin1'),
+    get refused() {
+      return refused;
+    },
     async close() {
       for (const s of silenced) s.destroy();
       for (const { client, upstream } of open) {
