@@ -90,6 +90,7 @@ const EnvSchema = z.object({
   IMAP_CONNECT_TIMEOUT_MS: intIn(500, 120_000).default(10_000),
   IMAP_GREETING_TIMEOUT_MS: intIn(500, 120_000).default(10_000),
   IMAP_SOCKET_TIMEOUT_MS: intIn(1000, 3_600_000).default(300_000),
+  IMAP_COMMAND_TIMEOUT_MS: intIn(1000, 3_600_000).default(120_000),
   IMAP_TLS_REJECT_UNAUTHORIZED: bool.default(true),
   SHUTDOWN_TIMEOUT_MS: intIn(100, 600_000).default(15_000),
   SYNC_ENABLED: bool.default(true),
@@ -159,6 +160,7 @@ export interface Config {
     readonly connectTimeoutMs: number;
     readonly greetingTimeoutMs: number;
     readonly socketTimeoutMs: number;
+    readonly commandTimeoutMs: number;
     readonly tlsRejectUnauthorized: boolean;
   };
   readonly shutdownTimeoutMs: number;
@@ -273,6 +275,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       connectTimeoutMs: e.IMAP_CONNECT_TIMEOUT_MS,
       greetingTimeoutMs: e.IMAP_GREETING_TIMEOUT_MS,
       socketTimeoutMs: e.IMAP_SOCKET_TIMEOUT_MS,
+      commandTimeoutMs: e.IMAP_COMMAND_TIMEOUT_MS,
       tlsRejectUnauthorized: e.IMAP_TLS_REJECT_UNAUTHORIZED,
     }),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

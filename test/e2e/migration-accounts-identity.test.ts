@@ -52,7 +52,7 @@ describe('migration accounts_mailbox_identity', () => {
     const accounts = new AccountsService({
         orm: t.orm,
         secretKey: randomBytes(32),
-        imapTimeouts: { connectTimeoutMs: 1000, greetingTimeoutMs: 1000, socketTimeoutMs: 1000, tlsRejectUnauthorized: true },
+        imapTimeouts: { connectTimeoutMs: 1000, greetingTimeoutMs: 1000, socketTimeoutMs: 1000, commandTimeoutMs: 1000, tlsRejectUnauthorized: true },
         log: pino({ level: 'silent' }),
       });
       const admin: Principal = { keyId: 1, name: 't', permissions: ['admin'], accountIds: null, limits: { perMinute: 1000, perHour: 1000 } };

@@ -7,8 +7,10 @@
 import net from 'node:net';
 
 export interface FakeImapOptions {
-  /** The first command (upper case, e.g. 'SELECT') left unanswered; the session then hangs. */
-  hangOn?: string;
+  /** The first command (upper case, e.g. 'SELECT', or a pattern of the whole line) left unanswered; the session then hangs. */
+  hangOn?: string | RegExp;
+  /** The mailbox holds one message (UID 1) of this declared RFC822.SIZE; else it is empty. */
+  messageSize?: number;
   /** While hung, send one byte every this many ms (an unfinished line): the socket never goes quiet. */
   trickleMs?: number;
   /** Answer LOGIN with this instead of OK. */
@@ -51,7 +53,7 @@ export async function startFakeImap(opts: FakeImapOptions = {}): Promise<FakeIma
         buffered = buffered.slice(nl + 2);
         const [tag = '*', rawCommand = '', ...args] = line.split(' ');
         const command = rawCommand.toUpperCase();
-        if (command === opts.hangOn) {
+        if (typeof opts.hangOn === 'string' ? command === opts.hangOn : opts.hangOn?.test(line)) {
           hanging = true;
           hung++;
           socket.on('close', () => hung--);
@@ -71,16 +73,19 @@ export async function startFakeImap(opts: FakeImapOptions = {}): Promise<FakeIma
           send(opts.login ? `${tag} ${opts.login} [AUTHENTICATIONFAILED] Authentication failed.` : `${tag} OK [CAPABILITY ${CAPS}] Logged in`);
         } else if (command === 'SELECT' || command === 'EXAMINE') {
           send('* FLAGS (\\Seen \\Flagged \\Deleted)');
-          send('* 0 EXISTS');
+          send(`* ${opts.messageSize ? 1 : 0} EXISTS`);
           send('* OK [UIDVALIDITY 1] UIDs valid');
-          send('* OK [UIDNEXT 1] Predicted next UID');
+          send(`* OK [UIDNEXT ${opts.messageSize ? 2 : 1}] Predicted next UID`);
           send(`${tag} OK [READ-WRITE] ${command} completed`);
         } else if (command === 'STATUS') {
-          send(`* STATUS ${args[0] ?? 'INBOX'} (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 1)`);
+          send(`* STATUS ${args[0] ?? 'INBOX'} (MESSAGES ${opts.messageSize ? 1 : 0} UIDNEXT ${opts.messageSize ? 2 : 1} UIDVALIDITY 1)`);
           send(`${tag} OK STATUS completed`);
         } else if (command === 'UID' && args[0]?.toUpperCase() === 'SEARCH') {
-          send('* SEARCH');
+          send(opts.messageSize ? '* SEARCH 1' : '* SEARCH');
           send(`${tag} OK SEARCH completed`);
+        } else if (command === 'UID' && args[0]?.toUpperCase() === 'FETCH' && opts.messageSize) {
+          send(`* 1 FETCH (UID 1 FLAGS () RFC822.SIZE ${opts.messageSize} INTERNALDATE "07-Dec-2026 10:00:00 +0000")`);
+          send(`${tag} OK FETCH completed`);
         } else if (command === 'LOGOUT') {
           send('* BYE logging out');
           send(`${tag} OK LOGOUT completed`);

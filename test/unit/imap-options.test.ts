@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { imapOptions, type ImapSettings } from '../../src/modules/accounts/imap-client.js';
 
-const timeouts = { connectTimeoutMs: 1000, greetingTimeoutMs: 1000, socketTimeoutMs: 1000, tlsRejectUnauthorized: true };
+const timeouts = { connectTimeoutMs: 1000, greetingTimeoutMs: 1000, socketTimeoutMs: 1000, commandTimeoutMs: 1000, tlsRejectUnauthorized: true };
 const tlsOf = (host: string) => imapOptions({ host, port: 993, username: 'u', password: 'p', encryption: 'ssl' } satisfies ImapSettings, timeouts).tls;
 
 describe('imapOptions', () => {

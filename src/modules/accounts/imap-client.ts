@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { Encryption } from './account.entity.js';
 import { classifyImapError, type ClassifiedImapError } from './imap-errors.js';
+import { watchCommands } from './imap-stall.js';
 
 export interface ImapSettings {
   host: string;
@@ -20,6 +21,8 @@ export interface ImapTimeouts {
   connectTimeoutMs: number;
   greetingTimeoutMs: number;
   socketTimeoutMs: number;
+  /** A command without a reply (or with a trickle) this long closes the session: see imap-stall.ts. */
+  commandTimeoutMs: number;
   tlsRejectUnauthorized: boolean;
 }
 
@@ -64,6 +67,7 @@ export async function connectImap(s: ImapSettings, t: ImapTimeouts, extra: Parti
   const client = new ImapFlow({ ...imapOptions(s, t), ...extra });
   // An 'error' event without a listener would crash the process.
   client.on('error', () => undefined);
+  watchCommands(client, t.commandTimeoutMs);
   try {
     await client.connect();
     return client;

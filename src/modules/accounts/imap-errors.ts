@@ -106,7 +106,9 @@ export function classifyImapError(error: unknown, target?: { host: string; port:
     return { kind: 'timeout', retryable: true, message: `Connection to ${where} timed out` };
   }
   if (has('ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'NoConnection', 'EConnectionClosed', 'ClosedAfterConnectTLS')) {
-    return { kind: 'network', retryable: true, message: `Network error talking to ${where}: ${str(err.message) ?? all[0]}` };
+    // `reason`: the server's BYE text, or why we closed the session (imap-stall.ts).
+    const reason = chain(err).map((e) => str(e.reason)).find((r) => r !== undefined);
+    return { kind: 'network', retryable: true, message: `Network error talking to ${where}: ${str(err.message) ?? all[0]}${reason ? ` (${reason})` : ''}` };
   }
   return {
     kind: 'protocol',
