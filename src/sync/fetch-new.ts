@@ -7,6 +7,7 @@
  */
 import type { FetchMessageObject, ImapFlow } from 'imapflow';
 import { storedFlags, type FlagChange, type IngestMessage } from '../modules/emails/index.js';
+import { fetchUids } from './imap-uids.js';
 import { chunkBySize } from './plan.js';
 import { toIngestMessage, type ImapMeta } from './ingest/to-ingest.js';
 import type { FolderCounts, ProgressReport, SyncDeps } from './sync-context.js';
@@ -42,7 +43,7 @@ export function metaOf(m: FetchMessageObject): ImapMeta {
 
 async function fetchMeta(client: ImapFlow, uids: readonly number[]): Promise<ImapMeta[]> {
   // fetchAll collects before returning: no IMAP command may run inside a fetch() iteration.
-  const rows = await client.fetchAll(uids.join(','), { uid: true, flags: true, size: true, internalDate: true }, { uid: true });
+  const rows = await fetchUids(client, uids, { flags: true, size: true, internalDate: true });
   return rows.map(metaOf).sort((a, b) => a.uid - b.uid);
 }
 
@@ -142,7 +143,7 @@ async function fetchChunk(client: ImapFlow, deps: SyncDeps, chunk: readonly Imap
   const small = chunk.filter((m) => m.size <= deps.maxMessageBytes);
   const sources = new Map<number, Buffer>();
   if (small.length > 0) {
-    const rows = await client.fetchAll(small.map((m) => m.uid).join(','), { uid: true, source: true }, { uid: true });
+    const rows = await fetchUids(client, small.map((m) => m.uid), { source: true });
     for (const r of rows) if (r.source) sources.set(r.uid, r.source);
   }
   const large: IngestMessage[] = [];

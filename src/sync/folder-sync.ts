@@ -10,6 +10,7 @@ import { headerBlock, headerHash } from '../shared/header-hash.js';
 import { messageIdOf, readFields } from './ingest/parse-headers.js';
 import type { FlagChange, MessageIdentity } from '../modules/emails/index.js';
 import { fetchNewMessages, flagChangeOf, metaOf } from './fetch-new.js';
+import { fetchUids, presentUids, searchUids } from './imap-uids.js';
 import { planFolderSync } from './plan.js';
 import { emptyCounts, type FolderCounts, type ProgressReport, type SyncDeps } from './sync-context.js';
 
@@ -21,14 +22,6 @@ export interface FolderSyncOptions {
 
 /** Messages of a UIDVALIDITY reset fetched (flags + header) and rematched at a time. */
 const IDENTITY_CHUNK = 1000;
-
-export async function searchUids(client: ImapFlow, query: Record<string, unknown>): Promise<number[]> {
-  const r = await client.search(query, { uid: true });
-  // imapflow answers `false` when the command failed (e.g. the connection dropped): never read that as "no messages",
-  // which would look like every message had been expunged.
-  if (!r) throw Object.assign(new Error('UID SEARCH failed'), { code: 'NoConnection' });
-  return r.sort((a, b) => a - b);
-}
 
 /**
  * A UIDVALIDITY reset: the flags and header of each message (no body), IDENTITY_CHUNK at a time, each chunk rematched
@@ -46,7 +39,7 @@ async function rematchByIdentity(
   const matched = new Set<number>();
   const deleting = new Set<number>();
   for (let i = 0; i < uids.length; i += IDENTITY_CHUNK) {
-    const rows = await client.fetchAll(uids.slice(i, i + IDENTITY_CHUNK).join(','), { uid: true, flags: true, headers: true }, { uid: true });
+    const rows = await fetchUids(client, uids.slice(i, i + IDENTITY_CHUNK), { flags: true, headers: true });
     const ids: MessageIdentity[] = rows.map((r) => {
       const headers = r.headers ?? Buffer.alloc(0);
       const meta = metaOf(r);
@@ -123,7 +116,7 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
     }
     // Deletes the server refused for good: the message is still there, so it comes back (with the reason).
     const undone = await deps.state.failedDeletes(accountId, folder, uidValidity);
-    const undoneOnServer = undone.length > 0 ? await searchUids(client, { uid: undone.join(',') }) : [];
+    const undoneOnServer = undone.length > 0 ? await presentUids(client, undone) : [];
     candidates = [...new Set([...candidates, ...undoneOnServer])].sort((a, b) => a - b);
     // Which candidates are stored: an incremental pass probes only them (a folder of 100,000 messages is never loaded
     // for one new message); a first or full pass compares the whole folder anyway, all stored UIDs in one scan.

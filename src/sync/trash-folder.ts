@@ -5,6 +5,7 @@
  */
 import type { ImapFlow } from 'imapflow';
 import { errorMessage } from '../shared/errors.js';
+import { searchUids, storeFlag, uidSets } from './imap-uids.js';
 import type { Logger } from '../shared/logger.js';
 
 export type DeleteTarget = { trash: string } | { expunge: true } | { unavailable: string };
@@ -32,18 +33,21 @@ export async function trashFolder(client: ImapFlow, log: Logger, accountId: numb
  * leaves them unmarked rather than destroyed).
  */
 export async function removeMessages(client: ImapFlow, uids: readonly number[], trash: string | null): Promise<boolean> {
-  const set = uids.join(',');
+  let ok = true;
+  for (const set of uidSets(uids)) ok = (await removeSet(client, set, trash)) && ok;
+  return ok;
+}
+
+async function removeSet(client: ImapFlow, set: string, trash: string | null): Promise<boolean> {
   if (trash && client.capabilities.has('MOVE')) return Boolean(await client.messageMove(set, trash, { uid: true }));
   if (trash && !(await client.messageCopy(set, trash, { uid: true }))) return false;
   if (client.capabilities.has('UIDPLUS')) return Boolean(await client.messageDelete(set, { uid: true }));
-  const ours = new Set(uids);
-  const marked = await client.search({ deleted: true }, { uid: true });
-  if (!marked) return false;
-  const others = marked.filter((u) => !ours.has(u)).join(',');
-  if (others && !(await client.messageFlagsRemove(others, ['\\Deleted'], { uid: true }))) return false;
+  const ours = new Set(await searchUids(client, { uid: set }));
+  const others = (await searchUids(client, { deleted: true })).filter((u) => !ours.has(u));
+  if (others.length > 0 && !(await storeFlag(client, others, '\\Deleted', false))) return false;
   try {
     return Boolean(await client.messageDelete(set, { uid: true }));
   } finally {
-    if (others) await client.messageFlagsAdd(others, ['\\Deleted'], { uid: true });
+    if (others.length > 0) await storeFlag(client, others, '\\Deleted', true);
   }
 }

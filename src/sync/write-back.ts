@@ -37,7 +37,7 @@ import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { flagChangeOf } from './fetch-new.js';
-import { searchUids } from './folder-sync.js';
+import { fetchUids, presentUids, storeFlag } from './imap-uids.js';
 import { removeMessages, trashFolder, type DeleteTarget } from './trash-folder.js';
 
 export const MAX_WRITE_BACK_ATTEMPTS = 8;
@@ -181,14 +181,12 @@ export class WriteBackDrainer {
     const groups = Map.groupBy(jobs, (j) => `${j.action}\0${j.modseq ?? ''}`);
     for (const group of groups.values()) {
       const { action, modseq } = group[0]!;
-      const uids = group.map((j) => j.uid).join(',');
-      const options = { uid: true, ...(condstore && modseq ? { unchangedSince: BigInt(modseq) } : {}) };
-      const flag = [FLAG_OF[action as keyof typeof FLAG_OF]];
-      const ok = ADDS.has(action) ? await client.messageFlagsAdd(uids, flag, options) : await client.messageFlagsRemove(uids, flag, options);
+      const flag = FLAG_OF[action as keyof typeof FLAG_OF];
+      const ok = await storeFlag(client, group.map((j) => j.uid), flag, ADDS.has(action), condstore && modseq ? BigInt(modseq) : undefined);
       if (!ok) refused.push(...group);
     }
     // Read back after every STORE (never inside a fetch iteration): fetchAll has completed before we go on.
-    const rows = await client.fetchAll(jobs.map((j) => j.uid).join(','), { uid: true, flags: true }, { uid: true });
+    const rows = await fetchUids(client, jobs.map((j) => j.uid), { flags: true });
     const server = new Map(rows.map((r) => [r.uid, flagChangeOf(r)]));
     const done: Job[] = [];
     const succeeded: { job: Job; modseq: string | null }[] = [];
@@ -229,7 +227,7 @@ export class WriteBackDrainer {
       return 0;
     }
     // A message moved (or expunged) on the server meanwhile is not there: its delete follows it (chaseDeletes).
-    const there = new Set(await searchUids(client, { uid: jobs.map((j) => j.uid).join(',') }));
+    const there = new Set(await presentUids(client, jobs.map((j) => j.uid)));
     await this.chaseDeletes(accountId, folder, jobs.filter((j) => !there.has(Number(j.uid))), 'trash' in target ? target.trash : null);
     const present = jobs.filter((j) => there.has(Number(j.uid)));
     if (present.length === 0) return 0;
