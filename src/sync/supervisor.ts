@@ -106,9 +106,11 @@ export class SyncSupervisor {
   private async tick(): Promise<void> {
     const accounts = await this.workerDeps.accounts.listSyncable();
     const wanted = new Map(accounts.map((a) => [a.id, a.updatedAt.toISOString()]));
+    const current = [...this.workers].filter(([id, worker]) => wanted.get(id) === worker.configVersion).map(([id]) => id);
+    const renewedNow = await this.renew(current);
     for (const [id, worker] of this.workers) {
       const version = wanted.get(id);
-      const renewed = version !== undefined && version === worker.configVersion && (await this.renew(id));
+      const renewed = version !== undefined && version === worker.configVersion && renewedNow.has(id);
       if (!renewed) {
         const reason = version === undefined ? 'inactive' : version !== worker.configVersion ? 'changed' : 'lease lost';
         this.log.info({ accountId: id, reason }, 'stopping account session');
@@ -117,8 +119,9 @@ export class SyncSupervisor {
         await this.release(id);
       }
     }
+    const acquired = this.stopped ? new Set<number>() : await this.acquire([...wanted.keys()].filter((id) => !this.workers.has(id)));
     for (const [id, version] of wanted) {
-      if (this.stopped || this.workers.has(id) || !(await this.acquire(id))) continue;
+      if (this.stopped || this.workers.has(id) || !acquired.has(id)) continue;
       const worker = new AccountWorker(id, version, this.workerDeps);
       this.workers.set(id, worker);
       this.log.info({ accountId: id, instance: this.instanceId }, 'account session acquired');
@@ -126,30 +129,42 @@ export class SyncSupervisor {
     }
   }
 
-  private async acquire(accountId: number): Promise<boolean> {
+  /** Takes the leases of `accountIds` that are free, expired or ours, in one statement (see renew()). */
+  private async acquire(accountIds: number[]): Promise<Set<number>> {
+    if (accountIds.length === 0) return new Set();
     const sent = Date.now();
-    const rows = await exec(
+    // In id order, as every instance does: two acquiring overlapping sets at once never deadlock.
+    const rows = await exec<{ account_id: number | string }>(
       this.orm.em.fork(),
       `INSERT INTO sync_leases (account_id, owner, expires_at, acquired_at)
-       VALUES (?, ?, now() + (? || ' milliseconds')::interval, now())
+       SELECT id, ?, now() + (? || ' milliseconds')::interval, now() FROM unnest(?::int[]) AS id ORDER BY id
        ON CONFLICT (account_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at, acquired_at = now()
        WHERE sync_leases.expires_at < now() OR sync_leases.owner = EXCLUDED.owner
        RETURNING account_id`,
-      [accountId, this.instanceId, String(this.options.leaseTtlMs)],
+      [this.instanceId, String(this.options.leaseTtlMs), accountIds],
     );
-    if (rows.length > 0) this.renewedAt.set(accountId, sent);
-    return rows.length > 0;
+    const acquired = new Set(rows.map((r) => Number(r.account_id)));
+    for (const id of acquired) this.renewedAt.set(id, sent);
+    return acquired;
   }
 
-  private async renew(accountId: number): Promise<boolean> {
+  /**
+   * Renews the leases of `accountIds` in one statement; returns those still ours. One statement per lease, in turn,
+   * made a tick last (accounts × round trip): with many accounts or a distant database, longer than the TTL, and
+   * another instance took over accounts whose sessions still ran here (test/e2e/sync-many-accounts.test.ts).
+   */
+  private async renew(accountIds: number[]): Promise<Set<number>> {
+    if (accountIds.length === 0) return new Set();
     const sent = Date.now();
-    const rows = await exec(
+    const rows = await exec<{ account_id: number | string }>(
       this.orm.em.fork(),
-      `UPDATE sync_leases SET expires_at = now() + (? || ' milliseconds')::interval WHERE account_id = ? AND owner = ? RETURNING account_id`,
-      [String(this.options.leaseTtlMs), accountId, this.instanceId],
+      `UPDATE sync_leases SET expires_at = now() + (? || ' milliseconds')::interval
+       WHERE account_id = ANY(?::int[]) AND owner = ? RETURNING account_id`,
+      [String(this.options.leaseTtlMs), accountIds, this.instanceId],
     );
-    if (rows.length > 0) this.renewedAt.set(accountId, sent);
-    return rows.length > 0;
+    const renewed = new Set(rows.map((r) => Number(r.account_id)));
+    for (const id of renewed) this.renewedAt.set(id, sent);
+    return renewed;
   }
 
   private async release(accountId: number): Promise<void> {

@@ -21,9 +21,10 @@ export interface SilenceableProxy {
 /**
  * `refuseStatusOfSelected`: the proxy answers `NO` itself to a STATUS of the mailbox the connection has selected, as
  * some servers do (RFC 3501 6.3.10: STATUS SHOULD NOT be used on it); `refused` counts them. Client lines are then
- * forwarded line by line (fine for tests: no literals).
+ * forwarded line by line (fine for tests: no literals). `delayMs`: every chunk crosses this much later, each way (a
+ * distant server: a round trip costs twice as much).
  */
-export async function startProxy(target: { host: string; port: number }, opts: { refuseStatusOfSelected?: boolean } = {}): Promise<SilenceableProxy> {
+export async function startProxy(target: { host: string; port: number }, opts: { refuseStatusOfSelected?: boolean; delayMs?: number } = {}): Promise<SilenceableProxy> {
   const open = new Set<{ client: net.Socket; upstream: net.Socket }>();
   const silenced = new Set<net.Socket>();
   const sent: Buffer[] = [];
@@ -49,8 +50,12 @@ export async function startProxy(target: { host: string; port: number }, opts: {
           } else upstream.write(`${line}\r\n`, 'latin1');
         }
       });
+    } else if (opts.delayMs) {
+      const delayed = (from: net.Socket, to: net.Socket) => from.on('data', (chunk: Buffer) => setTimeout(() => !to.destroyed && to.write(chunk), opts.delayMs));
+      delayed(client, upstream);
+      delayed(upstream, client);
     } else client.pipe(upstream);
-    upstream.pipe(client);
+    if (!opts.delayMs) upstream.pipe(client);
     const end = () => {
       open.delete(pair);
       client.destroy();
