@@ -82,6 +82,16 @@ function failureOf(err: unknown, target: { host: string; port: number }): { mess
   return { message: c.message, code: ErrorCode.UPSTREAM_ERROR, kind: c.kind };
 }
 
+/**
+ * The pass's view of the sync deps: on a worker's session, its stop interrupts the pass like the server's shutdown
+ * (at its next chunk, and while it waits for the byte budget). Stopping a worker waited for the budget, which a hung
+ * FETCH elsewhere can hold for IMAP_COMMAND_TIMEOUT_MS, and the supervisor's tick (every lease renewal) with it.
+ */
+function interruptible(sync: SyncDeps, session: WorkerSession | undefined): SyncDeps {
+  if (!session) return sync;
+  return { ...sync, shutdown: sync.shutdown ? AbortSignal.any([sync.shutdown, session.stopped]) : session.stopped };
+}
+
 /** Whether a pass run for `running` does all that `wanted` asks, so that `wanted` may join it. */
 function covers(running: SyncRequest, wanted: SyncRequest): boolean {
   const folders = running.folder === undefined || running.folder === wanted.folder;
@@ -161,7 +171,7 @@ export class SyncRunner {
         current = folder;
         const onProgress = (p: ProgressReport) => void this.progress({ ...p, accountId, runId });
         try {
-          totals = addCounts(totals, await syncFolder(client, sync, accountId, folder, { full: req.full, since: req.since, onProgress }));
+          totals = addCounts(totals, await syncFolder(client, interruptible(sync, session), accountId, folder, { full: req.full, since: req.since, onProgress }));
         } catch (err) {
           // One folder gone from the server, or one it refuses to open, must not stop the others (nor, through the
           // session, IDLE). Its stored mail is kept: the folder may come back, or be dropped from sync_folders.

@@ -13,6 +13,8 @@ export interface FakeImapOptions {
   messageSize?: number;
   /** While hung, send one byte every this many ms (an unfinished line): the socket never goes quiet. */
   trickleMs?: number;
+  /** Greet with this line and close the connection (e.g. `* BYE Too many connections`). */
+  bye?: string;
   /** Answer LOGIN with this instead of OK. */
   login?: 'NO' | 'BAD';
 }
@@ -24,6 +26,8 @@ export interface FakeImap {
   readonly logins: number;
   /** Sessions currently hung on `hangOn`. */
   readonly hung: number;
+  /** The LOGIN names of those sessions. */
+  readonly hungUsers: string[];
   close(): Promise<void>;
 }
 
@@ -35,6 +39,7 @@ export async function startFakeImap(opts: FakeImapOptions = {}): Promise<FakeIma
   let connections = 0;
   let logins = 0;
   let hung = 0;
+  const hungUsers: string[] = [];
   const server = net.createServer((socket) => {
     connections++;
     sockets.add(socket);
@@ -42,7 +47,13 @@ export async function startFakeImap(opts: FakeImapOptions = {}): Promise<FakeIma
     socket.on('close', () => sockets.delete(socket));
     let buffered = '';
     let hanging = false;
+    let user = '';
     const send = (line: string) => !socket.destroyed && socket.write(`${line}\r\n`);
+    if (opts.bye) {
+      send(opts.bye);
+      socket.end();
+      return;
+    }
     send(`* OK [CAPABILITY ${CAPS}] fake server ready`);
     socket.on('data', (chunk: Buffer) => {
       if (hanging) return;
@@ -56,7 +67,11 @@ export async function startFakeImap(opts: FakeImapOptions = {}): Promise<FakeIma
         if (typeof opts.hangOn === 'string' ? command === opts.hangOn : opts.hangOn?.test(line)) {
           hanging = true;
           hung++;
-          socket.on('close', () => hung--);
+          hungUsers.push(user);
+          socket.on('close', () => {
+            hung--;
+            hungUsers.splice(hungUsers.indexOf(user), 1);
+          });
           if (opts.trickleMs) {
             socket.write('* OK ');
             const t = setInterval(() => !socket.destroyed && socket.write('.'), opts.trickleMs);
@@ -70,7 +85,9 @@ export async function startFakeImap(opts: FakeImapOptions = {}): Promise<FakeIma
           send(`${tag} OK CAPABILITY completed`);
         } else if (command === 'LOGIN' || command === 'AUTHENTICATE') {
           logins++;
-          send(opts.login ? `${tag} ${opts.login} [AUTHENTICATIONFAILED] Authentication failed.` : `${tag} OK [CAPABILITY ${CAPS}] Logged in`);
+          user = (args[0] ?? '').replace(/^"(.*)"$/, '$1');
+          const refusal = opts.login === 'NO' ? 'NO [AUTHENTICATIONFAILED] Authentication failed.' : 'BAD Error in IMAP command LOGIN';
+          send(opts.login ? `${tag} ${refusal}` : `${tag} OK [CAPABILITY ${CAPS}] Logged in`);
         } else if (command === 'SELECT' || command === 'EXAMINE') {
           send('* FLAGS (\\Seen \\Flagged \\Deleted)');
           send(`* ${opts.messageSize ? 1 : 0} EXISTS`);
@@ -111,6 +128,9 @@ export async function startFakeImap(opts: FakeImapOptions = {}): Promise<FakeIma
     },
     get hung() {
       return hung;
+    },
+    get hungUsers() {
+      return [...hungUsers];
     },
     async close() {
       for (const t of timers) clearInterval(t);
