@@ -16,6 +16,11 @@ describe('classifyImapError', () => {
     expect(classifyImapError({ message: 'Command failed', authenticationFailed: true }, target).message).toBe('Authentication failed: the server rejected the credentials');
   });
 
+  it('a BYE instead of a greeting is a session refused for now, with the server\'s words', () => {
+    const bye = { message: 'Unexpected close', code: 'ClosedAfterConnectText', reason: 'Too many connections, try later' };
+    expect(classifyImapError(bye, target)).toEqual({ kind: 'unavailable', retryable: true, message: 'mail.example.org:993 refused the session for now (BYE): Too many connections, try later' });
+  });
+
   it('a login refused for now (connection limit, auth backend down) is retryable, not bad credentials', () => {
     // What imapflow throws for Dovecot's answer to one session too many: a refused LOGIN, marked authenticationFailed.
     const limit = Object.assign(new Error('Command failed'), {

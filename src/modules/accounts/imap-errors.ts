@@ -86,6 +86,10 @@ export function classifyImapError(error: unknown, target?: { host: string; port:
   if ((code && TRANSIENT_CODES.has(code)) || (serverText && TOO_MANY_CONNECTIONS.test(serverText))) {
     return { kind: 'unavailable', retryable: true, message: `${where} refused the session for now${code ? ` [${code}]` : ''}: ${serverText ?? str(err.message) ?? 'no reason given'}` };
   }
+  // A BYE instead of a greeting (too many connections, server busy or shutting down): imapflow says "Unexpected close"
+  // and keeps the server's words in `reason`.
+  const bye = has('ClosedAfterConnectText') ? str(err.reason) : undefined;
+  if (bye) return { kind: 'unavailable', retryable: true, message: `${where} refused the session for now (BYE): ${bye}` };
   if (err.authenticationFailed === true && !serverText && err.message === 'Login is disabled') {
     // imapflow's answer to LOGINDISABLED without an AUTH mechanism it can use: no credentials were even sent.
     return { kind: 'auth', retryable: false, message: `${where} disables login on an unencrypted connection (LOGINDISABLED): use encryption ssl or tls` };
