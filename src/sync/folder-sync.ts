@@ -10,7 +10,7 @@ import { headerBlock, headerHash } from '../shared/header-hash.js';
 import { messageIdOf, readFields } from './ingest/parse-headers.js';
 import type { FlagChange, MessageIdentity } from '../modules/emails/index.js';
 import { fetchNewMessages, flagChangeOf, metaOf } from './fetch-new.js';
-import { fetchUids, presentUids, searchUids } from './imap-uids.js';
+import { fetchUids, presentUids, searchUids, uidNextOf } from './imap-uids.js';
 import { planFolderSync } from './plan.js';
 import { emptyCounts, type FolderCounts, type ProgressReport, type SyncDeps } from './sync-context.js';
 
@@ -93,7 +93,7 @@ export async function syncFolder(client: ImapFlow, deps: SyncDeps, accountId: nu
   try {
     const box = client.mailbox as MailboxObject;
     const uidValidity = Number(box.uidValidity);
-    const view = { uidValidity, uidNext: box.uidNext, exists: box.exists, highestModseq: box.highestModseq !== undefined ? String(box.highestModseq) : null };
+    const view = { uidValidity, uidNext: await uidNextOf(client), exists: box.exists, highestModseq: box.highestModseq !== undefined ? String(box.highestModseq) : null };
     const cursor = await deps.state.cursor(accountId, folder);
     const stale = await deps.state.hasStaleValidity(accountId, folder, uidValidity);
     const plan = planFolderSync(cursor, view, { full: opts.full ?? false, staleRowsExist: stale, selectedBefore });

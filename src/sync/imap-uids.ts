@@ -5,7 +5,7 @@
  * a folder failed every pass. So UIDs go out packed into ranges (`1:500,502,504:900`) and split into commands whose
  * set stays under UID_SET_MAX_CHARS; the commands here run once per set.
  */
-import type { FetchMessageObject, FetchQueryObject, ImapFlow } from 'imapflow';
+import type { FetchMessageObject, FetchQueryObject, ImapFlow, MailboxObject } from 'imapflow';
 
 /** The longest UID set in one command: with the command's own words, a line stays under RFC 2683's 1,000 octets. */
 export const UID_SET_MAX_CHARS = 900;
@@ -58,4 +58,17 @@ export async function storeFlag(client: ImapFlow, uids: readonly (number | strin
   let ok = true;
   for (const set of uidSets(uids.map(Number))) ok = (add ? await client.messageFlagsAdd(set, [flag], options) : await client.messageFlagsRemove(set, [flag], options)) && ok;
   return ok;
+}
+
+/**
+ * The selected folder's UIDNEXT: from its SELECT, else (RFC 3501 requires it there, some servers leave it out) one
+ * above its highest UID, or 1 when it is empty. Without it the folder cursor became NaN and every pass failed.
+ */
+export async function uidNextOf(client: ImapFlow): Promise<number> {
+  const box = client.mailbox as MailboxObject;
+  if (box.uidNext) return box.uidNext;
+  if (!box.exists) return 1;
+  const last = await client.fetchOne('*', { uid: true });
+  if (!last) throw Object.assign(new Error('FETCH of the last message failed'), { code: 'NoConnection' });
+  return last.uid + 1;
 }

@@ -11,6 +11,10 @@ export interface FakeImapOptions {
   hangOn?: string | RegExp;
   /** The mailbox holds one message (UID 1) of this declared RFC822.SIZE; else it is empty. */
   messageSize?: number;
+  /** The source of that message (its BODY[]), when it is fetched. */
+  source?: string;
+  /** SELECT answers without UIDNEXT (RFC 3501 requires it; some servers leave it out). */
+  noUidNext?: boolean;
   /** While hung, send one byte every this many ms (an unfinished line): the socket never goes quiet. */
   trickleMs?: number;
   /** Greet with this line and close the connection (e.g. `* BYE Too many connections`). */
@@ -92,7 +96,7 @@ export async function startFakeImap(opts: FakeImapOptions = {}): Promise<FakeIma
           send('* FLAGS (\\Seen \\Flagged \\Deleted)');
           send(`* ${opts.messageSize ? 1 : 0} EXISTS`);
           send('* OK [UIDVALIDITY 1] UIDs valid');
-          send(`* OK [UIDNEXT ${opts.messageSize ? 2 : 1}] Predicted next UID`);
+          if (!opts.noUidNext) send(`* OK [UIDNEXT ${opts.messageSize ? 2 : 1}] Predicted next UID`);
           send(`${tag} OK [READ-WRITE] ${command} completed`);
         } else if (command === 'STATUS') {
           send(`* STATUS ${args[0] ?? 'INBOX'} (MESSAGES ${opts.messageSize ? 1 : 0} UIDNEXT ${opts.messageSize ? 2 : 1} UIDVALIDITY 1)`);
@@ -100,8 +104,11 @@ export async function startFakeImap(opts: FakeImapOptions = {}): Promise<FakeIma
         } else if (command === 'UID' && args[0]?.toUpperCase() === 'SEARCH') {
           send(opts.messageSize ? '* SEARCH 1' : '* SEARCH');
           send(`${tag} OK SEARCH completed`);
-        } else if (command === 'UID' && args[0]?.toUpperCase() === 'FETCH' && opts.messageSize) {
-          send(`* 1 FETCH (UID 1 FLAGS () RFC822.SIZE ${opts.messageSize} INTERNALDATE "07-Dec-2026 10:00:00 +0000")`);
+        } else if ((command === 'UID' || command === 'FETCH') && (command === 'FETCH' || args[0]?.toUpperCase() === 'FETCH') && opts.messageSize) {
+          if (/BODY\.PEEK\[\]/i.test(line)) {
+            const source = opts.source ?? '';
+            send(`* 1 FETCH (UID 1 BODY[] {${Buffer.byteLength(source)}}\r\n${source})`);
+          } else send(`* 1 FETCH (UID 1 FLAGS () RFC822.SIZE ${opts.messageSize} INTERNALDATE "07-Dec-2026 10:00:00 +0000")`);
           send(`${tag} OK FETCH completed`);
         } else if (command === 'LOGOUT') {
           send('* BYE logging out');
