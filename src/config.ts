@@ -161,6 +161,8 @@ export interface Config {
     readonly greetingTimeoutMs: number;
     readonly socketTimeoutMs: number;
     readonly commandTimeoutMs: number;
+    /** The largest literal a server may send (MAX_MESSAGE_BYTES and 1 MiB): imapflow's own limit is 1 GB. */
+    readonly maxLiteralBytes: number;
     readonly tlsRejectUnauthorized: boolean;
   };
   readonly shutdownTimeoutMs: number;
@@ -276,6 +278,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       greetingTimeoutMs: e.IMAP_GREETING_TIMEOUT_MS,
       socketTimeoutMs: e.IMAP_SOCKET_TIMEOUT_MS,
       commandTimeoutMs: e.IMAP_COMMAND_TIMEOUT_MS,
+      maxLiteralBytes: e.MAX_MESSAGE_BYTES + 1024 * 1024,
       tlsRejectUnauthorized: e.IMAP_TLS_REJECT_UNAUTHORIZED,
     }),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

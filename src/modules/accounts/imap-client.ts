@@ -23,6 +23,12 @@ export interface ImapTimeouts {
   socketTimeoutMs: number;
   /** A command without a reply (or with a trickle) this long closes the session: see imap-stall.ts. */
   commandTimeoutMs: number;
+  /**
+   * The largest literal (a message source, mostly) the server may send; a longer one ends the session. imapflow
+   * buffers a literal whole and allows 1 GB: a server that declares a small RFC822.SIZE and sends a huge source
+   * could take the process's memory. Unset: imapflow's limit.
+   */
+  maxLiteralBytes?: number;
   tlsRejectUnauthorized: boolean;
 }
 
@@ -52,6 +58,7 @@ export function imapOptions(s: ImapSettings, t: ImapTimeouts): ImapFlowOptions {
     connectionTimeout: t.connectTimeoutMs,
     greetingTimeout: t.greetingTimeoutMs,
     socketTimeout: t.socketTimeoutMs,
+    ...(t.maxLiteralBytes ? { maxLiteralSize: t.maxLiteralBytes } : {}),
     // SNI carries a host name, never an IP address (RFC 6066; Node warns DEP0123), and no trailing dot. An address is
     // still checked against the certificate's IP entries (Node uses the host when there is no servername).
     tls: { rejectUnauthorized: t.tlsRejectUnauthorized, ...(isIP(s.host) === 0 ? { servername: s.host.replace(/\.$/, '') } : {}) },
