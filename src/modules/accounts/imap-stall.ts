@@ -22,6 +22,7 @@ interface ImapFlowInternals {
   /** Set while a response is handed to its consumer: the quiet is ours then, not the server's. */
   _processingResponse?: boolean;
   socket?: { bytesRead?: number } | null;
+  isClosed?: boolean;
   byeReason?: string | false;
 }
 
@@ -30,6 +31,8 @@ export function watchCommands(client: ImapFlow, commandTimeoutMs: number, onStal
   const internals = client as unknown as ImapFlowInternals;
   let window: { tag: string; since: number; bytes: number } | null = null;
   const timer = setInterval(() => {
+    // 'close' clears the timer; this, should a session that never connected close without it.
+    if (internals.isClosed) return clearInterval(timer);
     const request = internals.currentRequest;
     const bytes = internals.socket?.bytesRead ?? 0;
     if (!request || !request.tag || request.command === 'IDLE') {
