@@ -32,7 +32,7 @@ import { AdvisoryLocks, LockNamespace } from '../db/locks.js';
 import { lockRowsInIdOrder } from '../db/rows.js';
 import { exec } from '../db/sql.js';
 import type { AccountsService } from '../modules/accounts/index.js';
-import type { EmailChangesService, FlagChange, MailboxStateService } from '../modules/emails/index.js';
+import { setSyncErrors, type EmailChangesService, type FlagChange, type MailboxStateService } from '../modules/emails/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
@@ -270,16 +270,11 @@ export class WriteBackDrainer {
     // pending rows): the other order deadlocked with a delete of an email whose flag change was just written back. And
     // the emails in id order (db/rows.ts): the UPDATE alone met them in queue order and deadlocked with a bulk change.
     await this.deps.orm.em.fork().transactional(async (em) => {
-      const updates = succeeded.filter((s) => s.job.email_id !== null).map((s) => ({ id: s.job.email_id, modseq: s.modseq }));
+      const updates = succeeded.filter((s) => s.job.email_id !== null).map((s) => ({ id: s.job.email_id!, modseq: s.modseq, cause: s.job.id }));
       const json = JSON.stringify(updates);
       if (updates.length > 0) {
         await lockRowsInIdOrder(em, 'emails', 'id = ANY(?::int[])', [updates.map((u) => u.id)]);
-        await exec(
-          em,
-          `UPDATE emails e SET sync_error = NULL, modseq = COALESCE(v.modseq, e.modseq)
-           FROM jsonb_to_recordset(?::jsonb) AS v(id int, modseq bigint) WHERE e.id = v.id`,
-          [json],
-        );
+        await exec(em, 'UPDATE emails e SET modseq = COALESCE(v.modseq, e.modseq) FROM jsonb_to_recordset(?::jsonb) AS v(id int, modseq bigint) WHERE e.id = v.id', [json]);
       }
       await exec(em, 'DELETE FROM write_backs WHERE id = ANY(?::bigint[])', [all.map((j) => j.id)]);
       if (updates.length === 0) return;
@@ -289,6 +284,7 @@ export class WriteBackDrainer {
          WHERE w.email_id = v.id AND w.status = 'pending' AND v.modseq IS NOT NULL AND w.modseq < v.modseq`,
         [json],
       );
+      await setSyncErrors(em, updates.map((u) => ({ emailId: u.id, cause: String(u.cause) })), null);
     });
   }
 
@@ -310,16 +306,14 @@ export class WriteBackDrainer {
     }
   }
 
-  /** Permanent failure: the row stays as `failed` and the email (if it still exists) shows the error. */
+  /** Permanent failure: the row stays as `failed` and the email (if it still exists) shows the error, with an event. */
   private async fail(accountId: number, folder: string, jobs: Job[], error: string): Promise<void> {
     this.deps.log.warn({ accountId, folder, rows: jobs.length, err: error }, 'write-back failed for good');
     await this.deps.orm.em.fork().transactional(async (em) => {
-      const emailIds = jobs.map((j) => j.email_id).filter((id): id is number => id !== null);
-      if (emailIds.length > 0) {
-        await lockRowsInIdOrder(em, 'emails', 'id = ANY(?::int[])', [emailIds]);
-        await exec(em, 'UPDATE emails SET sync_error = ?, updated_at = now() WHERE id = ANY(?::int[])', [error, emailIds]);
-      }
+      const changes = jobs.filter((j) => j.email_id !== null).map((j) => ({ emailId: j.email_id!, cause: String(j.id) }));
+      if (changes.length > 0) await lockRowsInIdOrder(em, 'emails', 'id = ANY(?::int[])', [changes.map((c) => c.emailId)]);
       await exec(em, `UPDATE write_backs SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ANY(?::bigint[])`, [error, jobs.map((j) => j.id)]);
+      await setSyncErrors(em, changes, error);
     });
   }
 

@@ -281,6 +281,52 @@ describe('failures', () => {
     ]);
   }, 90_000);
 
+  it('a flag change whose message was expunged on the server meanwhile: the email goes, the change is settled, no retry forever', async () => {
+    const { creds, accountId, ids } = await syncedAccount(['expunged', 'kept']);
+    const lock = await holdSyncLock(accountId);
+    try {
+      expect((await bulk([ids.get('expunged')!, ids.get('kept')!], 'mark_read')).status).toBe(200);
+      await withImap(t.dovecot, creds, async (c) => {
+        await c.mailboxOpen('INBOX');
+        const uids = (await c.search({ subject: 'expunged' }, { uid: true })) as number[];
+        await c.messageDelete(uids.join(','), { uid: true });
+      });
+    } finally {
+      await lock.release();
+    }
+    await expectEventually(async () => {
+      expect(await pendingRows(accountId)).toEqual([]);
+      expect(await emailRow(ids.get('expunged')!)).toBeUndefined();
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    expect(await emailRow(ids.get('kept')!)).toMatchObject({ is_read: true, sync_error: null });
+    await expectInSync(t.dbUrl, accountId, t.dovecot, creds, 'INBOX');
+  }, 60_000);
+
+  it('a flag change that fails for good: sync_error on the email and an email.updated saying so; cleared (with an event) by a later success', async () => {
+    const { accountId, ids } = await syncedAccount(['doomed']);
+    const id = ids.get('doomed')!;
+    const syncErrorEvents = () =>
+      sql<{ changes: Record<string, unknown> }>(t.dbUrl, "SELECT payload->'changes' AS changes FROM events WHERE type = 'email.updated' AND (payload->>'emailId')::int = $1 AND payload->'changes' ? 'syncError' ORDER BY seq", [id]);
+    // As the drain leaves a change on its last attempt: here, a folder the server does not have (deleted there).
+    const lock = await holdSyncLock(accountId);
+    try {
+      expect((await t.srv.api(`/api/emails/${id}`, { method: 'PATCH', json: { is_read: true } })).status).toBe(200);
+      await sql(t.dbUrl, "UPDATE write_backs SET attempts = 7, folder = 'Vanished' WHERE account_id = $1", [accountId]);
+    } finally {
+      await lock.release();
+    }
+    await expectEventually(async () => {
+      expect(await pendingRows(accountId)).toEqual([{ action: 'seen', status: 'failed', last_error: expect.stringMatching(/^Could not open folder Vanished: .*\(gave up after 8 attempts\)$/) }]);
+    }, { timeoutMs: 10_000, intervalMs: 100 });
+    const error = (await emailRow(id))!.sync_error;
+    expect(error).toMatch(/^Could not open folder Vanished/);
+    expect(await syncErrorEvents()).toEqual([{ changes: { syncError: error } }]);
+    // A later change that the server takes clears it, and says so.
+    expect((await t.srv.api(`/api/emails/${id}`, { method: 'PATCH', json: { is_starred: true } })).status).toBe(200);
+    await expectEventually(async () => expect(await emailRow(id)).toMatchObject({ is_starred: true, sync_error: null }), { timeoutMs: 10_000, intervalMs: 100 });
+    expect(await syncErrorEvents()).toEqual([{ changes: { syncError: error } }, { changes: { syncError: null } }]);
+  }, 60_000);
+
   it('a delete the server refused for good: the message comes back with the reason, and can be deleted again', async () => {
     const { creds, accountId, ids } = await syncedAccount(['refused', 'other']);
     // As the drain leaves a MOVE the server refused MAX_WRITE_BACK_ATTEMPTS times.

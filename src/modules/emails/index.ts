@@ -1,6 +1,7 @@
 export { Email, Attachment, EmailDeparture, FolderState, RawSource, type EmailAddress } from './email.entity.js';
 export { sweepRawSources } from './raw-sources.js';
 export { sweepDepartures } from './departures.js';
+export { setSyncErrors, type SyncErrorChange } from './sync-errors.js';
 export type { IngestHook, IngestMessage, IngestAttachment, IngestAddress, StoredEmail, BatchResult } from './ingest.types.js';
 export { IngestService, type BatchInput, type MessageIdentity } from './ingest.service.js';
 export { MailboxStateService, storedFlags, type FolderCursor, type FlagChange } from './mailbox-state.service.js';
