@@ -7,10 +7,14 @@
  */
 import type pg from 'pg';
 import type { Logger } from '../shared/logger.js';
+import { markConnectionError } from './unavailable.js';
 
 export function guardPool(pool: pg.Pool, log: Logger, name: string): pg.Pool {
   pool.on('connect', (client) => {
-    client.on('error', (err) => log.warn({ err, pool: name }, 'PostgreSQL connection lost'));
+    client.on('error', (err) => {
+      markConnectionError(err);
+      log.warn({ err, pool: name }, 'PostgreSQL connection lost');
+    });
   });
   pool.on('error', (err) => log.warn({ err, pool: name }, 'idle PostgreSQL connection lost'));
   return pool;
@@ -18,7 +22,10 @@ export function guardPool(pool: pg.Pool, log: Logger, name: string): pg.Pool {
 
 /** The same for a standalone client. */
 export function guardClient(client: pg.Client, log: Logger | null, name: string): pg.Client {
-  client.on('error', (err) => log?.warn({ err, client: name }, 'PostgreSQL connection lost'));
+  client.on('error', (err) => {
+    markConnectionError(err);
+    log?.warn({ err, client: name }, 'PostgreSQL connection lost');
+  });
   return client;
 }
 
@@ -30,6 +37,8 @@ export function guardClient(client: pg.Client, log: Logger | null, name: string)
  * no-op. Only promise-style `connect()` is wrapped: what kysely and MikroORM use.
  */
 export function releaseDeadClients(pool: pg.Pool): void {
+  // The errors that break the ORM's connections are told apart as "database unavailable" (db/unavailable.ts).
+  pool.on('connect', (client) => client.on('error', markConnectionError));
   const connect = pool.connect.bind(pool) as (...args: unknown[]) => Promise<pg.PoolClient> | void;
   pool.connect = ((...args: unknown[]) => (args.length > 0 ? connect(...args) : (connect() as Promise<pg.PoolClient>).then(releasedWhenDead))) as typeof pool.connect;
 }

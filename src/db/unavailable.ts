@@ -38,6 +38,19 @@ function namesDatabase(err: object): boolean {
   return (e.port !== undefined && endpoints.has(`:${String(e.port)}`)) || (typeof e.hostname === 'string' && endpoints.has(e.hostname));
 }
 
+/** Errors a PostgreSQL connection of ours emitted (db/pg-guard.ts), e.g. `read ECONNRESET`, which names no address. */
+const fromConnections = new WeakSet<object>();
+
+/**
+ * Records that `err` broke one of our PostgreSQL connections. node-postgres rejects the query in flight with the same
+ * error object before it emits it on the client, and the rejection is handled later (a microtask): by then it is
+ * known. Without this, a connection reset mid-query (a network cut, a failover, a crashed server: no FATAL message
+ * first) was a 500 "Internal server error" instead of a 503 with Retry-After.
+ */
+export function markConnectionError(err: unknown): void {
+  if (err && typeof err === 'object') fromConnections.add(err);
+}
+
 /** A socket-level failure (refused, reset, timed out, unreachable, name not resolving), wherever it came from. */
 export function isSocketError(err: unknown): boolean {
   const code = err && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
@@ -53,7 +66,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     if (typeof message === 'string' && PG_MESSAGES.test(message)) return true;
     // MikroORM wraps what the driver threw in its own queries, so a socket code on a DriverException is the
     // database's; raw statements (connection.execute) surface node-postgres's error as is.
-    if (code && SOCKET_CODES.has(code) && (cur instanceof DriverException || namesDatabase(cur))) return true;
+    if (code && SOCKET_CODES.has(code) && (cur instanceof DriverException || namesDatabase(cur) || fromConnections.has(cur))) return true;
   }
   return false;
 }

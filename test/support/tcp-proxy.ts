@@ -2,7 +2,8 @@
  * A TCP proxy on loopback whose open connections can be made silent: nothing crosses them any more, yet neither side
  * sees a reset or a close — how long-lived IMAP connections die in the wild (a NAT or firewall forgetting them). New
  * connections are forwarded as usual. It also keeps what clients sent (the IMAP commands, for tests that check which
- * commands a sync used).
+ * commands a sync used). It can also cut everything, as a server restart does: open connections reset, new ones
+ * closed at once, until it is restored.
  */
 import net from 'node:net';
 
@@ -11,6 +12,9 @@ export interface SilenceableProxy {
   readonly port: number;
   /** Stops forwarding on every open connection (they stay open); returns how many there were. */
   silenceOpen(): number;
+  /** Resets every open connection and closes new ones at once, until `restore()`. */
+  cut(): void;
+  restore(): void;
   /** Everything clients have sent through the proxy so far, as latin1 text. */
   sent(): string;
   /** STATUS commands answered NO (see `refuseStatusOfSelected`). */
@@ -29,7 +33,12 @@ export async function startProxy(target: { host: string; port: number }, opts: {
   const silenced = new Set<net.Socket>();
   const sent: Buffer[] = [];
   let refused = 0;
+  let isCut = false;
   const server = net.createServer((client) => {
+    if (isCut) {
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = net.connect(target.port, target.host);
     const pair = { client, upstream };
     open.add(pair);
@@ -82,6 +91,17 @@ export async function startProxy(target: { host: string; port: number }, opts: {
       }
       open.clear();
       return n;
+    },
+    cut() {
+      isCut = true;
+      for (const { client, upstream } of open) {
+        client.resetAndDestroy();
+        upstream.destroy();
+      }
+      open.clear();
+    },
+    restore() {
+      isCut = false;
     },
     sent: () => Buffer.concat(sent).toString('latin1'),
     get refused() {

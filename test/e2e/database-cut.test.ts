@@ -1,0 +1,68 @@
+/**
+ * The database cut off under requests in flight: open connections reset with no FATAL message first (a network cut,
+ * a failover, a crashed server) and new ones refused for a while, through a proxy between the server and PostgreSQL.
+ * A request whose statement was cut answers 503 with Retry-After (it was a 500: a `read ECONNRESET` names no address,
+ * and was not recognised as the database's).
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expectEventually } from '../support/eventually.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { startTestServer, type ApiResponse, type TestServer } from '../support/server.js';
+import { waitForLockWait } from '../support/sync.js';
+import { startProxy, type SilenceableProxy } from '../support/tcp-proxy.js';
+
+let db: TestDatabase;
+let proxy: SilenceableProxy;
+let srv: TestServer;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const direct = new URL(db.url);
+  proxy = await startProxy({ host: direct.hostname, port: Number(direct.port) });
+  const viaProxy = new URL(db.url);
+  viaProxy.host = `${proxy.host}:${proxy.port}`;
+  srv = await startTestServer(viaProxy.toString(), { SYNC_ENABLED: 'false' });
+}, 60_000);
+afterAll(async () => {
+  proxy?.restore();
+  await srv?.close();
+  await proxy?.close();
+  await db?.drop();
+});
+
+async function createAccount(name: string): Promise<number> {
+  const created = await srv.api('/api/accounts', { method: 'POST', json: { name, email: `${name}@example.com`, host: '127.0.0.1', port: 143, username: name, password: 'p', encryption: 'none' } });
+  expect(created.status, created.text).toBe(201);
+  return created.body.data.id as number;
+}
+
+/**
+ * Runs `request` while it waits for the account's row lock (held here, on a direct connection), then cuts the
+ * database off under it; restores it after `downMs` and waits until the server is ready again. Returns the answer.
+ */
+async function cutUnder(accountId: number, request: () => Promise<ApiResponse>, downMs = 500): Promise<ApiResponse> {
+  const holder = new pg.Client({ connectionString: db.url });
+  await holder.connect();
+  await holder.query('BEGIN');
+  await holder.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [accountId]);
+  const answer = request();
+  try {
+    await waitForLockWait(db.url, 'the request');
+    proxy.cut();
+    return await answer;
+  } finally {
+    await holder.end();
+    await new Promise((r) => setTimeout(r, downMs));
+    proxy.restore();
+    await expectEventually(async () => expect((await srv.api('/readyz', { auth: false })).status).toBe(200), { timeoutMs: 20_000, intervalMs: 200 });
+  }
+}
+
+it('a statement cut off mid-request is a 503 with Retry-After, not a 500', async () => {
+  const id = await createAccount('cut');
+  const r = await cutUnder(id, () => srv.api(`/api/accounts/${id}`, { method: 'PUT', json: { name: 'renamed' } }));
+  expect(r.status, r.text).toBe(503);
+  expect(r.headers.get('retry-after')).toBe('5');
+  expect(r.body.success).toBe(false);
+});
