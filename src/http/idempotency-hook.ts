@@ -11,22 +11,22 @@ import { header } from './request-header.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The Idempotency-Key this request claimed (its answer is stored on send). */
-    idempotencyKey: string | null;
+    /** The Idempotency-Key this request claimed and its claim's time (its answer is stored on send). */
+    idempotencyClaim: { key: string; claimedAt: string } | null;
   }
 }
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export function registerIdempotency(app: FastifyInstance, services: Services): void {
-  app.decorateRequest('idempotencyKey', null);
+  app.decorateRequest('idempotencyClaim', null);
   // preHandler: after authentication (keys are per API key) and body parsing (the body is part of the fingerprint).
   app.addHook('preHandler', async (req, reply) => {
     const key = header(req, 'idempotency-key');
     if (key === undefined || !req.principal || !WRITES.has(req.method) || !req.url.startsWith('/api/')) return;
     const claim = await services.idempotency.claim(req.principal.keyId, key, requestFingerprint(req.method, req.url, req.body));
     if (claim.kind === 'claimed') {
-      req.idempotencyKey = key;
+      req.idempotencyClaim = { key, claimedAt: claim.claimedAt };
       return;
     }
     const { status, contentType, body } = claim.answer;
@@ -35,15 +35,15 @@ export function registerIdempotency(app: FastifyInstance, services: Services): v
     return reply.code(status).send(body);
   });
   app.addHook('onSend', async (req, reply, payload) => {
-    const key = req.idempotencyKey;
-    if (key === null || !req.principal) return payload;
-    req.idempotencyKey = null;
+    const claim = req.idempotencyClaim;
+    if (claim === null || !req.principal) return payload;
+    req.idempotencyClaim = null;
     // Every answer of these routes is serialised JSON by now; anything else is not kept (the key is released).
     const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : null;
     const contentType = reply.getHeader('content-type');
     await services.idempotency
-      .complete(req.principal.keyId, key, { status: body === null ? 500 : reply.statusCode, contentType: typeof contentType === 'string' ? contentType : null, body: body ?? '' })
-      .catch((err: unknown) => req.log.warn({ err }, 'could not record the answer of an Idempotency-Key request; a retry will run again'));
+      .complete(req.principal.keyId, claim.key, claim.claimedAt, { status: body === null ? 500 : reply.statusCode, contentType: typeof contentType === 'string' ? contentType : null, body: body ?? '' })
+      .catch((err: unknown) => req.log.warn({ err }, 'could not record the answer of an Idempotency-Key request yet; trying again in the background'));
     return payload;
   });
 }

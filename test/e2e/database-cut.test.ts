@@ -2,14 +2,16 @@
  * The database cut off under requests in flight: open connections reset with no FATAL message first (a network cut,
  * a failover, a crashed server) and new ones refused for a while, through a proxy between the server and PostgreSQL.
  * A request whose statement was cut answers 503 with Retry-After (it was a 500: a `read ECONNRESET` names no address,
- * and was not recognised as the database's).
+ * and was not recognised as the database's). A write made with an `Idempotency-Key` whose answer (here: the key's
+ * release after that 503) could not be recorded while the database was away used to keep its key claimed: a client
+ * retrying as told got 409 "still being processed" for the 10 minutes after which a claim counts as abandoned.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { expectEventually } from '../support/eventually.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startTestServer, type ApiResponse, type TestServer } from '../support/server.js';
-import { waitForLockWait } from '../support/sync.js';
+import { sql, waitForLockWait } from '../support/sync.js';
 import { startProxy, type SilenceableProxy } from '../support/tcp-proxy.js';
 
 let db: TestDatabase;
@@ -66,3 +68,17 @@ it('a statement cut off mid-request is a 503 with Retry-After, not a 500', async
   expect(r.headers.get('retry-after')).toBe('5');
   expect(r.body.success).toBe(false);
 });
+
+it('a write with an Idempotency-Key cut off by the outage can be retried with its key once the database is back', async () => {
+  const id = await createAccount('idem');
+  const put = () => srv.api(`/api/accounts/${id}`, { method: 'PUT', json: { name: 'After' }, headers: { 'idempotency-key': 'rename-1' } });
+  expect((await cutUnder(id, put)).status).toBe(503);
+  // The client retries as told, with the same key: the update runs within a few retries (not 10 minutes later).
+  await expectEventually(async () => {
+    const again = await put();
+    expect(again.status, again.text).toBe(200);
+    expect(again.body.data.name).toBe('After');
+  }, { timeoutMs: 15_000, intervalMs: 1000 });
+  expect((await sql<{ name: string }>(db.url, 'SELECT name FROM accounts WHERE id = $1', [id]))[0]!.name).toBe('After');
+  expect((await put()).headers.get('idempotent-replayed')).toBe('true');
+}, 60_000);
