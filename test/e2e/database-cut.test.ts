@@ -5,18 +5,26 @@
  * and was not recognised as the database's). A write made with an `Idempotency-Key` whose answer (here: the key's
  * release after that 503) could not be recorded while the database was away used to keep its key claimed: a client
  * retrying as told got 409 "still being processed" for the 10 minutes after which a claim counts as abandoned.
+ * Webhook deliveries in flight when the database goes: each event is delivered after all (at least once, a repeat
+ * with the same webhook-id), none lost.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { initOrm, type Orm } from '../../src/db/orm.js';
+import { appendEvents } from '../../src/events/index.js';
+import { entities } from '../../src/modules/entities.js';
 import { expectEventually } from '../support/eventually.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startTestServer, type ApiResponse, type TestServer } from '../support/server.js';
 import { sql, waitForLockWait } from '../support/sync.js';
 import { startProxy, type SilenceableProxy } from '../support/tcp-proxy.js';
+import { startReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
 let db: TestDatabase;
 let proxy: SilenceableProxy;
 let srv: TestServer;
+let orm: Orm;
+let rx: WebhookReceiver;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -24,12 +32,18 @@ beforeAll(async () => {
   proxy = await startProxy({ host: direct.hostname, port: Number(direct.port) });
   const viaProxy = new URL(db.url);
   viaProxy.host = `${proxy.host}:${proxy.port}`;
-  srv = await startTestServer(viaProxy.toString(), { SYNC_ENABLED: 'false' });
+  srv = await startTestServer(viaProxy.toString(), {
+    SYNC_ENABLED: 'false', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WEBHOOK_TIMEOUT_MS: '2000', WEBHOOK_RETRY_DELAYS: '1,1,1,1,1', WEBHOOK_POLL_INTERVAL_MS: '1000',
+  });
+  orm = await initOrm({ url: db.url, entities, poolMax: 2 });
+  rx = await startReceiver();
 }, 60_000);
 afterAll(async () => {
   proxy?.restore();
   await srv?.close();
   await proxy?.close();
+  await rx?.close();
+  await orm?.close();
   await db?.drop();
 });
 
@@ -82,3 +96,30 @@ it('a write with an Idempotency-Key cut off by the outage can be retried with it
   expect((await sql<{ name: string }>(db.url, 'SELECT name FROM accounts WHERE id = $1', [id]))[0]!.name).toBe('After');
   expect((await put()).headers.get('idempotent-replayed')).toBe('true');
 }, 60_000);
+
+it('webhook deliveries in flight when the database is cut off: every event delivered, repeats only with the same webhook-id', async () => {
+  const hook = await srv.api('/api/webhooks', { method: 'POST', json: { url: rx.url, events: ['email.categorized'] } });
+  expect(hook.status, hook.text).toBe(201);
+  rx.secret = hook.body.data.secret;
+  const webhookId = hook.body.data.id as number;
+  rx.behave('hold');
+  const events = Array.from({ length: 20 }, (_, i) => ({ type: 'email.categorized' as const, accountId: null, identity: `cut-${i}`, payload: { emailId: i } }));
+  await appendEvents(orm.em.fork(), events);
+  await expectEventually(() => expect(rx.received.length).toBeGreaterThanOrEqual(3), { timeoutMs: 15_000, intervalMs: 50 });
+  // The receivers answer while the database is away: the attempts cannot be recorded.
+  proxy.cut();
+  rx.behave({ status: 200 });
+  rx.release();
+  await new Promise((r) => setTimeout(r, 1000));
+  proxy.restore();
+  const ids = (await sql<{ id: string }>(db.url, "SELECT id FROM events WHERE type = 'email.categorized' ORDER BY seq")).map((e) => `msg_${webhookId}_${e.id}`);
+  expect(ids).toHaveLength(20);
+  await expectEventually(async () => {
+    const rows = await sql<{ status: string }>(db.url, 'SELECT status FROM webhook_deliveries WHERE webhook_id = $1', [webhookId]);
+    expect(rows.map((r) => r.status)).toEqual(Array(20).fill('delivered'));
+  }, { timeoutMs: 60_000, intervalMs: 500 });
+  expect(rx.received.every((r) => r.verified)).toBe(true);
+  // The attempts answered while the database was away were not recorded: they were sent again, with the same id.
+  expect(rx.received.length).toBeGreaterThan(20);
+  expect(new Set(rx.received.map((r) => r.headers['webhook-id']))).toEqual(new Set(ids));
+}, 90_000);
