@@ -22,6 +22,8 @@ const SWEEP_BATCH = 500;
 const WRITE_CHUNK = 256 * 1024;
 /** Temp files of writeBuffer, next to their final path; the sweep removes stale ones. */
 const TMP_SUFFIX = '.tmp';
+/** A blob the sweep moved into tmp/ before deciding (removeIfOld): `sweep-<key>-<random>`. */
+const SWEPT = /^sweep-([0-9a-f]{64})-[0-9a-f]+$/;
 
 export interface StoredBlob {
   key: string;
@@ -255,13 +257,36 @@ export class BlobStore {
       if (isMissing(err)) return false;
       throw err;
     }
-    const s = await stat(doomed);
+    // Gone already: put back by restoreSwept (another instance's sweep, or a start-up).
+    const s = await stat(doomed).catch((err: unknown) => (isMissing(err) ? null : Promise.reject(err)));
+    if (s === null) return false;
     if (s.mtimeMs > cutoff) {
-      await rename(doomed, final); // same content as anything published there meanwhile
+      await rename(doomed, final).catch((err: unknown) => (isMissing(err) ? undefined : Promise.reject(err))); // same content as anything published there meanwhile
       return false;
     }
     await rm(doomed, { force: true });
     return true;
+  }
+
+  /**
+   * Puts back the blobs a sweep had moved aside (removeIfOld) when its process was killed before it decided: a
+   * writer may have deduplicated onto such a file just before, and its row references it. Content-addressed, so
+   * putting one back is always safe (one nothing references goes with a later sweep). Runs at start-up and before
+   * each sweep; returns how many were put back.
+   */
+  async restoreSwept(): Promise<number> {
+    let restored = 0;
+    for (const name of await listDir(this.tmp)) {
+      const key = SWEPT.exec(name)?.[1];
+      if (!key) continue;
+      const final = this.path(key);
+      const back = await this.inFanOut(final, () => rename(path.join(this.tmp, name), final)).then(
+        () => true,
+        (err: unknown) => (isMissing(err) ? false : Promise.reject(err)), // decided meanwhile by a sweep in progress
+      );
+      if (back) restored++;
+    }
+    return restored;
   }
 
   /**
@@ -270,6 +295,7 @@ export class BlobStore {
    * checked in batches of 500. Returns how many blobs were removed.
    */
   async sweep(referenced: (keys: string[]) => Promise<Set<string>>, olderThanMs: number): Promise<number> {
+    await this.restoreSwept();
     const cutoff = Date.now() - olderThanMs;
     let removed = 0;
     let batch: string[] = [];

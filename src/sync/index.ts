@@ -86,6 +86,8 @@ export async function createSyncEngine({ orm, databaseUrl, config, log, accounts
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
   const moved = await blobs.migrateLayout();
   if (moved > 0) slog.info({ moved }, 'blob store moved to the one-level layout');
+  const restored = await blobs.restoreSwept();
+  if (restored > 0) slog.warn({ restored }, 'blobs a killed sweep had moved aside were put back');
   const parser = new ParserPool({
     size: config.sync.parserWorkers,
     blobRoot: path.join(config.dataDir, 'blobs'),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -201,6 +201,26 @@ describe('BlobStore', () => {
       }
       expect(removed).toBeGreaterThan(0); // both orders happened: some sweeps ran before the writer
       expect(await readdir(path.join(store.root, 'tmp'))).toEqual([]);
+    });
+
+    it('puts back a blob it had moved aside when its process was killed, and start-up does too', async () => {
+      // removeIfOld moves a file into tmp/ before it decides; killed there, with a writer that had just deduplicated
+      // onto the file (fresh mtime, its row committed), the blob was missing from its path, then swept as a temp file.
+      for (const how of ['sweep', 'start-up'] as const) {
+        for (const ms of [0, 7_200_000]) {
+          const store = freshStore();
+          const content = Buffer.from(`killed mid-sweep ${how} ${ms}`);
+          const { key } = await store.writeBuffer(content);
+          await mkdir(path.join(store.root, 'tmp'), { recursive: true });
+          const aside = path.join(store.root, 'tmp', `sweep-${key}-0a1b2c3d`);
+          await rename(store.path(key), aside);
+          await age(aside, ms);
+          if (how === 'sweep') expect(await store.sweep(async (keys) => new Set(keys), 3_600_000)).toBe(0);
+          else expect(await store.restoreSwept()).toBe(1);
+          expect(await readFile(store.path(key))).toEqual(content);
+          expect(await readdir(path.join(store.root, 'tmp'))).toEqual([]);
+        }
+      }
     });
 
     it('spares a blob that was re-written while `referenced` was running', async () => {
