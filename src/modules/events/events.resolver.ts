@@ -80,7 +80,7 @@ export class EventsResolver {
   }
 
   @Authorized('read')
-  @Subscription(() => EmailUpdatedEventType, { description: 'Flag, archive and category changes', subscribe: liveOf('email.updated') })
+  @Subscription(() => EmailUpdatedEventType, { description: 'Flag, archive and category changes, and write-back failures (syncError)', subscribe: liveOf('email.updated') })
   emailUpdated(@Root() item: StreamItem, @Arg('accountId', () => ID, { nullable: true }) _accountId: string | null): EmailUpdatedEventType {
     const e = eventOf(item);
     const changes = e.payload.changes;

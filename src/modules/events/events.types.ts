@@ -41,7 +41,7 @@ export class EmailReceivedEventType extends EventEnvelope {
 export class EmailUpdatedEventType extends EventEnvelope {
   @Field(() => ID) emailId!: number;
   @Field(() => String) folder!: string;
-  @Field(() => JSONObjectResolver, { description: 'The changed fields and their new values (isRead, isStarred, isArchived, flags, categories)' })
+  @Field(() => JSONObjectResolver, { description: 'The changed fields and their new values (isRead, isStarred, isArchived, flags, categories; syncError when a change could not be written to the IMAP server, null once a later one was)' })
   changes!: Record<string, unknown>;
 }
 
