@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, ErrorCode } from '../shared/errors.js';
-import { sqlStateOf } from './sql-errors.js';
+import { diskFullMessage, sqlStateOf } from './sql-errors.js';
 import { databaseUnavailableError, isDatabaseUnavailable } from './unavailable.js';
 
 const CONFLICT_SQLSTATES = new Set(['40001', '40P01']);
@@ -36,12 +36,15 @@ export async function retryOnConflict<T>(transaction: () => Promise<T>, attempts
 }
 
 /**
- * The API's answer to a database error that is nobody's fault and passes: the database is unreachable, the request's
- * transaction met a concurrent one, or its statement ran past the timeout (a costly query, or a loaded server). A 503
- * with Retry-After each time; `undefined` for any other error.
+ * The API's answer to a database error that is nobody's fault and passes: the database is unreachable or out of
+ * disk space, the request's transaction met a concurrent one, or its statement ran past the timeout (a costly query,
+ * or a loaded server). A 503 with Retry-After each time; `undefined` for any other error.
  */
 export function transientDatabaseError(err: unknown): AppError | undefined {
   if (isDatabaseUnavailable(err)) return databaseUnavailableError(err);
+  if (diskFullMessage(err) !== undefined) {
+    return new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The database is out of disk space; retry once there is space again', undefined, { cause: err });
+  }
   if (sqlStateOf(err) === CANCELED_SQLSTATE) {
     return new AppError(
       ErrorCode.SERVICE_UNAVAILABLE,

@@ -33,3 +33,18 @@ export function isDataError(err: unknown): boolean {
   const code = sqlStateOf(err);
   return code !== undefined && (code.startsWith('22') || code.startsWith('54'));
 }
+
+/**
+ * PostgreSQL out of disk space (53100 disk_full: it could not extend a file). In the zero-setup default its cluster is
+ * in DATA_DIR, with the blobs. Nobody's request is at fault and it passes once an operator frees space: a 503, and
+ * the sync says so rather than blaming the IMAP server or masking it as a 500. Returns PostgreSQL's own message
+ * (the driver's error, not MikroORM's wrapper, whose message starts with the statement), or undefined.
+ */
+export function diskFullMessage(err: unknown): string | undefined {
+  if (sqlStateOf(err) !== '53100') return undefined;
+  for (const cur of causeChain(err)) {
+    const e = cur as { code?: unknown; sqlState?: unknown; message?: unknown };
+    if (e.code === '53100' && e.sqlState === undefined && typeof e.message === 'string') return e.message;
+  }
+  return 'No space left on device';
+}

@@ -7,14 +7,14 @@
  */
 import type { ImapFlow } from 'imapflow';
 import type { AccountsService, ImapTimeouts } from '../modules/accounts/index.js';
-import { classifyImapError, connectImap, isMailboxMissing } from '../modules/accounts/index.js';
+import { connectImap, isMailboxMissing } from '../modules/accounts/index.js';
 import { WRITE_BACK_CHANNEL, type MailboxStateService } from '../modules/emails/index.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { AppError } from '../shared/errors.js';
 import type { PgPubSub } from '../events/pubsub.js';
 import type { Logger } from '../shared/logger.js';
 import { backoffDelay } from './backoff.js';
-import { FOLDER_MISSING_ERROR, type SyncRunner, type WorkerSession } from './sync-runner.js';
+import { failureOf, FOLDER_MISSING_ERROR, type SyncRunner, type WorkerSession } from './sync-runner.js';
 import type { WriteBackDrainer } from './write-back.js';
 
 export interface WorkerOptions {
@@ -141,8 +141,9 @@ export class AccountWorker {
           continue;
         }
         const account = await this.deps.accounts.findById(this.accountId).catch(() => null);
-        // A failed pass arrives as the runner's AppError, which already says what happened (and recorded it).
-        const c = classifyImapError(err instanceof AppError && err.cause ? err.cause : err, account ?? undefined);
+        // A failed pass arrives as the runner's AppError, which already says what happened (and recorded it). Anything
+        // else failed here: the IMAP server, or a statement of the session itself (the database's, not the server's).
+        const c = failureOf(err instanceof AppError && err.cause ? err.cause : err, account ?? undefined);
         const message = err instanceof AppError ? err.message : c.message;
         if (c.kind === 'auth') {
           // Parked: the supervisor will not start a worker again until the account is updated. If the pause cannot

@@ -11,7 +11,7 @@ import { appendEvents, type EventPayloads, type NewEvent } from '../events/index
 import type { PgPubSub } from '../events/pubsub.js';
 import { AdvisoryLocks, LockNamespace } from '../db/locks.js';
 import { databaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
-import { sqlStateOf } from '../db/sql-errors.js';
+import { diskFullMessage, sqlStateOf } from '../db/sql-errors.js';
 import { isStorageFailure } from '../storage/blob-store.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import { classifyImapError, connectImap, isMailboxMissing, isSelectRefused, type AccountsService, type ImapTimeouts } from '../modules/accounts/index.js';
@@ -72,10 +72,15 @@ export interface RunnerDeps {
   imapTimeouts: ImapTimeouts;
 }
 
-/** What a failed pass reports (REST status, account error, log kind): the IMAP server, DATA_DIR or the database at fault. */
-function failureOf(err: unknown, target: { host: string; port: number }): { message: string; code: ErrorCode; kind: string } {
+/**
+ * What a failed pass (or the account session's own statements) reports (REST status, account error, log kind): the
+ * IMAP server, DATA_DIR or the database at fault.
+ */
+export function failureOf(err: unknown, target?: { host: string; port: number }): { message: string; code: ErrorCode; kind: string } {
   if (err instanceof AppError) return { message: err.message, code: err.code, kind: 'request' };
   if (isStorageFailure(err)) return { message: `Local storage failed (DATA_DIR): ${(err as Error).message}`, code: ErrorCode.SERVICE_UNAVAILABLE, kind: 'storage' };
+  const full = diskFullMessage(err);
+  if (full !== undefined) return { message: `The database is out of disk space: ${full}`, code: ErrorCode.SERVICE_UNAVAILABLE, kind: 'storage' };
   // PostgreSQL refused a statement: our fault, not the mail server's. Its text names tables and constraints: the log has it.
   if (sqlStateOf(err)) return { message: 'The database refused to store the synced mail (the server log has the details)', code: ErrorCode.INTERNAL_SERVER_ERROR, kind: 'database' };
   const c = classifyImapError(err, target);
