@@ -52,7 +52,7 @@ export class ThreadsService {
     const params = [...scope.params, ...(args.accountId != null ? [args.accountId] : [])];
     const em = this.em;
     const counted = async () => (await exec<{ n: number }>(this.em, `SELECT count(*)::int AS n FROM threads t WHERE ${where}`, params))[0]!.n;
-    // The order of the threads_activity index (migration qa_api_threads_activity): a page is a walk, not a sort of all.
+    // The order of the threads_activity index (migration threads_activity): a page is a walk, not a sort of all.
     const [rows, total] = await Promise.all([
       exec<ThreadRow>(em, `SELECT ${COLUMNS} FROM threads t WHERE ${where} ORDER BY t.last_message_at DESC NULLS LAST, t.id DESC LIMIT ? OFFSET ?`, [
         ...params,
