@@ -6,6 +6,7 @@
  * kept inline (the server's default: they go to PostgreSQL, not measured here), (d) the ParserPool on worker threads
  * with the real blob store and the server's inline default. CPU seconds per thread kind
  * (main thread, parser workers, libuv pool, V8 GC helpers) are read from /proc; two passes, the second is warm.
+ * `BENCH_BASE64_FAST_PATH=0` runs (b), (c) and (e) on the plain path only (no base64 fast path), for A/B runs.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -23,6 +24,8 @@ const N = Number(process.env.BENCH_MESSAGES ?? 2000);
 const messages = generateMailbox(N, 1);
 const MAX_BYTES = 50 * 1024 * 1024;
 const INLINE = Number(process.env.RAW_INLINE_MAX_BYTES ?? 256 * 1024);
+/** `BENCH_BASE64_FAST_PATH=0`: (b), (c) and (e) on the plain path only (parse-message.ts `base64FastPath`). */
+const base64FastPath = process.env.BENCH_BASE64_FAST_PATH !== '0';
 
 function mailparserOnly(raw: Buffer): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -60,7 +63,7 @@ async function measure(name: string, run: () => Promise<unknown>): Promise<void>
 
 await mkdir(path.join(ROOT, 'data'), { recursive: true });
 const dir = await mkdtemp(path.join(ROOT, 'data', 'bench-parts-'));
-console.log(`bench:ingest-parts — ${N} messages, ${os.cpus().length} cores\n`);
+console.log(`bench:ingest-parts — ${N} messages, ${os.cpus().length} cores${base64FastPath ? '' : ', base64 fast path off'}\n`);
 console.log('| part | seconds | messages/s | CPU ms per message | CPU seconds by thread |\n|---|---:|---:|---:|---|');
 try {
   for (let pass = 1; pass <= 2; pass++) {
@@ -78,9 +81,9 @@ try {
     const inlineStore = new BlobStore(path.join(dir, `inline-${pass}`));
     await pool.parse(messages[0]!); // workers booted before the clock starts
     await measure(`(a) mailparser alone, pass ${pass}`, sequential(mailparserOnly));
-    await measure(`(b) parseMessage, draining store, pass ${pass}`, sequential((m) => parseMessage(m, drainingStore, { maxBytes: MAX_BYTES })));
-    await measure(`(c) parseMessage, blob store, pass ${pass}`, sequential((m) => parseMessage(m, store, { maxBytes: MAX_BYTES })));
-    await measure(`(e) parseMessage, blob store, sources ≤ ${INLINE / 1024} KiB inline, pass ${pass}`, sequential((m) => parseMessage(m, inlineStore, { maxBytes: MAX_BYTES, inlineMaxBytes: INLINE })));
+    await measure(`(b) parseMessage, draining store, pass ${pass}`, sequential((m) => parseMessage(m, drainingStore, { maxBytes: MAX_BYTES, base64FastPath })));
+    await measure(`(c) parseMessage, blob store, pass ${pass}`, sequential((m) => parseMessage(m, store, { maxBytes: MAX_BYTES, base64FastPath })));
+    await measure(`(e) parseMessage, blob store, sources ≤ ${INLINE / 1024} KiB inline, pass ${pass}`, sequential((m) => parseMessage(m, inlineStore, { maxBytes: MAX_BYTES, inlineMaxBytes: INLINE, base64FastPath })));
     await measure(`(d) ParserPool, blob store, sources inline, pass ${pass}`, () => Promise.all(messages.map((m) => pool.parse(m))));
     await pool.close();
   }

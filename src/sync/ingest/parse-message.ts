@@ -19,12 +19,16 @@
  *   as windows-1252 (`TextPartHook`), as mail clients do. A file name written as raw 8-bit bytes is read in the charset
  *   its part or the message declares (`part-filename.ts`), as raw 8-bit Subject/From are.
  * - uuencoded files, inside the text body or as an x-uuencode part, are decoded into attachments (`uuencode.ts`).
+ * - Large base64 attachments are decoded natively and MailParser parses the source with a placeholder for each
+ *   (`base64-fast-path.ts`); the result is proved to be the plain parse's, else the plain parse runs.
  */
 import { isUtf8 } from 'node:buffer';
+import { Readable } from 'node:stream';
 import { MailParser, type AttachmentStream, type MailParserOptions, type MessageText } from 'mailparser';
 import { canonicalMimeType, extensionFor, mimeTypeFor, sanitizeFilename } from '../../shared/filenames.js';
 import { headerBlock, headerHash } from '../../shared/header-hash.js';
-import { blobKey, type BlobStore } from '../../storage/blob-store.js';
+import { blobKey, type BlobStore, type StoredBlob } from '../../storage/blob-store.js';
+import { FastPathTracker, prepareFastPath, type FastSource } from './base64-fast-path.js';
 import { embeddedMessageName } from './embedded-message.js';
 import type { InlineImages } from './inline-images.js';
 import { bodyStart, declaredCharset, decode8bit, parseHeaderFields, readFields, rootContentType, type HeaderFields } from './parse-headers.js';
@@ -99,6 +103,8 @@ export interface ParseOptions {
    * worker pool forwards this so that a worker crash or timeout still yields a storable message.
    */
   onHeaders?: (headersOnly: ParsedMessage) => void;
+  /** Large base64 attachments decoded natively (default true; false: the plain path only, for tests and benchmarks). */
+  base64FastPath?: boolean;
 }
 
 /** Column limits of the emails/attachments tables (varchar(255) / varchar(1000)). */
@@ -186,12 +192,21 @@ interface BodyResult {
 
 const REPLACEMENT = '\ufffd';
 
-/** An attachment's content into the store: streamed, or decoded first when its part is uuencoded (uuencode.ts). */
-async function storeContent(store: BlobStore, a: AttachmentStream): Promise<{ key: string; size: number }> {
+/**
+ * An attachment's content into the store: streamed, or decoded first when its part is uuencoded (uuencode.ts). On the
+ * fast path, a placeholder's attachment takes the blob stored for it.
+ */
+async function storeContent(store: BlobStore, a: AttachmentStream, fast: FastPathTracker | null): Promise<StoredBlob> {
+  let content: Readable = a.content;
+  if (fast) {
+    const claimed = await fast.claim(a.content);
+    if (!(claimed instanceof Readable)) return claimed;
+    content = claimed;
+  }
   const cte = a.headers?.get('content-transfer-encoding');
-  if (!isUuencodeEncoding(typeof cte === 'string' ? cte : undefined)) return store.writeStream(a.content);
+  if (!isUuencodeEncoding(typeof cte === 'string' ? cte : undefined)) return store.writeStream(content);
   const chunks: Buffer[] = [];
-  for await (const chunk of a.content) chunks.push(chunk as Buffer);
+  for await (const chunk of content) chunks.push(chunk as Buffer);
   const encoded = Buffer.concat(chunks);
   const [block] = findUuBlocks(encoded.toString('latin1'), encoded.length);
   return store.writeBuffer(block ? block.data : encoded);
@@ -211,14 +226,19 @@ async function extractUuencoded(body: BodyResult, store: BlobStore, attachments:
   return { ...body, bodyText: text.trim() === '' ? null : text };
 }
 
+/** The fast path's parse could not be proved to give the plain path's result (base64-fast-path.ts). */
+class FastPathMismatch extends Error {}
+
 /**
- * Runs MailParser over `raw`, streaming each attachment into the store as it is emitted. Stored attachments are
- * pushed to `attachments` as they complete, so the caller keeps them when the parse fails halfway.
+ * Runs MailParser over `raw` (or the fast path's source), streaming each attachment into the store as it is emitted.
+ * Stored attachments are pushed to `attachments` as they complete, so the caller keeps them when the parse fails halfway.
  */
-function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[], charsets: TextPartHook): Promise<BodyResult> {
+function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[], charsets: TextPartHook, fast: FastSource | null): Promise<BodyResult> {
   return new Promise((resolve, reject) => {
     const parser = new MailParser(MAILPARSER_OPTIONS);
     charsets.attach(parser);
+    const tracker = fast && new FastPathTracker(fast);
+    tracker?.attach(parser);
     const writes: Promise<void>[] = [];
     const streaming = new Set<AttachmentStream['content']>();
     let text: MessageText | null = null;
@@ -240,7 +260,7 @@ function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[
       // pipeline() reports the content stream's errors; this listener only keeps a late one from going unhandled.
       data.content.on('error', () => undefined);
       streaming.add(data.content);
-      const write = storeContent(store, data)
+      const write = storeContent(store, data, tracker)
         .then(async (blob) => {
           const derived = data.filename ? null : await embeddedMessageName(store, blob.key, normaliseMimeType(data.contentType));
           if (!settled) attachments.push(toAttachment(data, blob, index, derived));
@@ -258,13 +278,14 @@ function parseBody(raw: Buffer, store: BlobStore, attachments: ParsedAttachment[
       // parts), so wait for every write before resolving.
       void Promise.all(writes).then(() => {
         if (settled) return;
+        if (tracker && !tracker.verified()) return fail(new FastPathMismatch('fast path: placeholders not verified'));
         settled = true;
         const t = text as MessageText | null;
         const html = t?.html ? charsets.images.apply(t.html, (parser as unknown as { tree?: Parameters<InlineImages['apply']>[1] }).tree) : null;
         resolve({ bodyText: bodyOrNull(t?.text ?? null), bodyHtml: bodyOrNull(html) });
       });
     });
-    parser.end(raw);
+    parser.end(fast ? fast.raw : raw);
   });
 }
 
@@ -324,19 +345,36 @@ export async function parseMessage(raw: Buffer, store: BlobStore, opts: ParseOpt
     };
   }
 
+  // Large base64 attachments decoded natively (base64-fast-path.ts); on any doubt, the plain parse of the source.
+  const fast = ct.multipart && opts.base64FastPath !== false ? await prepareFastPath(raw, start, fields, store) : null;
+  const parse = (source: FastSource | null) => parseParts(raw, start, base, store, opts.maxBytes, messageCharset, source);
+  const parsed = fast && (await parse(fast));
+  return parsed && parsed.parseError === null ? parsed : parse(null);
+}
+
+/** The MIME parse of `parseMessage`: bodies and attachments on top of `base`, or `parseError` (I/O errors reject). */
+async function parseParts(
+  raw: Buffer,
+  start: number,
+  base: ParsedMessage,
+  store: BlobStore,
+  maxBytes: number,
+  messageCharset: () => string | null,
+  fast: FastSource | null,
+): Promise<ParsedMessage> {
   const attachments: ParsedAttachment[] = [];
   try {
     const hook = new TextPartHook(null, messageCharset);
-    const body = await parseBody(raw, store, attachments, hook);
+    const body = await parseBody(raw, store, attachments, hook, fast);
     const garbled = (t: string | null) => t !== null && t.includes(REPLACEMENT);
     // Unlabelled text that was not UTF-8 (the parse produced U+FFFD and the body bytes are not UTF-8): parse again
     // with a legacy charset for those parts. Rare, so the second pass (attachments are deduplicated) costs little.
     if (hook.unlabelled > 0 && (garbled(body.bodyText) || garbled(body.bodyHtml)) && !isUtf8(raw.subarray(start))) {
       const again: ParsedAttachment[] = [];
-      const redone = await parseBody(raw, store, again, new TextPartHook(legacyCharsets(raw.subarray(start)), messageCharset));
-      return { ...base, ...(await extractUuencoded(redone, store, again, opts.maxBytes)), attachments: again };
+      const redone = await parseBody(raw, store, again, new TextPartHook(legacyCharsets(raw.subarray(start)), messageCharset), fast);
+      return { ...base, ...(await extractUuencoded(redone, store, again, maxBytes)), attachments: again };
     }
-    return { ...base, ...(await extractUuencoded(body, store, attachments, opts.maxBytes)), attachments };
+    return { ...base, ...(await extractUuencoded(body, store, attachments, maxBytes)), attachments };
   } catch (err) {
     if (isIoError(err)) throw err;
     return { ...base, attachments, parseError: describeError(err) };

@@ -85,12 +85,7 @@ export class TextPartHook {
   ) {}
 
   attach(parser: MailParser): void {
-    const splitter = (parser as unknown as { splitter?: { read: (size?: number) => unknown } }).splitter;
-    if (!splitter || typeof splitter.read !== 'function') return;
-    const read = splitter.read.bind(splitter);
-    // Stream internals call read(0) too (and drop what it returns): the argument must pass through.
-    splitter.read = (size?: number) => {
-      const data = read(size) as SplitterNode | null;
+    tapSplitter(parser, (data: SplitterNode | null) => {
       if (data?.type === 'node' && data.filename && data.headers) {
         data.filename = partFilename(data.headers, data.charset, this.messageCharset) ?? data.filename;
       }
@@ -107,9 +102,24 @@ export class TextPartHook {
         if (this.fallback) data.charset = this.fallback(data.contentType);
       }
       if (data?.type === 'node') this.images.see(data, data.contentType === 'text/html' && data.disposition !== 'attachment');
-      return data;
-    };
+    });
   }
+}
+
+/**
+ * Calls `see` with each chunk mailparser reads from its splitter (mailsplit: MIME nodes, body and multipart data),
+ * before mailparser handles it; `see` may change a node. Does nothing when the pinned mailparser has no splitter.
+ */
+export function tapSplitter<T>(parser: MailParser, see: (data: T | null) => void): void {
+  const splitter = (parser as unknown as { splitter?: { read: (size?: number) => unknown } }).splitter;
+  if (!splitter || typeof splitter.read !== 'function') return;
+  const read = splitter.read.bind(splitter);
+  // Stream internals call read(0) too (and drop what it returns): the argument must pass through.
+  splitter.read = (size?: number) => {
+    const data = read(size) as T | null;
+    see(data);
+    return data;
+  };
 }
 
 // The blanks after a quote are their own group: `\s*["']?\s*` let two runs meet where no quote is, so a meta tag with
