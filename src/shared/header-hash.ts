@@ -5,14 +5,24 @@
  */
 import { createHash } from 'node:crypto';
 
+/**
+ * The first `\r\n\r\n` or `\n\n` (whichever starts first): where it starts and where the body after it starts; null
+ * when there is none. Read line by line: two searches for the two spellings read the whole source every time, one
+ * of them always missing (0.5 ms of CPU per MB of mail, three times per message, in bench:ingest-parts).
+ */
+export function headerSeparator(raw: Buffer): { at: number; body: number } | null {
+  for (let lf = raw.indexOf(0x0a); lf !== -1; lf = raw.indexOf(0x0a, lf + 1)) {
+    if (raw[lf + 1] === 0x0a) return { at: lf, body: lf + 2 };
+    if (raw[lf - 1] === 0x0d && raw[lf + 1] === 0x0d && raw[lf + 2] === 0x0a) return { at: lf - 1, body: lf + 3 };
+  }
+  return null;
+}
+
 function endOfHeaders(raw: Buffer): number {
   // A message that starts with an empty line has an empty header block (IMAP BODY[HEADER] is then just CRLF): without
   // this the first body lines would be hashed, and read, as headers.
   if (raw[0] === 0x0a || (raw[0] === 0x0d && raw[1] === 0x0a)) return 0;
-  const crlf = raw.indexOf('\r\n\r\n');
-  const lf = raw.indexOf('\n\n');
-  if (crlf === -1) return lf === -1 ? raw.length : lf;
-  return lf === -1 ? crlf : Math.min(crlf, lf);
+  return headerSeparator(raw)?.at ?? raw.length;
 }
 
 /** The raw header block without the separating empty line. */

@@ -1,7 +1,9 @@
 /** The header reader of ingest: dates as mailers write them, and header values capped to fit PostgreSQL's indexes. */
 import { describe, expect, it } from 'vitest';
+import { headerBlock } from '../../src/shared/header-hash.js';
 import { cutUtf8 } from '../../src/shared/utf8.js';
-import { parseDate, parseHeaderFields, readFields } from '../../src/sync/ingest/parse-headers.js';
+import { bodyStart, parseDate, parseHeaderFields, readFields } from '../../src/sync/ingest/parse-headers.js';
+import { prng } from '../fixtures/messages.js';
 
 describe('parseDate', () => {
   it.each([
@@ -102,5 +104,29 @@ describe('indexed header values stay within PostgreSQL btree entries (~2,700 byt
     expect(f.to.length).toBeGreaterThan(1000);
     expect(f.to.length).toBeLessThan(40_000);
     expect(f.to[0]).toEqual({ email: 'user0@example.com', name: '' });
+  });
+});
+
+describe('the end of the header block', () => {
+  /** The definitions as first written: the earlier of the first `\r\n\r\n` and the first `\n\n`. */
+  const reference = (raw: Buffer): { block: Buffer; body: number } => {
+    const crlf = raw.indexOf('\r\n\r\n');
+    const lf = raw.indexOf('\n\n');
+    const sep = crlf === -1 ? lf : lf === -1 ? crlf : Math.min(crlf, lf);
+    let end = raw[0] === 0x0a || (raw[0] === 0x0d && raw[1] === 0x0a) ? 0 : sep === -1 ? raw.length : sep;
+    while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--;
+    const body = crlf === -1 && lf === -1 ? raw.length : lf === -1 || (crlf !== -1 && crlf < lf) ? crlf + 4 : lf + 2;
+    return { block: raw.subarray(0, end), body };
+  };
+
+  it('is the earlier of the first CRLF CRLF and LF LF, read line by line', () => {
+    const rnd = prng(7);
+    const samples = ['', '\n', '\r\n', '\n\r\n', 'a\n\r\nb', 'a\r\n\r\nb\n\nc', 'a\n\nb\r\n\r\n', 'a\r\r\n\r\nb', 'a\r\n\n', 'a\r\n\rb\n\r\n'];
+    for (let n = 0; n < 3000; n++) samples.push(Array.from({ length: Math.floor(rnd() * 12) }, () => 'a\r\n:'[Math.floor(rnd() * 4)]).join(''));
+    for (const s of samples) {
+      const raw = Buffer.from(s);
+      const ref = reference(raw);
+      expect([s, headerBlock(raw).toString(), bodyStart(raw)]).toEqual([s, ref.block.toString(), ref.body]);
+    }
   });
 });

@@ -6,6 +6,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import libmime from 'libmime';
 import { parseAddressHeader } from 'mailparser';
+import { headerSeparator } from '../../shared/header-hash.js';
 import { cutUtf8 } from '../../shared/utf8.js';
 import type { ParsedAddress, ParsedMessage } from './parse-message.js';
 
@@ -67,11 +68,7 @@ export function decode8bit(buf: Buffer): string {
 
 /** Offset of the body: after the first empty line (CRLF or bare LF), or the end when there is none. */
 export function bodyStart(raw: Buffer): number {
-  const crlf = raw.indexOf('\r\n\r\n');
-  const lf = raw.indexOf('\n\n');
-  if (crlf === -1 && lf === -1) return raw.length;
-  if (lf === -1 || (crlf !== -1 && crlf < lf)) return crlf + 4;
-  return lf + 2;
+  return headerSeparator(raw)?.body ?? raw.length;
 }
 
 /** Splits a header block into unfolded fields; lines without a valid `name:` are skipped. */
