@@ -8,7 +8,8 @@
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from '../shared/logger.js';
-import { webhookBody, webhookMessageId, type AttemptResult, type WebhookSender, type WebhooksService } from '../modules/webhooks/index.js';
+import type { Permission } from '../modules/auth/index.js';
+import { ownerRefusal, webhookBody, webhookMessageId, type AttemptResult, type WebhookSender, type WebhooksService } from '../modules/webhooks/index.js';
 import { DELIVER_QUEUE, deliverJobGroup, type DeliverJob } from './dispatcher.js';
 import { withTx } from './pg-tx.js';
 
@@ -30,6 +31,12 @@ interface DeliveryRow {
   is_active: boolean;
   payload: unknown;
   event_created_at: Date | null;
+  account_id: number | null;
+  owner_key_id: number | null;
+  owner_exists: boolean;
+  owner_revoked: boolean;
+  owner_permissions: Permission[] | null;
+  owner_account_ids: number[] | null;
 }
 
 export class DeliveryWorker {
@@ -40,8 +47,10 @@ export class DeliveryWorker {
   async handle(job: DeliverJob): Promise<void> {
     const { rows } = await this.deps.pool.query<DeliveryRow>(
       `SELECT d.id, d.attempt, d.status, d.event_id, d.event_type, w.id AS webhook_id, w.url, w.secret_sealed, w.is_active,
-              e.payload, e.created_at AS event_created_at
+              e.payload, e.created_at AS event_created_at, w.account_id, w.owner_key_id, k.id IS NOT NULL AS owner_exists,
+              k.revoked_at IS NOT NULL AS owner_revoked, k.permissions AS owner_permissions, k.account_ids AS owner_account_ids
        FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id LEFT JOIN events e ON e.id = d.event_id
+         LEFT JOIN api_keys k ON k.id = w.owner_key_id
        WHERE d.id = $1`,
       [job.deliveryId],
     );
@@ -50,6 +59,11 @@ export class DeliveryWorker {
     if (!d || d.status !== 'pending' || d.attempt >= job.attempt) return;
     if (!d.is_active) return this.finish(d.id, job.attempt, 'The webhook is disabled');
     if (d.event_created_at === null) return this.finish(d.id, job.attempt, 'The event is no longer stored');
+    const refusal = ownerRefusal({
+      ownerKeyId: d.owner_key_id, ownerExists: d.owner_exists, ownerRevoked: d.owner_revoked,
+      ownerPermissions: d.owner_permissions, ownerAccountIds: d.owner_account_ids, accountId: d.account_id,
+    });
+    if (refusal) return this.disable(d, job.attempt, refusal);
     let secret: string;
     try {
       secret = this.deps.webhooks.secret({ id: d.webhook_id, secretSealed: d.secret_sealed });
@@ -77,8 +91,24 @@ export class DeliveryWorker {
     });
   }
 
-  private async finish(id: string, attempt: number, error: string): Promise<void> {
-    await this.deps.pool.query(
+  /**
+   * The webhook's owner key may no longer read what it delivers (revoked, deleted, lost `read` or the account): nothing
+   * is sent, the webhook is disabled with the reason and this delivery ends as failed with it (the webhook's other
+   * pending deliveries end as those of a disabled webhook do).
+   */
+  private async disable(d: DeliveryRow, attempt: number, reason: string): Promise<void> {
+    await withTx(this.deps.pool, async ({ client }) => {
+      const { rowCount } = await client.query(
+        'UPDATE webhooks SET is_active = false, disabled_reason = $2, updated_at = now() WHERE id = $1 AND is_active',
+        [d.webhook_id, reason],
+      );
+      await this.finish(d.id, attempt, reason, client);
+      if (rowCount) this.deps.log.warn({ webhookId: d.webhook_id, ownerKeyId: d.owner_key_id, reason }, 'webhook disabled: its API key may no longer read what it delivers');
+    });
+  }
+
+  private async finish(id: string, attempt: number, error: string, db: Pick<pg.PoolClient, 'query'> = this.deps.pool): Promise<void> {
+    await db.query(
       `UPDATE webhook_deliveries SET status = 'failed', error = $3, next_attempt_at = NULL WHERE id = $1 AND attempt < $2 AND status = 'pending'`,
       [id, attempt, error],
     );

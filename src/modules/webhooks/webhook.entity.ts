@@ -4,7 +4,9 @@ import { Account } from '../accounts/account.entity.js';
 /**
  * A webhook subscription. The signing secret is sealed with AES-256-GCM bound to the row id (like IMAP passwords):
  * it is needed in clear to sign, so it cannot be hashed, and it is returned only once, at creation.
- * `account` narrows the events to one account (null: every account).
+ * `account` narrows the events to one account (null: every account). `ownerKeyId` is the API key that created the webhook
+ * or last changed it: deliveries carry mail, so they stop (the webhook is disabled with the reason) once that key could
+ * no longer read it (webhook-owner.ts). Null for webhooks created before owners were recorded.
  */
 export const Webhook = defineEntity({
   name: 'Webhook',
@@ -17,6 +19,8 @@ export const Webhook = defineEntity({
     secretSealed: p.text(),
     isActive: p.boolean().default(true),
     account: () => p.manyToOne(Account).nullable().deleteRule('cascade').index('webhooks_account'),
+    /** A plain id, not a foreign key: it outlives a deleted key, whose webhooks must then stop too. */
+    ownerKeyId: p.integer().nullable().index('webhooks_owner_key'),
     triggerCount: p.integer().default(0),
     lastTriggeredAt: p.datetime().nullable(),
     lastSuccessAt: p.datetime().nullable(),

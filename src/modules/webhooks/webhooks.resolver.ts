@@ -46,14 +46,15 @@ export class WebhooksResolver {
     return ctx.services.webhooks.deliveries(requirePrincipal(ctx), parseId(id), Math.max(1, page), Math.min(100, Math.max(1, perPage)));
   }
 
-  @Authorized('write')
+  // `read` too: a webhook delivers mail on behalf of the key that sets it up (webhook-owner.ts).
+  @Authorized('read', 'write')
   @Mutation(() => CreatedWebhookType, { description: 'Creates a webhook; the answer carries the signing secret once' })
   createWebhook(@Arg('input', () => CreateWebhookInputType) input: CreateWebhookInputType, @Ctx() ctx: AppContext): Promise<CreatedWebhook> {
     const { accountId, ...rest } = withoutNulls(input);
     return ctx.services.webhooks.create(requirePrincipal(ctx), { ...rest, ...(accountId ? { accountId: parseId(accountId, 'account_id') } : {}) });
   }
 
-  @Authorized('write')
+  @Authorized('read', 'write')
   @Mutation(() => WebhookType)
   updateWebhook(
     @Arg('id', () => ID) id: string,

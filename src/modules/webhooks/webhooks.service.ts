@@ -98,6 +98,7 @@ export class WebhooksService {
         secretSealed: 'pending',
         isActive: input.isActive,
         account,
+        ownerKeyId: principal.keyId,
       });
       await em.flush();
       webhook.secretSealed = seal(this.deps.secretKey, secret, aad(webhook.id));
@@ -106,7 +107,11 @@ export class WebhooksService {
     });
   }
 
-  /** Changes the given fields. Re-enabling (`isActive: true`) clears the failure count and the disable reason. */
+  /**
+   * Changes the given fields. Re-enabling (`isActive: true`) clears the failure count and the disable reason. The key
+   * making the change becomes the webhook's owner (webhook-owner.ts): a webhook disabled because its key was revoked
+   * is re-enabled under the key that re-enables it.
+   */
   async update(principal: Principal, id: number, raw: UpdateWebhookInput | Record<string, unknown>): Promise<Webhook> {
     const input = parseInput(UpdateWebhookSchema, raw);
     const webhook = await this.get(principal, id);
@@ -114,6 +119,7 @@ export class WebhooksService {
     const { secret, ...fields } = input;
     this.em.assign(webhook, Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)));
     if (secret !== undefined) webhook.secretSealed = seal(this.deps.secretKey, secret, aad(webhook.id));
+    webhook.ownerKeyId = principal.keyId;
     if (input.isActive === true) {
       webhook.consecutiveFailures = 0;
       webhook.disabledReason = null;
