@@ -87,6 +87,8 @@ const EnvSchema = z.object({
   WS_MAX_PAYLOAD_BYTES: intIn(1024, 16 * 1024 * 1024).default(1024 * 1024),
   WS_MAX_BUFFERED_BYTES: intIn(64 * 1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   WS_MAX_CONNECTIONS_PER_KEY: intIn(1, 1_000_000).default(5000),
+  WS_MAX_UNAUTHENTICATED_PER_ADDRESS: intIn(1, 1_000_000).default(50),
+  WS_CONNECTION_INIT_TIMEOUT_MS: intIn(500, 60_000).default(3000),
   IMAP_CONNECT_TIMEOUT_MS: intIn(500, 120_000).default(10_000),
   IMAP_GREETING_TIMEOUT_MS: intIn(500, 120_000).default(10_000),
   IMAP_SOCKET_TIMEOUT_MS: intIn(1000, 3_600_000).default(300_000),
@@ -156,6 +158,10 @@ export interface Config {
   readonly wsMaxBufferedBytes: number;
   /** WebSockets one API key may have open on one instance. */
   readonly wsMaxConnectionsPerKey: number;
+  /** WebSockets one client address (IPv6: its /64) may have open before they authenticate, per instance. */
+  readonly wsMaxUnauthenticatedPerAddress: number;
+  /** How long a WebSocket may stay open without `connection_init`. */
+  readonly wsConnectionInitTimeoutMs: number;
   readonly imap: {
     readonly connectTimeoutMs: number;
     readonly greetingTimeoutMs: number;
@@ -273,6 +279,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
     wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
     wsMaxConnectionsPerKey: e.WS_MAX_CONNECTIONS_PER_KEY,
+    wsMaxUnauthenticatedPerAddress: e.WS_MAX_UNAUTHENTICATED_PER_ADDRESS,
+    wsConnectionInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
     imap: Object.freeze({
       connectTimeoutMs: e.IMAP_CONNECT_TIMEOUT_MS,
       greetingTimeoutMs: e.IMAP_GREETING_TIMEOUT_MS,

@@ -1,11 +1,13 @@
 /**
  * graphql-ws on the same port and path as HTTP GraphQL. Authentication happens in `connection_init`
- * (`{ apiKey, apiSecret }`): missing or invalid credentials close the socket with 4401, a key without `read` with
- * 4403, a client over the failed-authentication throttle with 4429; the key is checked again before every operation
+ * (`{ apiKey, apiSecret }`, within WS_CONNECTION_INIT_TIMEOUT_MS, else 4408): missing or invalid credentials close the
+ * socket with 4401, a key without `read` with 4403, a client over the failed-authentication throttle with 4429 (every
+ * close code has one meaning: WsClose below and README "GraphQL and GraphQL over WebSocket"); the key is checked again before every operation
  * and when it changes (ws-keys.ts), so a revoked key closes its open sockets. Every operation gets its own context,
  * DataLoaders and ORM unit of work, the same validation as HTTP (limits, and introspection and field suggestions off
  * when they are off there), counts against the key's rate limit, and has its errors masked like HTTP.
- * Hostile or broken clients are bounded: WS_MAX_CONNECTIONS_PER_KEY sockets per key, WS_MAX_OPERATIONS operations per
+ * Hostile or broken clients are bounded: WS_MAX_UNAUTHENTICATED_PER_ADDRESS sockets per client address until they
+ * authenticate (ws-unauthenticated.ts), WS_MAX_CONNECTIONS_PER_KEY sockets per key, WS_MAX_OPERATIONS operations per
  * socket, WS_MAX_BUFFERED_BYTES of output waiting for a client that does not read (ws-backpressure.ts).
  */
 import type { Server } from 'node:http';
@@ -29,6 +31,7 @@ import { executeWithinTimeout } from './statement-timeout.js';
 import { sharedSubscribe } from './shared-execution.js';
 import { limitBufferedOutput } from './ws-backpressure.js';
 import { SocketKeys, type KeyedSocket } from './ws-keys.js';
+import { UnauthenticatedSockets } from './ws-unauthenticated.js';
 
 export interface WsDeps {
   server: Server;
@@ -39,6 +42,23 @@ export interface WsDeps {
   config: Config;
   log: Logger;
 }
+
+/**
+ * Our close codes besides graphql-ws's own (4400 bad request, 4401 unauthorized, 4403 forbidden, 4408 no
+ * connection_init in time, 4409 an operation id in use, 4500 internal error). 4429 once had three meanings: the
+ * failed-authentication throttle, the per-key socket limit and graphql-ws's "Too many initialisation requests" (a
+ * second connection_init, now 4400 like any other protocol violation); a client could not tell whether to wait for the
+ * throttle window, retry soon, or fix a bug. graphql-ws clients give up on 4429 (as on 4401) and retry 4430 and 4431
+ * with backoff.
+ */
+export const WsClose = {
+  /** Too many failed authentications from the client's address or with the key (AUTH_FAILURES_PER_*). */
+  AuthThrottled: 4429,
+  /** The key already has WS_MAX_CONNECTIONS_PER_KEY sockets open on this instance. */
+  TooManyKeyConnections: 4430,
+  /** The client's address already has WS_MAX_UNAUTHENTICATED_PER_ADDRESS sockets that have not authenticated. */
+  TooManyUnauthenticated: 4431,
+} as const;
 
 /**
  * Operations one socket may have running (subscriptions, and queries until their result is sent). A dashboard needs a
@@ -62,7 +82,12 @@ function clipCloseReasons(socket: WebSocket): void {
   const close = socket.close.bind(socket);
   socket.close = (code?: number, reason?: string | Buffer) =>
     // 118 bytes, a cut character decoded as U+FFFD (3 bytes) and an ellipsis (3 bytes): at most 123.
-    close(code, typeof reason === 'string' && Buffer.byteLength(reason) > 123 ? `${Buffer.from(reason).subarray(0, 118).toString()}…` : reason);
+    close(ownCode(code, reason), typeof reason === 'string' && Buffer.byteLength(reason) > 123 ? `${Buffer.from(reason).subarray(0, 118).toString()}…` : reason);
+}
+
+/** graphql-ws closes a second connection_init with 4429, our throttle's code (WsClose): it is a protocol error, 4400. */
+function ownCode(code: number | undefined, reason: string | Buffer | undefined): number | undefined {
+  return code === CloseCode.TooManyInitialisationRequests && reason === 'Too many initialisation requests' ? CloseCode.BadRequest : code;
 }
 
 /** How long a shutdown waits for clients to answer the close frame before dropping their connections. */
@@ -81,6 +106,7 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
   const inContext = <T>(fn: () => T): T => RequestContext.create(orm.em, fn);
   const keys = new SocketKeys({ auth: services.auth, log, inContext });
   const clientAddress = clientAddressOf(config.trustProxy);
+  const unauthenticated = new UnauthenticatedSockets(config.wsMaxUnauthenticatedPerAddress);
   wss.on('connection', (socket, request) => {
     clipCloseReasons(socket);
     limitBufferedOutput(socket, config.wsMaxBufferedBytes, (buffered) =>
@@ -99,6 +125,7 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
   const handle = useServer<Record<string, unknown> | undefined>(
     {
       schema,
+      connectionInitWaitTimeout: config.wsConnectionInitTimeoutMs,
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const { socket, request } = ctx.extra;
@@ -112,10 +139,11 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
           if (keys.connections(principal.keyId) >= config.wsMaxConnectionsPerKey) {
             // One key holding sockets without end (a client reconnecting in a loop without closing) would take every
             // file descriptor of the process, HTTP included. Final for graphql-ws clients, as 4401 is.
-            socket.close(4429, `Too many connections with this API key (at most ${config.wsMaxConnectionsPerKey} per instance)`);
+            socket.close(WsClose.TooManyKeyConnections, `Too many connections with this API key (at most ${config.wsMaxConnectionsPerKey} per instance)`);
             return false;
           }
           keys.add(socket, { publicKey: publicKey!, secret: secret! }, principal);
+          unauthenticated.authenticated(socket);
           return true;
         } catch (err) {
           if (isDatabaseUnavailable(err)) {
@@ -125,9 +153,9 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
             return false;
           }
           if (err instanceof AppError && err.code === ErrorCode.RATE_LIMITED) {
-            // Too many failed authentications from this address or with this key: 4429, final for graphql-ws clients
-            // as 4401 is (they do not retry it); the reason says how long to wait.
-            socket.close(4429, err.message);
+            // Too many failed authentications from this address or with this key: final for graphql-ws clients as
+            // 4401 is (they do not retry it); the reason says how long to wait.
+            socket.close(WsClose.AuthThrottled, err.message);
             return false;
           }
           if (!(err instanceof AppError)) log.error({ err }, 'WebSocket authentication failed');
@@ -192,6 +220,15 @@ export function attachGraphQLWs(deps: WsDeps): () => Promise<void> {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      if (!unauthenticated.admit(ws, clientAddress(req))) {
+        // Never handed to graphql-ws. The close frame says why; a client that does not answer it is dropped soon
+        // instead of after ws's 30 s close timeout, which would let it hold the sockets the bound is about.
+        ws.on('error', () => undefined);
+        ws.close(WsClose.TooManyUnauthenticated, `Too many connections from this address waiting to authenticate (at most ${config.wsMaxUnauthenticatedPerAddress})`);
+        setTimeout(() => ws.terminate(), CLOSE_HANDSHAKE_GRACE_MS).unref();
+        log.debug({ client: clientAddress(req) }, 'WebSocket refused: too many unauthenticated sockets from this address');
+        return;
+      }
       wss.emit('connection', ws, req);
       // graphql-ws's 'error' handler (attached during 'connection') prints a stack trace to stderr as an "internal
       // error" for what are client protocol errors (a frame over WS_MAX_PAYLOAD_BYTES, invalid UTF-8, an unmasked

@@ -127,13 +127,13 @@ describe('operations on one socket', () => {
 });
 
 describe('connections per key', () => {
-  it('past WS_MAX_CONNECTIONS_PER_KEY a key gets 4429; once one closes it may connect again; other keys are not affected', async () => {
+  it('past WS_MAX_CONNECTIONS_PER_KEY a key gets 4430; once one closes it may connect again; other keys are not affected', async () => {
     const own = await startTestServer(db.url, { SYNC_ENABLED: 'false', WS_MAX_CONNECTIONS_PER_KEY: '3' });
     try {
       const open = await Promise.all([1, 2, 3].map(() => connectWs(own.url, own)));
       expect(open.map((c) => c.outcome)).toEqual(['connected', 'connected', 'connected']);
       const refused = await connectWs(own.url, own);
-      expect(refused.outcome).toBe(4429);
+      expect(refused.outcome).toBe(4430);
       expect(refused.reason).toContain('connections');
       const created = await own.api('/graphql', {
         method: 'POST',
