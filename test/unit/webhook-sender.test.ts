@@ -1,6 +1,6 @@
 /** WebhookSender against hostile local receivers (allow-listed 127.0.0.1): the outcome of one attempt. */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UrlGuard } from '../../src/modules/webhooks/url-guard.js';
 import { WebhookSender } from '../../src/modules/webhooks/webhook-sender.js';
@@ -70,5 +70,27 @@ describe('WebhookSender', () => {
 
   it('a receiver that never answers times out', async () => {
     expect(await send('/hang')).toMatchObject({ ok: false, httpCode: null, error: 'Timed out' });
+  });
+
+  it('a receiver that trickles its status line and headers a byte at a time is cut at the attempt deadline', async () => {
+    // Raw TCP: every byte resets an idle timer (undici's headersTimeout is 300 s), so only a total deadline ends it.
+    const sockets = new Set<Socket>();
+    const tcp = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      const bytes = Buffer.from(`HTTP/1.1 200 OK\r\n${'x-pad: a\r\n'.repeat(1000)}\r\n`);
+      let i = 0;
+      const timer = setInterval(() => (i < bytes.length ? socket.write(bytes.subarray(i, ++i)) : undefined), 20);
+      socket.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    try {
+      const r = await sender.send(`http://127.0.0.1:${(tcp.address() as AddressInfo).port}/`, secret, { msgId: 'msg_1_x', body: '{}' });
+      expect(r).toMatchObject({ ok: false, httpCode: null, error: 'Timed out' });
+      expect(r.latencyMs).toBeLessThan(600 + 400);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => tcp.close(resolve));
+    }
   });
 });
