@@ -81,6 +81,7 @@ const EnvSchema = z.object({
   AUTH_FAILURE_WINDOW_SECONDS: intIn(60, 3600).default(600),
   TRUST_PROXY: trustProxy.optional(),
   BODY_LIMIT_BYTES: intIn(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  HTTP_REQUEST_TIMEOUT_MS: intIn(1000, 3_600_000).default(60_000),
   GRAPHQL_MAX_DEPTH: intIn(2, 100).default(12),
   GRAPHQL_MAX_COST: intIn(100, 1_000_000).default(5000),
   GRAPHQL_INTROSPECTION: bool.optional(),
@@ -152,6 +153,8 @@ export interface Config {
   /** Which peers may set X-Forwarded-For (Fastify's trustProxy): false = none, the socket's peer is the client. */
   readonly trustProxy: boolean | readonly string[];
   readonly bodyLimitBytes: number;
+  /** Time a client has to send a whole HTTP request (headers and body); the handling is not counted. */
+  readonly httpRequestTimeoutMs: number;
   readonly graphql: { readonly maxDepth: number; readonly maxCost: number; readonly introspection: boolean };
   readonly wsMaxPayloadBytes: number;
   /** Unsent output queued behind the message being written before a WebSocket is dropped (ws-backpressure.ts). */
@@ -271,6 +274,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     authFailures: Object.freeze({ perIp: e.AUTH_FAILURES_PER_IP, perKey: e.AUTH_FAILURES_PER_KEY, windowMs: e.AUTH_FAILURE_WINDOW_SECONDS * 1000 }),
     trustProxy: typeof e.TRUST_PROXY === 'object' ? Object.freeze(e.TRUST_PROXY) : (e.TRUST_PROXY ?? false),
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    httpRequestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
     graphql: Object.freeze({
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxCost: e.GRAPHQL_MAX_COST,

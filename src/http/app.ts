@@ -61,6 +61,12 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     routerOptions: { ignoreTrailingSlash: true },
     // X-Forwarded-For only from the proxies TRUST_PROXY names (request.ip, the logs' remoteAddress).
     trustProxy: fastifyTrustProxy(config.trustProxy),
+    // A client must send its whole request (headers and body) within HTTP_REQUEST_TIMEOUT_MS, else 408 and the
+    // connection closes. Fastify turns Node's 300 s default off, so a body trickled a byte at a time held a connection
+    // for as long as the client liked. Node looks for late requests every connectionsCheckingInterval (30 s by
+    // default): once a second keeps the bound close to what is configured.
+    requestTimeout: config.httpRequestTimeoutMs,
+    http: { headersTimeout: Math.min(60_000, config.httpRequestTimeoutMs), connectionsCheckingInterval: 1000 },
   });
 
   // Once close() has begun, a request still arriving (on a keep-alive connection, or pipelined behind one in flight)
@@ -80,6 +86,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   app.addHook('onSend', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
     if (!reply.hasHeader('cache-control')) reply.header('Cache-Control', 'no-store');
+    // An error answered before the body arrived (401 without credentials, 429, 413…): Node would keep reading and
+    // discarding the rest of the body to reuse the connection, so a client without credentials could hold it for as
+    // long as it trickles. The connection closes after the answer instead.
+    if (reply.statusCode >= 400 && !req.raw.complete) reply.header('Connection', 'close');
   });
   registerErrorHandling(app);
   registerJsonParser(app);
