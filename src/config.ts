@@ -126,6 +126,7 @@ const EnvSchema = z.object({
   WEBHOOK_CONCURRENCY: intIn(1, 200).default(10),
   WEBHOOK_CONCURRENCY_PER_WEBHOOK: intIn(1, 200).optional(),
   WEBHOOK_POLL_INTERVAL_MS: intIn(100, 3_600_000).default(5000),
+  WEBHOOK_MAX_PER_KEY: intIn(1, 100_000).default(100),
   EVENTS_RETENTION_DAYS: intIn(0, 36_500).default(30),
   ATTACHMENT_URL_TTL_SECONDS: intIn(60, 7 * 86_400).default(3600),
 });
@@ -211,6 +212,8 @@ export interface Config {
     /** Attempts of one webhook in flight at once (delivery-slots.ts): a slow receiver cannot take every slot. */
     readonly perWebhookConcurrency: number;
     readonly pollIntervalMs: number;
+    /** Webhooks one API key may own: each event is sent to every webhook, so without a bound one key multiplies it. */
+    readonly maxPerKey: number;
   };
 }
 
@@ -323,6 +326,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       concurrency: e.WEBHOOK_CONCURRENCY,
       perWebhookConcurrency: Math.min(e.WEBHOOK_CONCURRENCY, e.WEBHOOK_CONCURRENCY_PER_WEBHOOK ?? Math.ceil(e.WEBHOOK_CONCURRENCY / 2)),
       pollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
+      maxPerKey: e.WEBHOOK_MAX_PER_KEY,
     }),
   });
 }

@@ -72,6 +72,6 @@ export function createServices({ orm, config, log, secretKey, stats, sync, folde
     attachments: new AttachmentsService({ orm, blobs, log: log.child({ module: 'attachments' }) }),
     attachmentUrls: new AttachmentUrlSigner(secretKey, config.attachmentUrlTtlSeconds),
     events: new EventsService(orm, eventStream),
-    webhooks: new WebhooksService({ orm, secretKey, ...webhookDelivery }),
+    webhooks: new WebhooksService({ orm, secretKey, maxPerKey: config.webhooks.maxPerKey, ...webhookDelivery }),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * A webhook delivers mail on behalf of the API key that set it up. Once that key is revoked or deleted, loses `read`
  * or no longer sees the webhook's account, nothing more is sent: the webhook is disabled with the reason, and a key
- * that re-enables it becomes its owner. Creating or changing a webhook needs `read` as well as `write`.
+ * that re-enables it becomes its owner. Creating or changing a webhook needs `read` as well as `write`, and a key may
+ * own at most WEBHOOK_MAX_PER_KEY webhooks (each event goes to every webhook: thousands to one target are a flood).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initOrm, type Orm } from '../../src/db/orm.js';
@@ -19,6 +20,7 @@ let orm: Orm;
 let rx: WebhookReceiver;
 let srv: TestServer;
 let accountId: number;
+const MAX_PER_KEY = 3;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -26,7 +28,7 @@ beforeAll(async () => {
   rx = await startReceiver();
   srv = await startTestServer(db.url, {
     SYNC_ENABLED: 'false', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WEBHOOK_RETRY_DELAYS: '1,1,1', WEBHOOK_TIMEOUT_MS: '2000',
-    WEBHOOK_POLL_INTERVAL_MS: '500', RATE_LIMIT_PER_MINUTE: '100000', RATE_LIMIT_PER_HOUR: '1000000',
+    WEBHOOK_POLL_INTERVAL_MS: '500', WEBHOOK_MAX_PER_KEY: String(MAX_PER_KEY), RATE_LIMIT_PER_MINUTE: '100000', RATE_LIMIT_PER_HOUR: '1000000',
   });
   const account = await srv.api('/api/accounts', {
     method: 'POST',
@@ -133,5 +135,19 @@ describe('webhooks and the API key that set them up', () => {
     const id = await createHook({ key: srv.key, secret: srv.secret });
     const changed = await srv.api(`/api/webhooks/${id}`, { method: 'PUT', auth: writer, json: { url: `${rx.url}/other` } });
     expect(changed.status, changed.text).toBe(403);
+  }, 30_000);
+
+  it('a key may own at most WEBHOOK_MAX_PER_KEY webhooks, also when it creates them all at once; other keys are not affected', async () => {
+    const key = await scopedKey(srv, ['read', 'write'], [accountId]);
+    const body = { url: rx.url, events: ['email.categorized'], account_id: accountId };
+    const rs = await Promise.all(Array.from({ length: 8 }, () => srv.api('/api/webhooks', { method: 'POST', auth: key, json: body })));
+    expect(rs.filter((r) => r.status === 201)).toHaveLength(MAX_PER_KEY);
+    const refused = rs.filter((r) => r.status !== 201);
+    expect(refused.map((r) => r.status)).toEqual(Array(8 - MAX_PER_KEY).fill(409));
+    expect(refused[0]!.body).toEqual({ success: false, error: expect.stringContaining(`at most ${MAX_PER_KEY}`) });
+    expect((await srv.api('/api/webhooks', { method: 'POST', json: body })).status).toBe(201); // the admin key has its own
+    // Deleting one makes room.
+    await srv.api(`/api/webhooks/${rs.find((r) => r.status === 201)!.body.data.id}`, { method: 'DELETE', auth: key });
+    expect((await srv.api('/api/webhooks', { method: 'POST', auth: key, json: body })).status).toBe(201);
   }, 30_000);
 });

@@ -3,8 +3,9 @@
  * redelivery. Deliveries themselves are made by the delivery engine (src/webhooks), reached through `DeliveryQueue`.
  */
 import { randomUUID } from 'node:crypto';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { deleteRowOrNotFound, type RowKind } from '../../db/rows.js';
+import { exec } from '../../db/sql.js';
 import { EVENT_TYPES } from '../../events/index.js';
 import { open, seal } from '../../shared/crypto.js';
 import { AppError } from '../../shared/errors.js';
@@ -28,6 +29,8 @@ export interface WebhooksServiceDeps {
   guard: UrlGuard;
   sender: WebhookSender;
   queue: DeliveryQueue;
+  /** Webhooks one API key may own (WEBHOOK_MAX_PER_KEY). */
+  maxPerKey: number;
 }
 
 export interface CreatedWebhook {
@@ -91,6 +94,7 @@ export class WebhooksService {
     await this.checkUrl(input.url);
     const secret = input.secret ?? generateSecret();
     return this.em.transactional(async (em) => {
+      await this.checkOwnedCount(em, principal.keyId);
       const webhook = em.create(Webhook, {
         name: input.name ?? null,
         url: input.url,
@@ -187,6 +191,19 @@ export class WebhooksService {
       return open(this.deps.secretKey, webhook.secretSealed, aad(webhook.id));
     } catch (err) {
       throw new AppError('INTERNAL_SERVER_ERROR', `Cannot decrypt the secret of webhook ${webhook.id}: INCOMING_SECRET_KEY differs from the key it was stored with`, undefined, { cause: err });
+    }
+  }
+
+  /**
+   * Every event is sent to every webhook that wants it: a key creating thousands of webhooks to one target would make
+   * each email a flood of requests (to a third party, through us) and fill the delivery queue. The key's row is locked
+   * so that concurrent creates count one after the other.
+   */
+  private async checkOwnedCount(em: EntityManager, keyId: number): Promise<void> {
+    await exec(em, 'SELECT 1 FROM api_keys WHERE id = ? FOR UPDATE', [keyId]);
+    const owned = await em.count(Webhook, { ownerKeyId: keyId });
+    if (owned >= this.deps.maxPerKey) {
+      throw AppError.conflict(`This API key already has ${owned} webhooks (at most ${this.deps.maxPerKey}, WEBHOOK_MAX_PER_KEY): delete one first`);
     }
   }
 
