@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { startSilentServer } from '../support/tcp-proxy.js';
+import { connectWs } from '../support/ws.js';
 
 let db: TestDatabase;
 let srv: TestServer;
@@ -83,5 +84,19 @@ describe('slow HTTP clients', () => {
     expect(Date.now() - started).toBeGreaterThan(TIMEOUT_MS + 1000);
     expect(tested.status, tested.text).toBe(200);
     expect(tested.body.data.connected).toBe(false);
+  }, 20_000);
+
+  it('a WebSocket (an upgraded request) outlives the timeout and keeps working', async () => {
+    const ws = await connectWs(srv.url, srv);
+    expect(ws.outcome).toBe('connected');
+    let closed: unknown = null;
+    ws.client.on('closed', (e) => (closed = e));
+    await new Promise((r) => setTimeout(r, TIMEOUT_MS + 2000));
+    expect(closed).toBeNull();
+    const answer = await new Promise<unknown>((resolve, reject) => {
+      ws.client.subscribe({ query: '{ __typename }' }, { next: resolve, error: reject, complete: () => undefined });
+    });
+    expect(answer).toEqual({ data: { __typename: 'Query' } });
+    await ws.client.dispose();
   }, 20_000);
 });
