@@ -93,4 +93,23 @@ describe('WebhookSender', () => {
       await new Promise((resolve) => tcp.close(resolve));
     }
   });
+
+  it('checks the address at connect time: a host that resolves to loopback now (DNS rebinding after creation) is refused, nothing sent', async () => {
+    let hits = 0;
+    const counting = createServer((_req, res) => {
+      hits++;
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => counting.listen(0, '127.0.0.1', resolve));
+    const strict = new WebhookSender(new UrlGuard([]), 600);
+    try {
+      // A name (no IP literal to catch in the URL), so only the connect-time lookup can refuse it.
+      const r = await strict.send(`https://localhost:${(counting.address() as AddressInfo).port}/`, secret, { msgId: 'msg_1_x', body: '{}' });
+      expect(r).toMatchObject({ ok: false, httpCode: null, error: expect.stringMatching(/^Refused: .*loopback/) });
+      expect(hits).toBe(0);
+    } finally {
+      await strict.close();
+      await new Promise((resolve) => counting.close(resolve));
+    }
+  });
 });
