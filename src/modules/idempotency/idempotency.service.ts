@@ -62,7 +62,7 @@ export class IdempotencyService {
 
   /** Claims `key` for this request, or says which stored answer to replay; throws 400/409/422 as described above. */
   async claim(apiKeyId: number, key: string, fingerprint: string): Promise<Claim> {
-    if (!KEY.test(key)) throw AppError.badInput('Idempotency-Key: must be 1 to 255 printable ASCII characters');
+    if (!KEY.test(key)) throw AppError.badInput('Idempotency-Key: must be 1 to 255 printable ASCII characters, no spaces');
     this.maybeCleanup();
     const em = this.orm.em.fork();
     // A new key, or one whose previous use expired or was abandoned, is (re)claimed in one statement.
