@@ -48,6 +48,18 @@ describe('deleting an account', () => {
     expect((await t.srv.api('/api/accounts/1', { method: 'DELETE', json: { delete_emails: 'maybe' } })).status).toBe(400);
   });
 
+  it('an unknown body field is a 400 that names it, and the account stays (a typo used to delete it, keeping its mail)', async () => {
+    const a = await syncedAccount(t, ['typo1']);
+    const r = await t.srv.api(`/api/accounts/${a.accountId}`, { method: 'DELETE', json: { delete_email: 1 } });
+    expect(r.status, r.text).toBe(400);
+    expect(r.body).toEqual({ success: false, error: 'Unknown field(s): delete_email' });
+    expect((await t.srv.api(`/api/accounts/${a.accountId}`)).status).toBe(200);
+    // The body wins over the query string, as on every write route.
+    const ok = await t.srv.api(`/api/accounts/${a.accountId}?delete_emails=0`, { method: 'DELETE', json: { delete_emails: 1 } });
+    expect(ok.status, ok.text).toBe(200);
+    expect(await count('emails WHERE id = ANY($1::int[])', [[...a.ids.values()]])).toBe(0);
+  });
+
   it('racing deletes with delete_emails=0 and =1: exactly one 200, the others 404, and the winner\'s choice holds', async () => {
     for (let round = 0; round < 3; round++) {
       const a = await syncedAccount(t, [`race${round}-1`, `race${round}-2`]);
