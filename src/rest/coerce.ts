@@ -109,3 +109,34 @@ export function onlyKnown(input: Record<string, unknown>, known: readonly string
   const unknown = Object.keys(input).filter((k) => !known.includes(k));
   if (unknown.length > 0) throw AppError.badInput(`Unknown field(s): ${unknown.join(', ')}`);
 }
+
+/**
+ * A parameter that another API spells differently (seed 004's `page_size` for seed 000's `per_page`): either name
+ * works; both with different values is a 400 naming them.
+ */
+export function aliased(query: Readonly<Record<string, unknown>>, name: string, alias: string): unknown {
+  const a = query[name];
+  const b = query[alias];
+  const given = (v: unknown) => v !== undefined && v !== null && v !== '';
+  if (given(a) && given(b) && a !== b) throw AppError.badInput(`${alias}: same parameter as ${name}; give one of them`);
+  return given(a) ? a : b;
+}
+
+/** Seed 004's `ordering` (Django style: a field, `-` for descending) → seed 000's sort fields. */
+const ORDERING_FIELDS: Readonly<Record<string, string>> = { date: 'received_at', subject: 'subject', sender: 'from_address' };
+
+/**
+ * `sort` and `order` from seed 000's parameters or seed 004's `ordering` (`-date`, `subject`, `sender`; the default
+ * is `-date`); combining the two spellings is a 400.
+ */
+export function sortParams(query: Readonly<Record<string, unknown>>): { sort: string | undefined; order: string | undefined } {
+  const sort = text(query.sort, 'sort');
+  const order = text(query.order, 'order');
+  const ordering = text(query.ordering, 'ordering')?.trim();
+  if (!ordering) return { sort, order };
+  if (sort || order) throw AppError.badInput('ordering: cannot be combined with sort/order (give one spelling)');
+  const desc = ordering.startsWith('-');
+  const field = ORDERING_FIELDS[(desc ? ordering.slice(1) : ordering).toLowerCase()];
+  if (!field) throw AppError.badInput(`ordering: unknown field "${ordering}" (allowed: ${Object.keys(ORDERING_FIELDS).join(', ')}, each with - for descending)`);
+  return { sort: field, order: desc ? 'desc' : 'asc' };
+}

@@ -24,6 +24,11 @@ export interface EmailFilter {
   since?: string;
   until?: string;
   threadId?: number;
+  /**
+   * Seed 004's threaded view (`thread=true`): one email per thread, its newest matching email (an email without a
+   * thread is its own). Applied by the listing (`threadedSql`), not by `buildEmailWhere`.
+   */
+  threaded?: boolean;
 }
 
 export const SORT_FIELDS = ['received_at', 'subject', 'from_address'] as const;
@@ -130,38 +135,65 @@ export function withSnapshot(where: SqlPart, snapshot: string | null | undefined
   return { sql: `${where.sql} AND e.id <= ?`, params: [...where.params, Number(snapshot)] };
 }
 
-/** WHERE clause (scope AND filters) over `emails e`. */
-export function buildEmailWhere(accountIds: readonly number[] | null, f: EmailFilter): SqlPart {
+/** WHERE clause (scope AND filters) over `emails e` (or `emails <alias>`). */
+export function buildEmailWhere(accountIds: readonly number[] | null, f: EmailFilter, alias = 'e'): SqlPart {
   for (const field of ['folder', 'from', 'subject', 'search'] as const) checkText(f[field], field);
-  const scope = scopeSql(accountIds);
+  const a = alias;
+  const scope = scopeSql(accountIds, `${a}.account_id`);
   const conds: string[] = [scope.sql];
   const params: unknown[] = [...scope.params];
   const add = (sql: string, ...ps: unknown[]) => {
     conds.push(sql);
     params.push(...ps);
   };
-  if (f.accountId !== undefined) add('e.account_id = ?', f.accountId);
+  if (f.accountId !== undefined) add(`${a}.account_id = ?`, f.accountId);
   // No IMAP folder is named "": empty is no filter, as for the other text filters (it used to match nothing).
-  if (f.folder !== undefined && f.folder !== '') add('e.folder = ?', inboxCase(f.folder));
+  if (f.folder !== undefined && f.folder !== '') add(`${a}.folder = ?`, inboxCase(f.folder));
   if (f.from !== undefined && f.from !== '') {
     const like = `%${escapeLike(f.from)}%`;
-    add(`(${ilike('e.from_address')} OR ${ilike('e.from_name')})`, like, like);
+    add(`(${ilike(`${a}.from_address`)} OR ${ilike(`${a}.from_name`)})`, like, like);
   }
-  if (f.subject !== undefined && f.subject !== '') add(ilike('e.subject'), `%${escapeLike(f.subject)}%`);
-  if (f.search !== undefined && f.search.trim() !== '') add(`e.search_vector @@ websearch_to_tsquery('${FTS_CONFIG}', ?)`, f.search);
-  if (f.hasAttachments !== undefined) add('e.has_attachments = ?', f.hasAttachments);
-  if (f.isRead !== undefined) add('e.is_read = ?', f.isRead);
-  if (f.isStarred !== undefined) add('e.is_starred = ?', f.isStarred);
-  if (f.isArchived !== undefined) add('e.is_archived = ?', f.isArchived);
-  if (f.threadId !== undefined) add('e.thread_id = ?', f.threadId);
+  if (f.subject !== undefined && f.subject !== '') add(ilike(`${a}.subject`), `%${escapeLike(f.subject)}%`);
+  if (f.search !== undefined && f.search.trim() !== '') add(`${a}.search_vector @@ websearch_to_tsquery('${FTS_CONFIG}', ?)`, f.search);
+  if (f.hasAttachments !== undefined) add(`${a}.has_attachments = ?`, f.hasAttachments);
+  if (f.isRead !== undefined) add(`${a}.is_read = ?`, f.isRead);
+  if (f.isStarred !== undefined) add(`${a}.is_starred = ?`, f.isStarred);
+  if (f.isArchived !== undefined) add(`${a}.is_archived = ?`, f.isArchived);
+  if (f.threadId !== undefined) add(`${a}.thread_id = ?`, f.threadId);
   const since = f.since ? parseDay(f.since, 'since') : undefined;
   const until = f.until ? parseDay(f.until, 'until') : undefined;
   if (since && until && until < since) throw AppError.badInput('until: must not be before since');
-  if (since) add('e.received_at >= ?', since);
+  if (since) add(`${a}.received_at >= ?`, since);
   // `until` names a day and includes all of it: strictly before the next midnight.
   // `until=9999-12-31` ends after every storable timestamp: no condition.
-  if (until && until.getTime() + DAY_MS < YEAR_10000) add('e.received_at < ?', new Date(until.getTime() + DAY_MS));
+  if (until && until.getTime() + DAY_MS < YEAR_10000) add(`${a}.received_at < ?`, new Date(until.getTime() + DAY_MS));
   return { sql: conds.join(' AND '), params };
+}
+
+/**
+ * Seed 004's threaded view: keeps an email only when no newer email of its thread matches the same filters, so each
+ * thread shows once, as its newest match. An anti-join probe of the `emails_thread_recency` index per row the page
+ * walks (not per row of the table: the page's LIMIT stops the walk); the listing's total counts distinct threads.
+ */
+export function threadedSql(accountIds: readonly number[] | null, f: EmailFilter): SqlPart {
+  const newer = buildEmailWhere(accountIds, f, 'n');
+  return {
+    sql: `(e.thread_id IS NULL OR NOT EXISTS (SELECT 1 FROM emails n WHERE n.thread_id = e.thread_id
+      AND (n.received_at, n.id) > (e.received_at, e.id) AND ${newer.sql}))`,
+    params: newer.params,
+  };
+}
+
+/**
+ * A listing's WHERE: filters, scope and snapshot (`base`), plus the threaded view's condition when asked for
+ * (`where`); `countSql` counts its rows over `base`: the threads among the matches for the threaded view (an email
+ * without one counting alone), which gives the same number without the per-row probe of every match.
+ */
+export function listingWhere(accountIds: readonly number[] | null, f: EmailFilter, snapshot: string | null | undefined): { where: SqlPart; base: SqlPart; countSql: string } {
+  const base = withSnapshot(buildEmailWhere(accountIds, f), snapshot);
+  if (!f.threaded) return { where: base, base, countSql: 'count(*)' };
+  const thread = threadedSql(accountIds, f);
+  return { where: { sql: `${base.sql} AND ${thread.sql}`, params: [...base.params, ...thread.params] }, base, countSql: 'count(DISTINCT coalesce(e.thread_id, -e.id))' };
 }
 
 /** The position of one row in a sorted listing: its sort key (as PostgreSQL text) and id. */

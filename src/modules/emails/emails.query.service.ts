@@ -23,8 +23,8 @@ import {
   parseSort,
   scopeSql,
   sortKeySql,
+  listingWhere,
   SNAPSHOT_SQL,
-  withSnapshot,
   type EmailFilter,
   type Sort,
 } from './email-query.js';
@@ -171,13 +171,13 @@ export class EmailsQueryService {
     if (cursorMode && args.perPage != null) throw AppError.badInput('per_page: cannot be combined with first/after (first is the page size)');
     const size = clamp(positive(cursorMode ? args.first : args.perPage, cursorMode ? 'first' : 'per_page', DEFAULT_PER_PAGE), MAX_PER_PAGE);
     const page = cursorMode ? null : positive(args.page, 'page', 1);
-    const where = withSnapshot(buildEmailWhere(principal.accountIds, args.filter ?? {}), args.snapshot);
+    const { where, base, countSql } = listingWhere(principal.accountIds, args.filter ?? {}, args.snapshot);
     // The listing's first page reads its snapshot with the page (same statement, same view of the table).
     const snapshotSql = opts.snapshot && !args.snapshot ? `, (${SNAPSHOT_SQL})::text AS "_snap"` : '';
     const after = args.after ? afterSql(decodeCursor(args.after, sort)) : null;
     const em = this.em;
     const counted = async () => {
-      const [row] = await exec<{ n: number }>(this.em, `SELECT count(*)::int AS n FROM emails e WHERE ${where.sql}`, where.params);
+      const [row] = await exec<{ n: number }>(this.em, `SELECT ${countSql}::int AS n FROM emails e WHERE ${base.sql}`, base.params);
       return row!.n;
     };
     const offset = page ? (page - 1) * size : 0;

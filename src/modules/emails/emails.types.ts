@@ -59,6 +59,8 @@ export class EmailFilterInput {
   @Field(() => Boolean, { nullable: true }) isArchived?: boolean;
   @Field(() => String, { nullable: true, description: 'Y-m-d (UTC): received on or after that day' }) since?: string;
   @Field(() => String, { nullable: true, description: 'Y-m-d (UTC): received on or before that day (inclusive)' }) until?: string;
+  @Field(() => Boolean, { nullable: true, description: 'Threaded view (seed 004 `thread=true`): one email per thread, its newest match; totalCount counts threads' })
+  threaded?: boolean;
 }
 
 @ObjectType('PageInfo')

@@ -4,10 +4,14 @@ import { parseId } from '../../shared/ids.js';
 import type { AppContext } from '../context.js';
 import { requirePrincipal } from '../auth/index.js';
 import { EmailType, threadSlice, type EmailRow } from '../emails/index.js';
+import { positive } from '../emails/emails.query.service.js';
 import type { ThreadPage, ThreadRow } from './threads.service.js';
 import { EmailThreadPageType, ThreadPageType, ThreadType } from './threads.types.js';
 
 /** A thread can hold 10,000 messages (a mailing list): its emails come a page at a time. */
+const THREAD_EMAILS_DEFAULT = 50;
+const THREAD_EMAILS_MAX = 100;
+
 const PAGED = 'A page at a time: `page` (default 1) of `perPage` (default 50, values over 100 clamped to 100).';
 
 @Resolver(() => ThreadType)
@@ -77,5 +81,28 @@ export class EmailThreadResolver {
   @FieldResolver(() => ThreadType, { nullable: true })
   thread(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<ThreadRow | null> | null {
     return email.threadId === null ? null : ctx.loaders.threadById.load(email.threadId);
+  }
+
+  // A count, not another record: also in a mutation's result for a `write`-only key (PATCH answers list fields).
+  @FieldResolver(() => Int, { description: "Messages in the email's thread (seed 004 `thread_count`): its messageCount, 1 without a thread" })
+  async threadCount(@Root() email: EmailRow, @Ctx() ctx: AppContext): Promise<number> {
+    if (email.threadId === null) return 1;
+    return (await ctx.loaders.threadById.load(email.threadId))?.messageCount ?? 1;
+  }
+
+  @Authorized('read')
+  @FieldResolver(() => [EmailType], {
+    description: `The other emails of its thread (seed 004 \`thread_emails\`), oldest first: the thread's first \`limit\` (default ${THREAD_EMAILS_DEFAULT}, at most ${THREAD_EMAILS_MAX}) besides this one. emailThreadPage pages through all of them.`,
+  })
+  async threadEmails(
+    @Root() email: EmailRow,
+    @Ctx() ctx: AppContext,
+    @Arg('limit', () => Int, { nullable: true }) limit?: number,
+  ): Promise<EmailRow[]> {
+    if (email.threadId === null) return [];
+    const n = Math.min(positive(limit, 'limit', THREAD_EMAILS_DEFAULT), THREAD_EMAILS_MAX);
+    // One more than asked: the email itself may be among them.
+    const rows = await ctx.loaders.emailsByThread.load({ threadId: email.threadId, offset: 0, limit: n + 1 });
+    return rows.filter((r) => r.id !== email.id).slice(0, n);
   }
 }

@@ -17,6 +17,7 @@ interface EmailExtras {
   headers?: unknown;
   attachments?: AttachmentFieldsFragment[];
   categories?: EmailCategoryFieldsFragment[];
+  threadEmails?: (EmailListFieldsFragment & EmailExtras)[];
 }
 
 export const restCategory = (c: EmailCategoryFieldsFragment) => ({ id: restId(c.id), name: c.name, slug: c.slug, color: c.color ?? null });
@@ -31,9 +32,10 @@ const msgId = (id: string | null | undefined): string | null => (id ? `<${id}>` 
 
 /**
  * An email in the documented key order. Listings carry no body_text/body_html/headers/attachments (fetch
- * `GET /api/emails/{id}`); the detail has them all. thread_id, in_reply_to and sync_error are additions.
+ * `GET /api/emails/{id}`); the detail has them all. thread_id, thread_count, in_reply_to, sync_error and the detail's
+ * thread_emails are additions (thread_* from seed 004).
  */
-export function restEmail(e: EmailListFieldsFragment & EmailExtras) {
+export function restEmail(e: EmailListFieldsFragment & EmailExtras): Record<string, unknown> {
   return {
     id: restId(e.id),
     account_id: idOrNull(e.accountId),
@@ -59,10 +61,13 @@ export function restEmail(e: EmailListFieldsFragment & EmailExtras) {
     ...(e.attachments ? { attachments: e.attachments.map(restAttachment) } : {}),
     ...(e.categories ? { categories: e.categories.map(restCategory) } : {}),
     thread_id: idOrNull(e.threadId),
+    thread_count: e.threadCount,
     in_reply_to: msgId(e.inReplyTo),
     sync_error: e.syncError ?? null,
     created_at: restTime(e.createdAt),
     updated_at: restTime(e.updatedAt),
+    // Seed 004's detail: the other emails of the thread, with bodies (the first 50; /api/emails/{id}/thread pages).
+    ...(e.threadEmails ? { thread_emails: e.threadEmails.map(restEmail) } : {}),
   };
 }
 
@@ -103,6 +108,9 @@ export function restThread(t: ThreadFieldsFragment & { emails?: (EmailListFields
     account_id: idOrNull(t.accountId),
     subject: t.subject ?? null,
     message_count: t.messageCount,
+    // Seed 004's listing items carry the thread's size as thread_count (and its id as thread_id).
+    thread_id: restId(t.id),
+    thread_count: t.messageCount,
     last_message_at: restTime(t.lastMessageAt),
     created_at: restTime(t.createdAt),
     ...(t.emails ? { emails: t.emails.map(restEmail) } : {}),

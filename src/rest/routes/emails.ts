@@ -13,40 +13,45 @@ import {
   SearchEmailsDocument,
 } from '../../graphql/generated/operations.js';
 import { MAX_SEARCH_LIMIT } from '../../modules/emails/index.js';
-import { bool, capped, date, int, pageParams, text } from '../coerce.js';
+import { aliased, bool, capped, date, int, pageParams, perPage, sortParams, text } from '../coerce.js';
 import { restEmail, restEmailStats, restFolder, restPageMeta, restStatistics } from '../presenters/emails.js';
 import { headVariant, route, type RestRequest } from '../route.js';
 
 /** `GET /api/emails` answers its snapshot here; pass it back as `?snapshot=` with the next pages (README, "Listing"). */
 export const SNAPSHOT_HEADER = 'x-listing-snapshot';
 
-const accountId = (req: RestRequest) => {
-  const n = int(req.query.account_id, 'account_id', 1, 2_147_483_647);
+const accountIdOf = (value: unknown) => {
+  const n = int(value, 'account_id', 1, 2_147_483_647);
   return n === undefined ? undefined : String(n);
 };
+const accountId = (req: RestRequest) => accountIdOf(req.query.account_id);
 
 export const emailRoutes = [
   route({
     method: 'GET',
     path: '/api/emails',
     operation: ListEmailsDocument,
+    // Seed 000's parameters, and seed 004's spellings of the same (q, date_from, date_to, ordering, page_size,
+    // imap_server) with its threaded view (thread=true).
     variables: (req) => {
       const q = req.query;
+      const one = (name: string, alias: string) => aliased(q, name, alias);
       return {
-        ...pageParams(req),
+        page: int(q.page, 'page', 1, 1_000_000),
+        perPage: perPage(one('per_page', 'page_size')),
         snapshot: text(q.snapshot, 'snapshot'),
-        sort: text(q.sort, 'sort'),
-        order: text(q.order, 'order'),
+        ...sortParams(q),
         filter: {
-          accountId: accountId(req),
+          accountId: accountIdOf(one('account_id', 'imap_server')),
           folder: text(q.folder, 'folder'),
           from: text(q.from, 'from'),
           subject: text(q.subject, 'subject'),
-          search: text(q.search, 'search'),
+          search: text(one('search', 'q'), 'search'),
           hasAttachments: bool(q.has_attachments, 'has_attachments'),
           isRead: bool(q.is_read, 'is_read'),
-          since: date(q.since, 'since'),
-          until: date(q.until, 'until'),
+          since: date(one('since', 'date_from'), 'since'),
+          until: date(one('until', 'date_to'), 'until'),
+          threaded: bool(q.thread, 'thread'),
         },
       };
     },
