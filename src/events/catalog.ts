@@ -8,6 +8,7 @@ export const EVENT_TYPES = [
   'voicemail.received',
   'sync.completed',
   'sync.failed',
+  'thread.updated',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -64,6 +65,20 @@ export interface SyncFailedPayload {
   folder: string | null;
 }
 
+/**
+ * Seed 004's "Thread updates": stored emails joined an existing conversation (a reply arrived, or two threads were
+ * found to be one). A new email that starts its own thread is only `email.received`.
+ */
+export interface ThreadUpdatedPayload {
+  threadId: number;
+  accountId: number;
+  /** The emails that joined the thread with this change. */
+  emailIds: number[];
+  messageCount: number;
+  lastMessageAt: string | null;
+  subject: string | null;
+}
+
 export interface EventPayloads {
   'email.received': EmailReceivedPayload;
   'email.updated': EmailUpdatedPayload;
@@ -73,6 +88,7 @@ export interface EventPayloads {
   'voicemail.received': Record<string, unknown>;
   'sync.completed': SyncCompletedPayload;
   'sync.failed': SyncFailedPayload;
+  'thread.updated': ThreadUpdatedPayload;
 }
 
 /** An event to append: `identity` names what happened (e.g. the message's content identity), not when. */

@@ -6,11 +6,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDovecot, type DovecotServer } from '../support/dovecot.js';
 import { expectEventually } from '../support/eventually.js';
+import { buildMessage, appendMessage } from '../support/imap.js';
 import { scopedKey, syncedAccount } from '../support/mail-account.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sql } from '../support/sync.js';
 import { startReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import { collect, connectWs } from '../support/ws.js';
 
 let dovecot: DovecotServer;
 let db: TestDatabase;
@@ -227,6 +229,32 @@ describe('event deliveries', () => {
     expect(new Date(got.json!.timestamp).getTime()).toBeGreaterThan(Date.now() - 60_000);
     expect(got.headers['webhook-id']).toMatch(/^msg_\d+_[0-9a-f]{64}$/);
     expect(got.headers['content-type']).toBe('application/json');
+  }, 60_000);
+
+  it('a reply joining a conversation is a thread.updated, to webhooks and to the threadUpdated subscription', async () => {
+    expect((await srv.api('/api/webhooks')).body.data.supported_events).toContain('thread.updated');
+    await createHook({ events: ['thread.updated'], account_id: undefined });
+    const conv = await syncedAccount({ dovecot, srv, dbUrl: db.url }, ['Plan']);
+    const { client } = await connectWs(srv.url, srv);
+    const sub = collect(client, `subscription { threadUpdated(accountId: ${conv.accountId}) { threadId emailIds messageCount subject } }`);
+    try {
+      const root = (await srv.api(`/api/emails/${conv.ids.get('Plan')}`)).body.data;
+      // A lone new message is only email.received: nothing yet.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(rx.received.filter((r) => r.json?.event === 'thread.updated')).toEqual([]);
+      await appendMessage(dovecot, conv.creds, 'INBOX', buildMessage({ subject: 'Re: Plan', headers: { 'In-Reply-To': root.message_id } }));
+      await expectEventually(() => expect(rx.received.filter((r) => r.json?.event === 'thread.updated')).toHaveLength(1), { timeoutMs: 20_000, intervalMs: 100 });
+      const [reply] = await sql<{ id: number }>(db.url, "SELECT id FROM emails WHERE subject = 'Re: Plan' AND account_id = $1", [conv.accountId]);
+      const got = rx.received.find((r) => r.json?.event === 'thread.updated')!;
+      expect(got.verified).toBe(true);
+      expect(got.json!.data).toEqual({
+        threadId: root.thread_id, accountId: conv.accountId, emailIds: [reply!.id], messageCount: 2, lastMessageAt: expect.any(String), subject: 'Plan',
+      });
+      await expectEventually(() => expect(sub.items).toEqual([{ threadId: String(root.thread_id), emailIds: [String(reply!.id)], messageCount: 2, subject: 'Plan' }]));
+    } finally {
+      sub.stop();
+      await client.dispose();
+    }
   }, 60_000);
 
   it('a failed attempt is retried with the same webhook-id; the log and counters show it', async () => {

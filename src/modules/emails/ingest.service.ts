@@ -226,11 +226,15 @@ export class IngestService {
       });
       await insertRows(em, 'attachments', ATTACHMENT_COLUMNS, attachments.flatMap((a) => (a.ids ? [] : a.values)));
       await insertRows(em, 'attachments', ['id', ...ATTACHMENT_COLUMNS], attachments.flatMap((a) => (a.ids ? a.values.map((v, k) => [a.ids![k], ...v]) : [])));
-      for (const hook of this.hooks) await hook.afterInsert(em, inserted);
-      await appendEvents(em, inserted.map((e) => {
-        const from = claimed.get(e.id);
-        return from ? movedEvent(e, from.folder) : receivedEvent(e);
-      }));
+      const hookEvents: NewEvent[] = [];
+      for (const hook of this.hooks) hookEvents.push(...((await hook.afterInsert(em, inserted)) ?? []));
+      await appendEvents(em, [
+        ...inserted.map((e) => {
+          const from = claimed.get(e.id);
+          return from ? movedEvent(e, from.folder) : receivedEvent(e);
+        }),
+        ...hookEvents,
+      ]);
       await this.advanceCursor(em, b.accountId, b.folder, b.uidValidity, b.uidNext);
       return { inserted, moved: moved.length, skipped: b.messages.length - inserted.length };
     });

@@ -1,5 +1,6 @@
 /** What the sync engine hands to the emails module for storing (parsed on a worker, bodies already in the blob store). */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { NewEvent } from '../../events/index.js';
 
 export interface IngestAddress {
   email: string;
@@ -59,11 +60,12 @@ export interface StoredEmail {
 
 /**
  * Enrichment: called once per stored batch, inside its transaction, with the newly inserted emails (voicemail,
- * categories, patterns and threads plug in here).
+ * categories, patterns and threads plug in here). Events it returns are appended with the batch's own, after them:
+ * appending takes the outbox lock, so a hook must not append by itself before the batch's later statements.
  */
 export interface IngestHook {
   readonly name: string;
-  afterInsert(em: EntityManager, emails: readonly StoredEmail[]): Promise<void>;
+  afterInsert(em: EntityManager, emails: readonly StoredEmail[]): Promise<void | readonly NewEvent[]>;
 }
 
 export interface BatchResult {

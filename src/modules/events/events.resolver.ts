@@ -12,7 +12,7 @@ import { Arg, Authorized, ID, Resolver, Root, Subscription } from '../type-graph
 import { assertPermissions, requirePrincipal } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import type { EventFilter } from './events.service.js';
-import { EmailEventType, EmailReceivedEventType, EmailUpdatedEventType, EventType, SyncStatusEventType } from './events.types.js';
+import { EmailEventType, EmailReceivedEventType, EmailUpdatedEventType, EventType, SyncStatusEventType, ThreadUpdatedEventType } from './events.types.js';
 
 type Args = Record<string, unknown>;
 
@@ -97,6 +97,17 @@ export class EventsResolver {
   @Subscription(() => EmailEventType, { description: 'Voicemails received', subscribe: liveOf('voicemail.received') })
   voicemailReceived(@Root() item: StreamItem, @Arg('accountId', () => ID, { nullable: true }) _accountId: string | null): EmailEventType {
     return emailEvent(eventOf(item));
+  }
+
+  @Authorized('read')
+  @Subscription(() => ThreadUpdatedEventType, { description: 'Emails that joined a conversation (thread.updated)', subscribe: liveOf('thread.updated') })
+  threadUpdated(@Root() item: StreamItem, @Arg('accountId', () => ID, { nullable: true }) _accountId: string | null): ThreadUpdatedEventType {
+    const e = eventOf(item);
+    const p = e.payload;
+    return {
+      ...envelope(e), threadId: Number(p.threadId), emailIds: Array.isArray(p.emailIds) ? p.emailIds.map(Number) : [], messageCount: int(p.messageCount) ?? 0,
+      lastMessageAt: str(p.lastMessageAt) ? new Date(str(p.lastMessageAt)!) : null, subject: str(p.subject),
+    };
   }
 
   @Authorized('read')

@@ -9,7 +9,7 @@ import { Field, ID, Int, ObjectType } from '../type-graphql.js';
 export class EventType {
   @Field(() => String, { description: 'Position in the stream (a bigint as a string); resume with events(after: seq)' }) seq!: string;
   @Field(() => String, { description: 'Deterministic id: the same happening always has the same id' }) id!: string;
-  @Field(() => String, { description: 'email.received, email.updated, email.deleted, email.moved, email.categorized, voicemail.received, sync.completed or sync.failed' })
+  @Field(() => String, { description: 'email.received, email.updated, email.deleted, email.moved, email.categorized, voicemail.received, sync.completed, sync.failed or thread.updated' })
   type!: string;
   @Field(() => ID, { nullable: true }) accountId!: number | null;
   @Field(() => JSONObjectResolver) payload!: Record<string, unknown>;
@@ -63,4 +63,13 @@ export class SyncStatusEventType extends EventEnvelope {
   @Field(() => [String], { nullable: true }) folders!: string[] | null;
   @Field(() => String, { nullable: true }) error!: string | null;
   @Field(() => String, { nullable: true }) folder!: string | null;
+}
+
+@ObjectType('ThreadUpdatedEvent', { description: 'Emails joined a conversation (seed 004 "Thread updates"): a reply arrived, or two threads turned out to be one' })
+export class ThreadUpdatedEventType extends EventEnvelope {
+  @Field(() => ID) threadId!: number;
+  @Field(() => [ID], { description: 'The emails that joined the thread with this change' }) emailIds!: number[];
+  @Field(() => Int, { description: 'The thread\'s size after the change' }) messageCount!: number;
+  @Field(() => DateTimeISOResolver, { nullable: true }) lastMessageAt!: Date | null;
+  @Field(() => String, { nullable: true }) subject!: string | null;
 }

@@ -5,6 +5,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { lockRowsInIdOrder } from '../../db/rows.js';
 import { exec } from '../../db/sql.js';
+import type { NewEvent } from '../../events/index.js';
 import type { IngestHook, StoredEmail } from '../emails/index.js';
 
 /** "Re: Fwd: AW: Subject" → "Subject" (thread titles). */
@@ -35,8 +36,8 @@ class Groups {
 export class ThreadLinker implements IngestHook {
   readonly name = 'threads';
 
-  async afterInsert(em: EntityManager, emails: readonly StoredEmail[]): Promise<void> {
-    if (emails.length === 0) return;
+  async afterInsert(em: EntityManager, emails: readonly StoredEmail[]): Promise<NewEvent<'thread.updated'>[]> {
+    if (emails.length === 0) return [];
     const accountId = emails[0]!.accountId;
     const ids = present(emails.flatMap((e) => [...refsOf(e), e.messageId]));
     const own = present(emails.map((e) => e.messageId));
@@ -115,14 +116,43 @@ export class ThreadLinker implements IngestHook {
     // Lock, then count in a statement of its own: one UPDATE … FROM (count) that waited for a concurrent delete's
     // lock on the thread would count with its older snapshot (see Migration20261201113500_thread_counts_locking).
     await exec(em, 'SELECT 1 FROM threads WHERE id = ANY(?::int[]) ORDER BY id FOR UPDATE', [touched]);
-    await exec(
+    const counted = await exec<{ id: number; n: number; last: Date | null; subject: string | null }>(
       em,
       `UPDATE threads t SET message_count = s.n, last_message_at = s.last, subject = COALESCE(NULLIF(t.subject, ''), s.subject)
        FROM (SELECT thread_id, count(*)::int AS n, max(received_at) AS last,
                     (array_agg(subject ORDER BY received_at))[1] AS subject
              FROM emails WHERE thread_id = ANY(?::int[]) GROUP BY thread_id) s
-       WHERE t.id = s.thread_id`,
+       WHERE t.id = s.thread_id
+       RETURNING t.id, t.message_count AS n, t.last_message_at AS last, t.subject`,
       [touched],
     );
+    // An email moved on the server back into its own thread joined nothing (that is `email.moved`).
+    const before = new Map(emails.map((e) => [e.id, e.previousThreadId ?? null]));
+    return threadUpdates(accountId, pairs.filter(([id, t]) => before.get(id) !== t), counted);
   }
+}
+
+/**
+ * `thread.updated` for each thread that emails of this batch joined and that is a conversation now (more than one
+ * message). A thread of only this batch's one email is news of `email.received` alone.
+ */
+function threadUpdates(
+  accountId: number,
+  pairs: readonly (readonly [number, number])[],
+  counted: readonly { id: number; n: number; last: Date | null; subject: string | null }[],
+): NewEvent<'thread.updated'>[] {
+  const joined = new Map<number, number[]>();
+  for (const [emailId, threadId] of pairs) (joined.get(threadId) ?? joined.set(threadId, []).get(threadId)!).push(emailId);
+  return counted
+    .filter((t) => t.n > 1 && joined.has(t.id))
+    .map((t) => {
+      const emailIds = (joined.get(t.id) ?? []).sort((a, b) => a - b);
+      return {
+        type: 'thread.updated' as const,
+        accountId,
+        // What happened: these emails joined this thread (the same batch stored again is the same event).
+        identity: `${t.id}:${emailIds.join(',')}`,
+        payload: { threadId: t.id, accountId, emailIds, messageCount: t.n, lastMessageAt: t.last ? new Date(t.last).toISOString() : null, subject: t.subject },
+      };
+    });
 }
