@@ -78,6 +78,11 @@ export function text(value: Raw, field: string): string | undefined {
   return value;
 }
 
+/** A list given in a query string: repeated (`?ids=1&ids=2`, already an array), comma-separated or a single value. */
+export function queryList(value: Raw): unknown {
+  return typeof value === 'string' ? value.split(',').map((v) => v.trim()) : value;
+}
+
 /** An array of strings (JSON body). */
 export function stringArray(value: Raw, field: string): string[] | undefined {
   if (value === undefined || value === null) return undefined;

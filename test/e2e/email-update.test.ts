@@ -44,6 +44,25 @@ describe('PATCH /api/emails/{id}', () => {
     expect((await t.srv.api(`/api/emails/${id}?is_read=maybe`, { method: 'PATCH' })).status).toBe(400);
   }, 60_000);
 
+  it('list parameters in the query string: ?ids=1,2 or ?ids=1 for bulk, ?categories=1 for PATCH (a single id was a 400)', async () => {
+    const { ids } = await syncedAccount(t, ['q1', 'q2']);
+    const [a, b] = [ids.get('q1')!, ids.get('q2')!];
+    const both = await t.srv.api(`/api/emails/bulk?ids=${a},${b}&action=star`, { method: 'POST' });
+    expect(both.status, both.text).toBe(200);
+    expect(both.body.meta).toEqual({ total: 2, succeeded: 2, failed: 0 });
+    const one = await t.srv.api(`/api/emails/bulk?ids=${a}&action=unstar`, { method: 'POST' });
+    expect(one.status, one.text).toBe(200);
+    expect(one.body.data).toEqual([{ id: a, success: true, error: null }]);
+    expect((await t.srv.api(`/api/emails/${a}`, { method: 'HEAD' })).status).toBe(200);
+    expect((await t.srv.api(`/api/emails/bulk?ids=${a},x&action=star`, { method: 'POST' })).status).toBe(400);
+    // In the body, ids stays an array (a string there is a 400, as documented).
+    expect((await t.srv.api('/api/emails/bulk', { method: 'POST', json: { ids: String(a), action: 'star' } })).status).toBe(400);
+    const [invoices] = categories as [number];
+    const patched = await t.srv.api(`/api/emails/${b}?categories=${invoices}`, { method: 'PATCH' });
+    expect(patched.status, patched.text).toBe(200);
+    expect(patched.body.data.categories.map((c: { id: number }) => c.id)).toEqual([invoices]);
+  });
+
   it('replaces the manual categories; rule-assigned ones stay; unknown category ids are a 400 naming them', async () => {
     const { ids } = await syncedAccount(t, ['categorized']);
     const id = ids.get('categorized')!;

@@ -4,7 +4,7 @@
  */
 import { BulkEmailsDocument, DeleteEmailDocument, UpdateEmailDocument, type BulkEmailAction } from '../../graphql/generated/operations.js';
 import { AppError } from '../../shared/errors.js';
-import { bool, params } from '../coerce.js';
+import { body, bool, params, queryList } from '../coerce.js';
 import { restId } from '../presenters.js';
 import { restEmail } from '../presenters/emails.js';
 import { route } from '../route.js';
@@ -50,13 +50,14 @@ export const emailWriteRoutes = [
     operation: UpdateEmailDocument,
     variables: (req) => {
       const b = params(req, ['is_read', 'is_starred', 'is_archived', 'categories']);
+      const categories = Object.hasOwn(body(req.body), 'categories') ? b.categories : queryList(b.categories);
       return {
         id: req.params.id!,
         input: {
           isRead: bool(b.is_read, 'is_read'),
           isStarred: bool(b.is_starred, 'is_starred'),
           isArchived: bool(b.is_archived, 'is_archived'),
-          categoryIds: b.categories === undefined || b.categories === null ? undefined : idArray(b.categories, 'categories', true),
+          categoryIds: categories === undefined || categories === null ? undefined : idArray(categories, 'categories', true),
         },
       };
     },
@@ -68,7 +69,9 @@ export const emailWriteRoutes = [
     operation: BulkEmailsDocument,
     variables: (req) => {
       const b = params(req, ['ids', 'action']);
-      return { ids: bulkIds(b.ids), action: bulkAction(b.action) };
+      // From the query string, `?ids=1,2` or `?ids=1` are lists too (only a repeated `?ids=1&ids=2` arrived as one).
+      const ids = Object.hasOwn(body(req.body), 'ids') ? b.ids : queryList(b.ids);
+      return { ids: bulkIds(ids), action: bulkAction(b.action) };
     },
     respond: (d) => {
       const data = d.bulkEmails.map((r) => ({ id: restId(r.id), success: r.success, error: r.error ?? null }));
