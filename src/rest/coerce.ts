@@ -58,9 +58,9 @@ export function perPage(value: Raw, fallback = 50, cap = 100): number {
   return capped(value, 'per_page', cap) ?? fallback;
 }
 
-/** `page` and `per_page` of a paginated list, as operation variables. */
+/** `page` and `per_page` (or seed 004's `page_size`, see `aliased`) of a paginated list, as operation variables. */
 export function pageParams(req: { readonly query: Readonly<Record<string, unknown>> }): { page: number | undefined; perPage: number } {
-  return { page: int(req.query.page, 'page', 1, 1_000_000), perPage: perPage(req.query.per_page) };
+  return { page: int(req.query.page, 'page', 1, 1_000_000), perPage: perPage(aliased(req.query, 'per_page', 'page_size')) };
 }
 
 /** A calendar date `Y-m-d`, validated (2024-02-30 is refused); returned as the same string. */

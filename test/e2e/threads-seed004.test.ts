@@ -84,6 +84,21 @@ describe("seed 004's parameter spellings", () => {
     expect((await list('?page_size=2')).meta.per_page).toBe(2);
   });
 
+  it('page_size pages every list (threads, a thread, an email\'s thread); imap_server filters the threads', async () => {
+    const threads = await t.srv.api('/api/emails/threads?page_size=2');
+    expect(threads.body.meta).toMatchObject({ per_page: 2 });
+    expect(threads.body.data).toHaveLength(2);
+    const conv = t.fx.ids['Invoice 2024-002'];
+    const thread = await t.srv.api(`/api/emails/${conv}/thread?page_size=1&page=2`);
+    expect(thread.body.meta).toEqual({ page: 2, per_page: 1, total: 2, total_pages: 2 });
+    expect(thread.body.data.map((e: Item) => e.subject)).toEqual(['Re: Invoice 2024-002']);
+    const byId = await t.srv.api(`/api/threads/${thread.body.data[0].thread_id}?page_size=1`);
+    expect(byId.body.data.emails.map((e: Item) => e.subject)).toEqual(['Invoice 2024-002']);
+    const ofB = await t.srv.api(`/api/emails/threads?imap_server=${t.fx.accountB}`);
+    expect(ofB.body.data.map((x: { subject: string }) => x.subject)).toEqual(['Secret B']);
+    expect((await t.srv.api('/api/threads?page_size=2&per_page=3')).status).toBe(400);
+  });
+
   it('bad or conflicting values are 400s naming the parameter', async () => {
     const bad = async (query: string, message: RegExp) => {
       const r = await t.srv.api(`/api/emails${query}`);

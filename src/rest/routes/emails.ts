@@ -13,7 +13,7 @@ import {
   SearchEmailsDocument,
 } from '../../graphql/generated/operations.js';
 import { MAX_SEARCH_LIMIT } from '../../modules/emails/index.js';
-import { aliased, bool, capped, date, int, pageParams, perPage, sortParams, text } from '../coerce.js';
+import { aliased, bool, capped, date, int, pageParams, sortParams, text } from '../coerce.js';
 import { restEmail, restEmailStats, restFolder, restPageMeta, restStatistics } from '../presenters/emails.js';
 import { headVariant, route, type RestRequest } from '../route.js';
 
@@ -37,8 +37,7 @@ export const emailRoutes = [
       const q = req.query;
       const one = (name: string, alias: string) => aliased(q, name, alias);
       return {
-        page: int(q.page, 'page', 1, 1_000_000),
-        perPage: perPage(one('per_page', 'page_size')),
+        ...pageParams(req),
         snapshot: text(q.snapshot, 'snapshot'),
         ...sortParams(q),
         filter: {

@@ -1,6 +1,6 @@
 /** Seed 004 threads: the listing (paginated like the emails) and one thread with its messages, oldest first. */
 import { GetThreadDocument, ListThreadsDocument } from '../../graphql/generated/operations.js';
-import { int, pageParams } from '../coerce.js';
+import { aliased, int, pageParams } from '../coerce.js';
 import { restPageMeta, restThread } from '../presenters/emails.js';
 import { route } from '../route.js';
 
@@ -11,7 +11,7 @@ const listing = (path: string) =>
     path,
     operation: ListThreadsDocument,
     variables: (req) => {
-      const account = int(req.query.account_id, 'account_id', 1, 2_147_483_647);
+      const account = int(aliased(req.query, 'account_id', 'imap_server'), 'account_id', 1, 2_147_483_647);
       return {
         accountId: account === undefined ? undefined : String(account),
         ...pageParams(req),

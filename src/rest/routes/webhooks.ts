@@ -10,7 +10,7 @@ import {
   type UpdateWebhookInput,
 } from '../../graphql/generated/operations.js';
 import { AppError } from '../../shared/errors.js';
-import { body, bool, int, onlyKnown, perPage, stringArray, text } from '../coerce.js';
+import { body, bool, int, onlyKnown, pageParams, stringArray, text } from '../coerce.js';
 import { restPageMeta } from '../presenters/emails.js';
 import { restWebhook, restWebhookDelivery } from '../presenters/webhooks.js';
 import { route, type RestRequest } from '../route.js';
@@ -89,7 +89,10 @@ export const webhookRoutes = [
     method: 'GET',
     path: '/api/webhooks/:id/deliveries',
     operation: WebhookDeliveriesDocument,
-    variables: (req) => ({ id: id(req), page: int(req.query.page, 'page', 1, 1_000_000) ?? 1, perPage: perPage(req.query.per_page) }),
+    variables: (req) => {
+      const p = pageParams(req);
+      return { id: id(req), page: p.page ?? 1, perPage: p.perPage };
+    },
     respond: (d) => ({ data: d.webhookDeliveries.nodes.map(restWebhookDelivery), meta: restPageMeta(d.webhookDeliveries) }),
   }),
   route({
