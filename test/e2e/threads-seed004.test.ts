@@ -5,7 +5,8 @@
  * The fixture's one conversation: "Invoice 2024-002" (billing@acme.test) and its reply "Re: Invoice 2024-002" (bob).
  */
 import { describe, expect, inject, it } from 'vitest';
-import { useSeededServer } from '../support/mailbox-fixture.js';
+import { buildMessage } from '../support/imap.js';
+import { day, putMail, syncAccount, useSeededServer } from '../support/mailbox-fixture.js';
 
 const dovecot = inject('dovecot');
 const t = useSeededServer(dovecot);
@@ -127,5 +128,23 @@ describe('GraphQL', () => {
       totalCount: 1,
       nodes: [{ subject: 'Re: Invoice 2024-002', threadCount: 2, threadEmails: [{ subject: 'Invoice 2024-002', bodyText: 'Please find the invoice attached. Regards, ACME' }] }],
     });
+  });
+});
+
+describe('threaded view and snapshots', () => {
+  // Last in the file: it adds a reply to the fixture's conversation.
+  it('a reply stored after the snapshot hides neither itself nor its thread from the later pages', async () => {
+    const first = await t.srv.api('/api/emails?thread=true&per_page=2');
+    const snapshot = first.headers.get('x-listing-snapshot')!;
+    const pages = Math.ceil(first.body.meta.total / 2);
+    const raw = buildMessage({ subject: 'Re: Re: Invoice 2024-002', headers: { 'In-Reply-To': '<invoice-2@acme.test>' } });
+    await putMail(dovecot, t.fx.mailboxA, 'INBOX', raw, day('2024-01-17T00:00:00'));
+    await syncAccount(t.srv, t.fx.accountA);
+    const seen: string[] = subjects(first.body);
+    for (let page = 2; page <= pages; page++) seen.push(...subjects(await list(`?thread=true&per_page=2&page=${page}&snapshot=${snapshot}`)));
+    expect(seen).toContain('Re: Invoice 2024-002');
+    expect(seen).not.toContain('Re: Re: Invoice 2024-002');
+    // Without the snapshot the new reply stands for the thread.
+    expect(subjects(await list('?thread=true&per_page=100'))).toContain('Re: Re: Invoice 2024-002');
   });
 });

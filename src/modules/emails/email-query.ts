@@ -127,12 +127,12 @@ export const SNAPSHOT_SQL = 'SELECT coalesce(max(id), 0) FROM emails';
  * that page reported): new mail then no longer shifts the later pages, so none repeats or is skipped (README,
  * "Listing"). Absent or empty: no bound. Email ids are PostgreSQL integers.
  */
-export function withSnapshot(where: SqlPart, snapshot: string | null | undefined): SqlPart {
+export function withSnapshot(where: SqlPart, snapshot: string | null | undefined, alias = 'e'): SqlPart {
   if (snapshot === null || snapshot === undefined || snapshot === '') return where;
   if (!/^\d{1,10}$/.test(snapshot) || Number(snapshot) > 2_147_483_647) {
     throw AppError.badInput('snapshot: must be the snapshot an earlier page reported (an email id)');
   }
-  return { sql: `${where.sql} AND e.id <= ?`, params: [...where.params, Number(snapshot)] };
+  return { sql: `${where.sql} AND ${alias}.id <= ?`, params: [...where.params, Number(snapshot)] };
 }
 
 /** WHERE clause (scope AND filters) over `emails e` (or `emails <alias>`). */
@@ -175,8 +175,10 @@ export function buildEmailWhere(accountIds: readonly number[] | null, f: EmailFi
  * thread shows once, as its newest match. An anti-join probe of the `emails_thread_recency` index per row the page
  * walks (not per row of the table: the page's LIMIT stops the walk); the listing's total counts distinct threads.
  */
-export function threadedSql(accountIds: readonly number[] | null, f: EmailFilter): SqlPart {
-  const newer = buildEmailWhere(accountIds, f, 'n');
+export function threadedSql(accountIds: readonly number[] | null, f: EmailFilter, snapshot?: string | null): SqlPart {
+  // Mail stored after the listing's snapshot is left out here too: a reply arriving mid-listing must not hide its
+  // thread's older match from the later pages, where the reply itself is left out.
+  const newer = withSnapshot(buildEmailWhere(accountIds, f, 'n'), snapshot, 'n');
   return {
     sql: `(e.thread_id IS NULL OR NOT EXISTS (SELECT 1 FROM emails n WHERE n.thread_id = e.thread_id
       AND (n.received_at, n.id) > (e.received_at, e.id) AND ${newer.sql}))`,
@@ -192,7 +194,7 @@ export function threadedSql(accountIds: readonly number[] | null, f: EmailFilter
 export function listingWhere(accountIds: readonly number[] | null, f: EmailFilter, snapshot: string | null | undefined): { where: SqlPart; base: SqlPart; countSql: string } {
   const base = withSnapshot(buildEmailWhere(accountIds, f), snapshot);
   if (!f.threaded) return { where: base, base, countSql: 'count(*)' };
-  const thread = threadedSql(accountIds, f);
+  const thread = threadedSql(accountIds, f, snapshot);
   return { where: { sql: `${base.sql} AND ${thread.sql}`, params: [...base.params, ...thread.params] }, base, countSql: 'count(DISTINCT coalesce(e.thread_id, -e.id))' };
 }
 
