@@ -8,10 +8,11 @@ import { positive } from '../emails/emails.query.service.js';
 import type { ThreadPage, ThreadRow } from './threads.service.js';
 import { EmailThreadPageType, ThreadPageType, ThreadType } from './threads.types.js';
 
-/** A thread can hold 10,000 messages (a mailing list): its emails come a page at a time. */
+/** How many other emails of its thread an email lists (`threadEmails`, seed 004's `thread_emails`). */
 const THREAD_EMAILS_DEFAULT = 50;
 const THREAD_EMAILS_MAX = 100;
 
+/** A thread can hold 10,000 messages (a mailing list): its emails come a page at a time. */
 const PAGED = 'A page at a time: `page` (default 1) of `perPage` (default 50, values over 100 clamped to 100).';
 
 @Resolver(() => ThreadType)
