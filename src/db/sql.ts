@@ -100,3 +100,10 @@ export interface RowEmbed<T> {
   sql(id: string): string;
   fromJson(json: unknown): T;
 }
+
+/** The select-list tail (`, <subquery> AS "<alias>"` each, or '') of a statement's embedded relations over row id `id`. */
+export function embedColumns(embeds: Readonly<Record<string, RowEmbed<unknown>>> | undefined, id: string): string {
+  return Object.entries(embeds ?? {})
+    .map(([alias, e]) => `, ${e.sql(id)} AS "${alias}"`)
+    .join('');
+}

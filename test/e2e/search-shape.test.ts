@@ -1,7 +1,9 @@
 /**
  * GET /api/emails/search answers emails in the listing's item shape (plus rank and snippet): they lacked the
  * `categories` that every listing item carries, so a client showing both in one view lost them for search results.
+ * They are read in the search's own statement (a second query for them was a round trip per search).
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -41,5 +43,29 @@ describe('search results', () => {
     expect(email.categories).toEqual([{ id: expect.any(Number), name: 'Animals', slug: 'animals', color: '#00aa00' }]);
     expect(rank).toBeGreaterThan(0);
     expect(snippet).toContain('<mark>');
+  });
+
+  it('reads the categories in the search statement itself, not by a second query', async () => {
+    const original = pg.Client.prototype.query;
+    const seen: string[] = [];
+    // What this server sends to PostgreSQL (the pg driver under MikroORM), not the test's own connections.
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const q = args[0] as string | { text?: string };
+      seen.push(typeof q === 'string' ? q : (q?.text ?? ''));
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    try {
+      const found = await srv.api('/api/emails/search?q=zebra');
+      expect(found.body.data[0].categories).toEqual([{ id: expect.any(Number), name: 'Animals', slug: 'animals', color: '#00aa00' }]);
+      const gql = await srv.api('/graphql', { method: 'POST', json: { query: 'query { searchEmails(q: "zebra") { rank email { id categories { slug } attachments { id } } } }' } });
+      expect(gql.body.errors).toBeUndefined();
+      expect(gql.body.data.searchEmails[0].email).toEqual({ id: String(found.body.data[0].id), categories: [{ slug: 'animals' }], attachments: [] });
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    const reads = seen.filter((s) => /\b(emails|email_categories|attachments)\b/.test(s));
+    expect(reads).toHaveLength(2);
+    for (const s of reads) expect(s).toMatch(/ts_headline[\s\S]*email_categories/);
+    expect(reads[1]).toMatch(/FROM attachments a WHERE/);
   });
 });

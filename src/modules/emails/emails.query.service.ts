@@ -4,7 +4,7 @@
  * of an account the key may not see is never returned, and asking for it by id is a 404 (no existence leak).
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { exec, type RowEmbed } from '../../db/sql.js';
+import { embedColumns, exec, type RowEmbed } from '../../db/sql.js';
 import { isDataError } from '../../db/sql-errors.js';
 import { CountCache, GENERATION_SQL } from './count-cache.js';
 import { candidatesSql, SearchWindows, type CandidateWindows } from './search-window.js';
@@ -189,14 +189,13 @@ export class EmailsQueryService {
        ORDER BY ${orderSql(sort, indexed)} LIMIT ? OFFSET ?`;
     // Embedded relations are computed over the page (a subquery scan keeps its order), not in it: there, PostgreSQL
     // would also compute them for every row skipped by the OFFSET.
-    const embeds = Object.entries(opts.embeds ?? {});
     const countKey = `${where.sql}\0${JSON.stringify(where.params)}`;
     // OFFSET reads every row it skips (page=100000 of 100k emails: 0.6 s for an empty page). A deep page is only read
     // when the listing's total (usually cached) says it holds something.
     const known = opts.count !== false && offset >= DEEP_OFFSET ? await this.counts.total(countKey, await this.counts.generation(em), counted) : undefined;
     const rows = known !== undefined && offset >= known ? [] : await exec<EmailRow & { _key: string; _gen: string; _snap?: string }>(
       em,
-      embeds.length === 0 ? pageSql : `SELECT p.*, ${embeds.map(([alias, e]) => `${e.sql('p.id')} AS "${alias}"`).join(', ')} FROM (${pageSql}) p`,
+      opts.embeds && Object.keys(opts.embeds).length > 0 ? `SELECT p.*${embedColumns(opts.embeds, 'p.id')} FROM (${pageSql}) p` : pageSql,
       [...where.params, ...(after?.params ?? []), size + 1, offset],
     ).catch((err: unknown) => {
       // Every other value of this statement is validated: a data error here is a forged cursor whose key is no value
@@ -225,7 +224,7 @@ export class EmailsQueryService {
    * Ranked full-text search: the SEARCH_CANDIDATES most recent matches (search-window.ts) are ranked with ts_rank, and only
    * the returned rows get a highlighted snippet (ts_headline over HTML-escaped text, so only `<mark>` is markup).
    */
-  async search(principal: Principal, q: string, limit?: number | null, filter: EmailFilter = {}): Promise<SearchHit[]> {
+  async search(principal: Principal, q: string, limit?: number | null, filter: EmailFilter = {}, opts: Pick<ListOptions, 'embeds'> = {}): Promise<SearchHit[]> {
     const query = (q ?? '').trim();
     checkText(query, 'q');
     // In characters (code points of the composed form), not UTF-16 units: an emoji is one.
@@ -251,7 +250,7 @@ export class EmailsQueryService {
          SELECT cand.id, ts_rank(cand.search_vector, websearch_to_tsquery('${FTS_CONFIG}', ?))::float8 AS rank
          FROM cand ORDER BY rank DESC, cand.received_at DESC, cand.id DESC LIMIT ?
        )
-       SELECT ${EMAIL_COLUMNS}, top.rank, ts_headline('${FTS_CONFIG}', ${escaped('s.text')}, b.q, ?) AS snippet
+       SELECT ${EMAIL_COLUMNS}, top.rank, ts_headline('${FTS_CONFIG}', ${escaped('s.text')}, b.q, ?) AS snippet${embedColumns(opts.embeds, 'e.id')}
        FROM top JOIN emails e ON e.id = top.id
          CROSS JOIN LATERAL (SELECT e.body_text || '' AS body, ?::text AS w, websearch_to_tsquery('${FTS_CONFIG}', ?) AS q OFFSET 0) b
          CROSS JOIN LATERAL (SELECT ${first} AS pos OFFSET 0) f

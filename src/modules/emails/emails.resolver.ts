@@ -65,6 +65,17 @@ function pageEmbeds(): readonly PageEmbed[] {
   ]);
 }
 
+/** The embeds of the relations `info` selects under any of `prefixes` (paths to the Email objects), and their priming. */
+function selectedEmbeds(info: GraphQLResolveInfo, prefixes: readonly (readonly string[])[]) {
+  const embeds = pageEmbeds().filter((x) => x.fields.some((f) => prefixes.some((p) => selectsPath(info, [...p, f]))));
+  return {
+    embeds: Object.fromEntries(embeds.map((x) => [x.alias, x.embed])),
+    prime(loaders: Loaders, rows: readonly EmailRow[]) {
+      for (const x of embeds) for (const row of rows) x.prime(loaders, row.id, (row as unknown as Record<string, unknown>)[x.alias]);
+    },
+  };
+}
+
 const optionalId = (id: string | null | undefined, field: string) => (id === null || id === undefined ? undefined : parseId(id, field));
 
 @Resolver(() => EmailType)
@@ -85,13 +96,13 @@ export class EmailsResolver {
   ): Promise<EmailConnectionType> {
     // The COUNT(*) is the costly part of a page: only run it when totals were asked for (cursor clients rarely do).
     const count = selectsAny(info, ['totalCount', 'totalPages']);
-    const embeds = pageEmbeds().filter((x) => x.fields.some((f) => selectsPath(info, ['nodes', f]) || selectsPath(info, ['edges', 'node', f])));
+    const { embeds, prime } = selectedEmbeds(info, [['nodes'], ['edges', 'node']]);
     const r = await ctx.services.emails.list(
       requirePrincipal(ctx),
       { filter: toFilter(filter), sort, order, page, perPage, first, after, snapshot },
-      { count, embeds: Object.fromEntries(embeds.map((x) => [x.alias, x.embed])), snapshot: selectsAny(info, ['snapshot']) },
+      { count, embeds, snapshot: selectsAny(info, ['snapshot']) },
     );
-    for (const x of embeds) for (const row of r.rows) x.prime(ctx.loaders, row.id, (row as unknown as Record<string, unknown>)[x.alias]);
+    prime(ctx.loaders, r.rows);
     const nodes = r.rows as unknown as EmailType[];
     const cursorOf = (row: EmailRow | undefined) => (row ? r.cursor(row) : null);
     return {
@@ -128,14 +139,19 @@ export class EmailsResolver {
 
   @Authorized('read')
   @Query(() => [EmailSearchHitType], { description: 'Ranked full-text search (q: at least 2 characters; limit default 20, max 50)' })
-  searchEmails(
+  async searchEmails(
     @Arg('q', () => String) q: string,
     @Ctx() ctx: AppContext,
+    @Info() info: GraphQLResolveInfo,
     @Arg('limit', () => Int, { nullable: true }) limit?: number,
     @Arg('accountId', () => ID, { nullable: true }) accountId?: string,
   ): Promise<SearchHit[]> {
     const account = optionalId(accountId, 'account_id');
-    return ctx.services.emails.search(requirePrincipal(ctx), q, limit, account !== undefined ? { accountId: account } : {});
+    // The hits' categories (every REST search item has them) come in the search's own statement, as for a page.
+    const { embeds, prime } = selectedEmbeds(info, [['email']]);
+    const hits = await ctx.services.emails.search(requirePrincipal(ctx), q, limit, account !== undefined ? { accountId: account } : {}, { embeds });
+    prime(ctx.loaders, hits.map((h) => h.email));
+    return hits;
   }
 
   @Authorized('read')
