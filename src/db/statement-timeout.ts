@@ -14,7 +14,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { CompiledQuery } from 'kysely';
 
-/** The timeout (ms) wanted by the statements of the current async context; undefined: the server's default. */
+/**
+ * The timeout (ms) wanted by the statements of the current async context; undefined: the server's default; ANY:
+ * whatever the connection has (`withAnyStatementTimeout`).
+ */
+const ANY = -1;
 const wanted = new AsyncLocalStorage<number>();
 
 /** What each pooled connection was set to (absent: the server's default, as a new connection has). */
@@ -29,11 +33,21 @@ export function withStatementTimeout<T>(ms: number, fn: () => T): T {
   return ms > 0 ? wanted.run(Math.floor(ms), fn) : fn();
 }
 
+/**
+ * Runs `fn` with its statements taking the timeout of whatever connection they get, the server's default or an API
+ * read's: for the key check and rate-limit count of every request, a short upsert that runs just before the request's
+ * own statements. Setting and resetting the timeout around it, when a connection alternates between the two, was two
+ * round trips per API read; a counter upsert that waits past an API read's timeout is answered 503 like that read.
+ */
+export function withAnyStatementTimeout<T>(fn: () => T): T {
+  return wanted.run(ANY, fn);
+}
+
 /** MikroORM's `onReserveConnection`: brings the connection's statement_timeout to what the caller's context wants. */
 export async function reserveWithStatementTimeout(connection: unknown): Promise<void> {
   const c = connection as Connection;
   const want = wanted.getStore();
-  if (current.get(c) === want) return;
+  if (want === ANY || current.get(c) === want) return;
   await c.executeQuery(CompiledQuery.raw(want === undefined ? 'RESET statement_timeout' : `SET statement_timeout = ${want}`));
   if (want === undefined) current.delete(c);
   else current.set(c, want);

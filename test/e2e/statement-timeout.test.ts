@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transientDatabaseError } from '../../src/db/conflicts.js';
 import { exec } from '../../src/db/sql.js';
-import { withStatementTimeout } from '../../src/db/statement-timeout.js';
+import { withAnyStatementTimeout, withStatementTimeout } from '../../src/db/statement-timeout.js';
 import { useOrmDatabase } from '../support/orm.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -25,6 +25,15 @@ describe('the timeout on the shared pool', () => {
       expect(await withStatementTimeout(250, show)).toBe('250ms');
       expect(await show()).toBe('0');
       expect(await withStatementTimeout(0, show)).toBe('0');
+    });
+  });
+
+  it('statements that take any timeout leave the connection as it is', async () => {
+    await RequestContext.create(t.orm.em, async () => {
+      expect(await withAnyStatementTimeout(show)).toBe('0');
+      expect(await withStatementTimeout(250, show)).toBe('250ms');
+      expect(await withAnyStatementTimeout(show)).toBe('250ms');
+      expect(await show()).toBe('0');
     });
   });
 
@@ -64,6 +73,29 @@ describe('API reads past API_STATEMENT_TIMEOUT_MS', () => {
       await c.end();
     }
   }
+
+  it('a connection that serves API reads one after the other keeps their timeout (no SET / RESET per request)', async () => {
+    // The first requests set the timeout on the connections they get (and start the search statistics' read).
+    for (let i = 0; i < 2; i++) expect((await srv.api('/api/emails/search?q=anything')).status).toBe(200);
+    const original = pg.Client.prototype.query;
+    const seen: string[] = [];
+    // What this server sends to PostgreSQL (the pg driver under MikroORM), not the test's own connections.
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const q = args[0] as string | { text?: string };
+      seen.push(typeof q === 'string' ? q : (q?.text ?? ''));
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    try {
+      // Each request: the key check and rate-limit count (no timeout wanted), then the read (under the timeout).
+      for (let i = 0; i < 6; i++) expect((await srv.api('/api/emails/search?q=anything')).status).toBe(200);
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    expect(seen.filter((s) => /rate_limit_counters/.test(s)).length).toBeGreaterThanOrEqual(6);
+    // Sequential requests reuse one pooled connection, already set: there were a RESET and a SET per request (12).
+    // (A background statement, such as the search statistics' read, may take a connection to the default and back.)
+    expect(seen.filter((s) => /statement_timeout/.test(s)).length).toBeLessThanOrEqual(2);
+  });
 
   it('REST: 503 with Retry-After in the documented envelope, not a request that hangs', async () => {
     const started = Date.now();

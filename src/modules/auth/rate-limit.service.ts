@@ -9,6 +9,7 @@
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Principal } from './auth.service.js';
+import { withAnyStatementTimeout } from '../../db/statement-timeout.js';
 import { CoalescedCounts, WindowSweep } from './window-counts.js';
 
 export interface RateLimitDecision {
@@ -60,7 +61,9 @@ export class RateLimitService {
       windows.sort((a, b) => a.limit - a.used - (b.limit - b.used))[0]!;
     // Once per key and minute (the window's first request), record when the key was last used.
     if (used.minute === 1) {
-      await this.orm.em.getConnection().execute('UPDATE api_keys SET last_used_at = ? WHERE id = ?', [new Date(now).toISOString(), principal.keyId]);
+      await withAnyStatementTimeout(() =>
+        this.orm.em.getConnection().execute('UPDATE api_keys SET last_used_at = ? WHERE id = ?', [new Date(now).toISOString(), principal.keyId]),
+      );
     }
     // Windows that ended over an hour ago.
     this.sweep.maybe(now, now - 2 * HOUR);
@@ -91,7 +94,8 @@ export class RateLimitService {
 
   /** Adds n requests to the minute, and those of them within the minute's limit to the hour: one statement. */
   private async upsert(keyId: number, perMinute: number, minuteStart: number, hourStart: number, n: number): Promise<Totals> {
-    const [row] = await this.orm.em.getConnection().execute<Totals[]>(
+    // Under any statement timeout: the connection keeps the one of the request's statements (statement-timeout.ts).
+    const [row] = await withAnyStatementTimeout(() => this.orm.em.getConnection().execute<Totals[]>(
       `WITH m AS (
          INSERT INTO rate_limit_counters AS c (key_id, bucket, window_start, count) VALUES (?, 'minute', ?, ?)
          ON CONFLICT (key_id, bucket, window_start) DO UPDATE SET count = c.count + excluded.count
@@ -105,7 +109,7 @@ export class RateLimitService {
        SELECT m.count AS minute, h.count AS hour FROM m, h`,
       [keyId, new Date(minuteStart).toISOString(), n, keyId, new Date(hourStart).toISOString(), n, perMinute, n],
       'all',
-    );
+    ));
     return row!;
   }
 }
