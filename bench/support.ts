@@ -100,18 +100,21 @@ export function printTable(rows: LoadResult[], baseline?: (r: LoadResult) => Loa
 }
 
 /** CPU seconds (user + system) per process group between `cpuSnapshot()` and `cpuSince()`; processes are read from /proc. */
-export type CpuSnapshot = Map<number, { comm: string; ticks: number }>;
+export type CpuSnapshot = Map<number, { comm: string; ticks: number; title?: string }>;
 const TICKS_PER_SECOND = 100;
 
-async function readTicks(dir: string): Promise<Map<number, { comm: string; ticks: number }>> {
-  const out = new Map<number, { comm: string; ticks: number }>();
+async function readTicks(dir: string): Promise<CpuSnapshot> {
+  const out: CpuSnapshot = new Map();
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!/^\d+$/.test(name)) continue;
     const stat = await readFile(`${dir}/${name}/stat`, 'utf8').catch(() => null);
     if (!stat) continue;
     const close = stat.lastIndexOf(')');
     const fields = stat.slice(close + 2).split(' ');
-    out.set(Number(name), { comm: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) });
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    // A PostgreSQL backend's title names its database ("postgres: user db 127.0.0.1(port) idle"): see cpuSince.
+    const title = comm === 'postgres' ? ((await readFile(`${dir}/${name}/cmdline`, 'utf8').catch(() => '')) || undefined) : undefined;
+    out.set(Number(name), { comm, ticks: Number(fields[11]) + Number(fields[12]), title });
   }
   return out;
 }
@@ -130,18 +133,23 @@ export async function threadCpuSince(pid: number, before: CpuSnapshot): Promise<
   return spentSince(before, await threadSnapshot(pid), new Map());
 }
 
-/** CPU seconds spent since `before`, grouped: the given pids by name, then by command name (postgres, imap, …). */
-export async function cpuSince(before: CpuSnapshot, named: Record<string, number>): Promise<Record<string, number>> {
-  return spentSince(before, await cpuSnapshot(), new Map(Object.entries(named).map(([k, pid]) => [pid, k])));
+/**
+ * CPU seconds spent since `before`, grouped: the given pids by name, then by command name (postgres, imap, …). With
+ * `database`, the PostgreSQL backends connected to it are the group `database` rather than `postgres`: on a machine
+ * shared with other PostgreSQL clusters and databases, `postgres` counts their work too.
+ */
+export async function cpuSince(before: CpuSnapshot, named: Record<string, number>, database?: string): Promise<Record<string, number>> {
+  return spentSince(before, await cpuSnapshot(), new Map(Object.entries(named).map(([k, pid]) => [pid, k])), database);
 }
 
 /** CPU seconds between two snapshots, summed by `names` (id → group) or else by command name. */
-function spentSince(before: CpuSnapshot, after: CpuSnapshot, names: Map<number, string>): Record<string, number> {
+function spentSince(before: CpuSnapshot, after: CpuSnapshot, names: Map<number, string>, database?: string): Record<string, number> {
   const groups: Record<string, number> = {};
   for (const [id, a] of after) {
     const spent = (a.ticks - (before.get(id)?.ticks ?? 0)) / TICKS_PER_SECOND;
     if (spent <= 0) continue;
-    const group = names.get(id) ?? a.comm;
+    const ours = database !== undefined && a.title !== undefined && a.title.includes(` ${database} `);
+    const group = names.get(id) ?? (ours ? 'database' : a.comm);
     groups[group] = (groups[group] ?? 0) + spent;
   }
   return groups;
