@@ -1,12 +1,15 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore } from '../../src/storage/blob-store.js';
 import { parseMessage, type ParsedMessage } from '../../src/sync/ingest/parse-message.js';
 import { ParserPool, type ParserPoolOptions } from '../../src/sync/ingest/parser-pool.js';
 import * as F from '../fixtures/messages.js';
 
+const execFileP = promisify(execFile);
 let dir: string;
 let blobRoot: string;
 const pools: ParserPool[] = [];
@@ -79,6 +82,29 @@ describe('ParserPool', () => {
     expect(m.subject).toBe('Test message');
     expect(view.equals(before)).toBe(true); // the caller's memory is untouched
   });
+
+  it('gives the worker its own heap limits even when the process runs with V8 heap-size flags (as `serve` does)', async () => {
+    // V8's flags are process-wide and take precedence over a worker's resourceLimits: the worker had the main thread's
+    // 16 MiB semi-spaces (a 48 MiB young generation instead of 8) and its old-generation limit instead of maxMemoryMb.
+    const script = `
+      const v8 = await import('node:v8');
+      const { ParserPool } = await import(${JSON.stringify(new URL('../../src/sync/ingest/parser-pool.ts', import.meta.url).href)});
+      const pool = new ParserPool({ size: 1, blobRoot: ${JSON.stringify(blobRoot)}, maxBytes: 1 << 20, maxMemoryMb: 64 });
+      await pool.parse(Buffer.from('Subject: limits\\r\\n\\r\\nbody\\r\\n'));
+      const [worker] = await pool.heapStatistics();
+      console.log(JSON.stringify({ worker: worker.heap_size_limit, main: v8.getHeapStatistics().heap_size_limit }));
+      await pool.close();`;
+    const file = path.join(dir, 'heap-limits.mjs');
+    await writeFile(file, script);
+    const { stdout } = await execFileP(process.execPath, ['--max-semi-space-size=16', '--max-old-space-size=512', '--import', 'tsx', file]);
+    const limits = JSON.parse(stdout) as { worker: number; main: number };
+    const MiB = 1024 * 1024;
+    // 64 MiB old generation + 8 MiB young generation (V8 rounds it up to whole pages); with the flags it was 512 + 48.
+    expect(limits.worker / MiB).toBeGreaterThanOrEqual(64 + 8);
+    expect(limits.worker / MiB).toBeLessThan(64 + 16);
+    // The main thread keeps the flags' sizes.
+    expect(limits.main / MiB).toBe(512 + 3 * 16);
+  }, 30_000);
 
   it('a message that exceeds the timeout: worker replaced, headers-only result with parseError', async () => {
     const pool = newPool({ size: 1, timeoutMs: 250 });

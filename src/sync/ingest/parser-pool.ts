@@ -13,6 +13,7 @@
  *   pool keeps the source until the worker reports it stored (an inline source, which the worker never stores, is kept
  *   to the end): a worker that a neighbour's message crashes before that point must not cost this message anything, so
  *   it is parsed again from the kept source.
+ * - The worker's heap is what `resourceLimits` say, whatever V8 flags the process runs with (see clearHeapFlags).
  * - Poison messages: a worker that crashes (uncaught error, OOM under `maxMemoryMb`) or exceeds `timeoutMs` is
  *   terminated and replaced. The message that timed out resolves with a `parseError` on top of the headers-only
  *   result the worker reported after storing the raw source. The other messages that worker held are innocent (after a
@@ -22,6 +23,7 @@
  *   that cannot boot, blob store I/O errors) rejects: an infrastructure fault, the message must be fetched again.
  */
 import { readFile } from 'node:fs/promises';
+import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { BlobStore } from '../../storage/blob-store.js';
 import type { ParsedMessage } from './parse-message.js';
@@ -81,6 +83,18 @@ const MIN_MEMORY_MB = 8;
  */
 const YOUNG_GENERATION_MB = 8;
 
+/**
+ * V8's heap-size flags are process-wide and take precedence over a worker's `resourceLimits`: under `serve`, whose
+ * launcher gives the main thread `--max-semi-space-size` and `--max-old-space-size` (bin/incoming.js), the parser
+ * worker got the main thread's 16 MiB semi-spaces (a 48 MiB young generation instead of 8: ~25 MB more RSS during a
+ * sync) and its heap limit instead of `maxMemoryMb`. V8 reads them only when it creates an isolate, so clearing them
+ * once the main thread's isolate exists leaves that one as it is and lets each worker have its own limits.
+ */
+function clearHeapFlags(): void {
+  v8.setFlagsFromString('--max-semi-space-size=0');
+  v8.setFlagsFromString('--max-old-space-size=0');
+}
+
 /** Structured clone keeps Dates, but be explicit: callers rely on `date` being a Date. */
 function revive(m: ParsedMessage): ParsedMessage {
   return { ...m, date: m.date === null ? null : new Date(m.date) };
@@ -114,6 +128,21 @@ export class ParserPool {
     this.inFlight.add(tracked);
     this.dispatch();
     return done;
+  }
+
+  /** V8 heap statistics of each running worker (diagnostics). An idle worker is ref'd while it answers. */
+  async heapStatistics(): Promise<v8.HeapInfo[]> {
+    const ready = [...this.slots].filter((s) => s.ready);
+    return Promise.all(
+      ready.map(async (s) => {
+        s.worker.ref();
+        try {
+          return await s.worker.getHeapStatistics();
+        } finally {
+          if (s.tasks.size === 0) s.worker.unref();
+        }
+      }),
+    );
   }
 
   /** Stops accepting work, fails queued messages, lets running ones finish (bounded by the timeout), stops workers. */
@@ -157,6 +186,7 @@ export class ParserPool {
 
   private spawn(): void {
     const workerData: ParseWorkerData = { blobRoot: this.opts.blobRoot, maxBytes: this.opts.maxBytes, inlineMaxBytes: this.opts.inlineMaxBytes ?? 0 };
+    clearHeapFlags();
     const worker = new Worker(WORKER_URL, {
       workerData,
       // Below a few MiB V8 cannot even deserialize the isolate snapshot and aborts the whole *process*, not the worker.
