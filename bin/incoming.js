@@ -3,12 +3,17 @@
 // only compiles (the Docker image does it at build time).
 //
 // `serve` first re-executes itself in place (same PID, so signals and supervisors are unaffected) with its memory
-// settings, unless the operator chose their own young-generation size (NODE_OPTIONS or a node flag) or
+// settings, unless the operator chose their own heap sizes (either flag, in NODE_OPTIONS or as a node flag) or
 // INCOMING_RUNTIME_TUNING=off:
 // - the V8 young generation: Node 24 lets each semi-space grow to 64 MiB on a machine with this much RAM — 128 MiB of
 //   RSS held by an idle server. INCOMING_SEMI_SPACE_MB (default 16) caps it. Smaller saves memory during a sync
 //   (2: peak RSS of a 10,000-message first sync under 300 MB) but costs API throughput under concurrent load, where
 //   the responses in flight outgrow a small young generation and get promoted (bench:api, bench:ingest).
+// - the V8 old generation: INCOMING_OLD_SPACE_MB (default 1024) caps it. Not for the cap itself (a sync's heap stays
+//   near 100 MB), but because V8 lets the old generation grow to up to 4× what survived the last full GC before the
+//   next one when its limit is 2 GiB or more (Node's default here is ~4 GiB), and to ~1.6× at 1024 MiB: the parsed
+//   messages promoted during a sync piled up as garbage between full GCs (peak RSS 313–327 MB → see bench:ingest).
+//   The parser worker's heap is its own (src/sync/ingest/parser-pool.ts clears these flags before starting it).
 // - glibc malloc: at most 2 arenas (MALLOC_ARENA_MAX; otherwise one per thread — main, parser worker, libuv pool —
 //   each holding freed memory) and a fixed mmap threshold of 128 KiB (MALLOC_MMAP_THRESHOLD_): by default glibc
 //   raises the threshold after the first large free, and from then on every message source or attachment buffer of up
@@ -25,23 +30,23 @@ if (tooOld) {
 }
 const { ensureBuild } = await import('./build.js');
 
-const DEFAULT_SEMI_SPACE_MB = 16;
-
-function semiSpaceMb() {
-  const raw = process.env.INCOMING_SEMI_SPACE_MB;
-  if (raw === undefined || raw === '') return DEFAULT_SEMI_SPACE_MB;
+/** A size in MiB from the environment, or its default (with a warning) when it is not an integer within bounds. */
+function mbSetting(name, fallback, min, max) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (Number.isInteger(n) && n >= 1 && n <= 256) return n;
-  process.stderr.write(`INCOMING_SEMI_SPACE_MB must be an integer from 1 to 256 (got "${raw}"); using ${DEFAULT_SEMI_SPACE_MB}\n`);
-  return DEFAULT_SEMI_SPACE_MB;
+  if (Number.isInteger(n) && n >= min && n <= max) return n;
+  process.stderr.write(`${name} must be an integer from ${min} to ${max} (got "${raw}"); using ${fallback}\n`);
+  return fallback;
 }
 
 const command = process.argv[2];
-const chosen = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('semi-space-size'));
+const chosen = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('semi-space-size') || a.includes('old-space-size'));
 if ((command === undefined || command === 'serve') && !chosen && process.env.INCOMING_RUNTIME_TUNING !== 'off' && process.platform !== 'win32' && typeof process.execve === 'function') {
+  const heap = [`--max-semi-space-size=${mbSetting('INCOMING_SEMI_SPACE_MB', 16, 1, 256)}`, `--max-old-space-size=${mbSetting('INCOMING_OLD_SPACE_MB', 1024, 256, 65536)}`];
   process.execve(
     process.execPath,
-    [process.execPath, ...process.execArgv, `--max-semi-space-size=${semiSpaceMb()}`, ...process.argv.slice(1)],
+    [process.execPath, ...process.execArgv, ...heap, ...process.argv.slice(1)],
     { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...process.env },
   );
 }

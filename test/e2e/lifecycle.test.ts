@@ -85,13 +85,17 @@ describe('serve (DATABASE_URL)', () => {
     };
     const tuned = await serve({ DATABASE_URL: db.url });
     // Same PID (signals reach the server), with the flag and the malloc settings.
-    expect(await settings(tuned)).toMatchObject({ argv: expect.arrayContaining(['--max-semi-space-size=16']), malloc: ['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=131072'] });
+    expect(await settings(tuned)).toMatchObject({
+      argv: expect.arrayContaining(['--max-semi-space-size=16', '--max-old-space-size=1024']),
+      malloc: ['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=131072'],
+    });
     expect(await stop(tuned)).toBe(0);
-    const lean = await serve({ DATABASE_URL: db.url, INCOMING_SEMI_SPACE_MB: '2' });
-    expect((await settings(lean)).argv).toContain('--max-semi-space-size=2');
+    const lean = await serve({ DATABASE_URL: db.url, INCOMING_SEMI_SPACE_MB: '2', INCOMING_OLD_SPACE_MB: '512' });
+    expect((await settings(lean)).argv).toEqual(expect.arrayContaining(['--max-semi-space-size=2', '--max-old-space-size=512']));
     expect(await stop(lean)).toBe(0);
-    const own = await serve({ DATABASE_URL: db.url, NODE_OPTIONS: '--max-semi-space-size=16' });
-    expect((await settings(own)).argv.some((a) => a.includes('semi-space'))).toBe(false);
+    // The operator's own heap size (either flag): none of ours is added.
+    const own = await serve({ DATABASE_URL: db.url, NODE_OPTIONS: '--max-old-space-size=2048' });
+    expect((await settings(own)).argv.some((a) => a.includes('space-size'))).toBe(false);
     expect(await stop(own)).toBe(0);
     const off = await serve({ DATABASE_URL: db.url, INCOMING_RUNTIME_TUNING: 'off' });
     expect(await settings(off)).toMatchObject({ malloc: [] });
