@@ -3,10 +3,13 @@
  * threads, chunk k+1 is fetched from the server, and chunks are stored strictly in UID order so the folder cursor
  * only ever covers stored messages. Metadata (flags, size, date) come META_CHUNK UIDs at a time and sources a
  * bounded number of bytes at a time, so neither the mailbox nor its message list is ever whole in memory; a message
- * over MAX_MESSAGE_BYTES is streamed to the blob store and only its header parsed.
+ * over MAX_MESSAGE_BYTES is streamed to the blob store and only its header parsed. A source's memory is freed as soon
+ * as it is stored (releaseBuffer), not when V8 next collects it: most sources outlive a young-generation GC, and V8
+ * frees those only at a full one.
  */
 import type { FetchMessageObject, ImapFlow } from 'imapflow';
 import { storedFlags, type FlagChange, type IngestMessage } from '../modules/emails/index.js';
+import { releaseBuffer } from '../shared/buffers.js';
 import { fetchUids } from './imap-uids.js';
 import { chunkBySize } from './plan.js';
 import { toIngestMessage, type ImapMeta } from './ingest/to-ingest.js';
@@ -100,6 +103,8 @@ export async function fetchNewMessages(client: ImapFlow, deps: SyncDeps, input: 
         storeChain = storeChain.then(async () => {
           const messages = [...(await parsed), ...large].sort((a, b) => a.uid - b.uid);
           const r = await deps.ingest.storeBatch({ accountId: input.accountId, folder: input.folder, uidValidity: input.uidValidity, messages, uidNext });
+          // In PostgreSQL now: free the inline sources' memory at once rather than at V8's next full GC.
+          for (const m of messages) if (m.rawSource) releaseBuffer(m.rawSource);
           counts.new += r.inserted.length - r.moved;
           counts.updated += r.moved;
           deps.emailStats.inserted(r.inserted.length);
@@ -156,7 +161,10 @@ async function fetchChunk(client: ImapFlow, deps: SyncDeps, chunk: readonly Imap
       .filter((m) => sources.has(m.uid))
       .map(async (m) => {
         const raw = sources.get(m.uid)!;
-        return toIngestMessage(m, await deps.parser.parse(raw), raw);
+        const parsed = await deps.parser.parse(raw);
+        // Stored in the blob store by the worker: not needed here any more (an inline one is, until it is stored).
+        if (!parsed.rawInline) releaseBuffer(raw);
+        return toIngestMessage(m, parsed, raw);
       }),
   );
   // Awaited by this chunk's store, which never runs if an earlier store failed: the failure is reported there.

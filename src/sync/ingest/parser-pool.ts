@@ -9,10 +9,11 @@
  *   file; with small sources kept inline, 2 measured the same throughput with less memory in flight.)
  * - Workers start lazily (a server with sync disabled never pays for them) and do not keep the process alive while
  *   idle (unref'd).
- * - The worker gets a copy of exactly the message's bytes (a view into a larger ArrayBuffer is never cloned whole). The
- *   pool keeps the source until the worker reports it stored (an inline source, which the worker never stores, is kept
- *   to the end): a worker that a neighbour's message crashes before that point must not cost this message anything, so
- *   it is parsed again from the kept source.
+ * - The worker gets a copy of exactly the message's bytes, transferred (not cloned): the copy's memory moves to the
+ *   worker and is freed there, instead of waiting in this thread for a full GC. The pool keeps the source until the
+ *   worker reports it stored (an inline source, which the worker never stores, is kept to the end): a worker that a
+ *   neighbour's message crashes before that point must not cost this message anything, so it is parsed again from the
+ *   kept source.
  * - The worker's heap is what `resourceLimits` say, whatever V8 flags the process runs with (see clearHeapFlags).
  * - Poison messages: a worker that crashes (uncaught error, OOM under `maxMemoryMb`) or exceeds `timeoutMs` is
  *   terminated and replaced. The message that timed out resolves with a `parseError` on top of the headers-only
@@ -100,12 +101,6 @@ function revive(m: ParsedMessage): ParsedMessage {
   return { ...m, date: m.date === null ? null : new Date(m.date) };
 }
 
-/** An exact-size view of the message (structured clone copies a view's whole ArrayBuffer, not just its bytes). */
-function exactView(raw: Buffer): Uint8Array {
-  const owns = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
-  return owns ? raw : new Uint8Array(raw);
-}
-
 export class ParserPool {
   private readonly slots = new Set<Slot>();
   private readonly queue: Task[] = [];
@@ -181,7 +176,8 @@ export class ParserPool {
     slot.worker.ref();
     const timeoutMs = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     task.timer = setTimeout(() => this.kill(slot, task, `parse timed out after ${timeoutMs} ms`), timeoutMs);
-    slot.worker.postMessage({ id: task.id, raw: exactView(task.raw!) } satisfies ParseRequest);
+    const copy = new Uint8Array(task.raw!); // the kept source stays here; its copy moves to the worker
+    slot.worker.postMessage({ id: task.id, raw: copy } satisfies ParseRequest, [copy.buffer]);
   }
 
   private spawn(): void {
