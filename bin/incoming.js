@@ -6,14 +6,16 @@
 // settings, unless the operator chose their own heap sizes (either flag, in NODE_OPTIONS or as a node flag) or
 // INCOMING_RUNTIME_TUNING=off:
 // - the V8 young generation: Node 24 lets each semi-space grow to 64 MiB on a machine with this much RAM — 128 MiB of
-//   RSS held by an idle server. INCOMING_SEMI_SPACE_MB (default 16) caps it. Smaller saves memory during a sync
-//   (2: peak RSS of a 10,000-message first sync under 300 MB) but costs API throughput under concurrent load, where
-//   the responses in flight outgrow a small young generation and get promoted (bench:api, bench:ingest).
+//   RSS held by an idle server. INCOMING_SEMI_SPACE_MB (default 16) caps it. Smaller saves memory during a sync but
+//   costs API throughput under concurrent load, where the responses in flight outgrow a small young generation and
+//   get promoted (bench:api, bench:ingest).
 // - the V8 old generation: INCOMING_OLD_SPACE_MB (default 1024) caps it. Not for the cap itself (a sync's heap stays
 //   near 100 MB), but because V8 lets the old generation grow to up to 4× what survived the last full GC before the
 //   next one when its limit is 2 GiB or more (Node's default here is ~4 GiB), and to ~1.6× at 1024 MiB: the parsed
-//   messages promoted during a sync piled up as garbage between full GCs (peak RSS 313–327 MB → see bench:ingest).
-//   The parser worker's heap is its own (src/sync/ingest/parser-pool.ts clears these flags before starting it).
+//   messages promoted during a sync piled up as garbage between full GCs (bench:ingest: peak RSS over 300 MB without
+//   the cap, under it with).
+// Both flags are the main thread's: the parser worker's heap is its own (src/sync/ingest/parser-pool.ts clears them
+// before starting it).
 // - glibc malloc: at most 2 arenas (MALLOC_ARENA_MAX; otherwise one per thread — main, parser worker, libuv pool —
 //   each holding freed memory) and a fixed mmap threshold of 128 KiB (MALLOC_MMAP_THRESHOLD_): by default glibc
 //   raises the threshold after the first large free, and from then on every message source or attachment buffer of up
