@@ -13,9 +13,8 @@
 //   near 100 MB), but because V8 lets the old generation grow to up to 4× what survived the last full GC before the
 //   next one when its limit is 2 GiB or more (Node's default here is ~4 GiB), and to ~1.6× at 1024 MiB: the parsed
 //   messages promoted during a sync piled up as garbage between full GCs (bench:ingest: peak RSS over 300 MB without
-//   the cap, under it with).
-// Both flags are the main thread's: the parser worker's heap is its own (src/sync/ingest/parser-pool.ts clears them
-// before starting it).
+//   the cap, under it with). Both flags are the main thread's: the parser worker's heap is its own
+//   (src/sync/ingest/parser-pool.ts clears them before starting it).
 // - glibc malloc: at most 2 arenas (MALLOC_ARENA_MAX; otherwise one per thread — main, parser worker, libuv pool —
 //   each holding freed memory) and a fixed mmap threshold of 128 KiB (MALLOC_MMAP_THRESHOLD_): by default glibc
 //   raises the threshold after the first large free, and from then on every message source or attachment buffer of up
