@@ -2,13 +2,13 @@
  * The emails read API over GraphQL: keyset cursors (stable under concurrent inserts), relations through DataLoaders
  * (a constant number of SQL queries per page, counted at the pg driver), search, stats, threads and scope.
  */
-import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { createDovecotUser } from '../support/dovecot.js';
 import { buildMessage, toCrlf, withImap } from '../support/imap.js';
 import { createAccount, day, putMail, scopedKey, syncAccount, useSeededServer } from '../support/mailbox-fixture.js';
 import type { Credentials } from '../support/server.js';
 import { sql } from '../support/sync.js';
+import { spyOnQueries } from '../support/pg-spy.js';
 
 const dovecot = inject('dovecot');
 const t = useSeededServer(dovecot);
@@ -152,14 +152,8 @@ describe('relations through DataLoaders', () => {
     const [cat] = await sql<{ id: number }>(t.db.url, "INSERT INTO categories (name, slug, created_at, updated_at) VALUES ('Count', 'count', now(), now()) RETURNING id");
     await sql(t.db.url, 'INSERT INTO email_categories (email_id, category_id, created_at) SELECT id, $1, now() FROM emails WHERE account_id = $2', [cat!.id, account]);
 
-    const original = pg.Client.prototype.query;
-    const seen: string[] = [];
-    // Counts what this server sends to PostgreSQL (the pg driver under MikroORM), not the test's own connections.
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const q = args[0] as string | { text?: string };
-      seen.push(typeof q === 'string' ? q : (q?.text ?? ''));
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof original;
+    // What this server sends to PostgreSQL (support/pg-spy.ts).
+    const { seen, restore } = spyOnQueries();
     const count = async (first: number) => {
       seen.length = 0;
       const { data, errors } = await gql(FULL, { filter: { accountId: String(account) }, first });
@@ -183,7 +177,7 @@ describe('relations through DataLoaders', () => {
       expect(node.bodyHtml).toContain('Body 7');
       expect(node.headers.Subject).toBe('Count 7');
     } finally {
-      pg.Client.prototype.query = original;
+      restore();
     }
 
     // The relations read with the page (embedded) are those the loaders read one email at a time, on a page

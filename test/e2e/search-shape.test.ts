@@ -3,11 +3,11 @@
  * `categories` that every listing item carries, so a client showing both in one view lost them for search results.
  * They are read in the search's own statement (a second query for them was a round trip per search).
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sql } from '../support/sync.js';
+import { spyOnQueries } from '../support/pg-spy.js';
 
 let db: TestDatabase;
 let srv: TestServer;
@@ -46,14 +46,8 @@ describe('search results', () => {
   });
 
   it('reads the categories in the search statement itself, not by a second query', async () => {
-    const original = pg.Client.prototype.query;
-    const seen: string[] = [];
-    // What this server sends to PostgreSQL (the pg driver under MikroORM), not the test's own connections.
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const q = args[0] as string | { text?: string };
-      seen.push(typeof q === 'string' ? q : (q?.text ?? ''));
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof original;
+    // What this server sends to PostgreSQL (support/pg-spy.ts).
+    const { seen, restore } = spyOnQueries();
     try {
       const found = await srv.api('/api/emails/search?q=zebra');
       expect(found.body.data[0].categories).toEqual([{ id: expect.any(Number), name: 'Animals', slug: 'animals', color: '#00aa00' }]);
@@ -61,7 +55,7 @@ describe('search results', () => {
       expect(gql.body.errors).toBeUndefined();
       expect(gql.body.data.searchEmails[0].email).toEqual({ id: String(found.body.data[0].id), categories: [{ slug: 'animals' }], attachments: [] });
     } finally {
-      pg.Client.prototype.query = original;
+      restore();
     }
     const reads = seen.filter((s) => /\b(emails|email_categories|attachments)\b/.test(s));
     expect(reads).toHaveLength(2);

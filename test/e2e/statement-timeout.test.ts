@@ -13,6 +13,7 @@ import { useOrmDatabase } from '../support/orm.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { connectWs } from '../support/ws.js';
+import { spyOnQueries } from '../support/pg-spy.js';
 
 describe('the timeout on the shared pool', () => {
   // One connection: the statements below all run on it, one after the other.
@@ -77,19 +78,13 @@ describe('API reads past API_STATEMENT_TIMEOUT_MS', () => {
   it('a connection that serves API reads one after the other keeps their timeout (no SET / RESET per request)', async () => {
     // The first requests set the timeout on the connections they get (and start the search statistics' read).
     for (let i = 0; i < 2; i++) expect((await srv.api('/api/emails/search?q=anything')).status).toBe(200);
-    const original = pg.Client.prototype.query;
-    const seen: string[] = [];
-    // What this server sends to PostgreSQL (the pg driver under MikroORM), not the test's own connections.
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const q = args[0] as string | { text?: string };
-      seen.push(typeof q === 'string' ? q : (q?.text ?? ''));
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof original;
+    // What this server sends to PostgreSQL (support/pg-spy.ts).
+    const { seen, restore } = spyOnQueries();
     try {
       // Each request: the key check and rate-limit count (no timeout wanted), then the read (under the timeout).
       for (let i = 0; i < 6; i++) expect((await srv.api('/api/emails/search?q=anything')).status).toBe(200);
     } finally {
-      pg.Client.prototype.query = original;
+      restore();
     }
     expect(seen.filter((s) => /rate_limit_counters/.test(s)).length).toBeGreaterThanOrEqual(6);
     // Sequential requests reuse one pooled connection, already set: there were a RESET and a SET per request (12).
