@@ -185,7 +185,11 @@ describe('write-back of deletes', () => {
     );
     for (const m of [root, ...replies]) await appendMessage(t.dovecot, creds, 'INBOX', m);
     let rows: { id: number; message_id: string; thread_id: number }[] = [];
+    // This test is about thread counters, not IDLE's timing (sync-idle.test.ts): each round asks for a sync (joining
+    // one IDLE started, which may predate the last APPEND) rather than waiting on IDLE alone, which under CI's load
+    // once took more than 20 s.
     await expectEventually(async () => {
+      await t.srv.api(`/api/accounts/${accountId}/sync`, { method: 'POST', json: {} });
       rows = await sql(t.dbUrl, 'SELECT id, message_id, thread_id FROM emails WHERE account_id = $1 ORDER BY message_id', [accountId]);
       expect(rows).toHaveLength(3);
     }, { timeoutMs: 20_000, intervalMs: 100 });
